@@ -43,7 +43,7 @@ class Check(BaseModel):
 
 def check_python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
-    if sys.version_info >= (3, 11):
+    if sys.version_info >= (3, 11):  # noqa: UP036 - doctor runs on whatever Python the user has
         return Check(name="python", status="ok", detail=f"{version} at {sys.executable}")
     return Check(name="python", status="fail", detail=version, fix="install Python >= 3.11 and re-run make setup")
 
@@ -62,7 +62,7 @@ def check_sandbox(settings: Settings) -> Check:
             name="sandbox",
             status="fail",
             detail="bubblewrap (bwrap) not found: model-written code cannot run sandboxed",
-            fix="apt-get install bubblewrap (as root), or set kernel.isolation = \"rlimits-only\" (unsafe)",
+            fix='apt-get install bubblewrap (as root), or set kernel.isolation = "rlimits-only" (unsafe)',
         )
     probe = [
         bwrap, "--unshare-all", "--die-with-parent", "--clearenv",
@@ -71,7 +71,7 @@ def check_sandbox(settings: Settings) -> Check:
         "/bin/sh", "-c", "echo sandboxed",
     ]  # fmt: skip
     try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=15, check=False)  # noqa: S603
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=15, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Check(name="sandbox", status="fail", detail=f"bwrap failed to run: {err}", fix="check bwrap install")
     if done.returncode != 0 or "sandboxed" not in done.stdout:

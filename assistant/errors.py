@@ -32,6 +32,18 @@ class EndpointUnreachableError(LLMError):
     """The configured OpenAI-compatible endpoint could not be reached or answered garbage."""
 
 
+class EndpointResponseError(LLMError):
+    """The endpoint answered, but not with an OpenAI-style JSON response (HTML, truncated JSON, no choices)."""
+
+
+class EndpointStatusError(LLMError):
+    """The endpoint answered an HTTP error status that retries did not clear."""
+
+    def __init__(self, message: str, *, status_code: int, title: str = "LLM endpoint error") -> None:
+        super().__init__(message, title=title)
+        self.status_code = status_code
+
+
 class LocalModelError(LLMError):
     """The embedded local model server could not be found, started or stopped."""
 

@@ -248,9 +248,7 @@ def load_settings(workspace: str | os.PathLike[str] | None = None, **init: Any) 
     try:
         return Settings(workspace=ws, **init)
     except ValidationError as err:
-        raise SettingsError(
-            f"invalid settings: {_explain(err, path, text)}", title="Invalid settings"
-        ) from err
+        raise SettingsError(f"invalid settings: {_explain(err, path, text)}", title="Invalid settings") from err
     finally:
         _TOML_DATA.reset(token)
 

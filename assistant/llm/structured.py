@@ -77,9 +77,7 @@ def extract_payload(text: str) -> Any:
 def retry_message(model: type[BaseModel], err: Exception) -> dict[str, Any]:
     """The user message that feeds a validation error back to the model."""
     if isinstance(err, ValidationError):
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()[:10]
-        )
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()[:10])
     else:
         detail = str(err)[:500]
     return {

