@@ -9,8 +9,6 @@ TOML tables in the file (``[llm] base_url = "..."``). Does not cover CLI flags: 
 from __future__ import annotations
 
 import os
-import re
-import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from assistant.errors import SettingsError
 from assistant.paths import resolve_workspace
+from assistant.tomlfile import TomlDoc, explain_validation, read_toml
 
 Source = Literal["default", "toml", "env", "override"]
 _TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("_TOML_DATA", default={})  # noqa: B039
@@ -195,44 +194,17 @@ def settings_path(workspace: Path) -> Path:
     return workspace / "ara.toml"
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], str]:
-    if not path.is_file():
-        return {}, ""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise SettingsError(
-            f"{path} is not valid TOML: {err}. Fix that line (see 'ara config show' for the expected keys).",
-            title="Malformed settings file",
-        ) from err
-    if "workspace" in data:
+def _read_toml(path: Path) -> TomlDoc:
+    doc = read_toml(
+        path, error=SettingsError, what="settings file", fix="Fix that line (see 'ara config show' for the keys)."
+    )
+    if "workspace" in doc.data:
         raise SettingsError(
             f"{path}: 'workspace' cannot be set inside the workspace's own ara.toml; "
             "use --workspace or ARA_WORKSPACE instead.",
             title="Unknown setting",
         )
-    return data, text
-
-
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=", re.MULTILINE)
-    match = pattern.search(text) or re.compile(rf"^\s*\[{re.escape(key)}\]", re.MULTILINE).search(text)
-    return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-def _explain(err: ValidationError, path: Path, text: str) -> str:
-    lines = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"])
-        leaf = str(item["loc"][-1]) if item["loc"] else loc
-        line = _line_of(text, leaf) if text else None
-        where = f"{path}:{line}" if line else (str(path) if text and leaf in text else "environment (ARA_*)")
-        if item["type"] == "extra_forbidden":
-            lines.append(f"unknown setting '{loc}' ({where}); valid keys are listed by 'ara config show'")
-        else:
-            lines.append(f"'{loc}' ({where}): {item['msg']} (got {item.get('input')!r})")
-    return "; ".join(lines)
+    return doc
 
 
 def load_settings(workspace: str | os.PathLike[str] | None = None, **init: Any) -> Settings:
@@ -242,13 +214,15 @@ def load_settings(workspace: str | os.PathLike[str] | None = None, **init: Any) 
         SettingsError: malformed TOML (with line), an unknown key, or an invalid value (key and source named).
     """
     ws = resolve_workspace(workspace)
-    path = settings_path(ws)
-    data, text = _read_toml(path)
-    token = _TOML_DATA.set(data)
+    doc = _read_toml(settings_path(ws))
+    token = _TOML_DATA.set(doc.data)
     try:
         return Settings(workspace=ws, **init)
     except ValidationError as err:
-        raise SettingsError(f"invalid settings: {_explain(err, path, text)}", title="Invalid settings") from err
+        detail = explain_validation(
+            err, doc, unknown_hint="valid keys are listed by 'ara config show'", elsewhere="environment (ARA_*)"
+        )
+        raise SettingsError(f"invalid settings: {detail}", title="Invalid settings") from err
     finally:
         _TOML_DATA.reset(token)
 
@@ -272,7 +246,7 @@ def explain_settings(settings: Settings) -> list[tuple[str, str, Source]]:
     """Each effective setting as ``(dotted key, printable value, source)``; secrets are masked."""
     flat: dict[str, Any] = {}
     _flatten("", settings, flat)
-    toml_data, _ = _read_toml(settings_path(settings.workspace))
+    toml_data = _read_toml(settings_path(settings.workspace)).data
     env = _env_keys()
     rows: list[tuple[str, str, Source]] = []
     for key, value in flat.items():
