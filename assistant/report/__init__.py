@@ -1,0 +1,55 @@
+"""Write-ups whose every number and citation is checked against the run.
+
+The research loop calls ``build_report(run_dir, draft, resolver)`` with a model-written ``ReportDraft``
+(prose with ``{{ metric:... }}``/``{{ table:... }}``/``{{ figure:... }}``/``{{ cite:... }}`` placeholders),
+then ``write_report(run_dir, report)``. ``check_report`` re-checks a report against the run at any time.
+See docs/report.md.
+"""
+
+from assistant.report.build import ReportPaths, build_report, load_report, write_report
+from assistant.report.check import check_report
+from assistant.report.citations import ArxivIndex, CitationResolver, InMemoryResolver
+from assistant.report.errors import ReportError, ResultsFileError, UnknownCitationError
+from assistant.report.model import (
+    CheckResult,
+    ClaimVerdict,
+    DraftClaim,
+    FigureRef,
+    Offender,
+    Provenance,
+    Reference,
+    Report,
+    ReportDraft,
+)
+from assistant.report.render_html import render_html
+from assistant.report.render_md import render_markdown
+from assistant.report.results import Metric, Results, Table, load_results
+
+__all__ = [
+    "ArxivIndex",
+    "CheckResult",
+    "CitationResolver",
+    "ClaimVerdict",
+    "DraftClaim",
+    "FigureRef",
+    "InMemoryResolver",
+    "Metric",
+    "Offender",
+    "Provenance",
+    "Reference",
+    "Report",
+    "ReportDraft",
+    "ReportError",
+    "ReportPaths",
+    "Results",
+    "ResultsFileError",
+    "Table",
+    "UnknownCitationError",
+    "build_report",
+    "check_report",
+    "load_report",
+    "load_results",
+    "render_html",
+    "render_markdown",
+    "write_report",
+]

@@ -1,0 +1,173 @@
+"""Build a ``Report`` from a run directory and a model-written draft; write it next to the run's results.
+
+Covers ``build_report`` (read results.json/config.json, judge claims, resolve citations, draw the metrics
+figure, collect provenance, run the checker), ``write_report`` (report.md, report.html, report.json, written
+atomically) and ``load_report``. Does not cover the LLM call that writes the draft (the research loop does).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from pydantic import ValidationError
+
+from assistant.report.check import check_report, prose_fields
+from assistant.report.citations import (
+    KEY_RE,
+    ArxivIndex,
+    CitationResolver,
+    reference_from,
+    unknown_citation_errors,
+)
+from assistant.report.errors import ReportError
+from assistant.report.figures import draw_metrics_figure
+from assistant.report.model import SECTIONS, FigureRef, Reference, Report, ReportDraft
+from assistant.report.prose import cite_keys, placeholders
+from assistant.report.provenance import collect_provenance
+from assistant.report.render_html import render_html
+from assistant.report.render_md import render_markdown
+from assistant.report.results import load_config, load_results
+from assistant.report.stats import judge_claim
+
+MAX_SECTION_CHARS = 100_000
+"""Model text kept per section; the rest is cut with a visible marker (a 10 MB answer is not a report)."""
+
+
+class ReportPaths(NamedTuple):
+    """Files ``write_report`` wrote."""
+
+    markdown: Path
+    html: Path
+    json: Path
+
+
+def _truncate(text: str) -> str:
+    if len(text) <= MAX_SECTION_CHARS:
+        return text
+    return text[:MAX_SECTION_CHARS] + (
+        f"\n\n*[truncated by ara: this section was {len(text)} characters; the first {MAX_SECTION_CHARS} are shown]*"
+    )
+
+
+def _references(report: Report, resolver: CitationResolver | None) -> list[Reference]:
+    keys: list[str] = []
+    for _, text in prose_fields(report):
+        for ph in placeholders(text):
+            if ph.kind == "cite":
+                keys.extend(cite_keys(ph.arg))
+    keys.extend(report.cited_keys)
+    refs: list[Reference] = []
+    seen: set[str] = set()
+    if resolver is None:
+        return refs
+    for key in keys:
+        if key in seen or not KEY_RE.match(key):
+            continue
+        seen.add(key)
+        try:
+            record = resolver.resolve(key)
+        except unknown_citation_errors():
+            continue
+        if record is not None:
+            refs.append(reference_from(key, len(refs) + 1, record))
+    return refs
+
+
+def build_report(
+    run_dir: Path,
+    draft: ReportDraft,
+    resolver: CitationResolver | None,
+    *,
+    question: str | None = None,
+    arxiv_index: ArxivIndex | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Build and check the report of the run in ``run_dir`` from the model's ``draft``.
+
+    Args:
+        run_dir: ``<workspace>/runs/<run_id>`` holding results.json (required), config.json, events.jsonl.
+        draft: The model-written prose, claims and cited keys.
+        resolver: The paper library (``tools.papers.PaperLibrary`` or any ``CitationResolver``); None when the
+            run has no library (every citation then fails the check).
+        question: The research question; default: ``question`` in config.json, else the results title.
+        arxiv_index: Optional arXiv id -> title index for existence and title checks.
+        now: Build time (tests pass a fixed one).
+
+    Raises:
+        ResultsFileError: results.json/config.json missing or malformed (the message names the file).
+    """
+    results = load_results(run_dir / "results.json")
+    config = load_config(run_dir / "config.json")
+    asked = question or config.get("question") or results.config.get("question") or results.title
+    asked = str(asked) if asked else "(the question was not recorded with this run)"
+    figures = [
+        FigureRef(name=name, path=path, caption=name.replace("_", " "), origin="results")
+        for name, path in results.figures.items()
+    ]
+    generated = draw_metrics_figure(results, run_dir)
+    if generated is not None and generated.name not in results.figures:
+        figures.append(generated)
+    sections = {name: _truncate(getattr(draft, name)) for name in SECTIONS}
+    claims = [
+        judge_claim(claim.model_copy(update={"statement": _truncate(claim.statement)}), results)
+        for claim in draft.claims
+    ]
+    report = Report(
+        run_id=run_dir.name,
+        title=(results.title or asked)[:300],
+        question=asked,
+        claims=claims,
+        cited_keys=list(draft.cited_keys),
+        figures=figures,
+        results=results,
+        provenance=collect_provenance(run_dir, results, config),
+        created_at=now or datetime.now(UTC),
+        **sections,
+    )
+    report = report.model_copy(update={"references": _references(report, resolver)})
+    check = check_report(report, results, resolver, arxiv_index=arxiv_index, run_dir=run_dir, config=config)
+    return report.model_copy(update={"check": check})
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(run_dir: Path, report: Report, *, formats: tuple[str, ...] = ("md", "html")) -> ReportPaths:
+    """Write report.md and report.html (and always report.json, the typed report) into ``run_dir``."""
+    paths = ReportPaths(run_dir / "report.md", run_dir / "report.html", run_dir / "report.json")
+    _atomic_write(paths.json, report.model_dump_json(by_alias=True, indent=2))
+    if "md" in formats:
+        _atomic_write(paths.markdown, render_markdown(report))
+    if "html" in formats:
+        _atomic_write(paths.html, render_html(report, run_dir))
+    return paths
+
+
+def load_report(run_dir: Path) -> Report:
+    """Read ``report.json`` from a run directory.
+
+    Raises:
+        ReportError: the file is missing or not a valid ``ara.report/1`` report.
+    """
+    path = run_dir / "report.json"
+    if not path.is_file():
+        raise ReportError(f"{path} not found: no report was written for this run. Run 'ara report {run_dir.name}'.")
+    try:
+        return Report.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise ReportError(
+            f"{path} is not a valid report ({err.error_count()} problem(s), first: {err.errors()[0]['msg']}). "
+            f"Rebuild it with 'ara report {run_dir.name}'."
+        ) from err
