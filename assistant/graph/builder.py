@@ -1,0 +1,74 @@
+"""The research loop's topology: ``build_graph()`` returns an uncompiled ``StateGraph``.
+
+``intake → search_literature → propose_experiments → approve_plan → write_code → run_cells ⇄ debug →
+analyse_results → write_report → propose_change``. Routing reads only typed state (``status``, the last cell's
+status), never model text. Nothing is compiled or connected at import. Does not cover checkpointers or running
+(``assistant.graph.runner``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from assistant.graph import nodes
+from assistant.graph.context import RunContext
+from assistant.graph.state import GraphState
+
+NODE_ORDER = (
+    "intake",
+    "search_literature",
+    "propose_experiments",
+    "approve_plan",
+    "write_code",
+    "run_cells",
+    "debug",
+    "analyse_results",
+    "write_report",
+    "propose_change",
+)
+
+
+def after_approval(state: GraphState) -> Literal["write_code", "__end__"]:
+    """Rejected plans end the run."""
+    return "__end__" if state.get("status") == "rejected" else "write_code"
+
+
+def after_cells(state: GraphState) -> Literal["analyse_results", "debug", "__end__"]:
+    """Success goes to analysis; a stop (repeated error) ends; any other failure goes to debug."""
+    if state.get("status") == "failed":
+        return "__end__"
+    cells = state.get("cells", [])
+    if cells and cells[-1]["status"] == "ok":
+        return "analyse_results"
+    return "debug"
+
+
+def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
+    """The uncompiled research-loop graph (compile it with a checkpointer)."""
+    graph: StateGraph[GraphState, RunContext, GraphState, GraphState] = StateGraph(
+        GraphState, context_schema=RunContext
+    )
+    graph.add_node("intake", nodes.intake)
+    graph.add_node("search_literature", nodes.search_literature)
+    graph.add_node("propose_experiments", nodes.propose_experiments)
+    graph.add_node("approve_plan", nodes.approve_plan)
+    graph.add_node("write_code", nodes.write_code)
+    graph.add_node("run_cells", nodes.run_cells)
+    graph.add_node("debug", nodes.debug)
+    graph.add_node("analyse_results", nodes.analyse_results)
+    graph.add_node("write_report", nodes.write_report)
+    graph.add_node("propose_change", nodes.propose_change)
+    graph.add_edge(START, "intake")
+    graph.add_edge("intake", "search_literature")
+    graph.add_edge("search_literature", "propose_experiments")
+    graph.add_edge("propose_experiments", "approve_plan")
+    graph.add_conditional_edges("approve_plan", after_approval, ["write_code", END])
+    graph.add_edge("write_code", "run_cells")
+    graph.add_conditional_edges("run_cells", after_cells, ["analyse_results", "debug", END])
+    graph.add_edge("debug", "run_cells")
+    graph.add_edge("analyse_results", "write_report")
+    graph.add_edge("write_report", "propose_change")
+    graph.add_edge("propose_change", END)
+    return graph

@@ -1,0 +1,22 @@
+"""The research loop's nodes, one small async function each (``async def node(state, runtime) -> update``)."""
+
+from assistant.graph.nodes.analysis import analyse_results
+from assistant.graph.nodes.cells import run_cells
+from assistant.graph.nodes.code import debug, write_code
+from assistant.graph.nodes.intake import intake
+from assistant.graph.nodes.literature import search_literature
+from assistant.graph.nodes.planning import approve_plan, propose_experiments
+from assistant.graph.nodes.report import propose_change, write_report
+
+__all__ = [
+    "analyse_results",
+    "approve_plan",
+    "debug",
+    "intake",
+    "propose_change",
+    "propose_experiments",
+    "run_cells",
+    "search_literature",
+    "write_code",
+    "write_report",
+]

@@ -1,0 +1,166 @@
+"""run_cells: execute the pending cell in the run's sandboxed kernel, exactly once per (run id, step).
+
+Each cell has an idempotency key ``<run_id>:cell:<index>``; its code and its result are written to
+``cells/<index>.py`` and ``cells/<index>.result.json`` (atomically, after the kernel answers). A resumed node that
+finds the result file reuses it instead of executing again, so a crash after a cell finished never repeats it; a
+crash during a cell leaves no result and the cell runs again (it never finished). After a failure the node decides
+where the loop goes: ``debug`` while attempts are left and the error is new, a stop when the same error repeats,
+and a resumable ``BudgetExceededError`` when debug attempts or cells run out. Does not write code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from assistant.budget import check_budget
+from assistant.errors import BudgetExceededError
+from assistant.events import CellExecuted, CellStarted
+from assistant.graph.context import CellResultLike, RunContext
+from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
+from assistant.graph.state import GraphState
+from assistant.schemas import CellRecord
+
+OUTPUT_KEEP = 20_000
+
+
+def cell_key(run_id: str, index: int) -> str:
+    """The idempotency key of a cell."""
+    return f"{run_id}:cell:{index:02d}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(str(v) for v in value)
+    return str(value)
+
+
+def normalise(result: CellResultLike) -> dict[str, Any]:
+    """A kernel's ``CellResult`` as a JSON-able dict (status, stdout, stderr, error, traceback)."""
+    name = getattr(result, "error_name", None) or getattr(result, "ename", None)
+    value = getattr(result, "error_value", None) or getattr(result, "evalue", None)
+    status = str(result.status)
+    error = f"{name}: {value}" if name else (None if status == "ok" else status)
+    return {
+        "status": status,
+        "stdout": _text(result.stdout)[-OUTPUT_KEEP:],
+        "stderr": _text(result.stderr)[-OUTPUT_KEEP:],
+        "error": error,
+        "traceback": _text(getattr(result, "traceback", None))[-OUTPUT_KEEP:],
+    }
+
+
+_VOLATILE = re.compile(r"0x[0-9a-f]+|line \d+|\d+\.\d+")
+
+
+def error_signature(status: str, error: str | None) -> str:
+    """A hash of the failure with addresses and numbers removed (equal for a repeated identical error)."""
+    text = _VOLATILE.sub("#", f"{status}|{error or ''}")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+async def _execute(ctx: RunContext, state: GraphState, code: str) -> dict[str, Any]:
+    directory = run_dir(state)
+    session = ctx.sessions.get(str(directory))
+    if session is None:
+        session = await ctx.kernels.acquire(directory)
+        ctx.sessions[str(directory)] = session
+    remaining = ctx.budget.wall_s - state.get("wall_used_s", 0.0)
+    started = time.perf_counter()
+    result = normalise(await session.execute(code, max(1.0, min(ctx.cell_timeout_s, remaining))))
+    result["duration_s"] = time.perf_counter() - started
+    return result
+
+
+@traced("run_cells")
+async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
+    """Execute (or reuse) the pending cell and choose the next step."""
+    ctx = runtime.context
+    pending = state.get("pending_code")
+    if not pending:
+        raise RuntimeError(f"run {state['run_id']}: run_cells reached with no pending cell (a graph bug)")
+    index = len(state.get("cells", []))
+    key = cell_key(state["run_id"], index)
+    directory = run_dir(state)
+    code_rel = f"cells/{index:02d}.py"
+    result_path = directory / f"cells/{index:02d}.result.json"
+    reused = result_path.is_file()
+    if reused:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    elif pending.get("blocked"):
+        write_atomic(directory / code_rel, pending["code"])
+        result = {
+            "status": "blocked",
+            "stdout": "",
+            "stderr": "",
+            "traceback": "",
+            "duration_s": 0.0,
+            "error": "Blocked: " + "; ".join(pending["blocked"]) + " (see the allowed imports)",
+        }
+        write_atomic(result_path, json.dumps(result, indent=1))
+    else:
+        check_budget(ctx.budget, state, about_to="run_cell")
+        write_atomic(directory / code_rel, pending["code"])
+        ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
+        result = await _execute(ctx, state, pending["code"])
+        write_atomic(result_path, json.dumps(result, indent=1))
+    results_file = directory / pending["out_dir"] / "results.json"
+    if result["status"] == "ok" and not results_file.is_file():
+        result = {
+            **result,
+            "status": "error",
+            "error": f"NoResults: the cell wrote no {pending['out_dir']}/results.json",
+        }
+    ctx.runlog.append(
+        CellExecuted(
+            run_id=state["run_id"],
+            key=key,
+            index=index,
+            status=result["status"],
+            error=result.get("error"),
+            duration_s=float(result.get("duration_s", 0.0)),
+            reused=reused,
+        )
+    )
+    record = CellRecord(
+        index=index,
+        key=key,
+        source=pending["source"],
+        recipe=pending.get("recipe"),
+        code_path=code_rel,
+        status=result["status"],
+        error=result.get("error"),
+        duration_s=float(result.get("duration_s", 0.0)),
+    )
+    update: Update = {
+        "cells": [*state.get("cells", []), record.model_dump(mode="json")],
+        "cells_run": state.get("cells_run", 0) + (0 if result["status"] == "blocked" else 1),
+        "pending_code": None,
+    }
+    if result["status"] == "ok":
+        update["results_path"] = str(Path(pending["out_dir"]) / "results.json")
+        return update
+    signature = error_signature(result["status"], result.get("error"))
+    seen = state.get("error_signatures", [])
+    update["error_signatures"] = [*seen, signature]
+    if signature in seen:
+        update["status"] = "failed"
+        update["failure"] = (
+            f"cell {index} failed with the same error as before ({result.get('error')}); stopped debugging"
+        )
+        return update
+    if state.get("debug_attempts", 0) >= ctx.budget.debug_attempts:
+        raise BudgetExceededError(
+            f"debug budget exhausted: cell {index} failed ({result.get('error')}) after "
+            f"{state.get('debug_attempts', 0)} debug attempts. Resume with ara resume {state['run_id']} --budget debug=N.",
+            budget="debug",
+        )
+    return update

@@ -1,0 +1,145 @@
+"""write_code and debug: the next cell, from a typed recipe config (recipe mode) or model-written code (free mode).
+
+In recipe mode the model only fills the recipe's typed config (schema-constrained) and the recipe's template renders
+the cell, so no model text becomes code. In free mode the model's cell passes ``guard.check_free_code`` (import
+allow-list, no dynamic code) or it is recorded as a blocked cell and never sent to a kernel. ``debug`` shows the
+model the failing cell and its error quoted as data. The cell waits in ``pending_code`` for ``run_cells``. Does not
+execute anything.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from assistant.events import DebugAttempted
+from assistant.graph.context import RunContext
+from assistant.graph.guard import ALLOWED_IMPORTS, check_free_code
+from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
+from assistant.graph.nodes.planning import FREE
+from assistant.graph.prompts import quote_data
+from assistant.graph.state import GraphState
+from assistant.schemas import ExperimentPlan, FreeCell
+
+
+def out_dir_for(state: GraphState, label: str) -> str:
+    """The next cell's output directory, relative to the run directory."""
+    return f"experiments/{len(state.get('cells', [])):02d}-{label}"
+
+
+def _free_prelude(out_dir: Path) -> str:
+    return (
+        "# ara: prelude written by the research loop\nimport pathlib\n"
+        f"OUT_DIR = pathlib.Path({str(out_dir)!r})\nOUT_DIR.mkdir(parents=True, exist_ok=True)\n"
+        "# ara: model-written cell below\n"
+    )
+
+
+def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str, source: str) -> dict[str, Any]:
+    rel = out_dir_for(state, FREE)
+    blocked = check_free_code(cell.code)
+    for item in blocked:
+        log_blocked(ctx, state, node, item.rule, item.detail)
+    code = _free_prelude(run_dir(state) / rel) + cell.code
+    return {
+        "source": source,
+        "recipe": None,
+        "code": code,
+        "out_dir": rel,
+        "blocked": [f"{b.rule}: {b.detail}" for b in blocked],
+    }
+
+
+async def _recipe_pending(
+    ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str, source: str, prompt: str, **extra: Any
+) -> dict[str, Any]:
+    recipe = ctx.recipes.get(plan.recipe)
+    config = await ask(
+        ctx,
+        state,
+        node=node,
+        prompt=prompt,
+        schema=recipe.load_config(),
+        plan=plan.model_dump_json(indent=1),
+        recipe=recipe.name,
+        recipe_summary=recipe.summary,
+        **extra,
+    )
+    rel = out_dir_for(state, recipe.name)
+    code = recipe.render(config, run_dir(state) / rel)
+    return {"source": source, "recipe": recipe.name, "code": code, "out_dir": rel, "blocked": []}
+
+
+@traced("write_code")
+async def write_code(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
+    """Produce the first cell of the approved plan."""
+    ctx = runtime.context
+    plan = ExperimentPlan.model_validate(state["plan"])
+    if plan.recipe == FREE:
+        cell = await ask(
+            ctx,
+            state,
+            node="write_code",
+            prompt="write_code.free",
+            schema=FreeCell,
+            plan=plan.model_dump_json(indent=1),
+            allowed_imports=", ".join(sorted(ALLOWED_IMPORTS)),
+        )
+        return {"pending_code": _free_pending(ctx, state, cell, "write_code", "free")}
+    pending = await _recipe_pending(ctx, state, plan, "write_code", "recipe", "write_code.recipe")
+    return {"pending_code": pending}
+
+
+def failure_text(state: GraphState) -> tuple[str, str]:
+    """The last cell's code and its error/output (read from the run directory)."""
+    last = state["cells"][-1]
+    directory = run_dir(state)
+    code = (directory / last["code_path"]).read_text(encoding="utf-8")
+    result_path = directory / f"cells/{last['index']:02d}.result.json"
+    result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
+    parts = [f"status: {last['status']}", f"error: {last.get('error') or ''}"]
+    for key in ("traceback", "stderr", "stdout"):
+        if result.get(key):
+            parts.append(f"{key}:\n{result[key]}")
+    return code, "\n".join(parts)
+
+
+@traced("debug")
+async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
+    """Ask the model to fix the failing cell (a new config in recipe mode, new code in free mode)."""
+    ctx = runtime.context
+    attempt = state.get("debug_attempts", 0) + 1
+    last = state["cells"][-1]
+    ctx.runlog.append(DebugAttempted(run_id=state["run_id"], attempt=attempt, error=last.get("error") or ""))
+    plan = ExperimentPlan.model_validate(state["plan"])
+    code, error = failure_text(state)
+    quoted_error = quote_data(error, source=f"cell {last['index']} output", limit=3000)
+    if plan.recipe == FREE:
+        cell = await ask(
+            ctx,
+            state,
+            node="debug",
+            prompt="debug.fix",
+            schema=FreeCell,
+            what="cell (JSON with 'code')",
+            plan=plan.model_dump_json(indent=1),
+            code=quote_data(code, source=f"cell {last['index']} code", limit=6000),
+            error=quoted_error,
+        )
+        pending = _free_pending(ctx, state, cell, "debug", "debug")
+    else:
+        pending = await _recipe_pending(
+            ctx,
+            state,
+            plan,
+            "debug",
+            "debug",
+            "debug.fix",
+            what=f"config for recipe {plan.recipe}",
+            code=quote_data(code, source=f"cell {last['index']} code", limit=6000),
+            error=quoted_error,
+        )
+    return {"pending_code": pending, "debug_attempts": attempt}

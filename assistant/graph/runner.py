@@ -1,0 +1,222 @@
+"""Running the research loop: start, resume, list; checkpoints in ``<workspace>/.ara/checkpoints.sqlite``.
+
+Covers compiling the graph over a checkpointer (``AsyncSqliteSaver``, the async face of LangGraph's SqliteSaver,
+because the nodes are async; ``durability="sync"`` because async durability lost a checkpoint after a crash here),
+``start_run`` / ``resume_run`` returning a typed ``RunOutcome``, the ``SCHEMA_VERSION`` check on resume, and run-log
+events for the run's start, pause, failure and end. The thread id of a run is its run id. A failure (budget,
+invalid model output, Ctrl-C) is logged and re-raised; the checkpoint of the last finished node is kept so
+``ara resume RUN_ID`` continues there. Does not cover the CLI (``assistant.cli.run``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict
+
+from assistant.errors import AssistantError, BudgetExceededError
+from assistant.events import (
+    ApprovalRequested,
+    BudgetExhausted,
+    RunFailed,
+    RunFinished,
+    RunResumed,
+    RunStarted,
+)
+from assistant.graph.builder import build_graph
+from assistant.graph.context import RunContext
+from assistant.graph.nodes.intake import validate_question
+from assistant.graph.state import GraphState, check_schema_version, initial_state
+from assistant.paths import ensure_state_dir
+from assistant.schemas import Approval, RunStatus
+
+CHECKPOINT_FILE = "checkpoints.sqlite"
+
+Graph = CompiledStateGraph[GraphState, RunContext, GraphState, GraphState]
+
+
+class RunNotFoundError(AssistantError):
+    """No checkpoint exists for the given run id."""
+
+
+class RunOutcome(BaseModel):
+    """Where a run stands after ``start_run``/``resume_run`` returned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    """The run (and checkpoint thread) id."""
+    status: RunStatus
+    """done, awaiting_approval, rejected, failed, ..."""
+    next_node: str | None = None
+    """Where a resume continues (None when finished)."""
+    plans: list[dict[str, Any]] = []
+    """The plans waiting for approval (status ``awaiting_approval``)."""
+    proposal_id: str | None = None
+    """Proposal id when proposed."""
+    report_path: str | None = None
+    """Report path when written."""
+    tokens: int = 0
+    """Tokens used so far."""
+    cells: int = 0
+    """Cells executed so far."""
+    failure: str | None = None
+    """Why the run stopped, when it did not finish."""
+
+
+def checkpoint_path(workspace: Path) -> Path:
+    """``<workspace>/.ara/checkpoints.sqlite``."""
+    return ensure_state_dir(workspace) / CHECKPOINT_FILE
+
+
+@asynccontextmanager
+async def open_checkpointer(workspace: Path) -> AsyncIterator[AsyncSqliteSaver]:
+    """The workspace's SQLite checkpointer, open for the duration of the block."""
+    async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(workspace))) as saver:
+        yield saver
+
+
+def compile_graph(checkpointer: BaseCheckpointSaver[Any]) -> Graph:
+    """The research loop compiled over ``checkpointer``."""
+    return build_graph().compile(checkpointer=checkpointer)
+
+
+def _config(run_id: str) -> RunnableConfig:
+    return {"configurable": {"thread_id": run_id}}
+
+
+def _outcome(run_id: str, values: dict[str, Any], next_node: str | None, plans: list[dict[str, Any]]) -> RunOutcome:
+    proposal = values.get("proposal") or {}
+    status = values.get("status", "running")
+    if plans:
+        status = "awaiting_approval"
+    return RunOutcome(
+        run_id=run_id,
+        status=status,
+        next_node=next_node,
+        plans=plans,
+        proposal_id=str(proposal["id"]) if proposal else None,
+        report_path=values.get("report_path"),
+        tokens=int(values.get("tokens_used", 0)),
+        cells=int(values.get("cells_run", 0)),
+        failure=values.get("failure"),
+    )
+
+
+async def _drive(graph: Graph, value: GraphState | Command[Any] | None, ctx: RunContext, run_id: str) -> RunOutcome:
+    try:
+        out = await graph.ainvoke(value, _config(run_id), context=ctx, durability="sync", version="v2")
+    except BudgetExceededError as err:
+        ctx.runlog.append(BudgetExhausted(run_id=run_id, budget=err.budget, detail=err.message))
+        raise
+    except AssistantError as err:
+        ctx.runlog.append(RunFailed(run_id=run_id, error=type(err).__name__, message=err.message))
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        ctx.runlog.append(
+            RunFailed(
+                run_id=run_id,
+                error="Interrupted",
+                message=f"stopped by the user; resume with: ara resume {run_id}",
+            )
+        )
+        raise
+    snapshot = await graph.aget_state(_config(run_id))
+    plans: list[dict[str, Any]] = []
+    for item in out.interrupts:
+        if isinstance(item.value, dict) and item.value.get("kind") == "plan_approval":
+            plans = list(item.value["plans"])
+    next_node = snapshot.next[0] if snapshot.next else None
+    outcome = _outcome(run_id, dict(snapshot.values), next_node, plans)
+    if plans:
+        ctx.runlog.append(ApprovalRequested(run_id=run_id, plan_count=len(plans)))
+    elif next_node is None:
+        ctx.runlog.append(
+            RunFinished(
+                run_id=run_id,
+                status=outcome.status,
+                proposal_id=outcome.proposal_id,
+                report_path=outcome.report_path,
+                tokens=outcome.tokens,
+            )
+        )
+    return outcome
+
+
+async def start_run(
+    graph: Graph,
+    ctx: RunContext,
+    *,
+    run_id: str,
+    question: str,
+    run_dir: Path,
+    workspace: Path,
+    workspace_commit: str | None = None,
+    workspace_dirty: bool | None = None,
+) -> RunOutcome:
+    """Start a new run (thread ``run_id``) and drive it until it ends or pauses for an approval.
+
+    Raises:
+        AssistantError: bad question, budget exhausted, model output invalid after retries, ...
+    """
+    text = validate_question(question)
+    ctx.runlog.append(
+        RunStarted(
+            run_id=run_id,
+            question=text,
+            model=ctx.llm.model,
+            base_url=ctx.llm.base_url,
+            code_mode=ctx.code_mode,
+            budget=ctx.budget.model_dump(),
+            workspace_commit=workspace_commit,
+            workspace_dirty=workspace_dirty,
+        )
+    )
+    state = initial_state(run_id, text, str(run_dir), str(workspace))
+    return await _drive(graph, state, ctx, run_id)
+
+
+async def load_state(graph: Graph, run_id: str) -> tuple[dict[str, Any], str | None, list[Any]]:
+    """The checkpointed values, next node and pending interrupts of ``run_id``.
+
+    Raises:
+        RunNotFoundError: no checkpoint for that id.
+        CheckpointVersionError: written by an incompatible version.
+    """
+    snapshot = await graph.aget_state(_config(run_id))
+    if not snapshot.values:
+        raise RunNotFoundError(
+            f"no checkpoint for run {run_id!r} in this workspace; list runs with 'ara runs list' "
+            "(or pass --workspace).",
+            title="Unknown run",
+        )
+    values = dict(snapshot.values)
+    check_schema_version(values, run_id)
+    return values, (snapshot.next[0] if snapshot.next else None), list(snapshot.interrupts)
+
+
+async def resume_run(graph: Graph, ctx: RunContext, run_id: str, *, approval: Approval | None = None) -> RunOutcome:
+    """Continue ``run_id`` from its last checkpoint; ``approval`` answers a pending plan approval.
+
+    A finished run is returned as it is. A pending approval with no ``approval`` and no policy returns
+    ``awaiting_approval`` again.
+    """
+    values, next_node, interrupts = await load_state(graph, run_id)
+    if next_node is None:
+        return _outcome(run_id, values, None, [])
+    ctx.runlog.append(RunResumed(run_id=run_id, next_node=next_node))
+    if interrupts and approval is not None:
+        command: Command[Any] = Command(resume={interrupts[0].id: approval.model_dump(mode="json")})
+        return await _drive(graph, command, ctx, run_id)
+    if interrupts and ctx.policy_approval() is None:
+        return _outcome(run_id, values, next_node, list(interrupts[0].value.get("plans", [])))
+    return await _drive(graph, None, ctx, run_id)

@@ -1,0 +1,95 @@
+"""Graph state of the research loop: small, JSON-able values only, guarded by ``SCHEMA_VERSION``.
+
+Big things (evidence text, cell code and output, results, the report) live in the run directory and are referenced
+by path or key. Pydantic records are stored as plain dicts (``model_dump(mode="json")``) so checkpoints never need
+a serializer allow-list and load across code changes; bump ``SCHEMA_VERSION`` on every change of shape. Does not
+cover nodes or routing.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from assistant.errors import AssistantError
+
+SCHEMA_VERSION = 1
+"""Bump when a key is added, removed or changes meaning; old checkpoints are then refused with a clear message."""
+
+
+class GraphState(TypedDict, total=False):
+    """The research loop's state. Usage counters make budgets survive a resume."""
+
+    schema_version: int
+    run_id: str
+    question: str
+    run_dir: str
+    workspace: str
+    status: str
+    failure: str | None
+    brief: dict[str, Any] | None
+    evidence: list[dict[str, Any]]
+    plans: list[dict[str, Any]]
+    approval: dict[str, Any] | None
+    plan: dict[str, Any] | None
+    pending_code: dict[str, Any] | None
+    cells: list[dict[str, Any]]
+    error_signatures: list[str]
+    debug_attempts: int
+    results_path: str | None
+    metrics: dict[str, Any]
+    analysis: dict[str, Any] | None
+    report_path: str | None
+    proposal: dict[str, Any] | None
+    tokens_used: int
+    cells_run: int
+    wall_used_s: float
+
+
+def initial_state(run_id: str, question: str, run_dir: str, workspace: str) -> GraphState:
+    """The input of a new run."""
+    return GraphState(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        question=question,
+        run_dir=run_dir,
+        workspace=workspace,
+        status="running",
+        failure=None,
+        brief=None,
+        evidence=[],
+        plans=[],
+        approval=None,
+        plan=None,
+        pending_code=None,
+        cells=[],
+        error_signatures=[],
+        debug_attempts=0,
+        results_path=None,
+        metrics={},
+        analysis=None,
+        report_path=None,
+        proposal=None,
+        tokens_used=0,
+        cells_run=0,
+        wall_used_s=0.0,
+    )
+
+
+class CheckpointVersionError(AssistantError):
+    """A checkpoint was written by an incompatible version of the research loop."""
+
+
+def check_schema_version(values: dict[str, Any], run_id: str) -> None:
+    """Refuse to resume a checkpoint whose state shape differs from this code's.
+
+    Raises:
+        CheckpointVersionError: says which version was found, which is expected and what to do.
+    """
+    found = values.get("schema_version")
+    if found != SCHEMA_VERSION:
+        raise CheckpointVersionError(
+            f"run {run_id} was checkpointed with research-loop state version {found!r}, but this ara expects "
+            f"version {SCHEMA_VERSION}. Resume it with the ara release that started it, or start a new run "
+            "(its files and events in <workspace>/runs/{run_id}/ are kept).".replace("{run_id}", run_id),
+            title="Incompatible checkpoint",
+        )

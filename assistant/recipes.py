@@ -1,0 +1,285 @@
+"""The allow-list of recipes: research-tool entry points the model may configure but never write.
+
+In recipe mode the model fills a recipe's typed config (schema-constrained for weak models) and a template renders
+the cell, so the only code that reaches a kernel is code written here. A plan naming a recipe that is not
+registered is refused by structure. Covers ``Recipe``, ``RecipeRegistry`` and the built-in recipes; research tools
+(``tools.w2s``, ``tools.probes``) are imported lazily, only when their recipe is used, so this module loads without
+them. Does not execute anything (``tools.kernel`` does).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+RESULTS_SCHEMA = "ara.results/1"
+
+
+class RecipeError(Exception):
+    """A recipe is unknown, unavailable, or its config is invalid (the message says which and why)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One allow-listed entry point.
+
+    Attributes:
+        name: What plans call it.
+        summary: One line the model reads when choosing.
+        load_config: Returns the pydantic config class (imported lazily).
+        render: ``(config, out_dir) -> cell code``; the cell must write ``config.json`` and ``results.json``
+            into ``out_dir``.
+        requires: Modules that must import for the recipe to be available.
+    """
+
+    name: str
+    summary: str
+    load_config: Callable[[], type[BaseModel]]
+    render: Callable[[BaseModel, Path], str]
+    requires: tuple[str, ...] = ()
+
+    def available(self) -> bool:
+        """True when every required module is installed here and the config class loads."""
+        if not all(_findable(m) for m in self.requires):
+            return False
+        try:
+            self.load_config()
+        except (ImportError, AttributeError, RecipeError) as err:
+            log.info("recipe %s unavailable: %s", self.name, err)
+            return False
+        return True
+
+    def config_schema(self) -> dict[str, Any]:
+        """The JSON schema of the config (what the model fills)."""
+        return self.load_config().model_json_schema()
+
+    def validate_config(self, data: dict[str, Any]) -> BaseModel:
+        """A validated config.
+
+        Raises:
+            RecipeError: the config does not fit (the pydantic errors are in the message).
+        """
+        try:
+            return self.load_config().model_validate(data)
+        except ValidationError as err:
+            raise RecipeError(f"config for recipe {self.name!r} is invalid: {err}") from err
+
+
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class RecipeRegistry:
+    """Recipes by name. ``default_registry()`` holds the built-ins; tests may register more."""
+
+    recipes: dict[str, Recipe] = field(default_factory=dict)
+
+    def register(self, recipe: Recipe) -> None:
+        """Add ``recipe`` (a name can be registered once)."""
+        if recipe.name in self.recipes:
+            raise RecipeError(f"recipe {recipe.name!r} is already registered")
+        self.recipes[recipe.name] = recipe
+
+    def available(self) -> list[Recipe]:
+        """Recipes whose modules import here, in registration order."""
+        return [r for r in self.recipes.values() if r.available()]
+
+    def get(self, name: str) -> Recipe:
+        """The available recipe called ``name``.
+
+        Raises:
+            RecipeError: unknown or unavailable (lists what is available).
+        """
+        recipe = self.recipes.get(name)
+        if recipe is None or not recipe.available():
+            names = ", ".join(r.name for r in self.available()) or "(none)"
+            why = "is not registered" if recipe is None else f"needs {', '.join(recipe.requires)}"
+            raise RecipeError(f"recipe {name!r} {why}; available recipes: {names}")
+        return recipe
+
+    def describe(self) -> str:
+        """A prompt-ready list of available recipes with their config fields."""
+        lines = []
+        for recipe in self.available():
+            props = recipe.config_schema().get("properties", {})
+            fields = ", ".join(f"{k} ({v.get('type', 'object')})" for k, v in props.items())
+            lines.append(f"- {recipe.name}: {recipe.summary} Config fields: {fields or '(none)'}.")
+        return "\n".join(lines)
+
+
+# -- built-in: a self-contained weak-to-strong experiment on synthetic data ------------------------------------
+class SyntheticW2SConfig(BaseModel):
+    """Weak-to-strong generalization on a synthetic classification task (numpy + scikit-learn only)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_samples: int = Field(default=4000, ge=200, le=200_000, description="Examples in the task.")
+    n_features: int = Field(default=20, ge=4, le=500, description="Input features.")
+    weak_features: int = Field(
+        default=4, ge=1, le=100, description="Features the weak supervisor sees (fewer = weaker)."
+    )
+    strong_model: Literal["logreg", "mlp"] = Field(default="mlp", description="The student trained on weak labels.")
+    seeds: list[int] = Field(default=[0, 1, 2], min_length=1, max_length=10, description="Random seeds.")
+
+
+_SYNTHETIC_W2S = """\
+# ara recipe: synthetic_w2s (rendered from a typed config; do not edit by hand)
+import json, pathlib, time
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.model_selection import train_test_split
+
+CONFIG = json.loads({config_json})
+OUT = pathlib.Path({out_dir})
+OUT.mkdir(parents=True, exist_ok=True)
+(OUT / "config.json").write_text(json.dumps(CONFIG, indent=2))
+started = time.time()
+
+def student():
+    if CONFIG["strong_model"] == "mlp":
+        return MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, random_state=0)
+    return LogisticRegression(max_iter=1000)
+
+rows, pgrs = [], []
+for seed in CONFIG["seeds"]:
+    X, y = make_classification(n_samples=CONFIG["n_samples"], n_features=CONFIG["n_features"],
+                               n_informative=max(2, CONFIG["n_features"] // 2), random_state=seed)
+    X_sup, X_rest, y_sup, y_rest = train_test_split(X, y, test_size=0.66, random_state=seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(X_rest, y_rest, test_size=0.5, random_state=seed)
+    k = min(CONFIG["weak_features"], CONFIG["n_features"])
+    weak = LogisticRegression(max_iter=1000).fit(X_sup[:, :k], y_sup)
+    weak_acc = float(weak.score(X_te[:, :k], y_te))
+    weak_labels = weak.predict(X_tr[:, :k])
+    w2s_acc = float(student().fit(X_tr, weak_labels).score(X_te, y_te))
+    ceiling_acc = float(student().fit(X_tr, y_tr).score(X_te, y_te))
+    gap = ceiling_acc - weak_acc
+    pgr = (w2s_acc - weak_acc) / gap if gap > 1e-9 else float("nan")
+    if pgr == pgr:
+        pgrs.append(pgr)
+    rows.append([seed, weak_acc, w2s_acc, ceiling_acc, pgr])
+
+def summary(values):
+    values = [v for v in values if v == v]
+    if not values:
+        return {{"value": None}}
+    arr = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(0)
+    boots = [float(rng.choice(arr, size=len(arr)).mean()) for _ in range(1000)]
+    return {{"mean": float(arr.mean()), "ci_low": float(np.percentile(boots, 2.5)),
+            "ci_high": float(np.percentile(boots, 97.5)), "n": len(arr), "values": [float(v) for v in arr],
+            "ci": "bootstrap95"}}
+
+results = {{
+    "schema": "ara.results/1", "tool": "recipes.synthetic_w2s",
+    "title": "Weak-to-strong generalization on a synthetic task",
+    "config": CONFIG,
+    "metrics": {{"accuracy.weak": summary([r[1] for r in rows]), "accuracy.w2s": summary([r[2] for r in rows]),
+                "accuracy.ceiling": summary([r[3] for r in rows]), "pgr": summary(pgrs)}},
+    "tables": {{"per_seed": {{"columns": ["seed", "weak_acc", "w2s_acc", "ceiling_acc", "pgr"],
+                             "rows": [[r[0], r[1], r[2], r[3], None if r[4] != r[4] else r[4]] for r in rows]}}}},
+    "figures": {{}},
+    "provenance": {{"packages": {{"numpy": np.__version__}}, "data_hash": "synthetic:make_classification",
+                   "seeds": CONFIG["seeds"], "wall_time_s": time.time() - started}},
+}}
+(OUT / "results.json").write_text(json.dumps(results, indent=2))
+print("pgr", results["metrics"]["pgr"])
+"""
+
+
+def _render_synthetic(config: BaseModel, out_dir: Path) -> str:
+    return _SYNTHETIC_W2S.format(config_json=repr(config.model_dump_json()), out_dir=repr(str(out_dir)))
+
+
+def _tool_template(module: str, config_cls: str, entry: str) -> Callable[[BaseModel, Path], str]:
+    def render(config: BaseModel, out_dir: Path) -> str:
+        return textwrap.dedent(
+            f"""\
+            # ara recipe: {module}.{entry} (rendered from a typed config; do not edit by hand)
+            import pathlib
+            from {module} import {config_cls}, {entry}
+            config = {config_cls}.model_validate_json({config.model_dump_json()!r})
+            result = {entry}(config, pathlib.Path({str(out_dir)!r}))
+            print(type(result).__name__)
+            """
+        )
+
+    return render
+
+
+def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
+    def load() -> type[BaseModel]:
+        cls = getattr(importlib.import_module(module), name)
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            raise RecipeError(f"{module}.{name} is not a pydantic model")
+        return cls
+
+    return load
+
+
+def default_registry() -> RecipeRegistry:
+    """The built-in recipes: ``synthetic_w2s`` always; ``w2s`` and ``probes`` once those tools are installed."""
+    registry = RecipeRegistry()
+    registry.register(
+        Recipe(
+            name="synthetic_w2s",
+            summary="Weak-to-strong generalization (PGR) on a synthetic classification task; fast, offline.",
+            load_config=lambda: SyntheticW2SConfig,
+            render=_render_synthetic,
+            requires=("numpy", "sklearn"),
+        )
+    )
+    registry.register(
+        Recipe(
+            name="w2s",
+            summary="Weak-to-strong generalization with the tools.w2s harness on the shared offline datasets.",
+            load_config=_lazy_class("tools.w2s.config", "W2SConfig"),
+            render=_tool_template("tools.w2s", "W2SConfig", "run_w2s"),
+            requires=("tools.w2s",),
+        )
+    )
+    registry.register(
+        Recipe(
+            name="probes",
+            summary="Linear-probe comparison on model activations with tools.probes.",
+            load_config=_lazy_class("tools.probes", "ProbeConfig"),
+            render=_tool_template("tools.probes", "ProbeConfig", "run_probe_comparison"),
+            requires=("tools.probes",),
+        )
+    )
+    return registry
+
+
+def read_results(path: Path) -> dict[str, Any]:
+    """Load a ``results.json`` and check it follows ``ara.results/1``.
+
+    Raises:
+        RecipeError: missing, not JSON, or another schema (path named).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise RecipeError(f"{path} does not exist: the experiment cell did not write its results.json") from err
+    except json.JSONDecodeError as err:
+        raise RecipeError(f"{path} is not valid JSON ({err}); the cell must write ara.results/1") from err
+    if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
+        raise RecipeError(f"{path} is not an {RESULTS_SCHEMA} document (schema={data.get('schema')!r})")
+    if not isinstance(data.get("metrics"), dict):
+        raise RecipeError(f"{path} has no 'metrics' object")
+    return data

@@ -1,0 +1,169 @@
+"""Typed records of the research loop: what the model fills and what the graph stores.
+
+Covers the model-filled schemas (``ResearchBrief``, ``ExperimentPlan``/``ExperimentPlans``, ``FreeCell``,
+``Analysis``, ``ReportText``; documented with ``Field(description=...)`` because the model reads those) and the
+records the graph and the CLI exchange (``EvidenceRef``, ``CellRecord``, ``Approval``, ``RunSummary``). Does not
+cover graph state (``assistant.graph.state``), events (``assistant.events``) or recipe configs
+(``assistant.recipes``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["approve", "modify", "reject"]
+RunStatus = Literal["running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped"]
+CellStatus = Literal["ok", "error", "timeout", "died", "aborted", "blocked"]
+CodeMode = Literal["recipe", "free"]
+
+
+class _ModelFilled(BaseModel):
+    """A schema the language model fills: unknown keys are refused (they are logged as blocked attempts)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResearchBrief(_ModelFilled):
+    """The question clarified into something an experiment can answer."""
+
+    objective: str = Field(description="One sentence: what the research should find out.", max_length=600)
+    key_terms: list[str] = Field(
+        default_factory=list, description="Technical terms central to the question.", max_length=12
+    )
+    search_queries: list[str] = Field(
+        default_factory=list,
+        description="Up to 3 short literature search queries (keywords, no punctuation).",
+        max_length=3,
+    )
+    success_criteria: str = Field(
+        default="", description="What result would answer the question (a measurable outcome).", max_length=600
+    )
+
+
+class ExperimentPlan(_ModelFilled):
+    """One experiment the loop could run, built on an allow-listed recipe."""
+
+    title: str = Field(description="Short title of the experiment.", max_length=200)
+    hypothesis: str = Field(description="The hypothesis the experiment tests.", max_length=800)
+    method: str = Field(description="How the experiment tests it, in two or three sentences.", max_length=1500)
+    recipe: str = Field(description="Name of one recipe from the list of available recipes.", max_length=64)
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Settings for the recipe, using only that recipe's config fields."
+    )
+    expected_outcome: str = Field(default="", description="What result you expect and why.", max_length=800)
+    controls: list[str] = Field(default_factory=list, description="Baselines or controls compared against.")
+    seeds: list[int] = Field(default_factory=lambda: [0], description="Random seeds to run.", max_length=10)
+    citations: list[str] = Field(
+        default_factory=list,
+        description="Citation keys (paper_id#chunk_id) from the evidence that motivate this plan.",
+    )
+
+
+class ExperimentPlans(_ModelFilled):
+    """The model's proposal: one to three experiments, best first."""
+
+    plans: list[ExperimentPlan] = Field(description="One to three experiment plans, best first.", min_length=1)
+
+
+class FreeCell(_ModelFilled):
+    """A code cell the model writes (free mode only)."""
+
+    code: str = Field(
+        description="Python code for one Jupyter cell. It must write results.json (ara.results/1) into RUN_DIR.",
+        max_length=20_000,
+    )
+    purpose: str = Field(default="", description="One line: what the cell does.", max_length=300)
+
+
+class Finding(_ModelFilled):
+    """One claim about a metric from results.json; the number itself is filled in from the file."""
+
+    metric: str = Field(description="Dotted metric name exactly as listed in the results.")
+    statement: str = Field(
+        description="What the metric shows, in words, without writing the number itself.", max_length=600
+    )
+
+
+class Analysis(_ModelFilled):
+    """The model's reading of the results: words only; numbers come from results.json."""
+
+    summary: str = Field(description="Two or three sentences answering the question.", max_length=1500)
+    findings: list[Finding] = Field(default_factory=list, description="Claims, each tied to one metric.")
+    limitations: list[str] = Field(default_factory=list, description="Caveats of this experiment.")
+    supports_hypothesis: Literal["yes", "no", "unclear"] = Field(
+        default="unclear", description="Whether the results support the hypothesis."
+    )
+
+
+class EvidenceRef(_Record):
+    """A retrieved passage, as kept in graph state (the text lives in the run directory)."""
+
+    key: str
+    """Citation key ``paper_id#chunk_id``."""
+    title: str
+    """Paper title."""
+    anchor: str = ""
+    """Section and/or page."""
+    score: float = 0.0
+    """Retrieval score."""
+
+
+class CellRecord(_Record):
+    """One executed (or blocked) cell, keyed by run id and step so a resumed run never repeats it."""
+
+    index: int
+    """0-based position in the run."""
+    key: str
+    """``<run_id>:cell:<index>``: the idempotency key."""
+    source: Literal["recipe", "free", "debug"]
+    """What produced the code."""
+    recipe: str | None = None
+    """Recipe name in recipe mode."""
+    code_path: str
+    """The cell's code, relative to the run directory."""
+    status: CellStatus
+    """How it ended."""
+    error: str | None = None
+    """``ErrorName: value`` for failures."""
+    duration_s: float = 0.0
+    """Wall time of the execution."""
+
+
+class Approval(_Record):
+    """A decision on the proposed plans, from a person (chat) or an approval policy (unattended)."""
+
+    decision: Decision
+    """Approve the chosen plan, approve a modified plan, or reject."""
+    reviewer: str
+    """Who decided: a user name, or ``policy:<name>``."""
+    plan_index: int = 0
+    """Which proposed plan (0 = the first) is approved."""
+    plan: ExperimentPlan | None = None
+    """The edited plan when ``decision == "modify"``."""
+    comment: str = ""
+    """Why (fed back in the run log)."""
+
+
+class RunSummary(_Record):
+    """One run as ``ara runs list`` shows it."""
+
+    run_id: str
+    """ULID of the run."""
+    question: str
+    """The question asked."""
+    status: RunStatus
+    """Where the run stands."""
+    next_node: str | None = None
+    """The node a resume would start at."""
+    proposal_id: str | None = None
+    """Proposal id once proposed."""
+    report_path: str | None = None
+    """Report path once written."""
+    tokens: int = 0
+    """Tokens used so far."""

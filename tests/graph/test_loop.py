@@ -1,0 +1,411 @@
+"""End-to-end research-loop runs with a scripted model through the real openai client and a real workspace."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from assistant.budget import Budget
+from assistant.errors import AssistantError, BudgetExceededError, StructuredOutputError
+from assistant.events import (
+    BudgetExhausted,
+    CellExecuted,
+    DebugAttempted,
+    LLMCalled,
+    NodeStarted,
+    PlanApproved,
+    PromptLoaded,
+    ProposalCreated,
+    RunFailed,
+    RunFinished,
+)
+from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
+from assistant.graph.prompts import CLOSE, OPEN
+from assistant.graph.runner import load_state
+from assistant.llm.testing import ScriptedLLM
+from assistant.runlog import events_of, read_events
+from assistant.schemas import Approval
+from tests.graph.conftest import (
+    FakeHit,
+    FakeLibrary,
+    InProcessPool,
+    analysis,
+    brief,
+    make_context,
+    plans,
+    read_json,
+)
+from tools.vcs import Workspace
+
+QUESTION = "Does a strong student trained on weak labels beat its weak supervisor?"
+HITS = [
+    FakeHit("arxiv:2312.09390#c1", "Weak-to-strong generalization", "Strong students often exceed weak teachers."),
+    FakeHit("arxiv:2312.09390#c7", "Weak-to-strong generalization", "PGR is the fraction of the gap recovered."),
+]
+NODES = [
+    "intake",
+    "search_literature",
+    "propose_experiments",
+    "approve_plan",
+    "write_code",
+    "run_cells",
+    "analyse_results",
+    "write_report",
+    "propose_change",
+]
+
+
+def git(ws: Workspace, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(ws.path), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.anyio
+async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace: Workspace) -> None:
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(config={"denominator": 4}, citations=["arxiv:2312.09390#c1"]),
+            {"denominator": 4},
+            analysis(),
+        ]
+    )
+    run = workspace.new_run("w2s")
+    pool, library = InProcessPool(), FakeLibrary(HITS)
+    ctx = make_context(script.client(), workspace, run.path, pool=pool, library=library)
+    graph = compile_graph(InMemorySaver())
+
+    outcome = await start_run(
+        graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+    )
+
+    script.assert_done()
+    assert outcome.status == "done"
+    assert outcome.cells == 1
+    assert outcome.report_path == f"runs/{run.run_id}/report.md"
+    # (a) what the model was sent
+    intake_msgs, plan_msgs, code_msgs, analysis_msgs = (r["messages"] for r in script.requests)
+    assert QUESTION in intake_msgs[-1]["content"]
+    plan_prompt = plan_msgs[-1]["content"]
+    for hit in HITS:
+        assert f"[{hit.key}] {hit.title}" in plan_prompt
+        assert f"{OPEN} source={hit.key}>>>\n{hit.text}\n{CLOSE}" in plan_prompt
+    assert "synthetic_w2s" in plan_prompt
+    assert "divide" in plan_prompt
+    assert "untrusted data" in plan_msgs[1]["content"]
+    assert '"recipe": "divide"' in code_msgs[-1]["content"]
+    assert '"ratio"' in analysis_msgs[-1]["content"]
+    assert "0.25" in analysis_msgs[-1]["content"]
+    assert library.queries == ["weak to strong generalization"]
+    # (b) files in the run directory and the numbers in the report come from results.json
+    results = read_json(run.path / "experiments/00-divide/results.json")
+    assert results["metrics"]["ratio"] == {"value": 0.25}
+    assert "ratio = 1 / 4" in (run.path / "cells/00.py").read_text()
+    report = (run.path / "report.md").read_text()
+    assert "| `ratio` | 0.25 |" in report
+    assert "- `ratio` = 0.25: as expected" in report
+    assert "[arxiv:2312.09390#c1] Weak-to-strong generalization, Introduction" in report
+    assert len(pool.executed) == 1
+    # the proposal branch, with the run's files and trailer
+    [proposal] = workspace.list_proposals()
+    assert outcome.proposal_id == str(proposal.id)
+    assert proposal.branch == f"ara/{run.run_id}/divide-test"
+    files = git(workspace, "ls-tree", "-r", "--name-only", proposal.branch).split()
+    assert f"runs/{run.run_id}/report.md" in files
+    assert f"runs/{run.run_id}/experiments/00-divide/results.json" in files
+    assert f"Ara-Run-Id: {run.run_id}" in git(workspace, "log", "-1", "--format=%B", proposal.branch)
+    assert git(workspace, "rev-parse", "main") != git(workspace, "rev-parse", proposal.branch)
+    # (b) the event log
+    events = read_events(run.events_path)
+    assert [e.node for e in events_of(events, NodeStarted)] == NODES
+    [cell] = events_of(events, CellExecuted)
+    assert (cell.key, cell.status, cell.reused) == (f"{run.run_id}:cell:00", "ok", False)
+    assert [e.node for e in events_of(events, LLMCalled)] == [
+        "intake",
+        "propose_experiments",
+        "write_code",
+        "analyse_results",
+    ]
+    prompts = {e.name: e.sha256 for e in events_of(events, PromptLoaded)}
+    assert prompts["intake.brief"] == hashlib.sha256(Path("prompts/intake.brief.md").read_bytes()).hexdigest()
+    [approved] = events_of(events, PlanApproved)
+    assert approved.reviewer == "policy:auto-approve"
+    [created] = events_of(events, ProposalCreated)
+    assert created.branch == proposal.branch
+    [finished] = events_of(events, RunFinished)
+    assert (finished.status, finished.proposal_id) == ("done", str(proposal.id))
+    assert finished.tokens == outcome.tokens > 0
+
+
+@pytest.mark.anyio
+async def test_empty_library_report_says_so(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans(citations=["made-up#c1"]), {"denominator": 2}, analysis()])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path, library=None)
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=QUESTION,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    assert outcome.status == "done"
+    assert "(no papers in the library matched" in script.requests[1]["messages"][-1]["content"]
+    report = (run.path / "report.md").read_text()
+    assert "the paper library returned no passages" in report.lower()
+    assert "made-up#c1" not in report
+
+
+@pytest.mark.anyio
+async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
+    script = ScriptedLLM(
+        replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 2}, analysis()]
+    )
+    run = workspace.new_run("w2s")
+    pool = InProcessPool()
+    ctx = make_context(script.client(), workspace, run.path, pool=pool)
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=QUESTION,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    script.assert_done()
+    assert outcome.status == "done"
+    assert outcome.cells == 2
+    debug_prompt = script.requests[3]["messages"][-1]["content"]
+    assert f"{OPEN} source=cell 0 output>>>" in debug_prompt
+    assert "ZeroDivisionError: division by zero" in debug_prompt
+    events = read_events(run.events_path)
+    assert [(c.index, c.status) for c in events_of(events, CellExecuted)] == [(0, "error"), (1, "ok")]
+    [attempt] = events_of(events, DebugAttempted)
+    assert attempt.error == "ZeroDivisionError: division by zero"
+    assert read_json(run.path / "experiments/01-divide/results.json")["metrics"]["ratio"]["value"] == 0.5
+    assert len(pool.executed) == 2
+
+
+@pytest.mark.anyio
+async def test_identical_repeated_error_stops_the_loop(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 0}])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path, budget=Budget(debug_attempts=5))
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=QUESTION,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    script.assert_done()
+    assert outcome.status == "failed"
+    assert outcome.failure is not None
+    assert "same error as before" in outcome.failure
+    assert workspace.list_proposals() == []
+    events = read_events(run.events_path)
+    assert len(events_of(events, CellExecuted)) == 2
+    [finished] = events_of(events, RunFinished)
+    assert finished.status == "failed"
+
+
+@pytest.mark.anyio
+async def test_debug_budget_exhaustion_is_resumable(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}])
+    run = workspace.new_run("w2s")
+    saver = InMemorySaver()
+    ctx = make_context(script.client(), workspace, run.path, budget=Budget(debug_attempts=0))
+    with pytest.raises(BudgetExceededError, match="debug budget exhausted") as info:
+        await start_run(
+            compile_graph(saver), ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+        )
+    assert info.value.budget == "debug"
+    [event] = events_of(read_events(run.events_path), BudgetExhausted)
+    assert event.budget == "debug"
+    # raise the budget and resume: the finished failing cell is reused, not executed again
+    more = ScriptedLLM(replies=[{"denominator": 5}, analysis()])
+    pool = InProcessPool()
+    ctx2 = make_context(more.client(), workspace, run.path, pool=pool, budget=Budget(debug_attempts=1))
+    outcome = await resume_run(compile_graph(saver), ctx2, run.run_id)
+    more.assert_done()
+    assert outcome.status == "done"
+    assert len(pool.executed) == 1
+    cells = events_of(read_events(run.events_path), CellExecuted)
+    assert [(c.index, c.reused) for c in cells] == [(0, False), (0, True), (1, False)]
+
+
+@pytest.mark.anyio
+async def test_token_budget_exhaustion_stops_before_the_next_call(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief()])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path, budget=Budget(tokens=50))
+    graph = compile_graph(InMemorySaver())
+    with pytest.raises(BudgetExceededError, match="token budget exhausted") as info:
+        await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    script.assert_done()
+    assert info.value.budget == "tokens"
+    values, next_node, _ = await load_state(graph, run.run_id)
+    assert values["tokens_used"] >= 50
+    assert next_node == "search_literature" or next_node == "propose_experiments"
+
+
+@pytest.mark.anyio
+async def test_cell_budget_is_enforced(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 3}])
+    run = workspace.new_run("w2s")
+    pool = InProcessPool()
+    ctx = make_context(script.client(), workspace, run.path, pool=pool, budget=Budget(cells=1))
+    with pytest.raises(BudgetExceededError, match="cell budget exhausted"):
+        await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question=QUESTION,
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+    script.assert_done()
+    assert len(pool.executed) == 1
+
+
+@pytest.mark.anyio
+async def test_invalid_json_forever_is_a_typed_failure_and_keeps_the_checkpoint(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), "not json", "still not json", '{"plans": 3}'])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path)
+    graph = compile_graph(InMemorySaver())
+    with pytest.raises(StructuredOutputError, match="no valid ExperimentPlans after 3 attempts"):
+        await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    script.assert_done()
+    values, next_node, _ = await load_state(graph, run.run_id)
+    assert next_node == "propose_experiments"
+    assert values["brief"]["objective"].startswith("Measure")
+    [failed] = events_of(read_events(run.events_path), RunFailed)
+    assert failed.error == "StructuredOutputError"
+
+
+@pytest.mark.anyio
+async def test_plan_naming_an_unknown_tool_fails_clearly(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans(recipe="nuke_from_orbit")])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path)
+    with pytest.raises(AssistantError, match="named 'nuke_from_orbit'; available recipes: synthetic_w2s"):
+        await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question=QUESTION,
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("question", "message"), [("   ", "the research question is empty"), ("x" * 50_000, "is 50000 characters long")]
+)
+async def test_bad_questions_are_refused_before_any_call(workspace: Workspace, question: str, message: str) -> None:
+    script = ScriptedLLM(replies=[])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path)
+    with pytest.raises(AssistantError, match=message):
+        await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question=question,
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+    assert script.requests == []
+
+
+@pytest.mark.anyio
+async def test_a_cell_that_kills_its_kernel_goes_to_debug(workspace: Workspace) -> None:
+    from tests.graph.conftest import FakeCellResult
+
+    def die_first(code: str, n: int) -> FakeCellResult | None:
+        return FakeCellResult(status="died", error_name="KernelDied", error_value="exit code -9") if n == 0 else None
+
+    script = ScriptedLLM(replies=[brief(), plans(), {"denominator": 2}, {"denominator": 2}, analysis()])
+    run = workspace.new_run("w2s")
+    pool = InProcessPool(override=die_first)
+    ctx = make_context(script.client(), workspace, run.path, pool=pool)
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=QUESTION,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    assert outcome.status == "done"
+    cells = events_of(read_events(run.events_path), CellExecuted)
+    assert [(c.status, c.error) for c in cells] == [("died", "KernelDied: exit code -9"), ("ok", None)]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace, backend: str) -> None:
+    script = ScriptedLLM(replies=[brief(), plans()])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    memory = InMemorySaver()
+    if backend == "memory":
+        first = await start_run(
+            compile_graph(memory), ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+        )
+    else:
+        async with open_checkpointer(workspace.path) as saver:
+            first = await start_run(
+                compile_graph(saver),
+                ctx,
+                run_id=run.run_id,
+                question=QUESTION,
+                run_dir=run.path,
+                workspace=workspace.path,
+            )
+    script.assert_done()
+    assert first.status == "awaiting_approval"
+    assert first.next_node == "approve_plan"
+    assert [p["recipe"] for p in first.plans] == ["divide"]
+    assert (workspace.path / ".ara/checkpoints.sqlite").is_file() == (backend == "sqlite")
+
+    later = ScriptedLLM(replies=[{"denominator": 8}, analysis()])
+    ctx2 = make_context(later.client(), workspace, run.path, policy="ask")
+    approval = Approval(decision="approve", reviewer="alice <alice@example.org>", comment="go")
+    if backend == "memory":
+        waiting = await resume_run(compile_graph(memory), ctx2, run.run_id)
+        assert waiting.status == "awaiting_approval"
+        outcome = await resume_run(compile_graph(memory), ctx2, run.run_id, approval=approval)
+    else:
+        async with open_checkpointer(workspace.path) as saver:
+            waiting = await resume_run(compile_graph(saver), ctx2, run.run_id)
+            assert waiting.status == "awaiting_approval"
+            outcome = await resume_run(compile_graph(saver), ctx2, run.run_id, approval=approval)
+    later.assert_done()
+    assert outcome.status == "done"
+    [approved] = events_of(read_events(run.events_path), PlanApproved)
+    assert approved.reviewer == "alice <alice@example.org>"
+    assert read_json(run.path / "experiments/00-divide/results.json")["metrics"]["ratio"]["value"] == 0.125
+
+
+@pytest.mark.anyio
+async def test_rejection_ends_the_run_without_code_or_proposal(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans()])
+    run = workspace.new_run("w2s")
+    pool = InProcessPool()
+    ctx = make_context(script.client(), workspace, run.path, pool=pool, policy="ask")
+    graph = compile_graph(InMemorySaver())
+    await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    outcome = await resume_run(
+        graph, ctx, run.run_id, approval=Approval(decision="reject", reviewer="bob", comment="too small")
+    )
+    assert (outcome.status, outcome.failure) == ("rejected", "too small")
+    assert pool.executed == []
+    assert workspace.list_proposals() == []
