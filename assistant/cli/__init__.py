@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "config": "assistant.cli.config:config",
     "doctor": "assistant.cli.doctor:doctor",
     "llm": "assistant.cli.llm:llm",
+    "papers": "assistant.cli.papers:papers",
     "report": "assistant.cli.report:report",
 }
 

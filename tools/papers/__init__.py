@@ -1,0 +1,53 @@
+"""The paper library: ingest papers, search them (dense + BM25 hybrid), resolve citations, gather evidence.
+
+Covers the public API the research loop, the report writer and ``ara papers`` use::
+
+    from tools.papers import PaperLibrary, render_evidence, check_arxiv_id
+    lib = PaperLibrary.open(workspace / ".ara" / "papers")
+    lib.add_paths([Path("refs.bib")])          # -> IngestReport (per-file errors, nothing stored lost)
+    hits = lib.search("debate as alignment", k=10, filters=Filters(year_min=2018))   # -> list[Hit]
+    lib.resolve(hits[0].key)                    # -> ResolvedCitation, or UnknownCitationError
+    lib.answer("How does debate scale oversight?", k=8).rendered   # delimited, untrusted evidence
+
+Importing this package is cheap (numpy and pydantic only): the embedding model loads on the first query and
+chromadb on the first write. Does not cover the LLM call that turns evidence into an answer (``assistant``).
+"""
+
+from tools.papers.evidence import render_evidence
+from tools.papers.ids import ArxivCheckResult, ArxivTitleIndex, check_arxiv_id, normalise_arxiv_id, titles_match
+from tools.papers.library import Filters, LibraryConfig, LibraryStats, PaperLibrary
+from tools.papers.models import (
+    Chunk,
+    Evidence,
+    FileError,
+    Hit,
+    IngestReport,
+    Paper,
+    PaperFileError,
+    ResolvedCitation,
+    UnknownCitationError,
+)
+from tools.papers.retrieval import RetrievalParams
+
+__all__ = [
+    "ArxivCheckResult",
+    "ArxivTitleIndex",
+    "Chunk",
+    "Evidence",
+    "FileError",
+    "Filters",
+    "Hit",
+    "IngestReport",
+    "LibraryConfig",
+    "LibraryStats",
+    "Paper",
+    "PaperFileError",
+    "PaperLibrary",
+    "ResolvedCitation",
+    "RetrievalParams",
+    "UnknownCitationError",
+    "check_arxiv_id",
+    "normalise_arxiv_id",
+    "render_evidence",
+    "titles_match",
+]

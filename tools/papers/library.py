@@ -1,0 +1,553 @@
+"""``PaperLibrary``: ingest files into the catalogue and Chroma, search them, resolve citations, gather evidence.
+
+Covers the ingest pipeline (parse -> dedupe by arXiv id / DOI / normalised title -> chunk -> embed with the
+content-hash cache -> store, per-file errors without losing the rest of the batch or anything stored), the
+search snapshot rebuild, hybrid search with filters, citation resolution and evidence gathering. Does not cover
+parsing details (``parsers``), ranking maths (``retrieval``) or the LLM call (``assistant``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.papers.catalog import Catalog, vector_hash
+from tools.papers.chunking import chunk_doc, embed_text
+from tools.papers.evidence import render_evidence
+from tools.papers.ids import normalise_title, paper_id_for
+from tools.papers.models import (
+    Chunk,
+    Evidence,
+    FileError,
+    Hit,
+    IngestReport,
+    Paper,
+    PaperFileError,
+    ResolvedCitation,
+    UnknownCitationError,
+)
+from tools.papers.parsers import MAX_FILE_BYTES, ParsedDoc, parse_file, walk
+from tools.papers.retrieval import (
+    BOOST_SECTIONS,
+    RetrievalParams,
+    Snapshot,
+    paper_order,
+    query_texts,
+    rank,
+    top_hits,
+)
+from tools.papers.sparse import BM25Index, tokenize
+
+if TYPE_CHECKING:
+    from tools.embeddings import MiniLMEmbedder
+    from tools.papers.store import ChromaStore
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, what)``: called as files are parsed and as chunks are embedded."""
+
+
+class LibraryConfig(BaseModel):
+    """Settings of one library (the CLI maps ``Settings.papers`` onto this)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunk_words: int = Field(default=160, ge=16)
+    """Words per chunk at most (MiniLM reads 256 word pieces, ~1.3 per word, plus the title prefix)."""
+    chunk_overlap: int = Field(default=24, ge=0)
+    """Words repeated between consecutive chunks of a section."""
+    embedding_batch_size: int = Field(default=64, ge=1)
+    """Texts per embedding batch."""
+    embedding_threads: int = Field(default=1, ge=1)
+    """onnxruntime threads (one is fastest on a shared 2-core machine)."""
+    max_file_bytes: int = Field(default=MAX_FILE_BYTES, ge=1)
+    """Larger files are refused with a per-file error."""
+    use_chroma: bool = True
+    """Write chunks to the Chroma collection too (the catalogue and numpy snapshot serve default search)."""
+    retrieval: RetrievalParams = Field(default_factory=RetrievalParams)
+    """Fusion parameters."""
+
+
+class Filters(BaseModel):
+    """Metadata filters for ``search`` (all given conditions must hold)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    year_min: int | None = None
+    """Earliest year (inclusive); papers without a year are excluded when set."""
+    year_max: int | None = None
+    """Latest year (inclusive)."""
+    author: str | None = None
+    """Case-insensitive substring of any author name."""
+    tag: str | None = None
+    """Case-insensitive exact tag."""
+    source_kind: str | None = None
+    """Only papers read by this parser (``pdf``, ``csv``...)."""
+
+
+class LibraryStats(BaseModel):
+    """Counts for ``ara papers stats``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    papers: int
+    chunks: int
+    cached_vectors: int
+    indexed_chunks: int
+    chroma_chunks: int | None
+    sources: dict[str, int]
+    by_kind: dict[str, int]
+    with_arxiv_id: int
+    store_dir: str
+
+
+def _content_hash(doc: ParsedDoc) -> str:
+    payload = {
+        "title": doc.title,
+        "authors": doc.authors,
+        "year": doc.year,
+        "arxiv": doc.arxiv_id,
+        "doi": doc.doi,
+        "abstract": doc.abstract,
+        "tags": doc.tags,
+        "url": doc.url,
+        "sections": [[s.title, s.page, s.text] for s in doc.sections],
+    }
+    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _text_len(doc: ParsedDoc) -> int:
+    return len(doc.abstract) + sum(len(s.text) for s in doc.sections)
+
+
+def _dedupe_keys(doc: ParsedDoc) -> list[str]:
+    keys = []
+    if doc.arxiv_id:
+        keys.append(f"arxiv:{doc.arxiv_id}")
+    if doc.doi:
+        keys.append(f"doi:{doc.doi}")
+    title = normalise_title(doc.title)
+    if len(title) >= 12:
+        keys.append(f"title:{title}")
+    return keys
+
+
+class PaperLibrary:
+    """A paper library stored under one directory (``<workspace>/.ara/papers`` by default).
+
+    Example:
+        >>> lib = PaperLibrary.open(Path("workspace/.ara/papers"))
+        >>> report = lib.add_paths([Path("refs.bib"), Path("papers/")])
+        >>> hits = lib.search("reward model overoptimization", k=5)
+        >>> lib.resolve(hits[0].key).paper.title
+    """
+
+    def __init__(self, store_dir: Path, config: LibraryConfig, embedder: MiniLMEmbedder | None = None) -> None:
+        self.store_dir = store_dir
+        self.config = config
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(store_dir / "library.sqlite")
+        self._embedder = embedder
+        self._chroma: ChromaStore | None = None
+        self._snapshot: Snapshot | None = None
+
+    @classmethod
+    def open(
+        cls, store_dir: Path, config: LibraryConfig | None = None, *, embedder: MiniLMEmbedder | None = None
+    ) -> PaperLibrary:
+        """Open (creating if needed) the library in ``store_dir``; nothing heavy is loaded until used."""
+        return cls(Path(store_dir), config or LibraryConfig(), embedder)
+
+    def close(self) -> None:
+        """Close the catalogue."""
+        self.catalog.close()
+
+    def __enter__(self) -> PaperLibrary:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- lazily loaded parts --------------------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> MiniLMEmbedder:
+        """The MiniLM embedder (loaded on first use, ~0.3 s)."""
+        if self._embedder is None:
+            from tools.embeddings import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder(
+                batch_size=self.config.embedding_batch_size, threads=self.config.embedding_threads
+            )
+        return self._embedder
+
+    @property
+    def chroma(self) -> ChromaStore:
+        """The Chroma collection (imports chromadb on first use, ~2 s)."""
+        if self._chroma is None:
+            from tools.papers.store import ChromaStore
+
+            self._chroma = ChromaStore(self.store_dir / "chroma")
+        return self._chroma
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The search snapshot (None for an empty library)."""
+        generation = int(self.catalog.get_meta("generation") or 0)
+        if self._snapshot is None or self._snapshot.generation != generation:
+            self._snapshot = Snapshot.load(self.store_dir / "index")
+            if self._snapshot is not None and self._snapshot.generation != generation:
+                self._snapshot = self._rebuild_snapshot(generation)
+        return self._snapshot
+
+    # --- ingest ---------------------------------------------------------------------------------------------
+
+    def add_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:
+        """Ingest files and directories (walked recursively for supported suffixes).
+
+        Each file that fails to parse is reported in ``IngestReport.errors`` and skipped; the rest of the batch
+        is stored. Papers already stored with the same content are left alone, so re-ingesting adds nothing.
+        """
+        started = time.perf_counter()
+        files = list(walk([Path(p) for p in paths]))
+        docs: list[ParsedDoc] = []
+        errors: list[FileError] = []
+        for done, path in enumerate(files, start=1):
+            try:
+                docs.extend(parse_file(path, self.config.max_file_bytes))
+            except PaperFileError as err:
+                log.warning("skipped %s: %s", path, err)
+                errors.append(FileError(path=str(path), error=str(err)))
+            if progress:
+                progress(done, len(files), "files")
+        report = self.add_docs(docs, progress=progress)
+        return report.model_copy(
+            update={"errors": tuple(errors) + report.errors, "seconds": time.perf_counter() - started}
+        )
+
+    def add_docs(self, docs: Sequence[ParsedDoc], progress: Progress | None = None) -> IngestReport:
+        """Dedupe, chunk, embed and store parsed documents; rebuild the search snapshot when anything changed."""
+        started = time.perf_counter()
+        planned: dict[str, tuple[Paper, list[Chunk], list[str], int]] = {}
+        planned_keys: dict[str, str] = {}
+        added: list[str] = []
+        updated: list[str] = []
+        unchanged = duplicates = 0
+        seen_sources: dict[str, int] = {}
+        for doc in docs:
+            seen_sources[doc.source] = seen_sources.get(doc.source, 0) + 1
+            if seen_sources[doc.source] > 1:
+                doc.source = f"{doc.source}~{seen_sources[doc.source]}"
+            keys = [f"src:{doc.source}", *_dedupe_keys(doc)]
+            existing_id = next((planned_keys[k] for k in keys if k in planned_keys), None)
+            existing_id = existing_id or self.catalog.find_paper(keys)
+            content_hash = _content_hash(doc)
+            if existing_id is not None:
+                stored = planned.get(existing_id)
+                if stored is not None:
+                    old_paper, old_len = stored[0], stored[3]
+                else:
+                    row = self.catalog.paper_row(existing_id)
+                    assert row is not None, f"dedupe key points at missing paper {existing_id}"
+                    old_paper, _, old_len = row
+                planned_keys.update({k: existing_id for k in keys if k not in planned_keys})
+                if old_paper.content_hash == content_hash:
+                    unchanged += 1
+                    continue
+                same_source = old_paper.source == doc.source
+                if not same_source and _text_len(doc) <= old_len * 1.2:
+                    duplicates += 1
+                    continue
+                paper_id = existing_id
+                duplicates += not same_source
+                if paper_id not in added and paper_id not in updated:
+                    updated.append(paper_id)
+            else:
+                paper_id = paper_id_for(arxiv_id=doc.arxiv_id, doi=doc.doi, title=doc.title)
+                if paper_id in planned or self.catalog.get_paper(paper_id) is not None:
+                    paper_id = f"{paper_id}-{content_hash[7:13]}"
+                added.append(paper_id)
+            planned_keys.update({k: paper_id for k in keys if k not in planned_keys})
+            paper = Paper(
+                paper_id=paper_id,
+                title=doc.title,
+                authors=tuple(doc.authors),
+                year=doc.year,
+                arxiv_id=doc.arxiv_id,
+                doi=doc.doi,
+                url=doc.url,
+                abstract=doc.abstract,
+                tags=tuple(doc.tags),
+                source=doc.source,
+                source_kind=doc.source_kind,
+                content_hash=content_hash,
+            )
+            chunks = chunk_doc(doc, paper_id, self.config.chunk_words, self.config.chunk_overlap)
+            planned[paper_id] = (paper, chunks, keys, _text_len(doc))
+        embedded = self._store(planned, planned_keys, progress)
+        return IngestReport(
+            added=tuple(added),
+            updated=tuple(p for p in updated if p not in added),
+            unchanged=unchanged,
+            duplicates=duplicates,
+            chunks_added=sum(len(c) for _, c, _, _ in planned.values()),
+            embedded_texts=embedded,
+            seconds=time.perf_counter() - started,
+        )
+
+    def _store(
+        self,
+        planned: dict[str, tuple[Paper, list[Chunk], list[str], int]],
+        keys: dict[str, str],
+        progress: Progress | None,
+    ) -> int:
+        if not planned:
+            if keys:
+                self.catalog.put_keys(keys.items())
+                self.catalog.commit()
+            return 0
+        model_id = self.embedder.model_id
+        items = [(paper, chunk) for paper, chunks, _, _ in planned.values() for chunk in chunks]
+        texts = [embed_text(paper.title, chunk) for paper, chunk in items]
+        hashes = [vector_hash(model_id, t) for t in texts]
+        vectors = self._embed_cached(texts, hashes, progress)
+        for paper, chunks, _, text_len in planned.values():
+            hashes_of = [vector_hash(model_id, embed_text(paper.title, c)) for c in chunks]
+            self.catalog.put_paper(paper, chunks, hashes_of, text_len)
+        self.catalog.put_keys(keys.items())
+        generation = int(self.catalog.get_meta("generation") or 0) + 1
+        self.catalog.set_meta("generation", str(generation))
+        self.catalog.commit()
+        if self.config.use_chroma:
+            self.chroma.delete_papers(list(planned))
+            self.chroma.upsert(items, vectors)
+        self._snapshot = self._rebuild_snapshot(generation)
+        return self._embedded_last
+
+    def _embed_cached(
+        self, texts: Sequence[str], hashes: Sequence[str], progress: Progress | None
+    ) -> npt.NDArray[np.float32]:
+        cached = self.catalog.cached_vectors(hashes)
+        missing = list(dict.fromkeys(h for h in hashes if h not in cached))
+        text_of = dict(zip(hashes, texts, strict=True))
+        step = max(self.config.embedding_batch_size * 4, 64)
+        for start in range(0, len(missing), step):
+            part = missing[start : start + step]
+            vecs = self.embedder.embed([text_of[h] for h in part])
+            self.catalog.put_vectors(zip(part, vecs, strict=True))
+            cached.update(zip(part, vecs, strict=True))
+            if progress:
+                progress(min(start + step, len(missing)), len(missing), "chunks embedded")
+        self._embedded_last = len(missing)
+        return np.stack([cached[h] for h in hashes]) if hashes else np.zeros((0, 384), np.float32)
+
+    _embedded_last = 0
+
+    def _rebuild_snapshot(self, generation: int) -> Snapshot:
+        papers = list(self.catalog.papers())
+        index_of = {p.paper_id: i for i, p in enumerate(papers)}
+        rows = list(self.catalog.all_chunks())
+        title_of = {p.paper_id: p.title for p in papers}
+        vectors = self.catalog.cached_vectors([r[2] for r in rows])
+        dense = np.stack([vectors[r[2]] for r in rows]).astype(np.float32) if rows else np.zeros((0, 384), np.float32)
+        tokens = [
+            tokenize(
+                embed_text(title_of[pid], Chunk(paper_id=pid, chunk_id=cid, ordinal=0, text=text, section=section))
+            )
+            for pid, cid, _, text, section in rows
+        ]
+        snapshot = Snapshot(
+            dense=dense,
+            bm25=BM25Index.build(tokens),
+            paper_ids=[p.paper_id for p in papers],
+            paper_years=np.asarray([p.year or 0 for p in papers], dtype=np.int32),
+            chunk_paper=np.asarray([index_of[r[0]] for r in rows], dtype=np.int32),
+            chunk_ids=[r[1] for r in rows],
+            chunk_boost=np.asarray(
+                [r[4].lower().lstrip("0123456789. ") in BOOST_SECTIONS for r in rows], dtype=np.bool_
+            ),
+            generation=generation,
+            model_id=self.embedder.model_id if self._embedder else "",
+        )
+        snapshot.save(self.store_dir / "index")
+        return snapshot
+
+    # --- search ---------------------------------------------------------------------------------------------
+
+    def _paper_mask(self, snapshot: Snapshot, filters: Filters | None) -> npt.NDArray[np.bool_] | None:
+        if filters is None or filters == Filters():
+            return None
+        years = snapshot.paper_years
+        mask = np.ones(len(snapshot.paper_ids), dtype=np.bool_)
+        if filters.year_min is not None:
+            mask &= (years >= filters.year_min) & (years > 0)
+        if filters.year_max is not None:
+            mask &= (years <= filters.year_max) & (years > 0)
+        if filters.author or filters.tag or filters.source_kind:
+            keep = set()
+            for paper in self.catalog.papers():
+                if filters.author and not any(filters.author.lower() in a.lower() for a in paper.authors):
+                    continue
+                if filters.tag and filters.tag.lower() not in {t.lower() for t in paper.tags}:
+                    continue
+                if filters.source_kind and paper.source_kind != filters.source_kind:
+                    continue
+                keep.add(paper.paper_id)
+            mask &= np.asarray([pid in keep for pid in snapshot.paper_ids], dtype=np.bool_)
+        return mask
+
+    def embed_query(self, query: str, params: RetrievalParams | None = None) -> npt.NDArray[np.float32]:
+        """Vectors of the whole query and of its segments (long queries only)."""
+        return self.embedder.embed(list(query_texts(query, params or self.config.retrieval)))
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        filters: Filters | None = None,
+        *,
+        max_per_paper: int = 1,
+        params: RetrievalParams | None = None,
+        query_vectors: npt.NDArray[np.float32] | None = None,
+    ) -> list[Hit]:
+        """Rank chunks for ``query``: hybrid dense + BM25, fused per paper, best passages of the best papers.
+
+        Args:
+            query: Free text (a question, a summary, keywords). Long queries are segmented.
+            k: Number of hits.
+            filters: Year range, author, tag or source kind.
+            max_per_paper: Passages returned per paper (1 = one hit per paper).
+            params: Fusion parameters (default: the library's).
+            query_vectors: Precomputed ``embed_query`` output (benchmarks reuse them across settings).
+        """
+        if not query.strip():
+            raise ValueError("search query is empty; pass some words to search for")
+        snapshot = self.snapshot
+        if snapshot is None or snapshot.n_chunks == 0:
+            return []
+        params = params or self.config.retrieval
+        vectors = (
+            query_vectors
+            if query_vectors is not None
+            else (self.embed_query(query, params) if params.fusion != "bm25" else np.zeros((1, 384), np.float32))
+        )
+        ranking = rank(snapshot, query, vectors, params, self._paper_mask(snapshot, filters))
+        hits = []
+        for position, (p, c, score) in enumerate(top_hits(ranking, snapshot, k, max_per_paper), start=1):
+            paper_id, chunk_id = snapshot.paper_ids[p], snapshot.chunk_ids[c]
+            paper, chunk = self.catalog.get_paper(paper_id), self.catalog.get_chunk(paper_id, chunk_id)
+            assert paper is not None, f"snapshot names missing paper {paper_id}"
+            assert chunk is not None, f"snapshot names missing chunk {paper_id}#{chunk_id}"
+            hits.append(
+                Hit(
+                    paper_id=paper_id,
+                    chunk_id=chunk_id,
+                    key=chunk.key,
+                    title=paper.title,
+                    year=paper.year,
+                    arxiv_id=paper.arxiv_id,
+                    anchor=chunk.anchor,
+                    text=chunk.text,
+                    score=score,
+                    rank=position,
+                )
+            )
+        return hits
+
+    def rank_papers(
+        self,
+        query: str,
+        k: int,
+        *,
+        params: RetrievalParams | None = None,
+        query_vectors: npt.NDArray[np.float32] | None = None,
+    ) -> list[str]:
+        """Paper ids of the ``k`` best papers (for benchmarks; ``search`` returns the same order)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return []
+        params = params or self.config.retrieval
+        vectors = query_vectors if query_vectors is not None else self.embed_query(query, params)
+        return [snapshot.paper_ids[i] for i in paper_order(rank(snapshot, query, vectors, params), k)]
+
+    def search_chroma(self, query: str, k: int = 10, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """Dense-only search through Chroma (year filters pushed down as ``where``): (chunk key, cosine)."""
+        where: dict[str, object] | None = None
+        conds: list[dict[str, object]] = []
+        if filters and filters.year_min is not None:
+            conds.append({"year": {"$gte": filters.year_min}})
+        if filters and filters.year_max is not None:
+            conds.append({"year": {"$lte": filters.year_max}})
+        if conds:
+            where = conds[0] if len(conds) == 1 else {"$and": conds}
+        return self.chroma.query(self.embedder.embed([query])[0], k, where)
+
+    # --- citations and evidence -----------------------------------------------------------------------------
+
+    def resolve(self, key: str) -> ResolvedCitation:
+        """Resolve ``paper_id#chunk_id`` (or a bare ``paper_id``); raises ``UnknownCitationError`` if absent."""
+        paper_id, sep, chunk_id = key.strip().partition("#")
+        paper = self.catalog.get_paper(paper_id)
+        if paper is None:
+            raise UnknownCitationError(key)
+        if not sep:
+            return ResolvedCitation(key=key, paper=paper, chunk=None)
+        chunk = self.catalog.get_chunk(paper_id, chunk_id)
+        if chunk is None:
+            raise UnknownCitationError(key, f"paper {paper_id} exists but has no chunk {chunk_id!r}")
+        return ResolvedCitation(key=key, paper=paper, chunk=chunk)
+
+    def get_paper(self, paper_id: str) -> Paper:
+        """A stored paper; raises ``UnknownCitationError`` if absent."""
+        return self.resolve(paper_id).paper
+
+    def chunks(self, paper_id: str) -> list[Chunk]:
+        """A stored paper's chunks in order."""
+        return self.catalog.chunks_of(self.get_paper(paper_id).paper_id)
+
+    def answer(self, question: str, k: int = 8, filters: Filters | None = None) -> Evidence:
+        """Gather evidence for ``question`` (up to 2 passages per paper) for the agent to answer from, citing
+        only ``Evidence.citation_keys``. No LLM is called here."""
+        hits = self.search(question, k=k, filters=filters, max_per_paper=2)
+        return Evidence(
+            question=question,
+            hits=tuple(hits),
+            rendered=render_evidence(hits),
+            citation_keys=tuple(h.key for h in hits),
+        )
+
+    def stats(self) -> LibraryStats:
+        """Counts of papers, chunks, cached vectors and sources."""
+        counts = self.catalog.counts()
+        by_kind: dict[str, int] = {}
+        with_arxiv = 0
+        for paper in self.catalog.papers():
+            by_kind[paper.source_kind] = by_kind.get(paper.source_kind, 0) + 1
+            with_arxiv += paper.arxiv_id is not None
+        snapshot = self.snapshot
+        return LibraryStats(
+            papers=counts["papers"],
+            chunks=counts["chunks"],
+            cached_vectors=counts["vectors"],
+            indexed_chunks=snapshot.n_chunks if snapshot else 0,
+            chroma_chunks=self.chroma.count()
+            if self.config.use_chroma and (self.store_dir / "chroma").exists()
+            else None,
+            sources=self.catalog.source_files(),
+            by_kind=by_kind,
+            with_arxiv_id=with_arxiv,
+            store_dir=str(self.store_dir),
+        )
+
+
+Mode = Literal["numpy", "chroma"]

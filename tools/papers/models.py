@@ -1,0 +1,169 @@
+"""Typed records of the paper library: papers, chunks, hits, citations, evidence, ingest reports, errors.
+
+Covers the shapes other modules and the research loop exchange. Does not cover parsing, storage or ranking.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.errors import ToolError, UserInputError
+
+SourceKind = Literal["pdf", "html", "markdown", "latex", "bibtex", "csv", "arxiv-list", "text"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paper(_Record):
+    """One paper (or article, chapter, bibliography entry) in the library."""
+
+    paper_id: str
+    """Stable id: ``arxiv:<id>``, ``doi:<doi>`` or ``t:<hash of normalised title>``."""
+    title: str
+    """Title as found in the source."""
+    authors: tuple[str, ...] = ()
+    """Author names as found (``Last, First`` or ``First Last``)."""
+    year: int | None = None
+    """Publication year, when known."""
+    arxiv_id: str | None = None
+    """Canonical arXiv id without version (``1706.03741``), when known."""
+    doi: str | None = None
+    """Lower-cased DOI without a resolver prefix, when known."""
+    url: str | None = None
+    """A link to the paper, when known."""
+    abstract: str = ""
+    """Abstract, when the source has one."""
+    tags: tuple[str, ...] = ()
+    """Free tags (Zotero manual tags, topic labels)."""
+    source: str
+    """The file (or list) this paper came from."""
+    source_kind: SourceKind
+    """Which parser read it."""
+    content_hash: str
+    """sha256 of the paper's text and metadata: a changed hash means re-chunk and re-embed."""
+
+
+class Chunk(_Record):
+    """A passage of a paper with its anchor (section and/or page)."""
+
+    paper_id: str
+    """The paper this chunk belongs to."""
+    chunk_id: str
+    """``c<ordinal>``: stable while the paper's content is unchanged."""
+    ordinal: int
+    """Position in the paper (0 = first)."""
+    text: str
+    """The passage as found (untrusted data)."""
+    section: str = ""
+    """Section title the passage sits under ("abstract", "Introduction", ...)."""
+    page: int | None = None
+    """1-based PDF page, for PDFs."""
+
+    @property
+    def key(self) -> str:
+        """The citation key ``paper_id#chunk_id``."""
+        return f"{self.paper_id}#{self.chunk_id}"
+
+    @property
+    def anchor(self) -> str:
+        """Human-readable place in the paper: ``section``, ``p. 3``, or both."""
+        parts = [self.section] if self.section else []
+        if self.page is not None:
+            parts.append(f"p. {self.page}")
+        return ", ".join(parts)
+
+
+class Hit(_Record):
+    """One ranked search result (a chunk) with the score that ranked it."""
+
+    paper_id: str
+    """Paper id."""
+    chunk_id: str
+    """Chunk id within the paper."""
+    key: str
+    """Citation key ``paper_id#chunk_id``; ``PaperLibrary.resolve`` accepts it."""
+    title: str
+    """Paper title."""
+    year: int | None
+    """Paper year."""
+    arxiv_id: str | None
+    """Paper arXiv id."""
+    anchor: str
+    """Section and/or page of the chunk."""
+    text: str
+    """The chunk's text (untrusted: quote it with ``render_evidence``)."""
+    score: float
+    """Fused relevance score (higher is better; comparable only within one query)."""
+    rank: int
+    """1-based rank in this result list."""
+
+
+class ResolvedCitation(_Record):
+    """What a citation key points at."""
+
+    key: str
+    """The key that was resolved."""
+    paper: Paper
+    """The cited paper."""
+    chunk: Chunk | None
+    """The cited chunk (None when the key names a paper only)."""
+
+
+class Evidence(_Record):
+    """Evidence gathered for a question: the hits and a prompt-ready rendering of them."""
+
+    question: str
+    """The question asked."""
+    hits: tuple[Hit, ...]
+    """Retrieved chunks, best first."""
+    rendered: str
+    """``render_evidence(hits)``: delimited, source-keyed, untrusted text for a prompt."""
+    citation_keys: tuple[str, ...]
+    """The keys the answer may cite (exactly the hits' keys)."""
+
+
+class FileError(_Record):
+    """A file (or row) that could not be ingested, and why."""
+
+    path: str
+    """The file."""
+    error: str
+    """What failed and what to do."""
+
+
+class IngestReport(_Record):
+    """Outcome of one ``add_paths`` call."""
+
+    added: tuple[str, ...] = ()
+    """Paper ids new to the library."""
+    updated: tuple[str, ...] = ()
+    """Paper ids whose content changed and were re-chunked."""
+    unchanged: int = 0
+    """Papers already stored with the same content."""
+    duplicates: int = 0
+    """Papers merged into an existing paper (same arXiv id, DOI or normalised title)."""
+    chunks_added: int = 0
+    """Chunks embedded and stored."""
+    errors: tuple[FileError, ...] = ()
+    """Per-file failures; every other file of the batch was ingested."""
+    embedded_texts: int = 0
+    """Texts sent to the embedding model (cache misses)."""
+    seconds: float = Field(default=0.0, ge=0)
+    """Wall time of the ingest."""
+
+
+class UnknownCitationError(ToolError):
+    """A citation key does not name a stored paper or chunk."""
+
+    def __init__(self, key: str, hint: str = "") -> None:
+        message = f"unknown citation key {key!r}: no such paper or chunk in the library"
+        super().__init__(message + (f"; {hint}" if hint else "; cite only keys returned by a search"))
+        self.key = key
+
+
+class PaperFileError(UserInputError):
+    """A file could not be parsed into papers; the message names the file and what to do."""

@@ -1,0 +1,248 @@
+"""Hybrid ranking over a saved search snapshot: dense (MiniLM cosine, with query segmentation) + BM25, fused
+at the paper level, then the best chunks of the best papers.
+
+Covers the snapshot files (``dense.npy`` memory-mapped, ``bm25.npz``, ``meta.json``: loading needs numpy only,
+which keeps a cold ``ara papers search`` fast), query segmentation, chunk-to-paper aggregation, score fusion
+(weighted reciprocal rank or z-scored linear) and the section boost. Does not cover embedding the query (the
+caller passes vectors) or fitting the parameters (``bench/retrieval.py`` does that on a dev split).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.papers.chunking import split_sentences
+from tools.papers.sparse import BM25Index, tokenize
+
+Fusion = Literal["linear", "rrf", "dense", "bm25"]
+FloatArray = npt.NDArray[np.float32]
+
+
+class RetrievalParams(BaseModel):
+    """How dense and sparse evidence are combined. Defaults were fitted on half of the dev pairs
+    (``bench/retrieval.py``); the held-out half reports the figures in docs/benchmarks.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fusion: Fusion = "linear"
+    """``linear``: weighted sum of z-scored paper scores; ``rrf``: weighted reciprocal rank; or one signal only."""
+    dense_weight: float = Field(default=0.6, ge=0, le=1)
+    """Share of the dense signal (the BM25 signal gets the rest)."""
+    rrf_k: float = Field(default=60.0, gt=0)
+    """Rank offset of reciprocal-rank fusion."""
+    full_query_weight: float = Field(default=0.5, ge=0, le=1)
+    """Dense: weight of the whole query's similarity; the rest goes to the query segments' similarity."""
+    segment_agg: Literal["mean", "max"] = "mean"
+    """How the segments' similarities to one chunk are pooled."""
+    segment_words: int = Field(default=40, ge=5)
+    """Target words per query segment (sentences are grouped up to this length)."""
+    segment_min_words: int = Field(default=50, ge=0)
+    """Queries shorter than this are not segmented."""
+    second_chunk_weight: float = Field(default=0.0, ge=0, le=1)
+    """Paper score = best chunk + this times the second-best chunk (multi-passage evidence)."""
+    section_boost: float = Field(default=0.1, ge=0)
+    """Added to a chunk's in-paper score when it sits in an abstract, introduction or conclusion."""
+
+
+def segment_query(query: str, params: RetrievalParams) -> list[str]:
+    """Sentence windows of a long query (empty for short queries)."""
+    if len(query.split()) < params.segment_min_words:
+        return []
+    segments: list[str] = []
+    current: list[str] = []
+    for sentence in split_sentences(query):
+        words = sentence.split()
+        if current and len(current) + len(words) > params.segment_words:
+            segments.append(" ".join(current))
+            current = []
+        current.extend(words)
+    if current:
+        segments.append(" ".join(current))
+    return segments if len(segments) > 1 else []
+
+
+@dataclass
+class Snapshot:
+    """The search snapshot: one row per chunk (papers in insertion order)."""
+
+    dense: FloatArray
+    bm25: BM25Index
+    paper_ids: list[str]
+    paper_years: npt.NDArray[np.int32]
+    chunk_paper: npt.NDArray[np.int32]
+    chunk_ids: list[str]
+    chunk_boost: npt.NDArray[np.bool_]
+    generation: int
+    model_id: str
+
+    @property
+    def n_chunks(self) -> int:
+        """Chunks indexed."""
+        return len(self.chunk_ids)
+
+    def save(self, directory: Path) -> None:
+        """Write the snapshot into ``directory`` (files replaced atomically one by one; meta.json last)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / "dense.tmp.npy"
+        np.save(tmp, self.dense)
+        tmp.replace(directory / "dense.npy")
+        tmp_bm25 = directory / "bm25.tmp.npz"
+        self.bm25.save(tmp_bm25)
+        tmp_bm25.replace(directory / "bm25.npz")
+        meta = {
+            "generation": self.generation,
+            "model_id": self.model_id,
+            "paper_ids": self.paper_ids,
+            "paper_years": self.paper_years.tolist(),
+            "chunk_paper": self.chunk_paper.tolist(),
+            "chunk_ids": self.chunk_ids,
+            "chunk_boost": np.flatnonzero(self.chunk_boost).tolist(),
+        }
+        tmp_meta = directory / "meta.tmp.json"
+        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
+        tmp_meta.replace(directory / "meta.json")
+
+    @classmethod
+    def load(cls, directory: Path) -> Snapshot | None:
+        """Read a snapshot (None when none was written yet)."""
+        if not (directory / "meta.json").is_file():
+            return None
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        n_chunks = len(meta["chunk_ids"])
+        boost = np.zeros(n_chunks, dtype=np.bool_)
+        boost[np.asarray(meta["chunk_boost"], dtype=np.int64)] = True
+        return cls(
+            dense=np.load(directory / "dense.npy", mmap_mode="r"),
+            bm25=BM25Index.load(directory / "bm25.npz"),
+            paper_ids=list(meta["paper_ids"]),
+            paper_years=np.asarray(meta["paper_years"], dtype=np.int32),
+            chunk_paper=np.asarray(meta["chunk_paper"], dtype=np.int32),
+            chunk_ids=list(meta["chunk_ids"]),
+            chunk_boost=boost,
+            generation=int(meta["generation"]),
+            model_id=str(meta["model_id"]),
+        )
+
+
+BOOST_SECTIONS = ("abstract", "introduction", "conclusion", "conclusions", "summary")
+
+
+def _zscore(values: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    out = np.full(values.shape, -np.inf, dtype=np.float32)
+    if not valid.any():
+        return out
+    picked = values[valid]
+    std = float(picked.std()) or 1.0
+    out[valid] = (picked - float(picked.mean())) / std
+    return out
+
+
+def _ranks(values: FloatArray) -> FloatArray:
+    order = np.argsort(-values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float32)
+    ranks[order] = np.arange(1, len(values) + 1, dtype=np.float32)
+    return ranks
+
+
+def _paper_max(
+    chunk_scores: FloatArray, chunk_paper: npt.NDArray[np.int32], n_papers: int, second: float
+) -> FloatArray:
+    best = np.full(n_papers, -np.inf, dtype=np.float32)
+    np.maximum.at(best, chunk_paper, chunk_scores)
+    if second <= 0:
+        return best
+    is_best = chunk_scores >= best[chunk_paper]
+    masked = np.where(is_best, -np.inf, chunk_scores).astype(np.float32)
+    runner = np.full(n_papers, -np.inf, dtype=np.float32)
+    np.maximum.at(runner, chunk_paper, masked)
+    return (best + second * np.where(np.isfinite(runner), runner, best)).astype(np.float32)
+
+
+@dataclass
+class Ranking:
+    """Scores of one query: fused per paper, and per chunk for choosing a paper's passages."""
+
+    paper_scores: FloatArray
+    chunk_scores: FloatArray
+
+
+def dense_chunk_scores(snapshot: Snapshot, query_vectors: FloatArray, params: RetrievalParams) -> FloatArray:
+    """Cosine of each chunk to the query: whole-query similarity mixed with the pooled segment similarities."""
+    sims = np.asarray(snapshot.dense @ query_vectors.T, dtype=np.float32)
+    if query_vectors.shape[0] == 1:
+        return np.asarray(sims[:, 0], dtype=np.float32)
+    segs = sims[:, 1:]
+    pooled = segs.max(axis=1) if params.segment_agg == "max" else segs.mean(axis=1)
+    mixed = params.full_query_weight * sims[:, 0] + (1 - params.full_query_weight) * pooled
+    return np.asarray(mixed, dtype=np.float32)
+
+
+def rank(
+    snapshot: Snapshot,
+    query: str,
+    query_vectors: FloatArray,
+    params: RetrievalParams,
+    paper_mask: npt.NDArray[np.bool_] | None = None,
+) -> Ranking:
+    """Score every paper and chunk for ``query`` (``query_vectors``: whole query first, then its segments)."""
+    n_papers = len(snapshot.paper_ids)
+    valid = np.ones(n_papers, dtype=np.bool_) if paper_mask is None else paper_mask
+    dense_c = dense_chunk_scores(snapshot, query_vectors, params) if params.fusion != "bm25" else None
+    bm25_c = snapshot.bm25.scores(tokenize(query)) if params.fusion != "dense" else None
+    parts: list[tuple[float, FloatArray, FloatArray]] = []
+    if dense_c is not None:
+        dense_p = _paper_max(dense_c, snapshot.chunk_paper, n_papers, params.second_chunk_weight)
+        parts.append((params.dense_weight if bm25_c is not None else 1.0, dense_p, dense_c))
+    if bm25_c is not None:
+        bm25_p = _paper_max(bm25_c, snapshot.chunk_paper, n_papers, params.second_chunk_weight)
+        parts.append((1 - params.dense_weight if dense_c is not None else 1.0, bm25_p, bm25_c))
+    paper = np.zeros(n_papers, dtype=np.float32)
+    chunk = np.zeros(snapshot.n_chunks, dtype=np.float32)
+    chunk_valid = valid[snapshot.chunk_paper]
+    for weight, paper_part, chunk_part in parts:
+        if params.fusion == "rrf":
+            paper += weight / (params.rrf_k + _ranks(np.where(valid, paper_part, -np.inf).astype(np.float32)))
+        else:
+            paper += weight * _zscore(paper_part, valid)
+        chunk += weight * _zscore(chunk_part, chunk_valid)
+    paper[~valid] = -np.inf
+    chunk = chunk + params.section_boost * snapshot.chunk_boost
+    return Ranking(paper_scores=paper, chunk_scores=chunk.astype(np.float32))
+
+
+def top_hits(ranking: Ranking, snapshot: Snapshot, k: int, max_per_paper: int) -> list[tuple[int, int, float]]:
+    """(paper index, chunk index, score) of the best ``max_per_paper`` chunks of the best papers, ``k`` in all."""
+    finite = np.flatnonzero(np.isfinite(ranking.paper_scores))
+    order = finite[np.argsort(-ranking.paper_scores[finite], kind="stable")]
+    wanted = order[: max(k, 1)]
+    candidates = np.flatnonzero(np.isin(snapshot.chunk_paper, wanted))
+    chunk_order = candidates[np.argsort(-ranking.chunk_scores[candidates], kind="stable")]
+    by_paper: dict[int, list[int]] = {int(p): [] for p in wanted}
+    for c in chunk_order:
+        bucket = by_paper[int(snapshot.chunk_paper[c])]
+        if len(bucket) < max_per_paper:
+            bucket.append(int(c))
+    hits: list[tuple[int, int, float]] = []
+    for p in wanted:
+        for c in by_paper[int(p)]:
+            hits.append((int(p), c, float(ranking.paper_scores[p])))
+    return hits[:k]
+
+
+def paper_order(ranking: Ranking, k: int) -> list[int]:
+    """Indices of the ``k`` best papers."""
+    finite = np.flatnonzero(np.isfinite(ranking.paper_scores))
+    return [int(i) for i in finite[np.argsort(-ranking.paper_scores[finite], kind="stable")][:k]]
+
+
+def query_texts(query: str, params: RetrievalParams) -> Sequence[str]:
+    """Texts to embed for a query: the whole query, then its segments."""
+    return [query, *segment_query(query, params)]
