@@ -1,0 +1,90 @@
+"""Configuration and errors of sandboxed kernels: limits, paths, isolation mode.
+
+Covers the pydantic models a caller fills (``SandboxLimits``, ``KernelConfig``) and the errors ``tools.kernel``
+raises. Does not read ara's settings: ``assistant.cli.kernel`` maps ``KernelSettings`` onto ``KernelConfig`` so
+``tools`` never imports ``assistant``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.errors import ToolError, UserInputError
+
+Isolation = Literal["bwrap", "rlimits-only"]
+
+TOOLS_DIR = Path(__file__).resolve().parent.parent
+"""The project's ``tools`` package, bound read-only into every sandbox so ``import tools.w2s`` works."""
+
+
+class SandboxLimits(BaseModel):
+    """Hard limits applied to one kernel (prlimit, tmpfs size, optional cgroup)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_mb: int = Field(default=3072, ge=128)
+    """Address-space limit (RLIMIT_AS) and, where a cgroup is writable, the cgroup memory limit."""
+    cgroup_memory_mb: int | None = Field(default=None, ge=64)
+    """Cgroup memory limit when it should differ from ``memory_mb`` (None = same); only used with a cgroup."""
+    cpu_seconds: int = Field(default=1800, ge=1)
+    """CPU-time limit (RLIMIT_CPU) of the kernel process."""
+    max_processes: int = Field(default=64, ge=4)
+    """RLIMIT_NPROC for the sandbox uid, and the cgroup ``pids`` limit where available."""
+    file_size_mb: int = Field(default=512, ge=1)
+    """Largest file a kernel may write (RLIMIT_FSIZE)."""
+    open_files: int = Field(default=256, ge=32)
+    """Open file descriptors (RLIMIT_NOFILE)."""
+    tmp_size_mb: int = Field(default=256, ge=1)
+    """Size of the private /tmp tmpfs (tmpfs pages sit outside RLIMIT_AS, so they are capped here)."""
+
+
+class KernelConfig(BaseModel):
+    """How kernels are started: isolation, limits, paths, timeouts and output caps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    isolation: Isolation = "bwrap"
+    """``bwrap``: namespaces + seccomp + rlimits + dropped privileges. ``rlimits-only``: NOT isolated; warns."""
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    """Resource limits per kernel."""
+    cell_timeout_s: float = Field(default=300.0, gt=0)
+    """Default wall-clock limit for one cell when ``execute`` gets no timeout."""
+    interrupt_grace_s: float = Field(default=0.8, gt=0, le=10)
+    """How long a timed-out cell may take to stop after the interrupt before the kernel is killed."""
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a kernel may take to answer its first ``kernel_info`` request."""
+    output_cap_bytes: int = Field(default=1_000_000, ge=1024)
+    """Stream text kept per cell (stdout and stderr each); the rest is cut with an explicit marker."""
+    sandbox_uid: int = Field(default=65534, ge=1)
+    """Unprivileged uid (and gid) the kernel runs as when ara runs as root."""
+    use_cgroup: Literal["auto", "never", "require"] = "auto"
+    """Memory + pids cgroup per kernel: ``auto`` = where the cgroup tree is writable."""
+    python: Path = Field(default_factory=lambda: Path(sys.executable))
+    """Python that runs ipykernel (the venv's); its venv and base install are bound read-only."""
+    tools_dir: Path = TOOLS_DIR
+    """The ``tools`` package bound read-only at ``/ara/lib/tools`` (on the kernel's PYTHONPATH)."""
+    readonly_paths: tuple[Path, ...] = ()
+    """Extra host paths (datasets, model files) bound read-only at the same path."""
+    staging_dir: Path | None = None
+    """Where warm kernels' empty run directories wait; put it on the filesystem of the run directories so an
+    acquire is a rename. None = a private temporary directory (an acquire on another filesystem cold-starts)."""
+
+
+class KernelError(ToolError):
+    """A sandboxed kernel could not be started, reached or controlled."""
+
+
+class KernelStartError(KernelError):
+    """A kernel exited or did not answer while starting; the message carries its log tail."""
+
+
+class SandboxUnavailableError(UserInputError):
+    """bwrap is missing or cannot create namespaces and rlimit-only mode was not chosen."""
+
+
+class GatewayError(KernelError):
+    """A Jupyter Kernel/Enterprise Gateway is down, refused the token, or answered something unexpected."""

@@ -1,0 +1,247 @@
+"""Remote kernels through a Jupyter Kernel Gateway or Enterprise Gateway, with the same ``execute`` as ``Session``.
+
+Covers ``GatewaySession``: ``POST /api/kernels`` with the token header, the websocket
+``/api/kernels/{id}/channels`` (JSON messages tagged with their channel), ``POST .../interrupt`` on timeout,
+``POST .../restart`` when the interrupt is ignored (then a fresh websocket), death detection from the
+gateway's ``restarting``/``dead`` status messages or a closed socket, and ``DELETE`` on close. Images are
+written to a local run directory. Does not sandbox anything: isolation of remote kernels is the gateway's job
+(Enterprise Gateway runs each kernel in its own Kubernetes pod; see docs/kernel.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tools.kernel.config import GatewayError, KernelConfig
+from tools.kernel.results import CellResult, CellStatus, OutputCollector
+
+logger = logging.getLogger(__name__)
+
+_WS_MAX_MESSAGE = 256 * 2**20
+_DEATH_STATES = ("restarting", "autorestarting", "dead")
+
+
+class _Died(Exception):
+    pass
+
+
+class GatewaySession:
+    """One remote kernel on a gateway. Build with ``await GatewaySession.start(url, token, run_dir)``."""
+
+    def __init__(self, url: str, token: str | None, run_dir: Path, config: KernelConfig, kernel_name: str) -> None:
+        self.url = url.rstrip("/")
+        self.run_dir = run_dir
+        self.config = config
+        self.kernel_name = kernel_name
+        self.kernel_id: str | None = None
+        self.restarts = 0
+        self._headers = {"Authorization": f"token {token}"} if token else {}
+        self._http = httpx.AsyncClient(base_url=self.url, headers=self._headers, timeout=30.0)
+        self._ws: ClientConnection | None = None
+        self._session_id = uuid.uuid4().hex
+        self._cells = 0
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(
+        cls,
+        url: str,
+        token: str | None,
+        run_dir: Path,
+        config: KernelConfig | None = None,
+        kernel_name: str = "python3",
+    ) -> GatewaySession:
+        """Create a kernel on the gateway at ``url`` and connect to it.
+
+        Raises:
+            GatewayError: the gateway is unreachable, refused the token (401/403) or could not start a kernel.
+        """
+        session = cls(url, token, run_dir, config or KernelConfig(), kernel_name)
+        try:
+            reply = await session._request("POST", "/api/kernels", json={"name": kernel_name})
+            session.kernel_id = str(reply["id"])
+            await session._connect()
+        except BaseException:
+            await session.close()
+            raise
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return session
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = await self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as err:
+            raise GatewayError(
+                f"kernel gateway at {self.url} is unreachable ({type(err).__name__}: {err}); "
+                "check that it runs and that kernel.gateway_url is right"
+            ) from err
+        if response.status_code in (401, 403):
+            raise GatewayError(
+                f"kernel gateway at {self.url} refused the token ({response.status_code} on {method} {path}); "
+                "set kernel.gateway_token to the gateway's auth token"
+            )
+        if response.status_code >= 400:
+            raise GatewayError(
+                f"kernel gateway at {self.url} answered {response.status_code} to {method} {path}: "
+                f"{response.text[:300]}"
+            )
+        return response.json() if response.content else None
+
+    async def _connect(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        ws_url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        uri = f"{ws_url}/api/kernels/{self.kernel_id}/channels?session_id={self._session_id}"
+        try:
+            self._ws = await connect(
+                uri, additional_headers=self._headers, proxy=None, max_size=_WS_MAX_MESSAGE, open_timeout=15
+            )
+        except (OSError, InvalidStatus, TimeoutError) as err:
+            raise GatewayError(f"could not open the kernel websocket {uri}: {err}") from err
+
+    def _message(self, msg_type: str, content: dict[str, Any], channel: str) -> dict[str, Any]:
+        return {
+            "header": {
+                "msg_id": uuid.uuid4().hex,
+                "msg_type": msg_type,
+                "username": "ara",
+                "session": self._session_id,
+                "date": datetime.datetime.now(datetime.UTC).isoformat(),
+                "version": "5.3",
+            },
+            "parent_header": {},
+            "metadata": {},
+            "content": content,
+            "channel": channel,
+            "buffers": [],
+        }
+
+    async def execute(self, code: str, timeout: float | None = None) -> CellResult:
+        """Run one cell on the remote kernel; same contract as ``Session.execute``.
+
+        Raises:
+            GatewayError: the session is closed or the gateway failed (not for failing cells).
+        """
+        if self._ws is None or self.kernel_id is None:
+            raise GatewayError("this gateway session is closed; start a new one")
+        async with self._lock:
+            return await self._execute(code, timeout or self.config.cell_timeout_s)
+
+    async def _execute(self, code: str, timeout: float) -> CellResult:
+        assert self._ws is not None
+        self._cells += 1
+        collector = OutputCollector(
+            self.run_dir, self.config.output_cap_bytes, f"cell{self._cells:03d}-{uuid.uuid4().hex[:6]}"
+        )
+        msg = self._message(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": False,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": False,
+            },
+            "shell",
+        )
+        msg_id = msg["header"]["msg_id"]
+        state: dict[str, Any] = {"reply": None}
+        t0 = time.perf_counter()
+        try:
+            await self._ws.send(json.dumps(msg))
+            if await self._collect(msg_id, collector, state, t0 + timeout):
+                status_text = ((state["reply"] or {}).get("content") or {}).get("status")
+                status: CellStatus = "ok" if status_text == "ok" else "aborted" if status_text == "aborted" else "error"
+                return collector.result(status, wall_s=time.perf_counter() - t0)
+            await self._request("POST", f"/api/kernels/{self.kernel_id}/interrupt")
+            detail = f"the cell ran longer than {timeout:g} s and was interrupted"
+            grace = time.perf_counter() + self.config.interrupt_grace_s
+            if await self._collect(msg_id, collector, state, grace):
+                return collector.result("timeout", wall_s=time.perf_counter() - t0, reason=("Timeout", detail))
+        except _Died as died:
+            await self._reconnect_after_death()
+            return collector.result(
+                "died",
+                wall_s=time.perf_counter() - t0,
+                reason=("KernelDied", f"the remote kernel {died}; the gateway restarted it (state lost)"),
+                restarted=True,
+            )
+        logger.warning("remote kernel %s ignored the interrupt; restarting it", self.kernel_id)
+        await self._request("POST", f"/api/kernels/{self.kernel_id}/restart")
+        self.restarts += 1
+        await self._connect()
+        return collector.result(
+            "timeout",
+            wall_s=time.perf_counter() - t0,
+            reason=("Timeout", detail + "; it ignored the interrupt, so the kernel was restarted (state lost)"),
+            restarted=True,
+        )
+
+    async def _collect(self, msg_id: str, collector: OutputCollector, state: dict[str, Any], deadline: float) -> bool:
+        assert self._ws is not None
+        while not (collector.idle and state["reply"] is not None):
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                return False
+            try:
+                raw = await asyncio.wait_for(self._ws.recv(), timeout=min(0.25, remaining))
+            except TimeoutError:
+                continue
+            except ConnectionClosed as err:
+                raise _Died(f"connection closed ({err})") from err
+            msg = json.loads(raw)
+            if not isinstance(msg, dict):
+                continue
+            msg_type = msg.get("msg_type") or msg.get("header", {}).get("msg_type")
+            content = msg.get("content") or {}
+            parent = (msg.get("parent_header") or {}).get("msg_id")
+            if msg_type == "status" and content.get("execution_state") in _DEATH_STATES and parent != msg_id:
+                raise _Died(f"stopped (gateway status '{content.get('execution_state')}')")
+            if parent != msg_id:
+                continue
+            if msg.get("channel") == "iopub":
+                collector.handle(msg)
+            elif msg.get("channel") == "shell" and msg_type == "execute_reply":
+                state["reply"] = msg
+        return True
+
+    async def _reconnect_after_death(self) -> None:
+        self.restarts += 1
+        deadline = time.monotonic() + self.config.startup_timeout_s
+        while time.monotonic() < deadline:
+            info = await self._request("GET", f"/api/kernels/{self.kernel_id}")
+            if isinstance(info, dict) and info.get("execution_state") not in (*_DEATH_STATES, "starting"):
+                break
+            await asyncio.sleep(0.1)
+        await self._connect()
+
+    async def close(self) -> None:
+        """Delete the remote kernel and close the connections (errors while closing are logged)."""
+        if self._ws is not None:
+            await self._ws.close()
+            self._ws = None
+        if self.kernel_id is not None:
+            kernel_id, self.kernel_id = self.kernel_id, None
+            try:
+                await self._request("DELETE", f"/api/kernels/{kernel_id}")
+            except GatewayError as err:
+                logger.warning("could not delete remote kernel %s: %s", kernel_id, err)
+        await self._http.aclose()
+
+    async def __aenter__(self) -> GatewaySession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,255 @@
+"""One local kernel process started through the sandbox launch chain, with its jupyter-client client.
+
+Covers ``SandboxKernelManager`` (an ``AsyncKernelManager`` whose command is the bwrap/prlimit/setpriv chain,
+transport ``ipc`` and ``interrupt_mode: "message"``) and ``LocalKernel`` (start and wait until it answers,
+liveness, death reason, peak memory, hard kill and cleanup). Does not run cells (``tools.kernel.session``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+
+from tools.kernel.config import KernelConfig, KernelStartError
+from tools.kernel.sandbox import LaunchPlan, plan_launch, require_isolation
+
+logger = logging.getLogger(__name__)
+
+_LOG_TAIL_BYTES = 4000
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` that launches ``plan.argv`` over Unix sockets, interrupting by message."""
+
+    def __init__(self, plan: LaunchPlan, sandbox_uid: int | None, **kwargs: Any) -> None:
+        super().__init__(
+            transport="ipc",
+            ip=str(plan.socket_dir / "k"),
+            connection_file=str(plan.connection_file),
+            kernel_name="",
+            **kwargs,
+        )
+        self._plan = plan
+        self._sandbox_uid = sandbox_uid
+        self._kernel_spec = KernelSpec(
+            argv=list(plan.argv),
+            display_name="ara sandboxed Python",
+            language="python",
+            interrupt_mode="message",
+            env={},
+            metadata={},
+        )
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The launch chain, unchanged (the connection file path is already in it)."""
+        return list(self._plan.argv)
+
+    def write_connection_file(self, **kwargs: Any) -> None:
+        """Write the connection file and hand it to the sandbox uid (the kernel must read it)."""
+        super().write_connection_file(**kwargs)
+        if self._sandbox_uid is not None and os.path.exists(self.connection_file):
+            os.chown(self.connection_file, self._sandbox_uid, self._sandbox_uid)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+        return f"killed by {signal.Signals(code - 128).name} (exit {code})"
+    return f"exited with code {code}"
+
+
+class LocalKernel:
+    """A started sandboxed kernel: its manager, client, host pid and launch plan."""
+
+    def __init__(self, config: KernelConfig, workdir: Path) -> None:
+        self.config = config
+        self.workdir = workdir
+        self.plan: LaunchPlan | None = None
+        self.km: SandboxKernelManager | None = None
+        self.client: AsyncKernelClient | None = None
+        self.kernel_pid: int | None = None
+        self.started_at = 0.0
+        self._log: Any = None
+
+    @classmethod
+    async def start(cls, config: KernelConfig, workdir: Path) -> LocalKernel:
+        """Start a kernel whose writable directory is ``workdir`` and wait until it answers ``kernel_info``.
+
+        Raises:
+            SandboxUnavailableError: bwrap cannot be used and rlimit-only mode was not chosen.
+            KernelStartError: the kernel exited or stayed silent while starting (the log tail is included).
+        """
+        require_isolation(config)
+        kernel = cls(config, workdir)
+        await kernel._launch()
+        return kernel
+
+    async def _launch(self) -> None:
+        t0 = time.perf_counter()
+        plan = plan_launch(self.config, self.workdir)
+        self.plan = plan
+        uid = self.config.sandbox_uid if os.geteuid() == 0 else None
+        self.km = SandboxKernelManager(plan, uid)
+        self._log = open(plan.log_file, "wb")  # noqa: SIM115 - the kernel's stderr, closed in shutdown()
+        try:
+            await self.km.start_kernel(
+                env=plan.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self._log,
+                pass_fds=plan.pass_fds,
+                cwd=str(plan.workdir),
+            )
+        except OSError as err:
+            await self.shutdown()
+            raise KernelStartError(f"could not launch the kernel command {plan.argv[0]!r}: {err}") from err
+        finally:
+            plan.close_fds()
+        self.client = self.km.client()
+        self.client.start_channels()
+        try:
+            await self._wait_ready()
+        except KernelStartError:
+            await self.shutdown()
+            raise
+        self.kernel_pid = self._find_kernel_pid()
+        self.started_at = time.perf_counter()
+        logger.debug("kernel ready in %.3f s (pid %s)", self.started_at - t0, self.kernel_pid)
+
+    async def _wait_ready(self) -> None:
+        assert self.client is not None
+        deadline = time.monotonic() + self.config.startup_timeout_s
+        msg_id = self.client.kernel_info()
+        while time.monotonic() < deadline:
+            if not await self.is_alive():
+                raise KernelStartError(
+                    f"the kernel {self.exit_reason()} while starting. Kernel log:\n{self.log_tail()}"
+                )
+            try:
+                reply = await self.client.get_shell_msg(timeout=0.05)
+            except (queue.Empty, TimeoutError):
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                while True:
+                    try:
+                        await self.client.get_iopub_msg(timeout=0.01)
+                    except (queue.Empty, TimeoutError):
+                        return
+        raise KernelStartError(
+            f"the kernel did not answer within {self.config.startup_timeout_s:.0f} s of starting. "
+            f"Kernel log:\n{self.log_tail()}"
+        )
+
+    def _find_kernel_pid(self) -> int | None:
+        proc = self.process
+        if proc is None:
+            return None
+        head = [str(self.config.python), "-m", "ipykernel_launcher"]
+        try:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                try:
+                    if child.cmdline()[:3] == head:
+                        return int(child.pid)
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+        except psutil.NoSuchProcess:
+            return None
+        return proc.pid if self.config.isolation == "rlimits-only" else None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The launcher process (bwrap, or the kernel itself in rlimit-only mode)."""
+        prov = self.km.provisioner if self.km is not None else None
+        return getattr(prov, "process", None)
+
+    async def is_alive(self) -> bool:
+        """True while the launcher process runs."""
+        proc = self.process
+        return proc is not None and proc.poll() is None
+
+    def exit_reason(self) -> str:
+        """Why the kernel ended: exit code or signal, and an OOM kill where the cgroup recorded one."""
+        proc = self.process
+        code = proc.poll() if proc is not None else None
+        reason = _describe_exit(code)
+        plan = self.plan
+        if plan is not None and plan.cgroup is not None and plan.cgroup.oom_kills() > 0:
+            reason += " (out of memory: the cgroup's OOM killer ended it)"
+        elif code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+            reason += " (possibly out of memory)"
+        return reason
+
+    def log_tail(self) -> str:
+        """The last few KB of the kernel's stderr."""
+        if self.plan is None:
+            return ""
+        try:
+            data = self.plan.log_file.read_bytes()
+        except OSError:
+            return ""
+        return data[-_LOG_TAIL_BYTES:].decode("utf-8", "replace")
+
+    def reset_peak_memory(self) -> None:
+        """Start a new peak-memory window (per cell)."""
+        plan = self.plan
+        if plan is not None and plan.cgroup is not None:
+            plan.cgroup.reset_peak()
+        if self.kernel_pid is not None:
+            try:
+                Path(f"/proc/{self.kernel_pid}/clear_refs").write_text("5")
+            except OSError as err:
+                logger.debug("could not reset VmHWM: %s", err)
+
+    def peak_memory_mb(self) -> float | None:
+        """Peak resident memory since the last reset: the kernel's VmHWM, else its cgroup's peak."""
+        if self.kernel_pid is not None:
+            try:
+                for line in Path(f"/proc/{self.kernel_pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        return round(int(line.split()[1]) / 1024, 1)
+            except OSError:
+                pass
+        plan = self.plan
+        if plan is not None and plan.cgroup is not None and plan.cgroup.version == 1:
+            peak = plan.cgroup.peak_memory_bytes()
+            if peak is not None:
+                return round(peak / 2**20, 1)
+        return None
+
+    async def interrupt(self) -> None:
+        """Ask the kernel to interrupt the running cell (``interrupt_request`` on the control channel)."""
+        if self.km is not None:
+            await self.km.interrupt_kernel()
+
+    async def shutdown(self) -> None:
+        """Kill the kernel and everything it started, then remove its runtime directory and cgroup."""
+        if self.client is not None:
+            self.client.stop_channels()
+        if self.km is not None and self.km.has_kernel:
+            try:
+                await self.km.shutdown_kernel(now=True)
+            except (OSError, RuntimeError) as err:
+                logger.debug("shutdown_kernel: %s", err)
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        if self.plan is not None:
+            self.plan.cleanup()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
