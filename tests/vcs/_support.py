@@ -48,7 +48,7 @@ def human_commit(ws: Path, files: dict[str, str], message: str = "human work") -
         target = ws / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-        git(ws, "add", rel)
+        git(ws, "add", "-f", rel)
     git(ws, "commit", "-q", "-m", message, env=HUMAN)
     return git(ws, "rev-parse", "HEAD")
 
@@ -76,7 +76,10 @@ def human_tree(ws: Path) -> dict[str, str]:
 
 def human_status(ws: Path) -> str:
     """``git status --porcelain`` of the human's checkout (tracked and untracked, not ignored)."""
-    return git(ws, "status", "--porcelain=v1")
+    done = subprocess.run(
+        ["git", "-C", str(ws), "status", "--porcelain=v1"], capture_output=True, text=True, check=True
+    )
+    return done.stdout.rstrip("\n")
 
 
 def trailers(ws: Path, commit: str) -> dict[str, str]:

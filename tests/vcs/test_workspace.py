@@ -307,3 +307,11 @@ def test_tools_vcs_has_no_approve_or_merge_function() -> None:
     names = [n for mod in (tools.vcs, tools.vcs.workspace) for n in dir(mod)]
     names += dir(Workspace)
     assert [n for n in names if re.search(r"approve|merge|reject", n, re.IGNORECASE)] == []
+
+
+def test_file_at_returns_exact_bytes(ws: Workspace) -> None:
+    run = make_run(ws, {"report.md": "line\n\n", "data.bin": "\x00\x01\n"})
+    proposal = ws.propose(run.run_id, "s", "summary", ["."], "report.md", {})
+    assert ws.file_at(proposal.head_commit, f"runs/{run.run_id}/report.md") == b"line\n\n"
+    assert ws.file_at(proposal.head_commit, f"runs/{run.run_id}/data.bin") == b"\x00\x01\n"
+    assert ws.file_at(proposal.head_commit, "runs/nope.md") is None

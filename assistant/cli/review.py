@@ -1,0 +1,226 @@
+"""``ara review``: list, show, approve, reject and revise the agent's proposals.
+
+Covers the command line over ``assistant.review`` (plain aligned text for ``list`` so 1,000 rows print fast,
+``--json`` everywhere, the diff streamed in chunks) and the interactive confirmation that makes an approval a
+human's: in a terminal ``approve`` shows the proposal, pins its head and asks; without a terminal it needs
+``--reviewer 'Name <email>'``. Does not decide anything itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from assistant.cli.common import echo_json
+from assistant.paths import resolve_workspace
+from assistant.review.errors import AuthorityError, ReviewerIdentityError, ReviewError, as_review_error
+from assistant.review.identity import authorize_decision, resolve_reviewer
+from assistant.review.service import ProposalView, ReviewService
+from tools.vcs import Proposal, ProposalStatus, VcsError
+
+STATUSES = ("open", "approved", "rejected", "superseded", "all")
+
+
+def is_interactive() -> bool:
+    """A person at a terminal: stdin and stdout are both TTYs."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@contextmanager
+def _mapped_errors() -> Iterator[None]:
+    try:
+        yield
+    except VcsError as err:
+        raise as_review_error(err) from err
+
+
+def _service(ctx: click.Context) -> ReviewService:
+    root = ctx.find_root()
+    path = resolve_workspace((root.obj or {}).get("workspace"))
+    with _mapped_errors():
+        return ReviewService.open(path)
+
+
+def _age(created: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _numbers(results: dict[str, Any], limit: int = 3) -> str:
+    parts = []
+    for key, value in list(results.items())[:limit]:
+        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key}={shown}")
+    return " ".join(parts) + (" ..." if len(results) > limit else "")
+
+
+@click.group()
+def review() -> None:
+    """Review the agent's proposals; only a person can approve (merge) one."""
+
+
+@review.command("list")
+@click.option("--status", type=click.Choice(STATUSES), default="all", show_default=True, help="Filter by status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_(ctx: click.Context, status: str, as_json: bool) -> None:
+    """Proposals, newest first: id, status, age, summary and key numbers."""
+    service = _service(ctx)
+    wanted: list[ProposalStatus] | None = None if status == "all" else [status]  # type: ignore[list-item]
+    proposals = service.proposals(wanted)
+    if as_json:
+        echo_json([p.model_dump(mode="json") for p in proposals])
+        return
+    if not proposals:
+        click.echo(f"no {'' if status == 'all' else status + ' '}proposals in {service.ws.path}")
+        return
+    now = datetime.now(UTC)
+    lines = [f"{'ID':>5}  {'STATUS':<10}  {'AGE':>4}  {'SUMMARY':<48}  KEY NUMBERS"]
+    for p in proposals:
+        subject = (p.summary.strip().splitlines() or [""])[0]
+        subject = subject if len(subject) <= 48 else subject[:47] + "…"
+        lines.append(f"{p.id:>5}  {p.status:<10}  {_age(p.created_at, now):>4}  {subject:<48}  {_numbers(p.results)}")
+    click.echo("\n".join(lines))
+
+
+def _actor(service: ReviewService) -> str:
+    try:
+        return str(resolve_reviewer(service.ws.path, None))
+    except (ReviewerIdentityError, AuthorityError):
+        return "unknown <no git identity>"
+
+
+def _print_view(view: ProposalView, *, full: bool = True) -> None:
+    p = view.proposal
+    click.secho(f"proposal {p.id}  [{p.status}]  {p.branch}", bold=True)
+    click.echo(f"run {p.run_id}  step {p.step}  created {p.created_at.isoformat(timespec='seconds')}")
+    click.echo(f"base {p.base_commit[:12]}  head {view.reviewed_head[:12]} (pinned for this review)")
+    if p.parent_id is not None:
+        click.echo(f"revises proposal {p.parent_id}")
+    if view.revisions:
+        click.echo(f"revised by proposal(s) {', '.join(map(str, view.revisions))}")
+    if p.reviewer:
+        click.echo(f"decided by {p.reviewer} at {p.decided_at}: {p.comment or ''}")
+    for warning in view.warnings:
+        click.secho(f"WARNING: {warning}", fg="yellow", err=False)
+    click.echo("\n" + p.summary.strip() + "\n")
+    if p.results:
+        width = max(len(k) for k in p.results)
+        click.secho("results", bold=True)
+        for key, value in p.results.items():
+            click.echo(f"  {key:<{width}}  {value}")
+    cost = view.cost
+    dollars = f", ${cost.dollars:.4f}" if cost.dollars is not None else ""
+    wall = f", {cost.wall_s:.0f} s" if cost.wall_s is not None else ""
+    click.echo(
+        f"cost: {cost.llm_calls} LLM calls, {cost.prompt_tokens}+{cost.completion_tokens} tokens, "
+        f"{cost.cells} cells{wall}{dollars}"
+    )
+    if view.citations:
+        click.echo("citations: " + ", ".join(view.citations))
+    for comment in view.comments:
+        click.echo(f"comment ({comment.action}, {comment.actor}): {comment.text}")
+    if full and view.report is not None:
+        click.secho(f"\nreport ({p.report_path})", bold=True)
+        click.echo(view.report.rstrip())
+    click.secho("\ndiff stat", bold=True)
+    click.echo(view.diffstat.rstrip())
+
+
+@review.command("show")
+@click.argument("proposal_id", type=int)
+@click.option("--no-diff", is_flag=True, help="Leave out the full diff.")
+@click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (no diff).")
+@click.pass_context
+def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> None:
+    """Report, results, citations, cost, diff stat and diff of a proposal; pins its head for approval."""
+    service = _service(ctx)
+    with _mapped_errors():
+        view = service.show(proposal_id, actor=_actor(service))
+        if as_json:
+            echo_json(view.model_dump(mode="json"))
+            return
+        _print_view(view)
+        if not no_diff:
+            click.secho("\ndiff", bold=True)
+            sys.stdout.flush()
+            out = sys.stdout.buffer
+            for chunk in service.iter_diff(view):
+                out.write(chunk)
+            out.flush()
+
+
+@review.command("approve")
+@click.argument("proposal_id", type=int)
+@click.option("--comment", default=None, help="Your comment, kept in the merge commit and the audit log.")
+@click.option("--reviewer", default=None, help="'Name <email>': approve without a terminal, as this person.")
+@click.option("--allow-outside", is_flag=True, help="Accept changes outside the proposal's run directory.")
+@click.pass_context
+def approve_cmd(
+    ctx: click.Context, proposal_id: int, comment: str | None, reviewer: str | None, allow_outside: bool
+) -> None:
+    """Merge a proposal into the main line (a person's decision: terminal confirmation or --reviewer)."""
+    from assistant.review.approve import approve
+
+    service = _service(ctx)
+    with _mapped_errors():
+        interactive = reviewer is None and is_interactive()
+        if interactive:
+            identity = authorize_decision(service.ws.path, explicit_reviewer=None, interactive=True).reviewer
+            view = service.show(proposal_id, actor=str(identity))
+            _print_view(view, full=False)
+            if not click.confirm(
+                f"Approve proposal {proposal_id} and merge it into {service.ws.mainline} as {identity}?",
+                default=False,
+            ):
+                raise ReviewError("approval cancelled; nothing was changed", title="Cancelled")
+        authority = authorize_decision(service.ws.path, explicit_reviewer=reviewer, interactive=interactive)
+        result = approve(service, proposal_id, authority, comment=comment, allow_outside=allow_outside)
+    where = "your checkout was fast-forwarded" if result.checkout_updated else "your checkout was not touched"
+    click.echo(
+        f"approved proposal {proposal_id}: merged {result.proposal.branch} into {service.ws.mainline} as "
+        f"{result.merge_commit[:12]} by {authority.reviewer} ({where})"
+    )
+    if result.kept_local:
+        click.echo("kept your newer local copies of (now shown as modified): " + ", ".join(result.kept_local))
+
+
+@review.command("reject")
+@click.argument("proposal_id", type=int)
+@click.option("--comment", required=True, help="What the agent should change (fed back for a revision).")
+@click.option("--reviewer", default=None, help="'Name <email>': reject without a terminal, as this person.")
+@click.pass_context
+def reject(ctx: click.Context, proposal_id: int, comment: str, reviewer: str | None) -> None:
+    """Reject a proposal; the branch is kept and the comment goes back to the agent."""
+    service = _service(ctx)
+    with _mapped_errors():
+        authority = authorize_decision(
+            service.ws.path, explicit_reviewer=reviewer, interactive=reviewer is None and is_interactive()
+        )
+        proposal = service.reject(proposal_id, comment, authority)
+    click.echo(f"rejected proposal {proposal.id} ({proposal.branch}); the agent will see your comment")
+
+
+@review.command("revise")
+@click.argument("proposal_id", type=int)
+@click.option("--run", "run_id", default=None, help="Take the files from this run (default: the proposal's run).")
+@click.option("--summary", default=None, help="Summary of the revision (default: the old one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new proposal as JSON.")
+@click.pass_context
+def revise(ctx: click.Context, proposal_id: int, run_id: str | None, summary: str | None, as_json: bool) -> None:
+    """Propose a revision (the agent's step): a new proposal from the run's current files, linked to the old."""
+    service = _service(ctx)
+    with _mapped_errors():
+        new: Proposal = service.revise(proposal_id, run_id=run_id, summary=summary)
+    if as_json:
+        echo_json(new.model_dump(mode="json"))
+        return
+    click.echo(f"proposal {new.id} on {new.branch} revises proposal {proposal_id}")

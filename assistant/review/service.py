@@ -1,0 +1,377 @@
+"""The review service: list, show (pins the head a reviewer looks at), reject, revise, and feedback for the agent.
+
+Covers everything about reviewing except approval: reading proposals, streaming their diffs, flagging files
+outside the run directory, the run's cost and citations, rejecting with a comment (kept, and readable by the
+agent through ``feedback``), and ``revise``, which the agent calls to make a new proposal linked to the old one.
+Approval and merging live only in ``assistant.review.approve``, which the research loop may not import (an
+import-linter contract). Every action is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from assistant.review.audit import AuditEntry, AuditLog
+from assistant.review.errors import AlreadyDecidedError, ReviewError
+from assistant.review.identity import HumanAuthority
+from tools.vcs import AGENT_IDENTITY, BranchMissingError, Comment, Proposal, ProposalStatus, Workspace
+from tools.vcs.index import utcnow
+
+logger = logging.getLogger(__name__)
+
+_CITE_RE = re.compile(r"(?<![\w/.:#-])([A-Za-z0-9_][A-Za-z0-9_.:-]*#[A-Za-z0-9_.:-]*[A-Za-z0-9_])")
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*cite\s*:\s*([^}]+?)\s*\}\}")
+
+
+class RunCost(BaseModel):
+    """What the run spent, summed from its ``events.jsonl``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    llm_calls: int = 0
+    """Model requests."""
+    prompt_tokens: int = 0
+    """Prompt tokens over all requests."""
+    completion_tokens: int = 0
+    """Completion tokens over all requests."""
+    cells: int = 0
+    """Notebook cells executed."""
+    wall_s: float | None = None
+    """Seconds from the first to the last event, where the log has both."""
+    dollars: float | None = None
+    """Cost in dollars where prices per million tokens were given."""
+
+
+class ProposalView(BaseModel):
+    """Everything ``ara review show`` prints except the diff body (streamed separately)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    proposal: Proposal
+    """The record (its ``pinned_head`` is the head pinned by this view)."""
+    branch_exists: bool
+    """False when the branch was deleted by hand (the view falls back to the recorded head commit)."""
+    reviewed_head: str
+    """The commit this view shows and pinned: the branch tip, or the recorded head when the branch is gone."""
+    moved_since_proposal: bool
+    """The branch tip differs from the commit the agent proposed (someone changed the branch)."""
+    changed_paths: list[str]
+    """Files the proposal changes relative to its base."""
+    outside_paths: list[str]
+    """Changed files outside ``runs/<run_id>/``; approval needs ``--allow-outside``."""
+    diffstat: str
+    """``git diff --stat`` of base..head."""
+    report: str | None
+    """The report's text at the reviewed head, if the proposal has one."""
+    citations: list[str]
+    """``paper_id#chunk_id`` keys cited by the report."""
+    cost: RunCost
+    """What the run spent."""
+    comments: list[Comment]
+    """Earlier review comments on this proposal."""
+    revisions: list[int]
+    """Ids of proposals that revise this one."""
+    warnings: list[str]
+    """Things the reviewer must know (branch moved or missing, files outside the run directory)."""
+
+
+def outside_run_dir(proposal: Proposal, paths: list[str]) -> list[str]:
+    """The paths that are not under the proposal's ``runs/<run_id>/``."""
+    return [p for p in paths if not p.startswith(proposal.run_prefix)]
+
+
+class ReviewService:
+    """Review actions on one workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+        self.audit = AuditLog(workspace.state_dir / "audit.jsonl")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> ReviewService:
+        """The service for the existing workspace at ``path`` (raises ``NotAWorkspaceError``)."""
+        return cls(Workspace.open(path))
+
+    # ------------------------------------------------------------------------------------------------ read
+    def proposals(self, statuses: list[ProposalStatus] | None = None) -> list[Proposal]:
+        """Proposals, newest first."""
+        return self.ws.list_proposals(statuses)
+
+    def get(self, proposal_id: int) -> Proposal:
+        """One proposal (raises ``ProposalNotFoundError``)."""
+        return self.ws.get_proposal(proposal_id)
+
+    def show(
+        self,
+        proposal_id: int,
+        *,
+        actor: str,
+        price_in_per_mtok: float | None = None,
+        price_out_per_mtok: float | None = None,
+    ) -> ProposalView:
+        """Start (or refresh) a review: pin the branch's current head and gather what the reviewer needs.
+
+        The pinned head is what ``approve`` will merge; if the branch moves later, approval stops until the
+        reviewer looks again. Logged as ``viewed`` in the audit log.
+
+        Raises:
+            ProposalNotFoundError: unknown id.
+            BranchMissingError: the branch is gone and its recorded head commit no longer exists either.
+        """
+        proposal = self.get(proposal_id)
+        tip = self.ws.branch_head(proposal.branch)
+        warnings: list[str] = []
+        head = tip or proposal.head_commit
+        if tip is None:
+            if not self.ws.commit_exists(proposal.head_commit):
+                raise BranchMissingError(
+                    f"proposal {proposal.id}: branch {proposal.branch} was deleted and its commit "
+                    f"{proposal.head_commit[:12]} is gone too; reject it with 'ara review reject {proposal.id} "
+                    "--comment ...' so the agent proposes again"
+                )
+            warnings.append(
+                f"branch {proposal.branch} no longer exists (deleted by hand?); showing the recorded commit "
+                f"{proposal.head_commit[:12]}. It cannot be approved until the branch is restored: "
+                f"git -C {self.ws.path} branch {proposal.branch} {proposal.head_commit}"
+            )
+        elif tip != proposal.head_commit:
+            warnings.append(
+                f"branch {proposal.branch} moved since the agent proposed it ({proposal.head_commit[:12]} -> "
+                f"{tip[:12]}); you are reviewing the new head"
+            )
+        changed = self.ws.changed_paths(proposal.base_commit, head)
+        outside = outside_run_dir(proposal, changed)
+        if outside:
+            warnings.append(
+                f"{len(outside)} changed file(s) lie outside {proposal.run_prefix}: {', '.join(outside[:10])}"
+                f"{' ...' if len(outside) > 10 else ''}; approving needs --allow-outside"
+            )
+        with self.ws.locked():
+            if tip is not None:
+                self.ws.index.pin(proposal.id, tip)
+            self.audit.append(
+                AuditEntry(action="viewed", proposal_id=proposal.id, run_id=proposal.run_id, actor=actor, head=head)
+            )
+        report = self._text_at(head, proposal.report_path)
+        return ProposalView(
+            proposal=self.get(proposal_id),
+            branch_exists=tip is not None,
+            reviewed_head=head,
+            moved_since_proposal=tip is not None and tip != proposal.head_commit,
+            changed_paths=changed,
+            outside_paths=outside,
+            diffstat="".join(
+                c.decode("utf-8", "replace") for c in self.ws.iter_diff(proposal.base_commit, head, "--stat=100")
+            ),
+            report=report,
+            citations=_citations(report or ""),
+            cost=self._cost(proposal, head, price_in_per_mtok, price_out_per_mtok),
+            comments=self.ws.index.comments(proposal.id),
+            revisions=[child.id for child in self.ws.index.children(proposal.id)],
+            warnings=warnings,
+        )
+
+    def iter_diff(self, view: ProposalView) -> Iterator[bytes]:
+        """Stream the full diff of the reviewed head against the proposal's base."""
+        return self.ws.iter_diff(view.proposal.base_commit, view.reviewed_head)
+
+    def feedback(self, proposal_id: int) -> list[Comment]:
+        """Reviewers' comments on ``proposal_id`` (what the agent reads before revising)."""
+        self.get(proposal_id)
+        return self.ws.index.comments(proposal_id)
+
+    # --------------------------------------------------------------------------------------------- decide
+    def reject(self, proposal_id: int, comment: str, authority: HumanAuthority) -> Proposal:
+        """Reject an open proposal; the branch is kept and ``comment`` is fed back to the agent.
+
+        Raises:
+            ReviewError: the comment is empty.
+            AlreadyDecidedError: the proposal is not open (approved, rejected or superseded already).
+        """
+        if not comment.strip():
+            raise ReviewError(
+                "a rejection needs --comment saying what to change; the agent revises from it",
+                title="Comment required",
+            )
+        reviewer = str(authority.reviewer)
+        with self.ws.locked():
+            proposal = self.get(proposal_id)
+            moved = self.ws.index.transition(
+                proposal_id,
+                ["open"],
+                "rejected",
+                decided_at=utcnow().isoformat(),
+                reviewer=reviewer,
+                comment=comment,
+            )
+            if not moved:
+                current = self.get(proposal_id)
+                self.audit.append(
+                    AuditEntry(
+                        action="refused",
+                        proposal_id=proposal_id,
+                        run_id=proposal.run_id,
+                        actor=reviewer,
+                        channel=authority.channel,
+                        comment=f"reject refused: proposal is {current.status}",
+                    )
+                )
+                raise AlreadyDecidedError(decided_message(current), title="Already decided")
+            self.ws.index.add_comment(proposal_id, "rejected", reviewer, comment)
+            self.audit.append(
+                AuditEntry(
+                    action="rejected",
+                    proposal_id=proposal_id,
+                    run_id=proposal.run_id,
+                    actor=reviewer,
+                    channel=authority.channel,
+                    head=proposal.pinned_head or proposal.head_commit,
+                    comment=comment,
+                )
+            )
+        logger.info("proposal %s rejected by %s", proposal_id, reviewer)
+        return self.get(proposal_id)
+
+    def revise(
+        self,
+        proposal_id: int,
+        *,
+        run_id: str | None = None,
+        summary: str | None = None,
+        files: list[str | os.PathLike[str]] | None = None,
+        report_path: str | os.PathLike[str] | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> Proposal:
+        """Propose a revision of ``proposal_id`` (by the agent): a new proposal whose ``parent_id`` is the old one.
+
+        By default the whole run directory is proposed again as it is now (caches skipped), so the agent edits
+        or adds the run's files and calls ``revise``. Idempotent per (run, parent): a second call returns the same
+        revision. An open parent becomes ``superseded``; a rejected one stays rejected.
+
+        Raises:
+            AlreadyDecidedError: the parent was approved or already superseded.
+        """
+        parent = self.get(proposal_id)
+        if parent.status not in ("open", "rejected"):
+            children = [c.id for c in self.ws.index.children(parent.id)]
+            raise AlreadyDecidedError(
+                f"proposal {parent.id} is {parent.status}; only open or rejected proposals can be revised"
+                + (f" (its revisions: {children})" if children else ""),
+                title="Cannot revise",
+            )
+        run = run_id or parent.run_id
+        run_path = self.ws.path / "runs" / run
+        if files is None:
+            files = [run_path]
+        if report_path is None and parent.report_path is not None:
+            candidate = self.ws.path / parent.report_path
+            report_path = candidate if candidate.is_file() else None
+        if results is None:
+            results_file = run_path / "results.json"
+            results = json.loads(results_file.read_text("utf-8")) if results_file.is_file() else parent.results
+        notes = [c.text for c in self.ws.index.comments(parent.id) if c.action == "rejected"]
+        text = summary or parent.summary
+        if notes:
+            text = text.rstrip() + "\n\nAddresses review of proposal " + str(parent.id) + ": " + notes[-1]
+        slug = parent.branch.rsplit("/", 1)[-1]
+        slug = re.sub(r"-r\d+(-\d+)?$", "", slug)
+        revision = self.ws.propose(
+            run,
+            slug,
+            text,
+            files,
+            report_path,
+            results,
+            step=f"revise-{parent.id}",
+            parent_id=parent.id,
+        )
+        with self.ws.locked():
+            if not any(e.action == "revised" and e.revision_id == revision.id for e in self._recent(parent.id)):
+                self.audit.append(
+                    AuditEntry(
+                        action="revised",
+                        proposal_id=parent.id,
+                        run_id=revision.run_id,
+                        actor=str(AGENT_IDENTITY),
+                        head=revision.head_commit,
+                        revision_id=revision.id,
+                    )
+                )
+        return revision
+
+    # -------------------------------------------------------------------------------------------- helpers
+    def _recent(self, proposal_id: int) -> list[AuditEntry]:
+        return [e for e in self.audit.entries() if e.proposal_id == proposal_id]
+
+    def _text_at(self, commit: str, relpath: str | None) -> str | None:
+        if relpath is None:
+            return None
+        data = self.ws.file_at(commit, relpath)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def _cost(self, proposal: Proposal, head: str, price_in: float | None, price_out: float | None) -> RunCost:
+        rel = f"{proposal.run_prefix}events.jsonl"
+        data = self.ws.file_at(head, rel)
+        if data is None:
+            local = self.ws.path / rel
+            data = local.read_bytes() if local.is_file() else b""
+        calls = prompt = completion = cells = 0
+        stamps: list[float] = []
+        for line in data.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            if isinstance(event.get("ts"), (int, float)):
+                stamps.append(float(event["ts"]))
+            kind = event.get("type")
+            if kind == "llm_called":
+                calls += 1
+                prompt += int(event.get("prompt_tokens") or 0)
+                completion += int(event.get("completion_tokens") or 0)
+            elif kind == "cell_executed":
+                cells += 1
+        dollars = None
+        if price_in is not None and price_out is not None:
+            dollars = round((prompt * price_in + completion * price_out) / 1e6, 6)
+        wall = round(max(stamps) - min(stamps), 3) if len(stamps) >= 2 else None
+        return RunCost(
+            llm_calls=calls,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cells=cells,
+            wall_s=wall,
+            dollars=dollars,
+        )
+
+
+def _citations(report: str) -> list[str]:
+    keys: list[str] = []
+    for match in _PLACEHOLDER_RE.finditer(report):
+        keys.extend(k.strip() for k in match.group(1).split(","))
+    for match in _CITE_RE.finditer(_PLACEHOLDER_RE.sub(" ", report)):
+        keys.append(match.group(1))
+    return list(dict.fromkeys(k for k in keys if k and "://" not in k))
+
+
+def decided_message(proposal: Proposal) -> str:
+    """Why a decision on an already-decided proposal was refused (names who decided and when)."""
+    when = proposal.decided_at.isoformat(timespec="seconds") if proposal.decided_at else "earlier"
+    if proposal.status == "approved":
+        merge = (proposal.merge_commit or "")[:12]
+        return (
+            f"proposal {proposal.id} was already approved by {proposal.reviewer} at {when} (merge {merge}); "
+            "nothing was changed"
+        )
+    if proposal.status == "rejected":
+        return f"proposal {proposal.id} was already rejected by {proposal.reviewer} at {when}; nothing was changed"
+    return f"proposal {proposal.id} was superseded by a revision; review the newest revision instead"
