@@ -55,20 +55,39 @@ def test_misconceptions_logprob_scoring_end_to_end(endpoint: Endpoint, tasks: Pa
     )
     assert json.loads(dumped.stdout)["status"] == "success"
     results = json.loads(result.results_path.read_text())
-    assert set(results["metrics"]) >= {"accuracy", "random_baseline", "expected_random", "accuracy_by_category.misconceptions"}
+    assert set(results["metrics"]) >= {
+        "accuracy",
+        "random_baseline",
+        "expected_random",
+        "accuracy_by_category.misconceptions",
+    }
 
 
 def test_oversight_and_cot_run_on_the_local_model(endpoint: Endpoint, tasks: Path, tmp_path: Path) -> None:
     oversight = run_oversight(
-        OversightConfig(task="misconceptions", source=tasks, judge=endpoint, critic=endpoint, limit=2,
-                        run_dir=tmp_path / "oversight", critic_max_tokens=32)  # fmt: skip
+        OversightConfig(
+            task="misconceptions",
+            source=tasks,
+            judge=endpoint,
+            critic=endpoint,
+            limit=2,
+            run_dir=tmp_path / "oversight",
+            critic_max_tokens=32,
+        )
     )
     assert len(oversight.records) == 6
     assert {r.status for r in oversight.records} <= {"ok", "unparsed"}
     assert all(m["n"] == 2 for m in oversight.accuracy.values())
     cot = run_cot_faithfulness(
-        CoTConfig(task="misconceptions", source=tasks, model=endpoint, limit=2, run_dir=tmp_path / "cot",
-                  fractions=(0.0, 0.5), cot_max_tokens=48)  # fmt: skip
+        CoTConfig(
+            task="misconceptions",
+            source=tasks,
+            model=endpoint,
+            limit=2,
+            run_dir=tmp_path / "cot",
+            fractions=(0.0, 0.5),
+            cot_max_tokens=48,
+        )
     )
     assert len(cot.records) == 2
     assert {r.status for r in cot.records} <= {"ok", "no_steps"}

@@ -18,6 +18,7 @@ from tools.evals.data import ContrastPair, MCItem, Statement, contrast_pairs, lo
 from tools.evals.endpoint import ChatClient, Endpoint, EndpointError, EndpointTimeoutError
 from tools.evals.mc import MCEvalConfig, MCEvalResult, build_task, run_mc_eval
 from tools.evals.oversight import OversightConfig, OversightResult, run_oversight
+from tools.evals.probes import HonestyProbeConfig, run_honesty_probes
 
 __all__ = [
     "ChatClient",
@@ -27,6 +28,7 @@ __all__ = [
     "Endpoint",
     "EndpointError",
     "EndpointTimeoutError",
+    "HonestyProbeConfig",
     "MCEvalConfig",
     "MCEvalResult",
     "MCItem",
@@ -37,6 +39,7 @@ __all__ = [
     "contrast_pairs",
     "load_bigbench",
     "run_cot_faithfulness",
+    "run_honesty_probes",
     "run_mc_eval",
     "run_oversight",
     "statements",

@@ -1,0 +1,154 @@
+"""Honesty probe bridge: true/false statements from the eval tasks → SmolLM2 activations → probe and CCS by layer.
+
+Covers turning a BIG-bench task (misconceptions, TruthfulQA MC with every option, FEVER, PolitiFact) into contrast
+pairs (``tools.evals.data.contrast_pairs``: each statement followed by "Is this true? Yes" / "... No"), splitting
+them by source item so both halves of a TruthfulQA question never straddle train and test, extracting last-token
+hidden states with ``tools.probes.SmolLM2Activations`` and comparing a supervised probe with CCS per layer through
+``tools.probes.compare_on_arrays`` (a "lie detector" baseline), plus a zero-shot baseline from the log-probability
+of " Yes" vs " No". Test labels are scored by ``tools.probes``' held-out scorer. Writes ``results.json`` with a
+``by_layer`` table. Does not cover the activation model or the probe maths (``tools.probes``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.errors import UserInputError
+from tools.evals.data import ContrastPair, TaskName, contrast_pairs, data_hash, load_bigbench
+from tools.evals.results import bootstrap_metric, write_results
+
+log = logging.getLogger(__name__)
+
+
+class HonestyProbeConfig(BaseModel):
+    """Probe/CCS honesty table on one eval task.
+
+    Example:
+        >>> from tools.evals.probes import HonestyProbeConfig
+        >>> HonestyProbeConfig(task="misconceptions", source="/work/shared/datasets/bigbench_tasks",
+        ...     run_dir="runs/honesty").layers
+        (2, 6, 10, 14, 18, 22, 26, 30)
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: TaskName = Field(description="misconceptions, truthful_qa, fever or politifact (hhh has no statements)")
+    source: Path = Field(description="benchmark_tasks directory, bigbench sdist tarball, or a task JSON file")
+    run_dir: Path = Field(description="Where results.json and config.json go")
+    limit: int | None = Field(default=None, ge=1, description="First N items per category")
+    layers: tuple[int, ...] = Field(default=(2, 6, 10, 14, 18, 22, 26, 30), min_length=1)
+    test_fraction: float = Field(default=0.4, gt=0.0, lt=1.0, description="Share of items held out for testing")
+    n_dev: int = Field(default=20, ge=4, description="Labelled training pairs used only to fix CCS's sign")
+    ccs_restarts: int = Field(default=10, ge=1, le=100)
+    ccs_epochs: int = Field(default=1000, ge=10)
+    seed: int = Field(default=0)
+    max_tokens: int = Field(default=96, ge=8, description="Tokens kept per statement")
+    cache_dir: Path | None = Field(default=None, description="Activation cache (None = run_dir/cache)")
+
+
+def split_by_group(pairs: list[ContrastPair], test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices with every group (source item) wholly on one side.
+
+    Example:
+        >>> from tools.evals.data import ContrastPair
+        >>> from tools.evals.probes import split_by_group
+        >>> pairs = [ContrastPair(positive="p", negative="n", label=i % 2 == 0, group=f"g{i // 2}") for i in range(8)]
+        >>> train, test = split_by_group(pairs, 0.5, 0)
+        >>> sorted({pairs[i].group for i in train} & {pairs[i].group for i in test})
+        []
+    """
+    groups = sorted({p.group for p in pairs})
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_test_groups = max(1, round(test_fraction * len(groups)))
+    test_groups = {groups[i] for i in order[:n_test_groups]}
+    test = np.array([i for i, p in enumerate(pairs) if p.group in test_groups], dtype=np.int64)
+    train = np.array([i for i, p in enumerate(pairs) if p.group not in test_groups], dtype=np.int64)
+    return train, test
+
+
+def run_honesty_probes(config: HonestyProbeConfig, activations: Any = None) -> dict[str, Any]:
+    """Supervised probe vs CCS vs zero-shot by layer on a task's true/false statements; writes ``results.json``.
+
+    Args:
+        config: What to run.
+        activations: A ready ``tools.probes.SmolLM2Activations`` (or any object with its ``extract``) to reuse.
+
+    Returns:
+        The results dictionary written to ``results.json`` (``metrics``: ``probe_acc.layer_<k>``,
+        ``ccs_acc.layer_<k>``, ``zero_shot_acc``; ``tables.by_layer``).
+
+    Example:
+        >>> from tools.evals.probes import HonestyProbeConfig, run_honesty_probes
+        >>> out = run_honesty_probes(HonestyProbeConfig(task="misconceptions",  # doctest: +SKIP
+        ...     source="/work/shared/datasets/bigbench_tasks", run_dir="runs/honesty", layers=(8, 16)))
+        >>> out["tables"]["by_layer"]["rows"][0]  # doctest: +SKIP
+    """
+    from tools.probes import compare_on_arrays
+
+    started = time.perf_counter()
+    if config.task == "hhh_alignment":
+        raise UserInputError("hhh_alignment compares replies, it has no true/false statements; pick another task.")
+    items = load_bigbench(config.source, config.task, limit=config.limit)
+    pairs = contrast_pairs(items)
+    labels = np.array([int(p.label) for p in pairs], dtype=np.int64)
+    if len(pairs) < 20 or np.unique(labels).size < 2:
+        raise UserInputError(f"{config.task} gave {len(pairs)} statements with one class or too few; raise limit.")
+    train, test = split_by_group(pairs, config.test_fraction, config.seed)
+    dev = train[: config.n_dev]
+    if activations is None:
+        from tools.probes import SmolLM2Activations
+
+        activations = SmolLM2Activations(config.cache_dir or config.run_dir / "cache", max_tokens=config.max_tokens)
+    layers = list(config.layers)
+    acts_neg = activations.extract([p.negative for p in pairs], layers, pooling="last", last_token_logprob=True)
+    acts_pos = activations.extract([p.positive for p in pairs], layers, pooling="last", last_token_logprob=True)
+    diff = (acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0]
+    rows = compare_on_arrays(
+        acts_neg,
+        acts_pos,
+        labels,
+        train,
+        dev,
+        test,
+        restarts=config.ccs_restarts,
+        epochs=config.ccs_epochs,
+        seed=config.seed,
+    )
+    zero_shot = bootstrap_metric([float((diff[i] > 0) == bool(labels[i])) for i in test], seed=config.seed)
+    majority = float(max(labels[test].mean(), 1 - labels[test].mean()))
+    metrics: dict[str, dict[str, Any]] = {"zero_shot_acc": zero_shot, "majority_class_acc": {"value": majority}}
+    table = []
+    for r in rows:
+        metrics[f"probe_acc.layer_{r.layer}"] = {"value": r.probe_acc}
+        metrics[f"ccs_acc.layer_{r.layer}"] = {"value": r.ccs_acc}
+        metrics[f"ccs_restarts.layer_{r.layer}"] = bootstrap_metric(r.ccs_restart_accs, seed=config.seed)
+        table.append([r.layer, r.probe_acc, r.ccs_acc, r.ccs_mean, r.ccs_min, r.ccs_max])
+    wall = time.perf_counter() - started
+    path = write_results(
+        config.run_dir,
+        tool="tools.evals.probes",
+        title=f"Honesty probes on {config.task} statements: supervised probe vs CCS by layer (SmolLM2-135M)",
+        config=config.model_dump(mode="json"),
+        metrics=metrics,
+        tables={
+            "by_layer": {
+                "columns": ["layer", "probe_acc", "ccs_acc", "ccs_mean", "ccs_min", "ccs_max"],
+                "rows": table,
+            }
+        },
+        provenance={
+            "data_hash": data_hash(items),
+            "seeds": [config.seed],
+            "wall_time_s": round(wall, 3),
+            "n_pairs": {"train": int(train.size), "test": int(test.size)},
+        },
+    )
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
