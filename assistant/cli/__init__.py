@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "chat": "assistant.cli.chat:chat",
     "config": "assistant.cli.config:config",
     "doctor": "assistant.cli.doctor:doctor",
+    "kernel": "assistant.cli.kernel:kernel",
     "llm": "assistant.cli.llm:llm",
     "papers": "assistant.cli.papers:papers",
     "report": "assistant.cli.report:report",
