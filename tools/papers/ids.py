@@ -73,7 +73,7 @@ def normalise_title(title: str) -> str:
     """Title folded for matching: ASCII-folded, lower case, LaTeX braces and punctuation dropped."""
     text = unicodedata.normalize("NFKD", title)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"\\[a-zA-Z]+", " ", text)
+    text = re.sub(r"\\[a-zA-Z]+", " ", text).replace("{", "").replace("}", "")
     text = re.sub(r"[^a-z0-9]+", " ", text.lower())
     return " ".join(text.split())
 

@@ -205,9 +205,10 @@ class PaperLibrary:
         """The search snapshot (None for an empty library)."""
         generation = int(self.catalog.get_meta("generation") or 0)
         if self._snapshot is None or self._snapshot.generation != generation:
-            self._snapshot = Snapshot.load(self.store_dir / "index")
-            if self._snapshot is not None and self._snapshot.generation != generation:
-                self._snapshot = self._rebuild_snapshot(generation)
+            loaded = Snapshot.load(self.store_dir / "index")
+            if (loaded is None and generation > 0) or (loaded is not None and loaded.generation != generation):
+                loaded = self._rebuild_snapshot(generation)
+            self._snapshot = loaded
         return self._snapshot
 
     # --- ingest ---------------------------------------------------------------------------------------------
@@ -409,6 +410,11 @@ class PaperLibrary:
     def embed_query(self, query: str, params: RetrievalParams | None = None) -> npt.NDArray[np.float32]:
         """Vectors of the whole query and of its segments (long queries only)."""
         return self.embedder.embed(list(query_texts(query, params or self.config.retrieval)))
+
+    def embed_cached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed ``texts`` through the library's content-hash cache (benchmarks and repeated queries)."""
+        model_id = self.embedder.model_id
+        return self._embed_cached(texts, [vector_hash(model_id, t) for t in texts], None)
 
     def search(
         self,

@@ -159,7 +159,8 @@ def parse_html(path: Path) -> list[ParsedDoc]:
             title = str(json.loads(front.get_text()).get("title", ""))
         except json.JSONDecodeError:
             title = ""
-    title_tag = soup.find("d-title") or soup.find("h1") or soup.find("title")
+    d_title = soup.find("d-title")
+    title_tag = (d_title.find("h1") if d_title is not None else None) or soup.find("title") or soup.find("h1")
     if not title and title_tag is not None:
         title = title_tag.get_text(" ", strip=True)
     meta = {m.get("name") or m.get("property"): m.get("content") for m in soup.find_all("meta")}
@@ -183,7 +184,7 @@ def parse_html(path: Path) -> list[ParsedDoc]:
     authors = [str(m.get("content")) for m in soup.find_all("meta", attrs={"name": "citation_author"})]
     return [
         ParsedDoc(
-            title=_clean(title),
+            title=" ".join(title.split()),
             source=str(path),
             source_kind="html",
             authors=[a for a in authors if a and a != "None"],
@@ -371,9 +372,6 @@ def parse_csv(path: Path) -> list[ParsedDoc]:
         doi = normalise_doi(get(row, "doi"))
         arxiv = normalise_arxiv_id(get(row, "arxiv")) if get(row, "arxiv") else None
         arxiv = arxiv or find_arxiv_id(get(row, "url"), get(row, "extra"))
-        if doi and doi.startswith("10.48550/arxiv."):
-            arxiv = arxiv or normalise_arxiv_id(doi.removeprefix("10.48550/arxiv."))
-            doi = None
         tags_raw = get(row, "tags")
         docs.append(
             ParsedDoc(
@@ -477,7 +475,12 @@ def parse_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> list[ParsedDoc]:
         )
     if size == 0:
         raise PaperFileError(f"{path}: file is empty")
-    return parser(path)
+    docs = parser(path)
+    for doc in docs:
+        if doc.doi and doc.doi.startswith("10.48550/arxiv."):  # arXiv's own DOIs name the arXiv id
+            doc.arxiv_id = doc.arxiv_id or normalise_arxiv_id(doc.doi.removeprefix("10.48550/arxiv."))
+            doc.doi = None
+    return docs
 
 
 def walk(paths: list[Path]) -> Iterator[Path]:

@@ -20,8 +20,10 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.papers.chunking import split_sentences
-from tools.papers.sparse import BM25Index, tokenize
+from tools.papers.sparse import TOKENIZER_VERSION, BM25Index, tokenize
 
+SNAPSHOT_FORMAT = f"1/{TOKENIZER_VERSION}"
+"""Changes when the snapshot layout or the BM25 tokenizer changes: older snapshots are rebuilt."""
 Fusion = Literal["linear", "rrf", "dense", "bm25"]
 FloatArray = npt.NDArray[np.float32]
 
@@ -98,6 +100,7 @@ class Snapshot:
         self.bm25.save(tmp_bm25)
         tmp_bm25.replace(directory / "bm25.npz")
         meta = {
+            "format": SNAPSHOT_FORMAT,
             "generation": self.generation,
             "model_id": self.model_id,
             "paper_ids": self.paper_ids,
@@ -112,10 +115,12 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: Path) -> Snapshot | None:
-        """Read a snapshot (None when none was written yet)."""
+        """Read a snapshot (None when none was written yet or it was written by another format/tokenizer)."""
         if not (directory / "meta.json").is_file():
             return None
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != SNAPSHOT_FORMAT:
+            return None
         n_chunks = len(meta["chunk_ids"])
         boost = np.zeros(n_chunks, dtype=np.bool_)
         boost[np.asarray(meta["chunk_boost"], dtype=np.int64)] = True

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+TOKENIZER_VERSION = 2
+"""Bumped whenever ``tokenize`` changes, so saved BM25 indexes are rebuilt."""
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 STOP_WORDS = frozenset(
     [
@@ -192,6 +194,8 @@ def stem(word: str) -> str:
     if len(word) <= 4 or word.isdigit():
         return word
     for suffix, repl in (
+        ("izations", "ize"),
+        ("isations", "ize"),
         ("ational", "ate"),
         ("ization", "ize"),
         ("isation", "ize"),
