@@ -25,6 +25,9 @@ COMMANDS: dict[str, str] = {
     "llm": "assistant.cli.llm:llm",
     "papers": "assistant.cli.papers:papers",
     "report": "assistant.cli.report:report",
+    "run": "assistant.cli.run:run",
+    "resume": "assistant.cli.run:resume",
+    "runs": "assistant.cli.run:runs",
 }
 
 

@@ -54,6 +54,11 @@ def _defang(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
+def has_markers(text: str) -> bool:
+    """True when ``text`` carries quoting markers (an attempt to close the quote and speak as the system)."""
+    return "<<<" in text or ">>>" in text
+
+
 def quote_data(text: str, *, source: str, limit: int = 4000) -> str:
     """Quote untrusted ``text`` (a paper passage, kernel output) as data for the model.
 

@@ -11,6 +11,7 @@ invalid model output, Ctrl-C) is logged and re-raised; the checkpoint of the las
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from assistant.graph.nodes.intake import validate_question
 from assistant.graph.state import GraphState, check_schema_version, initial_state
 from assistant.paths import ensure_state_dir
 from assistant.schemas import Approval, RunStatus
+from tools.errors import MissingDependencyError, ToolError, UserInputError
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
 
@@ -121,6 +123,19 @@ async def _drive(graph: Graph, value: GraphState | Command[Any] | None, ctx: Run
     except AssistantError as err:
         ctx.runlog.append(RunFailed(run_id=run_id, error=type(err).__name__, message=err.message))
         raise
+    except (ToolError, UserInputError, MissingDependencyError) as err:
+        message = f"{err} (run {run_id} is checkpointed; fix this and resume with: ara resume {run_id})"
+        ctx.runlog.append(RunFailed(run_id=run_id, error=type(err).__name__, message=message))
+        raise AssistantError(message, title="A research tool failed") from err
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        message = (
+            f"the disk is full while writing {err.filename or 'run files'} ({err.strerror}); free some space and "
+            f"resume with: ara resume {run_id} (the last finished step is checkpointed)"
+        )
+        ctx.runlog.append(RunFailed(run_id=run_id, error="DiskFull", message=message))
+        raise AssistantError(message, title="Disk full") from err
     except (KeyboardInterrupt, asyncio.CancelledError):
         ctx.runlog.append(
             RunFailed(

@@ -79,7 +79,7 @@ class InProcessSession:
                 return forced
         out = io.StringIO()
         try:
-            with contextlib.redirect_stdout(out):
+            with contextlib.chdir(self.run_dir), contextlib.redirect_stdout(out):
                 exec(compile(code, "<cell>", "exec"), self.namespace)
         except Exception as err:  # noqa: BLE001 - a kernel reports any exception of the cell as its result
             return FakeCellResult(
@@ -98,9 +98,13 @@ class InProcessPool:
 
     executed: list[str] = field(default_factory=list)
     override: Callable[[str, int], FakeCellResult | None] | None = None
+    shut_down: bool = False
 
     async def acquire(self, run_dir: Path) -> InProcessSession:
         return InProcessSession(run_dir, self.executed, self.override)
+
+    async def shutdown(self) -> None:
+        self.shut_down = True
 
 
 class DivideConfig(BaseModel):

@@ -20,13 +20,14 @@ from assistant.graph.context import RunContext
 from assistant.graph.guard import ALLOWED_IMPORTS, check_free_code
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.nodes.planning import FREE
-from assistant.graph.prompts import quote_data
+from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState
 from assistant.schemas import ExperimentPlan, FreeCell
 
 
 def out_dir_for(state: GraphState, label: str) -> str:
-    """The next cell's output directory, relative to the run directory."""
+    """The next cell's output directory, relative to the run directory (a kernel's working directory is the run
+    directory, mounted elsewhere inside the sandbox, so cells only ever use relative paths)."""
     return f"experiments/{len(state.get('cells', [])):02d}-{label}"
 
 
@@ -43,7 +44,7 @@ def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str,
     blocked = check_free_code(cell.code)
     for item in blocked:
         log_blocked(ctx, state, node, item.rule, item.detail)
-    code = _free_prelude(run_dir(state) / rel) + cell.code
+    code = _free_prelude(Path(rel)) + cell.code
     return {
         "source": source,
         "recipe": None,
@@ -69,7 +70,7 @@ async def _recipe_pending(
         **extra,
     )
     rel = out_dir_for(state, recipe.name)
-    code = recipe.render(config, run_dir(state) / rel)
+    code = recipe.render(config, Path(rel))
     return {"source": source, "recipe": recipe.name, "code": code, "out_dir": rel, "blocked": []}
 
 
@@ -116,6 +117,8 @@ async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     ctx.runlog.append(DebugAttempted(run_id=state["run_id"], attempt=attempt, error=last.get("error") or ""))
     plan = ExperimentPlan.model_validate(state["plan"])
     code, error = failure_text(state)
+    if has_markers(error):
+        log_blocked(ctx, state, "debug", "quote_markers_in_data", f"cell {last['index']} output")
     quoted_error = quote_data(error, source=f"cell {last['index']} output", limit=3000)
     if plan.recipe == FREE:
         cell = await ask(

@@ -21,7 +21,7 @@ from assistant.events import PlanApproved, PlanProposed, PlanRejected
 from assistant.graph.context import RunContext
 from assistant.graph.guard import unknown_citations
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
-from assistant.graph.prompts import quote_data
+from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState
 from assistant.recipes import RecipeError
 from assistant.schemas import Approval, ExperimentPlan, ExperimentPlans, ResearchBrief
@@ -33,10 +33,13 @@ class PlanError(AssistantError):
     """No proposed plan survived the structural checks, or an approval was malformed."""
 
 
-def evidence_block(state: GraphState) -> str:
-    """The retrieved passages, each quoted as untrusted data under its citation key."""
+def evidence_block(ctx: RunContext, state: GraphState) -> str:
+    """The retrieved passages, each quoted as untrusted data under its citation key (marker attempts logged)."""
     path = run_dir(state) / "evidence.json"
     items: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    for item in items:
+        if has_markers(item["text"]):
+            log_blocked(ctx, state, "propose_experiments", "quote_markers_in_data", f"paper text {item['key']}")
     if not items:
         return "(no papers in the library matched; plans cannot cite anything)"
     return "\n\n".join(
@@ -94,7 +97,7 @@ async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]
         question=state["question"],
         brief=brief.model_dump_json(indent=1),
         recipes=recipes,
-        evidence=evidence_block(state),
+        evidence=evidence_block(ctx, state),
     )
     kept = [p for p in (check_plan(ctx, state, plan, "propose_experiments") for plan in proposed.plans) if p]
     if not kept:

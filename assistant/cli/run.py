@@ -1,0 +1,378 @@
+"""``ara run "question"``, ``ara resume RUN_ID`` and ``ara runs list``: the research loop from the command line.
+
+Covers mapping settings and flags onto a ``RunContext`` (the LLM from ``connect_llm``, a sandboxed
+``tools.kernel.KernelPool``, the paper library under ``<workspace>/.ara/papers`` when it has papers, the
+``tools.vcs`` workspace, the budget), progress lines (node, cell, tokens) from the run log, the approval prompt
+when a person is at the terminal, and Ctrl-C as a clean, resumable stop. Does not contain loop logic
+(``assistant.graph``). Exit codes: 0 ok (finished, or paused for an approval), 2 user error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import click
+
+from assistant.budget import Budget, budget_from_settings
+from assistant.cli.common import echo_json, settings_from
+from assistant.errors import AssistantError
+from assistant.events import (
+    ApprovalRequested,
+    BudgetExhausted,
+    CellExecuted,
+    Event,
+    NodeFinished,
+    NodeStarted,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from assistant.graph.context import LibraryLike, RunContext
+from assistant.graph.nodes.intake import validate_question
+from assistant.runlog import RunLog, read_events
+from assistant.schemas import Approval, CodeMode, RunStatus, RunSummary
+from assistant.settings import Settings
+
+
+def _progress(to_stderr: bool) -> Callable[[Event], None]:
+    def show(event: Event) -> None:
+        line: str | None = None
+        if isinstance(event, NodeStarted):
+            line = f"▸ {event.node}"
+        elif isinstance(event, NodeFinished):
+            line = f"  {event.node} done in {event.duration_s:.1f}s, {event.tokens} tokens"
+        elif isinstance(event, CellExecuted):
+            reused = " (reused)" if event.reused else ""
+            error = f": {event.error}" if event.error else ""
+            line = f"  cell {event.index} {event.status}{reused} in {event.duration_s:.1f}s{error}"
+        if line is not None:
+            click.echo(line, err=to_stderr)
+
+    return show
+
+
+def _library(settings: Settings) -> LibraryLike | None:
+    from assistant.paths import state_dir
+
+    store = state_dir(settings.workspace) / "papers"
+    if not store.is_dir():
+        return None
+    from tools.papers import LibraryConfig, PaperLibrary
+
+    library = PaperLibrary.open(store, LibraryConfig(embedding_batch_size=settings.papers.embedding_batch_size))
+    if library.stats().chunks == 0:
+        library.close()
+        return None
+    return library
+
+
+def _kernel_pool(settings: Settings) -> Any:
+    from assistant.paths import ensure_state_dir
+    from tools.kernel import KernelConfig, KernelPool, SandboxLimits
+
+    k = settings.kernel
+    config = KernelConfig(
+        isolation=k.isolation,
+        limits=SandboxLimits(
+            memory_mb=k.memory_mb,
+            cpu_seconds=k.cpu_seconds,
+            max_processes=k.max_processes,
+            file_size_mb=k.file_size_mb,
+            open_files=k.open_files,
+            tmp_size_mb=k.tmp_size_mb,
+        ),
+        cell_timeout_s=k.cell_timeout_s,
+        output_cap_bytes=k.output_cap_bytes,
+        sandbox_uid=k.sandbox_uid,
+        staging_dir=ensure_state_dir(settings.workspace, "kernel-staging"),
+    )
+    return KernelPool(config, size=0)
+
+
+def _code_mode(settings: Settings, flag: str | None) -> CodeMode:
+    chosen = flag or settings.run.code_mode
+    if chosen == "auto":
+        return "recipe" if settings.uses_embedded_llm else "free"
+    return "free" if chosen == "free" else "recipe"
+
+
+@asynccontextmanager
+async def _context(
+    settings: Settings, run_path: Path, *, budget: Budget, auto_approve: bool, code_mode: CodeMode, quiet: bool
+) -> AsyncIterator[RunContext]:
+    from assistant.llm import connect_llm
+    from tools.vcs import Workspace
+
+    runlog = RunLog(run_path / "events.jsonl")
+    runlog.listeners.append(_progress(to_stderr=quiet))
+    pool = _kernel_pool(settings)
+    library = _library(settings)
+    ctx = RunContext(
+        llm=connect_llm(settings),
+        runlog=runlog,
+        workspace=Workspace.open_or_create(settings.workspace),
+        kernels=pool,
+        library=library,
+        budget=budget,
+        approval_policy="auto-approve" if auto_approve else "ask",
+        code_mode=code_mode,
+        cell_timeout_s=settings.kernel.cell_timeout_s,
+        top_k=settings.papers.top_k,
+    )
+    try:
+        yield ctx
+    finally:
+        await pool.shutdown()
+        close = getattr(library, "close", None)
+        if close is not None:
+            close()
+
+
+def _ask_approval(plans: list[dict[str, Any]]) -> Approval | None:
+    for number, plan in enumerate(plans, start=1):
+        click.echo(f"\nPlan {number}: {plan['title']}  [recipe {plan['recipe']}]")
+        click.echo(f"  hypothesis: {plan['hypothesis']}")
+        click.echo(f"  method: {plan['method']}")
+        click.echo(f"  config: {plan['config']}")
+        if plan.get("citations"):
+            click.echo(f"  cites: {', '.join(plan['citations'])}")
+    answer = click.prompt(
+        "\nApprove which plan? (number, 'r' to reject, 'l' to decide later)", default="1", show_default=True
+    ).strip()
+    if answer.lower() == "l":
+        return None
+    reviewer = click.prompt("Your name", default="user")
+    if answer.lower() == "r":
+        return Approval(decision="reject", reviewer=reviewer, comment=click.prompt("Why", default=""))
+    if not answer.isdigit() or not 1 <= int(answer) <= len(plans):
+        raise click.BadParameter(f"{answer!r} is not a plan number between 1 and {len(plans)}")
+    return Approval(decision="approve", reviewer=reviewer, plan_index=int(answer) - 1)
+
+
+async def _drive(
+    settings: Settings,
+    run_id: str,
+    run_path: Path,
+    *,
+    question: str | None,
+    budget: Budget,
+    auto_approve: bool,
+    code_mode: CodeMode,
+    quiet: bool,
+    approval: Approval | None = None,
+) -> dict[str, Any]:
+    from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
+
+    async with (
+        _context(settings, run_path, budget=budget, auto_approve=auto_approve, code_mode=code_mode, quiet=quiet) as ctx,
+        open_checkpointer(settings.workspace) as saver,
+    ):
+        graph = compile_graph(saver)
+        if question is not None:
+            from tools.vcs import Workspace
+
+            run = Workspace.open(settings.workspace).run(run_id)
+            outcome = await start_run(
+                graph,
+                ctx,
+                run_id=run_id,
+                question=question,
+                run_dir=run_path,
+                workspace=settings.workspace,
+                workspace_commit=run.base_commit,
+                workspace_dirty=run.workspace_dirty,
+            )
+        else:
+            outcome = await resume_run(graph, ctx, run_id, approval=approval)
+        interactive = not quiet and sys.stdin.isatty()
+        while outcome.status == "awaiting_approval" and interactive:
+            answer = _ask_approval(outcome.plans)
+            if answer is None:
+                break
+            outcome = await resume_run(graph, ctx, run_id, approval=answer)
+        return outcome.model_dump()
+
+
+def _finish(outcome: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(outcome)
+        return
+    run_id = outcome["run_id"]
+    click.echo(f"\nrun {run_id}: {outcome['status']} ({outcome['tokens']} tokens, {outcome['cells']} cells)")
+    if outcome["status"] == "awaiting_approval":
+        click.echo(f"waiting for a plan approval: ara resume {run_id} --approve 1 (or --reject)")
+    if outcome.get("failure"):
+        click.echo(f"stopped: {outcome['failure']}")
+    if outcome.get("report_path"):
+        click.echo(f"report: {outcome['report_path']}")
+    if outcome.get("proposal_id"):
+        click.echo(f"proposal: {outcome['proposal_id']} (review it with: ara review show {outcome['proposal_id']})")
+
+
+def _run_async(run_id: str, coro: Any) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = asyncio.run(coro)
+    except KeyboardInterrupt:
+        click.echo(f"\nstopped; the run is checkpointed. Resume with: ara resume {run_id}", err=True)
+        sys.exit(130)
+    return result
+
+
+@click.command()
+@click.argument("question")
+@click.option("--auto-approve-plans", is_flag=True, help="Let the unattended policy approve the first plan.")
+@click.option("--budget", "budget_spec", default=None, help="tokens=N,cells=N,wall=SECONDS,debug=N")
+@click.option("--code-mode", type=click.Choice(["recipe", "free"]), default=None, help="Default: settings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON (progress goes to stderr).")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    question: str,
+    auto_approve_plans: bool,
+    budget_spec: str | None,
+    code_mode: str | None,
+    as_json: bool,
+) -> None:
+    """Research QUESTION: plan, run sandboxed experiments, write a report and propose it for review."""
+    from tools.vcs import Workspace
+
+    text = validate_question(question)
+    settings = settings_from(ctx)
+    budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
+    run_dir = Workspace.open_or_create(settings.workspace).new_run(text[:60])
+    if not as_json:
+        click.echo(f"run {run_dir.run_id} in {run_dir.path}")
+    outcome = _run_async(
+        run_dir.run_id,
+        _drive(
+            settings,
+            run_dir.run_id,
+            run_dir.path,
+            question=text,
+            budget=budget,
+            auto_approve=auto_approve_plans,
+            code_mode=_code_mode(settings, code_mode),
+            quiet=as_json,
+        ),
+    )
+    _finish(outcome, as_json)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--auto-approve-plans", is_flag=True, help="Let the unattended policy approve a pending plan.")
+@click.option("--approve", "approve_plan", type=click.IntRange(1), default=None, help="Approve plan N.")
+@click.option("--reject", "reject_comment", default=None, help="Reject the pending plans with this comment.")
+@click.option("--reviewer", default="user", show_default=True, help="Who approves or rejects.")
+@click.option("--budget", "budget_spec", default=None, help="New limits: tokens=N,cells=N,wall=SECONDS,debug=N")
+@click.option("--code-mode", type=click.Choice(["recipe", "free"]), default=None, help="Default: settings.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def resume(
+    ctx: click.Context,
+    run_id: str,
+    auto_approve_plans: bool,
+    approve_plan: int | None,
+    reject_comment: str | None,
+    reviewer: str,
+    budget_spec: str | None,
+    code_mode: str | None,
+    as_json: bool,
+) -> None:
+    """Continue RUN_ID from its last checkpoint (after a crash, Ctrl-C, a budget stop or an approval pause)."""
+    from tools.vcs import Workspace
+    from tools.vcs.errors import RunNotFoundError
+
+    settings = settings_from(ctx)
+    try:
+        run_dir = Workspace.open_or_create(settings.workspace).run(run_id)
+    except RunNotFoundError as err:
+        raise AssistantError(f"{err}. List runs with: ara runs list", title="Unknown run") from err
+    approval = None
+    if approve_plan is not None and reject_comment is not None:
+        raise click.UsageError("use either --approve N or --reject COMMENT")
+    if approve_plan is not None:
+        approval = Approval(decision="approve", reviewer=reviewer, plan_index=approve_plan - 1)
+    elif reject_comment is not None:
+        approval = Approval(decision="reject", reviewer=reviewer, comment=reject_comment)
+    budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
+    outcome = _run_async(
+        run_id,
+        _drive(
+            settings,
+            run_id,
+            run_dir.path,
+            question=None,
+            budget=budget,
+            auto_approve=auto_approve_plans,
+            code_mode=_code_mode(settings, code_mode),
+            quiet=as_json,
+            approval=approval,
+        ),
+    )
+    _finish(outcome, as_json)
+
+
+def summarise_run(run_path: Path) -> RunSummary | None:
+    """A run's summary from its ``events.jsonl`` (None when it has no events)."""
+    events = read_events(run_path / "events.jsonl")
+    started = next((e for e in events if isinstance(e, RunStarted)), None)
+    if started is None:
+        return None
+    status: RunStatus = "running"
+    proposal = report = None
+    last_node = None
+    tokens = 0
+    for event in events:
+        if isinstance(event, NodeStarted):
+            last_node, status = event.node, "running"
+        elif isinstance(event, NodeFinished):
+            tokens += event.tokens
+        elif isinstance(event, RunFinished):
+            status = cast(RunStatus, event.status)
+            proposal, report = event.proposal_id, event.report_path
+        elif isinstance(event, RunFailed):
+            status = "stopped" if event.error == "Interrupted" else "failed"
+        elif isinstance(event, BudgetExhausted):
+            status = "budget_exhausted"
+        elif isinstance(event, ApprovalRequested):
+            status = "awaiting_approval"
+    return RunSummary(
+        run_id=started.run_id,
+        question=started.question,
+        status=status,
+        next_node=None if status == "done" else last_node,
+        proposal_id=proposal,
+        report_path=report,
+        tokens=tokens,
+    )
+
+
+@click.group()
+def runs() -> None:
+    """Research runs in this workspace."""
+
+
+@runs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def list_runs(ctx: click.Context, as_json: bool) -> None:
+    """List runs, newest first, with their status (from each run's events.jsonl)."""
+    settings = settings_from(ctx)
+    root = settings.workspace / "runs"
+    paths = sorted((p for p in root.iterdir() if p.is_dir()), reverse=True) if root.is_dir() else []
+    summaries = [s for s in (summarise_run(p) for p in paths) if s is not None]
+    if as_json:
+        echo_json([s.model_dump() for s in summaries])
+        return
+    if not summaries:
+        click.echo(f'no runs in {settings.workspace}; start one with: ara run "question"')
+        return
+    for s in summaries:
+        extra = f" proposal {s.proposal_id}" if s.proposal_id else ""
+        click.echo(f"{s.run_id}  {s.status:<17} {s.tokens:>7} tok{extra}  {s.question[:70]}")

@@ -1,0 +1,103 @@
+"""``ara run`` / ``ara resume`` / ``ara runs list`` with a scripted model and in-process kernels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import assistant.llm
+from assistant.cli import main
+from assistant.cli import run as run_cli
+from assistant.llm.testing import ScriptedLLM
+from tests.graph.conftest import InProcessPool, analysis, brief, plans
+
+QUESTION = "Does a strong student beat its weak supervisor?"
+
+
+def ara(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[ScriptedLLM, InProcessPool]:
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(recipe="synthetic_w2s", config={"n_samples": 300}),
+            {"n_samples": 300, "strong_model": "logreg", "seeds": [0]},
+            analysis(metric="pgr"),
+        ]
+    )
+    pool = InProcessPool()
+    monkeypatch.setattr(assistant.llm, "connect_llm", lambda settings: script.client())
+    monkeypatch.setattr(run_cli, "_kernel_pool", lambda settings: pool)
+    return script, pool
+
+
+def test_run_prints_progress_and_ends_with_the_proposal_and_report(
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool], tmp_path: Path
+) -> None:
+    script, pool = scripted
+    code, out, _ = ara(capsys, "run", QUESTION, "--auto-approve-plans", "--budget", "cells=3,debug=1")
+    assert code == 0, out
+    script.assert_done()
+    assert pool.shut_down
+    lines = out.splitlines()
+    assert "▸ intake" in lines
+    assert "▸ propose_change" in lines
+    assert any(line.startswith("  cell 0 ok in ") for line in lines)
+    assert any(line.startswith("  intake done in ") and line.endswith(" tokens") for line in lines)
+    run_id = lines[0].split()[1]
+    assert f"report: runs/{run_id}/report.md" in lines
+    assert "proposal: 1 (review it with: ara review show 1)" in lines
+    report = (tmp_path / "workspace" / "runs" / run_id / "report.md").read_text()
+    assert "`pgr`" in report
+
+    code, out, _ = ara(capsys, "runs", "list", "--json")
+    [summary] = json.loads(out)
+    assert (summary["run_id"], summary["status"], summary["proposal_id"]) == (run_id, "done", "1")
+
+    code, out, _ = ara(capsys, "resume", run_id, "--json")
+    assert code == 0
+    assert json.loads(out)["status"] == "done"
+
+
+def test_pause_for_approval_then_resume_with_approve(
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool]
+) -> None:
+    code, out, _ = ara(capsys, "run", QUESTION, "--json")
+    assert code == 0
+    paused = json.loads(out)
+    assert paused["status"] == "awaiting_approval"
+    assert paused["plans"][0]["recipe"] == "synthetic_w2s"
+    code, out, _ = ara(capsys, "resume", paused["run_id"], "--approve", "1", "--reviewer", "alice", "--json")
+    assert code == 0, out
+    assert json.loads(out)["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("question", "message"), [("", "the research question is empty"), ("q" * 50_000, "is 50000 characters long")]
+)
+def test_bad_questions_exit_2_with_a_clear_message(
+    capsys: pytest.CaptureFixture[str], question: str, message: str
+) -> None:
+    code, _, err = ara(capsys, "run", question)
+    assert code == 2
+    assert message in err
+
+
+def test_bad_budget_and_unknown_run_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = ara(capsys, "run", QUESTION, "--budget", "gpus=8")
+    assert code == 2
+    assert "cannot read 'gpus=8'" in err
+    code, _, err = ara(capsys, "resume", "01NOSUCHRUN")
+    assert code == 2
+    assert "ara runs list" in err
