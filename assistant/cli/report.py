@@ -60,8 +60,11 @@ def open_library(settings: Settings) -> CitationResolver | None:
     if library_cls is None:
         logger.warning("tools.papers has no PaperLibrary; citations cannot be resolved")
         return None
-    opener = getattr(library_cls, "open", None) or library_cls
-    library: CitationResolver = opener(settings.workspace / ".ara" / "papers")
+    store = settings.workspace / ".ara" / "papers"
+    if not store.is_dir():
+        logger.warning("no paper library at %s; citations cannot be resolved", store)
+        return None
+    library: CitationResolver = library_cls.open(store)
     return library
 
 

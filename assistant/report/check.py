@@ -69,7 +69,6 @@ def _numbers(x: Any, depth: int = 0) -> Iterator[float]:
                 continue
             yield from _numbers(value, depth + 1)
     elif isinstance(x, list | tuple):
-        yield len(x)
         for value in x:
             yield from _numbers(value, depth + 1)
 
@@ -79,6 +78,8 @@ def traceable_numbers(report: Report, results: Results, config: Mapping[str, Any
     values: list[float] = []
     for metric in results.metrics.values():
         values.extend(_numbers(metric.model_dump(exclude={"ci"})))
+        if metric.values:
+            values.append(float(len(metric.values)))
         if metric.ci:
             level = "".join(ch for ch in metric.ci if ch.isdigit())
             if level:
@@ -127,13 +128,13 @@ class _Checker:
         if not KEY_RE.match(key):
             self.flag("citation", location, key, "not a paper_id#chunk_id key; cite only keys from the evidence")
             return
-        if key in self.resolved:
-            if not self.resolved[key]:
-                self.flag("citation", location, key, "unknown citation key: the paper library does not have it")
-            return
         if self.resolver is None:
             self.resolved[key] = False
             self.flag("citation", location, key, "cannot resolve: no paper library is available to check it")
+            return
+        if key in self.resolved:
+            if not self.resolved[key]:
+                self.flag("citation", location, key, "unknown citation key: the paper library does not have it")
             return
         try:
             record = self.resolver.resolve(key)

@@ -9,6 +9,7 @@ title checks. Does not cover retrieval or storage of papers (``tools.papers``).
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import json
 import re
@@ -31,7 +32,7 @@ class CitationResolver(Protocol):
 
     The record may be a pydantic model, a dataclass, any object with attributes, or a mapping; ``title``,
     ``year``, ``authors``, ``arxiv_id``, ``url`` and an anchor (``anchor`` or ``section``/``page``) are read
-    from it or from its ``paper`` attribute. Unknown keys raise ``UnknownCitationError`` or another
+    from it or from its ``paper`` and ``chunk`` attributes (the shape of ``tools.papers.ResolvedCitation``). Unknown keys raise ``UnknownCitationError`` or another
     ``LookupError`` (or the library's own ``UnknownCitationError``), or return None.
     """
 
@@ -54,6 +55,7 @@ class InMemoryResolver:
             raise UnknownCitationError(f"unknown citation key {key!r}: not in this resolver") from None
 
 
+@functools.cache
 def unknown_citation_errors() -> tuple[type[BaseException], ...]:
     """Exception types meaning "unknown key": ``LookupError`` plus the paper library's own, where installed."""
     found: list[type[BaseException]] = [LookupError]
@@ -75,7 +77,7 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def _pick(obj: Any, *names: str) -> Any:
-    for holder in (obj, _get(obj, "paper")):
+    for holder in (obj, _get(obj, "paper"), _get(obj, "chunk")):
         if holder is None:
             continue
         for name in names:
@@ -97,7 +99,7 @@ def reference_from(key: str, number: int, record: Any) -> Any:
     anchor = _pick(record, "anchor")
     if anchor is None:
         section, page = _pick(record, "section"), _pick(record, "page")
-        parts = ([f"§{section}"] if section is not None else []) + ([f"p. {page}"] if page is not None else [])
+        parts = ([str(section)] if section else []) + ([f"p. {page}"] if page is not None else [])
         anchor = ", ".join(parts) or None
     try:
         year_int = int(year) if year is not None else None

@@ -30,8 +30,8 @@ def md_escape(text: str) -> str:
 
 
 def defuse_markdown(text: str) -> str:
-    """Escape tag-like ``<`` so Markdown viewers show model-written HTML as text."""
-    return _TAGLIKE_RE.sub(r"\\<", text)
+    """Escape tag-like ``<`` and image syntax so viewers show model-written HTML as text and load no images."""
+    return _TAGLIKE_RE.sub(r"\\<", text).replace("![", "!\\[")
 
 
 def metric_text(metric: Metric, field: str | None) -> str:
@@ -54,6 +54,25 @@ def metric_is_bad(metric: Metric, field: str | None) -> bool:
     """True when the value shown would be NaN or infinite."""
     fields = [field] if field and field != "ci" else ["mean", "value", "ci_low", "ci_high"]
     return any(is_bad_number(metric.field(f)) for f in fields)
+
+
+def figure_numbers(report: Report) -> dict[str, int]:
+    """Figure numbers in reading order: placed in summary/claims/methods, then the rest in Results, then later."""
+    names = {f.name for f in report.figures}
+
+    def placed(texts: list[str]) -> list[str]:
+        found = []
+        for text in texts:
+            found += [p.arg for p in placeholders(text) if p.kind == "figure" and p.arg in names]
+        return found
+
+    early = placed([report.summary, *(v.claim.statement for v in report.claims), report.methods])
+    late = placed([report.results_discussion, report.limitations, report.next_steps])
+    results = [f.name for f in report.figures if f.name not in early and f.name not in late]
+    order: dict[str, int] = {}
+    for name in early + results + late:
+        order.setdefault(name, len(order) + 1)
+    return order
 
 
 class Filler:

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 
 from assistant.report.check import split_metric_ref
 from assistant.report.figures import read_figure
-from assistant.report.fill import Filler, metric_is_bad, metric_text
+from assistant.report.fill import Filler, figure_numbers, metric_is_bad, metric_text
 from assistant.report.model import SECTION_TITLES, Report
 from assistant.report.render_md import (
     VERDICT_LABEL,
@@ -68,7 +68,7 @@ pre, code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monosp
 pre { background: #f4f7fa; padding: .75rem; overflow-x: auto; }
 """
 
-_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+_MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"]).disable("image")
 
 
 def _e(text: object) -> str:
@@ -100,7 +100,7 @@ class _Figures:
     def __init__(self, report: Report, run_dir: Path | None) -> None:
         self.report, self.run_dir = report, run_dir
         self.by_name = {f.name: f for f in report.figures}
-        self.number = {f.name: i for i, f in enumerate(report.figures, 1)}
+        self.number = figure_numbers(report)
 
     def html(self, name: str) -> str:
         fig = self.by_name[name]

@@ -8,7 +8,7 @@ directory, where ``write_report`` puts ``report.md``. Does not cover HTML (``ren
 
 from __future__ import annotations
 
-from assistant.report.fill import Filler, md_escape, metric_is_bad
+from assistant.report.fill import Filler, figure_numbers, md_escape, metric_is_bad
 from assistant.report.model import SECTION_TITLES, CheckResult, ClaimVerdict, Provenance, Reference, Report
 from assistant.report.results import Cell, Metric, Table, format_number
 
@@ -110,7 +110,7 @@ def render_markdown(report: Report) -> str:
     """The report as Markdown: numbers from results.json, prose from the model (defused), a check banner."""
     filler = Filler(report, "md")
     figures = {f.name: f for f in report.figures}
-    numbering = {f.name: i for i, f in enumerate(report.figures, 1)}
+    numbering = figure_numbers(report)
 
     def table_md(name: str) -> str:
         return f"*Table: {md_escape(name)}*\n\n" + md_table(report.results.tables[name])

@@ -1,0 +1,66 @@
+"""The real paper library (``tools.papers.PaperLibrary``) satisfies ``CitationResolver``; the CLI uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.cli import main
+from assistant.report import CitationResolver, DraftClaim, ReportDraft, build_report, render_markdown, write_report
+from tests.report.conftest import NOW, RUN_ID
+
+papers = pytest.importorskip("tools.papers", reason="tools.papers (the paper library) is not installed")
+
+BIB = """@article{burns2023weak,
+  title={Weak-to-Strong Generalization: Eliciting Strong Capabilities With Weak Supervision},
+  author={Burns, Collin and Izmailov, Pavel},
+  year={2023},
+  eprint={2312.09390},
+  archivePrefix={arXiv},
+  abstract={We study whether weak model supervision can elicit the full capabilities of a much stronger model.}
+}
+"""
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> object:
+    bib = tmp_path / "refs.bib"
+    bib.write_text(BIB, encoding="utf-8")
+    store = tmp_path / "workspace" / ".ara" / "papers"
+    lib = papers.PaperLibrary.open(store, papers.library.LibraryConfig(use_chroma=False))
+    ingest = lib.add_paths([bib])
+    assert ingest.added == ("arxiv:2312.09390",)
+    return lib
+
+
+def test_real_library_resolves_and_rejects(run_dir: Path, library: object) -> None:
+    assert isinstance(library, CitationResolver)
+    draft = ReportDraft(
+        summary="PGR {{ metric:xent.pgr }} was positive {{ cite:arxiv:2312.09390#c0 }}, as in Burns et al. 2023.",
+        claims=[DraftClaim(statement="PGR is positive.", metric="xent.pgr", direction="increase")],
+        cited_keys=["arxiv:2312.09390#c0", "arxiv:2312.09390#c99"],
+    )
+
+    report = build_report(run_dir, draft, library, now=NOW)
+
+    [ref] = report.references
+    assert (ref.title, ref.year, ref.arxiv_id, ref.anchor, ref.authors) == (
+        "Weak-to-Strong Generalization: Eliciting Strong Capabilities With Weak Supervision",
+        2023,
+        "2312.09390",
+        "abstract",
+        ["Burns, Collin", "Izmailov, Pavel"],
+    )
+    assert report.check is not None
+    assert [(o.kind, o.location, o.text) for o in report.check.offenders] == [
+        ("citation", "cited_keys[1]", "arxiv:2312.09390#c99")
+    ]
+    assert "Burns, Collin, Izmailov, Pavel \\(2023\\). Weak-to-Strong Generalization" in render_markdown(report)
+
+
+def test_cli_check_opens_the_workspace_library(run_dir: Path, library: object) -> None:
+    draft = ReportDraft(summary="As shown before {{ cite:arxiv:2312.09390#c0 }}.")
+    write_report(run_dir, build_report(run_dir, draft, library, now=NOW))
+
+    assert int(main(["report", "check", RUN_ID]) or 0) == 0
