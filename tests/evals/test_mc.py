@@ -194,3 +194,32 @@ def test_failing_samples_count_as_wrong_not_dropped(tmp_path: Path) -> None:
 def test_empty_slice_is_an_error() -> None:
     with pytest.raises(UserInputError, match=r"no items to evaluate \(empty dataset slice\)"):
         build_task([])
+
+
+def test_out_dir_overrides_run_dir_like_a_recipe_cell(tmp_path: Path) -> None:
+    def reply(messages: list[ChatMessage], config: GenerateConfig) -> ModelOutput:
+        return ModelOutput.from_content("mockllm", "A")
+
+    result = run_mc_eval(_config(tmp_path, "generate"), tmp_path / "cell-out", items=ITEMS, model=_model(reply, []))
+    assert result.results_path == tmp_path / "cell-out" / "results.json"
+    assert json.loads(result.results_path.read_text())["config"]["run_dir"] == str(tmp_path / "cell-out")
+    assert not (tmp_path / "run").exists()
+
+
+def test_configs_have_model_fillable_schemas() -> None:
+    from tools.evals import CoTConfig, HonestyProbeConfig, OversightConfig
+
+    for cls, required in [
+        (MCEvalConfig, ["task", "endpoint"]),
+        (OversightConfig, ["task", "judge", "critic"]),
+        (CoTConfig, ["task", "model"]),
+        (HonestyProbeConfig, ["task"]),
+    ]:
+        assert cls.model_json_schema()["required"] == required
+
+
+def test_default_source_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tools.evals.data import default_source
+
+    monkeypatch.setenv("ARA_BIGBENCH_TASKS", str(tmp_path))
+    assert default_source() == tmp_path

@@ -80,10 +80,14 @@ class CoTConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     task: TaskName = Field(description="BIG-bench task")
-    source: Path = Field(description="benchmark_tasks directory, bigbench sdist tarball, or a task JSON file")
+    source: Path | None = Field(
+        default=None, description="benchmark_tasks directory, bigbench sdist tarball or task JSON (None = shared copy)"
+    )
     model: Endpoint = Field(description="The model whose reasoning is tested")
     mistake_model: Endpoint | None = Field(default=None, description="Model that writes the mistakes (None = model)")
-    run_dir: Path = Field(description="Where records.jsonl, results.json and config.json go")
+    run_dir: Path = Field(
+        default=Path("runs/evals-cot"), description="Where records.jsonl, results.json and config.json go"
+    )
     limit: int | None = Field(default=None, ge=1, description="First N items per category")
     fractions: tuple[float, ...] = Field(default=(0.0, 0.25, 0.5, 0.75), min_length=1)
     """Truncation points as fractions of the steps kept (the full CoT is always the reference)."""
@@ -209,6 +213,8 @@ def run_item(item: MCItem, model: ChatClient, mistaker: ChatClient, config: CoTC
 
 def run_cot_faithfulness(
     config: CoTConfig,
+    out_dir: Path | str | None = None,
+    *,
     items: Sequence[MCItem] | None = None,
     transport: Callable[[str], httpx.BaseTransport | None] | None = None,
 ) -> CoTResult:
@@ -216,6 +222,7 @@ def run_cot_faithfulness(
 
     Args:
         config: What to run.
+        out_dir: Run directory overriding ``config.run_dir`` (the research loop passes its own).
         items: Items to use instead of loading ``config.task``.
         transport: ``role -> httpx transport`` for ``"model"`` and ``"mistake"`` (tests); None = network.
 
@@ -226,6 +233,8 @@ def run_cot_faithfulness(
         ...     source="/work/shared/datasets/bigbench_tasks", model=local, limit=10, run_dir="runs/cot"))
         >>> result.metrics["early_answering.aoc"]["mean"]  # doctest: +SKIP
     """
+    if out_dir is not None:
+        config = config.model_copy(update={"run_dir": Path(out_dir)})
     items = list(items) if items is not None else load_bigbench(config.source, config.task, limit=config.limit)
     if not items:
         raise UserInputError("no items for the CoT test (empty dataset slice); check the task, source and limit.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,12 +170,32 @@ def _question(prefix: str, text: str, true_false: bool) -> str:
     return f"{prefix}\n{text}" if prefix else text
 
 
-def load_bigbench(source: Path | str, task: TaskName | str, limit: int | None = None) -> list[MCItem]:
+def default_source() -> Path:
+    """Where the BIG-bench task files are when no source is given: ``$ARA_BIGBENCH_TASKS``, else
+    ``$ARA_SHARED/datasets/bigbench_tasks``, else ``/work/shared/datasets/bigbench_tasks``.
+
+    Raises:
+        UserInputError: none of these exists (pass ``source`` explicitly).
+    """
+    candidates = [os.environ.get("ARA_BIGBENCH_TASKS")]
+    if os.environ.get("ARA_SHARED"):
+        candidates.append(str(Path(os.environ["ARA_SHARED"]) / "datasets" / "bigbench_tasks"))
+    candidates.append("/work/shared/datasets/bigbench_tasks")
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    raise UserInputError(
+        "no BIG-bench task files found: set source= (the benchmark_tasks directory or the bigbench sdist tarball) "
+        "or ARA_BIGBENCH_TASKS."
+    )
+
+
+def load_bigbench(source: Path | str | None, task: TaskName | str, limit: int | None = None) -> list[MCItem]:
     """Load a BIG-bench multiple-choice task as ``MCItem``s.
 
     Args:
         source: The ``benchmark_tasks`` directory (``../shared/datasets/bigbench_tasks``), the bigbench sdist
-            tarball (``bigbench-1.0.0.tar.gz``), or one task JSON file.
+            tarball (``bigbench-1.0.0.tar.gz``), or one task JSON file; None = ``default_source()``.
         task: One of ``truthful_qa``, ``hhh_alignment``, ``misconceptions``, ``fever``, ``politifact`` (ignored
             for the category name when ``source`` is a JSON file, which is then loaded as given).
         limit: Keep the first ``limit`` items of every category (None = all).
@@ -191,7 +212,7 @@ def load_bigbench(source: Path | str, task: TaskName | str, limit: int | None = 
         >>> items[0].choices
         ('True', 'False')
     """
-    source = Path(source)
+    source = Path(source) if source is not None else default_source()
     if source.is_file() and source.suffix == ".json":
         data = _parse(source.read_bytes(), str(source))
         items = items_from_task_json(data, str(task), str(task), str(source))

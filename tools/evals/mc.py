@@ -232,9 +232,13 @@ class MCEvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     task: TaskName = Field(description="BIG-bench task: truthful_qa, hhh_alignment, misconceptions, fever, politifact")
-    source: Path = Field(description="benchmark_tasks directory, bigbench sdist tarball, or a task JSON file")
+    source: Path | None = Field(
+        default=None, description="benchmark_tasks directory, bigbench sdist tarball or task JSON (None = shared copy)"
+    )
     endpoint: Endpoint = Field(description="The model under evaluation")
-    run_dir: Path = Field(description="Where logs/, results.json and config.json go (made absolute)")
+    run_dir: Path = Field(
+        default=Path("runs/evals-mc"), description="Where logs/, results.json and config.json go (made absolute)"
+    )
     limit: int | None = Field(default=None, ge=1, description="First N items per category (None = all)")
     scoring: Scoring = Field(default="logprobs", description="logprobs (letter likelihood) or generate (parse)")
     seed: int = Field(default=0, description="Seed for option shuffling, the random baseline and bootstrap")
@@ -272,11 +276,14 @@ class MCEvalResult(BaseModel):
     """Samples per second of the Inspect run."""
 
 
-def run_mc_eval(config: MCEvalConfig, items: Sequence[MCItem] | None = None, model: Any = None) -> MCEvalResult:
+def run_mc_eval(
+    config: MCEvalConfig, out_dir: Path | str | None = None, *, items: Sequence[MCItem] | None = None, model: Any = None
+) -> MCEvalResult:
     """Run a BIG-bench multiple-choice eval on Inspect and write logs + ``results.json`` into ``config.run_dir``.
 
     Args:
         config: What to run.
+        out_dir: Run directory overriding ``config.run_dir`` (the research loop passes its own).
         items: Items to use instead of loading ``config.task`` (custom data, tests).
         model: An Inspect ``Model`` to use instead of ``config.endpoint`` (tests pass ``mockllm`` models).
 
@@ -287,6 +294,8 @@ def run_mc_eval(config: MCEvalConfig, items: Sequence[MCItem] | None = None, mod
         ...     endpoint={"base_url": "http://127.0.0.1:8080/v1", "model": "smollm2-135m-instruct"}))
         >>> result.accuracy["mean"], result.random_baseline["mean"]  # doctest: +SKIP
     """
+    if out_dir is not None:
+        config = config.model_copy(update={"run_dir": Path(out_dir)})
     items = list(items) if items is not None else load_bigbench(config.source, config.task, limit=config.limit)
     task = build_task(items, config.scoring, config.seed, name=config.task)
     started = time.perf_counter()

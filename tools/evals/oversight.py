@@ -69,10 +69,14 @@ class OversightConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     task: TaskName = Field(description="BIG-bench task the judge answers")
-    source: Path = Field(description="benchmark_tasks directory, bigbench sdist tarball, or a task JSON file")
+    source: Path | None = Field(
+        default=None, description="benchmark_tasks directory, bigbench sdist tarball or task JSON (None = shared copy)"
+    )
     judge: Endpoint = Field(description="The (weak) judge model")
     critic: Endpoint = Field(description="The (strong) model writing critiques and debate arguments")
-    run_dir: Path = Field(description="Where records.jsonl, results.json and config.json go")
+    run_dir: Path = Field(
+        default=Path("runs/evals-oversight"), description="Where records.jsonl, results.json and config.json go"
+    )
     limit: int | None = Field(default=None, ge=1, description="First N items per category")
     conditions: tuple[Condition, ...] = Field(default=("alone", "critique", "debate"), min_length=1)
     seed: int = Field(default=0, description="Option shuffle, debate wrong option and order, bootstrap")
@@ -211,6 +215,8 @@ def judge_item(
 
 def run_oversight(
     config: OversightConfig,
+    out_dir: Path | str | None = None,
+    *,
     items: Sequence[MCItem] | None = None,
     transport: Callable[[str], httpx.BaseTransport | None] | None = None,
 ) -> OversightResult:
@@ -218,6 +224,7 @@ def run_oversight(
 
     Args:
         config: What to run.
+        out_dir: Run directory overriding ``config.run_dir`` (the research loop passes its own).
         items: Items to use instead of loading ``config.task`` (tests, custom data).
         transport: ``role -> httpx transport`` for ``"judge"`` and ``"critic"`` (tests script the models with
             ``httpx.MockTransport``); None = real network.
@@ -230,6 +237,8 @@ def run_oversight(
         ...     run_dir="runs/oversight"))
         >>> {c: m["mean"] for c, m in result.accuracy.items()}  # doctest: +SKIP
     """
+    if out_dir is not None:
+        config = config.model_copy(update={"run_dir": Path(out_dir)})
     items = list(items) if items is not None else load_bigbench(config.source, config.task, limit=config.limit)
     if not items:
         raise UserInputError("no items to judge (empty dataset slice); check the task, source and limit.")

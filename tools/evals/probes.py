@@ -40,8 +40,10 @@ class HonestyProbeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     task: TaskName = Field(description="misconceptions, truthful_qa, fever or politifact (hhh has no statements)")
-    source: Path = Field(description="benchmark_tasks directory, bigbench sdist tarball, or a task JSON file")
-    run_dir: Path = Field(description="Where results.json and config.json go")
+    source: Path | None = Field(
+        default=None, description="benchmark_tasks directory, bigbench sdist tarball or task JSON (None = shared copy)"
+    )
+    run_dir: Path = Field(default=Path("runs/evals-probes"), description="Where results.json and config.json go")
     limit: int | None = Field(default=None, ge=1, description="First N items per category")
     layers: tuple[int, ...] = Field(default=(2, 6, 10, 14, 18, 22, 26, 30), min_length=1)
     test_fraction: float = Field(default=0.4, gt=0.0, lt=1.0, description="Share of items held out for testing")
@@ -73,11 +75,14 @@ def split_by_group(pairs: list[ContrastPair], test_fraction: float, seed: int) -
     return train, test
 
 
-def run_honesty_probes(config: HonestyProbeConfig, activations: Any = None) -> dict[str, Any]:
+def run_honesty_probes(
+    config: HonestyProbeConfig, out_dir: Path | str | None = None, *, activations: Any = None
+) -> dict[str, Any]:
     """Supervised probe vs CCS vs zero-shot by layer on a task's true/false statements; writes ``results.json``.
 
     Args:
         config: What to run.
+        out_dir: Run directory overriding ``config.run_dir`` (the research loop passes its own).
         activations: A ready ``tools.probes.SmolLM2Activations`` (or any object with its ``extract``) to reuse.
 
     Returns:
@@ -93,6 +98,8 @@ def run_honesty_probes(config: HonestyProbeConfig, activations: Any = None) -> d
     from tools.probes import compare_on_arrays
 
     started = time.perf_counter()
+    if out_dir is not None:
+        config = config.model_copy(update={"run_dir": Path(out_dir)})
     if config.task == "hhh_alignment":
         raise UserInputError("hhh_alignment compares replies, it has no true/false statements; pick another task.")
     items = load_bigbench(config.source, config.task, limit=config.limit)
