@@ -8,20 +8,24 @@ human's: in a terminal ``approve`` shows the proposal, pins its head and asks; w
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistant.cli.common import echo_json
 from assistant.paths import resolve_workspace
 from assistant.review.errors import AuthorityError, ReviewerIdentityError, ReviewError, as_review_error
-from assistant.review.identity import authorize_decision, resolve_reviewer
-from assistant.review.service import ProposalView, ReviewService
-from tools.vcs import Proposal, ProposalStatus, VcsError
+from tools.vcs.errors import VcsError
+from tools.vcs.index import open_index
+
+if TYPE_CHECKING:
+    from assistant.review.service import ProposalView, ReviewService
+    from tools.vcs.records import ProposalStatus
 
 STATUSES = ("open", "approved", "rejected", "superseded", "all")
 
@@ -39,11 +43,20 @@ def _mapped_errors() -> Iterator[None]:
         raise as_review_error(err) from err
 
 
+def _workspace_path(ctx: click.Context) -> Path:
+    return resolve_workspace((ctx.find_root().obj or {}).get("workspace"))
+
+
 def _service(ctx: click.Context) -> ReviewService:
-    root = ctx.find_root()
-    path = resolve_workspace((root.obj or {}).get("workspace"))
+    from assistant.review.service import ReviewService
+
     with _mapped_errors():
-        return ReviewService.open(path)
+        return ReviewService.open(_workspace_path(ctx))
+
+
+def echo_json(value: Any) -> None:
+    """Print ``value`` as indented JSON (local, so ``list`` does not import the settings machinery)."""
+    click.echo(json.dumps(value, indent=2, default=str))
 
 
 def _age(created: datetime, now: datetime) -> str:
@@ -73,25 +86,29 @@ def review() -> None:
 @click.pass_context
 def list_(ctx: click.Context, status: str, as_json: bool) -> None:
     """Proposals, newest first: id, status, age, summary and key numbers."""
-    service = _service(ctx)
+    path = _workspace_path(ctx)
     wanted: list[ProposalStatus] | None = None if status == "all" else [status]  # type: ignore[list-item]
-    proposals = service.proposals(wanted)
+    with _mapped_errors():
+        rows = open_index(path).select_rows(wanted)
     if as_json:
-        echo_json([p.model_dump(mode="json") for p in proposals])
+        echo_json(rows)
         return
-    if not proposals:
-        click.echo(f"no {'' if status == 'all' else status + ' '}proposals in {service.ws.path}")
+    if not rows:
+        click.echo(f"no {'' if status == 'all' else status + ' '}proposals in {path}")
         return
     now = datetime.now(UTC)
     lines = [f"{'ID':>5}  {'STATUS':<10}  {'AGE':>4}  {'SUMMARY':<48}  KEY NUMBERS"]
-    for p in proposals:
-        subject = (p.summary.strip().splitlines() or [""])[0]
+    for row in rows:
+        subject = (str(row["summary"]).strip().splitlines() or [""])[0]
         subject = subject if len(subject) <= 48 else subject[:47] + "…"
-        lines.append(f"{p.id:>5}  {p.status:<10}  {_age(p.created_at, now):>4}  {subject:<48}  {_numbers(p.results)}")
+        age = _age(datetime.fromisoformat(row["created_at"]), now)
+        lines.append(f"{row['id']:>5}  {row['status']:<10}  {age:>4}  {subject:<48}  {_numbers(row['results'])}")
     click.echo("\n".join(lines))
 
 
 def _actor(service: ReviewService) -> str:
+    from assistant.review.identity import resolve_reviewer
+
     try:
         return str(resolve_reviewer(service.ws.path, None))
     except (ReviewerIdentityError, AuthorityError):
@@ -169,6 +186,7 @@ def approve_cmd(
 ) -> None:
     """Merge a proposal into the main line (a person's decision: terminal confirmation or --reviewer)."""
     from assistant.review.approve import approve
+    from assistant.review.identity import authorize_decision
 
     service = _service(ctx)
     with _mapped_errors():
@@ -200,6 +218,8 @@ def approve_cmd(
 @click.pass_context
 def reject(ctx: click.Context, proposal_id: int, comment: str, reviewer: str | None) -> None:
     """Reject a proposal; the branch is kept and the comment goes back to the agent."""
+    from assistant.review.identity import authorize_decision
+
     service = _service(ctx)
     with _mapped_errors():
         authority = authorize_decision(
@@ -219,7 +239,7 @@ def revise(ctx: click.Context, proposal_id: int, run_id: str | None, summary: st
     """Propose a revision (the agent's step): a new proposal from the run's current files, linked to the old."""
     service = _service(ctx)
     with _mapped_errors():
-        new: Proposal = service.revise(proposal_id, run_id=run_id, summary=summary)
+        new = service.revise(proposal_id, run_id=run_id, summary=summary)
     if as_json:
         echo_json(new.model_dump(mode="json"))
         return

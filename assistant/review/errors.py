@@ -7,7 +7,7 @@ the workspace repository itself (``tools.vcs.errors``, mapped onto ``ReviewError
 from __future__ import annotations
 
 from assistant.errors import AssistantError
-from tools.vcs import (
+from tools.vcs.errors import (
     BranchMissingError,
     MainLineError,
     NotAWorkspaceError,

@@ -7,6 +7,8 @@ must act on them; ``assistant`` maps them onto ``AssistantError`` for the CLI. D
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tools.errors import UserInputError
 
 
@@ -16,6 +18,14 @@ class VcsError(UserInputError):
 
 class NotAWorkspaceError(VcsError):
     """The folder is not a git repository (and ``open`` was asked not to create one)."""
+
+    @classmethod
+    def at(cls, root: Path) -> NotAWorkspaceError:
+        """The error for ``root``, saying how to fix it."""
+        return cls(
+            f"{root} is not a git repository (no .git there). Point --workspace/ARA_WORKSPACE at the "
+            "workspace, or let a research run create it ('ara run' calls Workspace.open_or_create)."
+        )
 
 
 class MainLineError(VcsError):

@@ -73,7 +73,11 @@ def try_git(cwd: Path, *args: str) -> str | None:
 def git_bytes(cwd: Path, *args: str) -> bytes | None:
     """Raw stdout of ``git <args>`` as bytes, or None when git exits non-zero."""
     status, out, _ = git.Git(str(cwd)).execute(
-        ["git", *args], with_extended_output=True, with_exceptions=False, stdout_as_string=False
+        ["git", *args],
+        with_extended_output=True,
+        with_exceptions=False,
+        stdout_as_string=False,
+        strip_newline_in_stdout=False,
     )
     return bytes(out) if status == 0 and isinstance(out, bytes) else None
 

@@ -17,10 +17,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tools.vcs.errors import ProposalNotFoundError
-from tools.vcs.records import PROPOSAL_STATUSES, KeyNumber, Proposal, ProposalStatus
+from tools.vcs.errors import NotAWorkspaceError, ProposalNotFoundError
+
+if TYPE_CHECKING:
+    from tools.vcs.records import KeyNumber, Proposal, ProposalStatus
+
+_STATUSES = ("open", "approved", "rejected", "superseded")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proposals (
@@ -80,6 +84,17 @@ class Comment(NamedTuple):
     created_at: datetime
 
 
+def open_index(workspace: Path) -> ProposalIndex:
+    """The proposal index of the workspace at ``workspace`` without starting git (the fast path of ``list``).
+
+    Raises:
+        NotAWorkspaceError: ``workspace`` has no ``.git``.
+    """
+    if not (workspace / ".git").exists():
+        raise NotAWorkspaceError.at(workspace)
+    return ProposalIndex(workspace / ".ara" / "proposals.sqlite")
+
+
 def utcnow() -> datetime:
     """The current time in UTC (timezone-aware)."""
     return datetime.now(UTC)
@@ -94,6 +109,15 @@ class ProposalIndex:
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        if not write and not self.path.exists():
+            # reading a workspace ara never wrote to: an empty index, and no .ara/ created in it
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            conn.executescript(_SCHEMA)
+            try:
+                yield conn
+            finally:
+                conn.close()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
@@ -181,7 +205,22 @@ class ProposalIndex:
 
     def select(self, statuses: Iterable[ProposalStatus] | None = None, limit: int | None = None) -> list[Proposal]:
         """Complete proposals, newest first, optionally filtered by status."""
-        wanted = tuple(statuses) if statuses is not None else PROPOSAL_STATUSES
+        return [_to_proposal(row) for row in self._rows(statuses, limit)]
+
+    def select_rows(
+        self, statuses: Iterable[ProposalStatus] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Like ``select`` but plain dicts (JSON-able, no pydantic import): the fast path of ``ara review list``."""
+        names = _COLUMNS.split(", ")
+        rows = []
+        for row in self._rows(statuses, limit):
+            values = dict(zip(names, row, strict=True))
+            values["results"] = json.loads(values["results"])
+            rows.append(values)
+        return rows
+
+    def _rows(self, statuses: Iterable[ProposalStatus] | None, limit: int | None) -> list[tuple[Any, ...]]:
+        wanted = tuple(statuses) if statuses is not None else _STATUSES
         marks = ",".join("?" for _ in wanted)
         sql = f"SELECT {_COLUMNS} FROM proposals WHERE complete = 1 AND status IN ({marks}) ORDER BY id DESC"
         params: list[Any] = list(wanted)
@@ -189,8 +228,7 @@ class ProposalIndex:
             sql += " LIMIT ?"
             params.append(limit)
         with self._connect() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [_to_proposal(row) for row in rows]
+            return list(conn.execute(sql, params).fetchall())
 
     def children(self, proposal_id: int) -> list[Proposal]:
         """Revisions made from ``proposal_id``, oldest first."""
@@ -249,6 +287,8 @@ class ProposalIndex:
 
 
 def _to_proposal(row: tuple[Any, ...]) -> Proposal:
+    from tools.vcs.records import Proposal
+
     values = dict(zip(_COLUMNS.split(", "), row, strict=True))
     values["results"] = json.loads(values["results"])
     return Proposal.model_validate(values)

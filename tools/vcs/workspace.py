@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import git
 from filelock import FileLock, Timeout
 from ulid import ULID
 
@@ -89,16 +88,9 @@ class Workspace:
         """
         root = Path(path).expanduser().resolve()
         if not (root / ".git").exists():
-            raise NotAWorkspaceError(
-                f"{root} is not a git repository (no .git there). Point --workspace/ARA_WORKSPACE at the "
-                "workspace, or let a research run create it ('ara run' calls Workspace.open_or_create)."
-            )
-        try:
-            repo = git.Repo(root)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError) as err:
-            raise NotAWorkspaceError(f"{root} is not a usable git repository: {err}") from err
-        if repo.bare:
-            raise NotAWorkspaceError(f"{root} is a bare repository; a workspace needs a working tree")
+            raise NotAWorkspaceError.at(root)
+        if try_git(root, "rev-parse", "--is-inside-work-tree") is None:
+            raise NotAWorkspaceError(f"{root} has a .git entry but git cannot use it as a working tree")
         ws = cls(root, _find_mainline(root))
         ws.state_dir.mkdir(exist_ok=True)
         _ensure_excludes(root)
@@ -441,8 +433,9 @@ def _find_mainline(root: Path) -> str:
 
 
 def _ensure_excludes(root: Path) -> None:
-    common = run_git(root, "rev-parse", "--git-common-dir")
-    exclude = (root / common / "info" / "exclude").resolve()
+    dotgit = root / ".git"
+    common = dotgit if dotgit.is_dir() else root / run_git(root, "rev-parse", "--git-common-dir")
+    exclude = (common / "info" / "exclude").resolve()
     text = exclude.read_text(encoding="utf-8") if exclude.is_file() else ""
     missing = [line for line in EXCLUDES if line not in text.splitlines()]
     if missing:
