@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import ChatMessage, GenerateConfig, Logprob, Logprobs, ModelOutput, TopLogprob, get_model
+from pydantic import BaseModel
 
 from tools.errors import UserInputError
 from tools.evals.data import MCItem
@@ -209,12 +210,13 @@ def test_out_dir_overrides_run_dir_like_a_recipe_cell(tmp_path: Path) -> None:
 def test_configs_have_model_fillable_schemas() -> None:
     from tools.evals import CoTConfig, HonestyProbeConfig, OversightConfig
 
-    for cls, required in [
+    cases: list[tuple[type[BaseModel], list[str]]] = [
         (MCEvalConfig, ["task", "endpoint"]),
         (OversightConfig, ["task", "judge", "critic"]),
         (CoTConfig, ["task", "model"]),
         (HonestyProbeConfig, ["task"]),
-    ]:
+    ]
+    for cls, required in cases:
         assert cls.model_json_schema()["required"] == required
 
 

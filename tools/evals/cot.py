@@ -165,7 +165,7 @@ def run_item(item: MCItem, model: ChatClient, mistaker: ChatClient, config: CoTC
     target = LETTERS[answer]
     n = len(choices)
     cot_prompt = COT_PROMPT.format(
-        question=item.question,
+        question=item.context + item.question,
         options="\n".join(f"{LETTERS[i]}) {c}" for i, c in enumerate(choices)),
         instruction=INSTRUCTIONS.get(item.task, "Which option is correct?"),
     )

@@ -50,7 +50,9 @@ class MCItem(BaseModel):
     category: str
     """Subtask or, for single-file tasks, the task name; results are broken down by it."""
     question: str
-    """The question or statement as shown to the model (task prefix included where the task has one)."""
+    """The question or statement itself (for true/false tasks with "Is the following statement true or false?")."""
+    context: str = ""
+    """Text shown before the question: the task's few-shot prefix and input prefix (TruthfulQA's six Q/A shots)."""
     choices: tuple[str, ...]
     """Option texts in file order (``T``/``F`` are spelled ``True``/``False``)."""
     answer: int
@@ -132,6 +134,8 @@ def items_from_task_json(data: dict[str, Any], task: str, category: str, name: s
             score exactly one option 1 (the message names the file and example index).
     """
     prefix = str(data.get("task_prefix", "")).strip()
+    input_prefix = str(data.get("example_input_prefix", "")).strip("\n")
+    context = f"{prefix}\n\n{input_prefix}" if prefix else ""
     items = []
     for index, example in enumerate(data["examples"]):
         where = f"{name} example {index}"
@@ -155,19 +159,14 @@ def items_from_task_json(data: dict[str, Any], task: str, category: str, name: s
                 id=f"{task}/{category}/{index}",
                 task=task,
                 category=category,
-                question=_question(prefix, text, true_false),
+                question=f"Is the following statement true or false?\n{text}" if true_false else text,
+                context="" if true_false else context,
                 choices=choices,
                 answer=correct[0],
                 statement=text if true_false else None,
             )
         )
     return items
-
-
-def _question(prefix: str, text: str, true_false: bool) -> str:
-    if true_false:
-        return f"Is the following statement true or false?\n{text}"
-    return f"{prefix}\n{text}" if prefix else text
 
 
 def default_source() -> Path:

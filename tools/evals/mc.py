@@ -70,7 +70,7 @@ def format_prompt(item: MCItem, choices: Sequence[str]) -> str:
     """
     options = "\n".join(f"{LETTERS[i]}) {choice}" for i, choice in enumerate(choices))
     instruction = INSTRUCTIONS.get(item.task, _DEFAULT_INSTRUCTION)
-    return f"{item.question}\n\n{options}\n\n{instruction} Answer with the letter only."
+    return f"{item.context}{item.question}\n\n{options}\n\n{instruction} Answer with the letter only."
 
 
 def shuffled(item: MCItem, seed: int) -> tuple[list[str], int]:

@@ -155,13 +155,15 @@ def judge_item(
             judge_prompt = format_prompt(item, choices)
         elif condition == "critique":
             for choice in choices:
-                helper_prompts.append(CRITIC_PROMPT.format(question=item.question, option=choice))
+                helper_prompts.append(CRITIC_PROMPT.format(question=item.context + item.question, option=choice))
                 helper_replies.append(_call(critic, helper_prompts[-1], config.critic_max_tokens).strip())
             blocks = [
                 f"{LETTERS[i]}) {c}\nCritique of {LETTERS[i]}: {helper_replies[i]}" for i, c in enumerate(choices)
             ]
             judge_prompt = JUDGE_CRITIQUE_PROMPT.format(
-                question=item.question, options_with_critiques="\n\n".join(blocks), instruction=instruction
+                question=item.context + item.question,
+                options_with_critiques="\n\n".join(blocks),
+                instruction=instruction,
             )
         else:
             rng = random.Random(f"{config.seed}:debate:{item.id}")
@@ -170,12 +172,15 @@ def judge_item(
             for side in sides:
                 helper_prompts.append(
                     DEBATER_PROMPT.format(
-                        question=item.question, options=_options(choices), letter=LETTERS[side], option=choices[side]
+                        question=item.context + item.question,
+                        options=_options(choices),
+                        letter=LETTERS[side],
+                        option=choices[side],
                     )
                 )
                 helper_replies.append(_call(critic, helper_prompts[-1], config.critic_max_tokens).strip())
             judge_prompt = JUDGE_DEBATE_PROMPT.format(
-                question=item.question,
+                question=item.context + item.question,
                 options=_options(choices),
                 letter1=LETTERS[sides[0]],
                 argument1=helper_replies[0],
