@@ -159,9 +159,17 @@ def _print_view(view: ProposalView, *, full: bool = True) -> None:
 @click.pass_context
 def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> None:
     """Report, results, citations, cost, diff stat and diff of a proposal; pins its head for approval."""
+    from assistant.settings import load_settings
+
     service = _service(ctx)
+    llm = load_settings(service.ws.path).llm
     with _mapped_errors():
-        view = service.show(proposal_id, actor=_actor(service))
+        view = service.show(
+            proposal_id,
+            actor=_actor(service),
+            price_in_per_mtok=llm.price_in_per_mtok,
+            price_out_per_mtok=llm.price_out_per_mtok,
+        )
         if as_json:
             echo_json(view.model_dump(mode="json"))
             return

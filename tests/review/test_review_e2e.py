@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from assistant.review import AuditLog, ReviewService
 from tests.review._cli import ara
 from tests.vcs._support import git, human_commit, human_status, human_tree, make_run, trailers
@@ -161,3 +163,18 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
     assert final == {1: "rejected", 2: "approved"}
     assert service.get(2).reviewer == REVIEWER
     assert service.get(2).merge_commit == merge
+
+
+def test_show_prices_the_run_when_prices_are_known(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    events = "".join(
+        json.dumps({"type": "llm_called", "ts": float(i), "prompt_tokens": 1000, "completion_tokens": 500}) + "\n"
+        for i in range(4)
+    )
+    run = make_run(ws, {"report.md": "# r\n", "events.jsonl": events})
+    proposal = ws.propose(run.run_id, "s", "summary", ["."], "report.md", {})
+    monkeypatch.setenv("ARA_LLM_PRICE_IN_PER_MTOK", "2.5")
+    monkeypatch.setenv("ARA_LLM_PRICE_OUT_PER_MTOK", "10")
+    shown = ara(ws.path, "show", str(proposal.id), "--no-diff")
+    assert shown.exit_code == 0, shown.output
+    # 4 calls: 4,000 prompt tokens at $2.5/M + 2,000 completion tokens at $10/M = $0.03
+    assert "cost: 4 LLM calls, 4000+2000 tokens, 0 cells, 3 s, $0.0300" in shown.output
