@@ -81,9 +81,21 @@ def checkpoint_path(workspace: Path) -> Path:
 
 
 @asynccontextmanager
-async def open_checkpointer(workspace: Path) -> AsyncIterator[AsyncSqliteSaver]:
-    """The workspace's SQLite checkpointer, open for the duration of the block."""
+async def open_checkpointer(workspace: Path, *, synchronous: str = "NORMAL") -> AsyncIterator[AsyncSqliteSaver]:
+    """The workspace's SQLite checkpointer, open for the duration of the block.
+
+    Args:
+        workspace: The workspace (the file is ``<workspace>/.ara/checkpoints.sqlite``).
+        synchronous: SQLite's ``synchronous`` pragma. ``NORMAL`` (default) in WAL mode survives a killed process
+            (``kill -9`` is tested) but not a power cut, and skips an fsync per checkpoint; ``FULL`` also
+            survives power loss at ~10 ms more per node. Cells are safe either way: their results are fsynced
+            files, so a lost checkpoint only re-enters a node that then reuses them.
+    """
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(workspace))) as saver:
+        await saver.setup()
+        await saver.conn.execute(f"PRAGMA synchronous={synchronous}")
         yield saver
 
 

@@ -1,0 +1,218 @@
+"""Graph + checkpoint overhead of the research loop per node, with a zero-latency scripted model.
+
+Runs the whole loop (intake → ... → propose_change, 9 nodes) N times in three ways on the same fakes: the node
+functions called directly in sequence (the baseline: no LangGraph, no checkpoints), the compiled graph over an
+in-memory checkpointer, and the compiled graph over the SQLite checkpointer with ``durability="sync"`` (what
+``ara run`` uses). The model is ``ScriptedLLM`` (the real openai SDK over an in-process transport, so zero network
+latency) and cells run in-process. Per-node overhead = (graph run time - direct run time) / 9, and the gap between
+one node's ``NodeFinished`` and the next ``NodeStarted`` in the run log (pure graph + checkpoint time).
+
+Command: ``nice -n 10 .venv/bin/python -m bench.graph_overhead -n 30``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ConfigDict
+
+from assistant.events import NodeFinished, NodeStarted
+from assistant.graph import compile_graph, open_checkpointer, start_run
+from assistant.graph import nodes as N
+from assistant.graph.context import RunContext
+from assistant.graph.state import initial_state
+from assistant.llm.testing import ScriptedLLM
+from assistant.recipes import Recipe, default_registry
+from assistant.runlog import RunLog, events_of, read_events
+from bench._results import write_section
+from tools.vcs import Workspace
+
+NODE_COUNT = 9
+MODES = {
+    "direct": "nodes called directly (baseline)",
+    "memory": "graph + InMemorySaver",
+    "sqlite": 'graph + SQLite (`synchronous=NORMAL`, the default), durability="sync"',
+    "sqlite_full": 'graph + SQLite (`synchronous=FULL`), durability="sync"',
+}
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: float = 0.5
+
+
+def _render(config: BaseModel, out_dir: Path) -> str:
+    assert isinstance(config, _Cfg)
+    return (
+        "import json, pathlib\n"
+        f"o = pathlib.Path({str(out_dir)!r}); o.mkdir(parents=True, exist_ok=True)\n"
+        "o.joinpath('results.json').write_text(json.dumps({'schema': 'ara.results/1', 'tool': 'bench', "
+        f"'title': 't', 'config': {{}}, 'metrics': {{'m': {{'value': {config.value}}}}}}}))\n"
+    )
+
+
+@dataclass(frozen=True)
+class _Result:
+    status: str
+    stdout: str = ""
+    stderr: str = ""
+
+
+class _Session:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    async def execute(self, code: str, timeout: float) -> _Result:
+        with contextlib.chdir(self.run_dir), contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(code, "<cell>", "exec"), {})
+        return _Result("ok")
+
+
+class _Pool:
+    async def acquire(self, run_dir: Path) -> _Session:
+        return _Session(run_dir)
+
+
+def _script() -> ScriptedLLM:
+    plan = {"title": "t", "hypothesis": "h", "method": "m", "recipe": "bench", "config": {"value": 0.5}}
+    return ScriptedLLM(
+        replies=[
+            {"objective": "o", "search_queries": []},
+            {"plans": [plan]},
+            {"value": 0.5},
+            {"summary": "s", "findings": [{"metric": "m", "statement": "x"}]},
+        ]
+    )
+
+
+def _context(ws: Workspace, run_path: Path) -> RunContext:
+    recipes = default_registry()
+    recipes.register(Recipe("bench", "bench recipe", lambda: _Cfg, _render))
+    return RunContext(
+        llm=_script().client(),
+        runlog=RunLog(run_path / "events.jsonl", fsync=False),
+        workspace=ws,
+        kernels=_Pool(),
+        approval_policy="auto-approve",
+        recipes=recipes,
+    )
+
+
+SEQUENCE = [
+    N.intake,
+    N.search_literature,
+    N.propose_experiments,
+    N.approve_plan,
+    N.write_code,
+    N.run_cells,
+    N.analyse_results,
+    N.write_report,
+    N.propose_change,
+]
+
+
+async def _direct(ws: Workspace) -> tuple[float, list[float]]:
+    run = ws.new_run("bench")
+    ctx = _context(ws, run.path)
+    state: dict[str, Any] = dict(initial_state(run.run_id, "q?", str(run.path), str(ws.path)))
+    runtime = Runtime(context=ctx)
+    started = time.perf_counter()
+    for node in SEQUENCE:
+        state.update(await node(state, runtime=runtime))  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+    assert state["status"] == "done", state
+    return elapsed, []
+
+
+async def _graph(ws: Workspace, saver: Any) -> tuple[float, list[float]]:
+    run = ws.new_run("bench")
+    ctx = _context(ws, run.path)
+    graph = compile_graph(saver)
+    started = time.perf_counter()
+    outcome = await start_run(graph, ctx, run_id=run.run_id, question="q?", run_dir=run.path, workspace=ws.path)
+    elapsed = time.perf_counter() - started
+    assert outcome.status == "done", outcome
+    events = read_events(run.events_path)
+    finished = events_of(events, NodeFinished)
+    starts = events_of(events, NodeStarted)
+    gaps = [s.ts - f.ts for f, s in zip(finished, starts[1:], strict=False)]
+    return elapsed, gaps
+
+
+async def _measure(n: int, root: Path) -> dict[str, tuple[list[float], list[float]]]:
+    ws = Workspace.open_or_create(root / "ws")
+    out: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in MODES}
+    await _direct(ws)
+    async with (
+        open_checkpointer(ws.path) as normal,
+        open_checkpointer(root / "ws2", synchronous="FULL") as full,
+    ):
+        for _ in range(n):
+            for name in MODES:
+                if name == "direct":
+                    t, gaps = await _direct(ws)
+                elif name == "memory":
+                    t, gaps = await _graph(ws, InMemorySaver())
+                else:
+                    t, gaps = await _graph(ws, normal if name == "sqlite" else full)
+                out[name][0].append(t)
+                out[name][1].extend(gaps)
+    return out
+
+
+def _ms(values: list[float], q: float = 0.5) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-n", type=int, default=30, help="runs per mode")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = asyncio.run(_measure(args.n, Path(tmp)))
+    base = statistics.median(data["direct"][0])
+    rows = []
+    for name, label in MODES.items():
+        runs, gaps = data[name]
+        med = statistics.median(runs)
+        per_node = (med - base) / NODE_COUNT * 1000
+        gap = f"{_ms(gaps):.2f} / {_ms(gaps, 0.9):.2f}" if gaps else "n/a"
+        rows.append(f"| {label} | {med * 1000:.1f} | {med / base:.2f} | {per_node:+.2f} | {gap} |")
+    sqlite_gap = _ms(data["sqlite"][1])
+    sqlite_node = (statistics.median(data["sqlite"][0]) - base) / NODE_COUNT * 1000
+    text = (
+        "## Research loop (`bench/graph_overhead.py`)\n\n"
+        f"Command: `nice -n 10 .venv/bin/python -m bench.graph_overhead -n {args.n}`. One full loop "
+        f"({NODE_COUNT} nodes: intake → … → propose_change, one cell, a real git proposal) per run, {args.n} runs "
+        "per mode, interleaved; zero-latency scripted model (real openai SDK over an in-process transport), "
+        "in-process cells. Baseline: the same node functions called in sequence without LangGraph.\n\n"
+        "| mode | run median (ms) | ratio to baseline | overhead per node (ms) | node-to-node gap p50 / p90 (ms) |\n"
+        "|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"**Graph + SQLite checkpoint overhead per node (default settings): {sqlite_node:.2f} ms from run medians, "
+        f"{sqlite_gap:.2f} ms p50 node-to-node gap** (target < 20 ms). The gap is the time between one node's "
+        "NodeFinished and the next node's NodeStarted in the run log (LangGraph scheduling plus the synchronous "
+        "checkpoint write); the run log's per-event fsync is off in this bench, in every mode, so it does not "
+        "enter the gap. Most of a run's time is the git proposal commit, present in every mode.\n"
+    )
+    print(text)
+    if not args.no_write:
+        write_section("graph", text)
+
+
+if __name__ == "__main__":
+    main()
