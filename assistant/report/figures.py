@@ -96,10 +96,12 @@ def draw_metrics_figure(results: Results, run_dir: Path) -> FigureRef | None:
     highs = [r[3] - r[1] for r in shown]
     ax.errorbar(means, ys, xerr=[lows, highs], fmt="o", color="#1f4e79", ecolor="#6d8fb3", capsize=4)
     ax.set_yticks(ys, [r[0] for r in shown])
+    ax.set_ylim(-0.6, len(shown) - 0.4)
     ax.axvline(0.0, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_xlabel("mean with 95% interval")
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
+    longest = max(len(r[0]) for r in shown)
+    fig.subplots_adjust(left=min(0.6, 0.04 + 0.0135 * longest), right=0.97, bottom=0.75 / fig.get_figheight(), top=0.98)
     out_dir = run_dir / GENERATED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "metrics_ci.png"

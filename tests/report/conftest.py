@@ -50,6 +50,11 @@ def resolver() -> InMemoryResolver:
 @pytest.fixture
 def good_draft() -> ReportDraft:
     """A draft whose every number comes from a placeholder or traces to the run."""
+    return make_good_draft()
+
+
+def make_good_draft() -> ReportDraft:
+    """The draft behind ``good_draft`` (also used to make docs/report-screenshot.png)."""
     return ReportDraft(
         summary=(
             "With cross-entropy the strong student recovered part of the gap: PGR {{ metric:xent.pgr }}, "
