@@ -135,8 +135,8 @@ def approve(
         merge = _already_merged(ws, proposal, pinned)
         updated, kept = False, list[str]()
         if merge is None:
-            merge = _merge(ws, proposal, pinned, authority, comment, old_main)
             try:
+                merge = _merge(ws, proposal, pinned, authority, comment, old_main)
                 updated, kept = _advance_mainline(ws, old_main, merge, proposal.id)
             except MergeConflictError as err:
                 raise refuse(err) from None

@@ -207,6 +207,8 @@ def test_base_moved_merges_cleanly_or_stops_on_conflict(ws: Workspace) -> None:
         approve(service, conflicting.id, RITA, allow_outside=True)
     assert ws.mainline_commit() == moved_main
     assert human_status(ws.path) == ""
+    [refusal] = [e for e in AuditLog(ws.state_dir / "audit.jsonl").entries() if e.action == "refused"]
+    assert "conflicts in lib/shared.py" in (refusal.comment or "")
     assert len(git(ws.path, "worktree", "list", "--porcelain").split("\n\n")) == 1
     result = approve(service, clean.id, RITA)
     assert git(ws.path, "rev-list", "--parents", "-n1", "main").split() == [
