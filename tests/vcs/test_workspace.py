@@ -315,3 +315,13 @@ def test_file_at_returns_exact_bytes(ws: Workspace) -> None:
     assert ws.file_at(proposal.head_commit, f"runs/{run.run_id}/report.md") == b"line\n\n"
     assert ws.file_at(proposal.head_commit, f"runs/{run.run_id}/data.bin") == b"\x00\x01\n"
     assert ws.file_at(proposal.head_commit, "runs/nope.md") is None
+
+
+def test_checkout_lists_changed_tracked_files_including_renames(ws: Workspace) -> None:
+    human_commit(ws.path, {"a.txt": "a\n", "b.txt": "b\n"})
+    git(ws.path, "mv", "a.txt", "renamed.txt")
+    (ws.path / "b.txt").write_text("changed\n", encoding="utf-8")
+    (ws.path / "untracked.txt").write_text("u\n", encoding="utf-8")
+    checkout = ws.checkout()
+    assert checkout.branch == "main"
+    assert sorted(checkout.dirty_paths) == ["b.txt", "renamed.txt"]

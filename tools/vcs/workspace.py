@@ -147,8 +147,15 @@ class Workspace:
         branch = try_git(self.path, "symbolic-ref", "-q", "--short", "HEAD")
         head = try_git(self.path, "rev-parse", "--verify", "-q", "HEAD^{commit}")
         status = run_git(self.path, "status", "--porcelain=v1", "-z", "--untracked-files=no", strip=False)
-        dirty = tuple(entry[3:] for entry in status.split("\0") if len(entry) > 3)
-        return Checkout(branch.strip() if branch else None, head.strip() if head else None, dirty)
+        dirty: list[str] = []
+        entries = iter(status.split("\0"))
+        for entry in entries:
+            if len(entry) > 3:
+                dirty.append(entry[3:])
+                if entry[0] in "RC":
+                    next(entries, None)  # -z puts a rename's source path in its own field
+
+        return Checkout(branch.strip() if branch else None, head.strip() if head else None, tuple(dirty))
 
     def changed_paths(self, base: str, head: str) -> list[str]:
         """Workspace-relative paths that differ between ``base`` and ``head``."""
