@@ -1,0 +1,383 @@
+"""The real backends behind the TUI's Protocols: the LangGraph research loop, the paper library, proposal review.
+
+Covers ``GraphRunDriver`` (builds the run's ``RunContext`` the way ``ara run`` does, drives ``start_run`` /
+``resume_run`` on a private event loop inside the app's worker thread, forwards run-log events and each cell's
+output, and cancels by cancelling the graph task: the loop logs an ``Interrupted`` failure and the checkpoint of
+the last finished node is kept), ``LibraryBackend`` (``tools.papers.PaperLibrary``) and ``ReviewServiceBackend``
+(``assistant.review``: decisions carry the reviewer's git identity through channel ``tui``, which the review module
+counts as an interactive human). Does not cover drawing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from assistant.budget import Budget, budget_from_settings
+from assistant.events import CellExecuted, Event, ResultsRead
+from assistant.llm.client import LLMClient
+from assistant.schemas import Approval, ExperimentPlan
+from assistant.settings import Settings
+from assistant.tui.backends import CellOutput, Emit, PaperHit, ProposalDetail, ProposalSummary, RunOutcome
+
+log = logging.getLogger(__name__)
+
+DIFF_CHUNK_BYTES = 1 << 16
+
+
+class GraphRunDriver:
+    """``RunDriver`` over ``assistant.graph``: one run at a time, each call on its own event loop.
+
+    Args:
+        settings: Effective settings (workspace, kernels, budgets, code mode).
+        llm: The connected client, or a callable returning it (the app connects lazily).
+        kernels: A kernel pool (default: the sandboxed ``tools.kernel`` pool ``ara run`` uses).
+        library: The paper library, or None to open ``<workspace>/.ara/papers`` when it has papers.
+        budget: Run limits (default: from settings).
+        recipes: The recipe allow-list (default: the built-in one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLMClient | Callable[[], LLMClient | None],
+        *,
+        kernels: Any | None = None,
+        library: Any | None = None,
+        budget: Budget | None = None,
+        recipes: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self.recipes = recipes
+        self._llm = llm
+        self._kernels = kernels
+        self._library = library
+        self.budget = budget or budget_from_settings(settings.run, settings.llm.token_budget)
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelled: set[str] = set()
+
+    def _client(self) -> LLMClient:
+        from assistant.errors import LLMError
+
+        client = self._llm() if callable(self._llm) and not hasattr(self._llm, "stream_chat") else self._llm
+        if client is None:
+            raise LLMError(
+                "no language model is connected, so the research loop cannot start. Fix the endpoint (see the "
+                "error shown at start, or 'ara doctor') and press ctrl+l to reconnect.",
+                title="No language model",
+            )
+        return client  # type: ignore[return-value]
+
+    def start(self, question: str, emit: Emit) -> RunOutcome:
+        """Start a run for ``question``; returns when it pauses for approval or ends."""
+        from assistant.graph.nodes.intake import validate_question
+        from tools.vcs import Workspace
+
+        text = validate_question(question)
+        run = Workspace.open_or_create(self.settings.workspace).new_run(text[:60])
+        return self._run(
+            run.run_id,
+            run.path,
+            emit,
+            question=text,
+            commit=run.base_commit,
+            dirty=run.workspace_dirty,
+        )
+
+    def resume(self, run_id: str, approval: Approval | None, emit: Emit) -> RunOutcome:
+        """Continue ``run_id`` (answering a pending plan approval with ``approval``)."""
+        from assistant.errors import AssistantError
+        from tools.vcs import Workspace
+        from tools.vcs.errors import RunNotFoundError
+
+        try:
+            run = Workspace.open_or_create(self.settings.workspace).run(run_id)
+        except RunNotFoundError as err:
+            raise AssistantError(f"{err}. List runs with: ara runs list", title="Unknown run") from err
+        return self._run(run_id, run.path, emit, approval=approval)
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel the running graph task (thread safe); the run stops as ``stopped`` and can be resumed."""
+        with self._lock:
+            loop, task = self._loop, self._task
+            self._cancelled.add(run_id)
+        if loop is not None and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    def _run(
+        self,
+        run_id: str,
+        run_path: Path,
+        emit: Emit,
+        *,
+        question: str | None = None,
+        commit: str | None = None,
+        dirty: bool | None = None,
+        approval: Approval | None = None,
+    ) -> RunOutcome:
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(self._drive(run_id, run_path, emit, question, commit, dirty, approval))
+            with self._lock:
+                self._loop, self._task = loop, task
+                self._cancelled.discard(run_id)
+            try:
+                return loop.run_until_complete(task)
+            except asyncio.CancelledError:
+                return RunOutcome(
+                    run_id=run_id,
+                    status="stopped",
+                    message="cancelled; the last finished step is checkpointed (press r on Runs to resume)",
+                )
+        finally:
+            with self._lock:
+                self._loop, self._task = None, None
+            loop.close()
+
+    async def _drive(
+        self,
+        run_id: str,
+        run_path: Path,
+        emit: Emit,
+        question: str | None,
+        commit: str | None,
+        dirty: bool | None,
+        approval: Approval | None,
+    ) -> RunOutcome:
+        from assistant.graph import RunContext, compile_graph, open_checkpointer, resume_run, start_run
+        from assistant.runlog import RunLog
+        from tools.vcs import Workspace
+
+        runlog = RunLog(run_path / "events.jsonl")
+        runlog.listeners.append(_forwarder(run_path, emit))
+        async with AsyncExitStack() as stack:
+            kernels = self._kernels if self._kernels is not None else _default_kernels(self.settings)
+            if self._kernels is None:
+                stack.push_async_callback(kernels.shutdown)
+            library = self._library if self._library is not None else _default_library(self.settings)
+            if self._library is None and library is not None:
+                stack.callback(library.close)
+            ctx = RunContext(
+                llm=self._client(),
+                runlog=runlog,
+                workspace=Workspace.open_or_create(self.settings.workspace),
+                kernels=kernels,
+                library=library,
+                budget=self.budget,
+                approval_policy="ask",
+                code_mode=_code_mode(self.settings),
+                cell_timeout_s=self.settings.kernel.cell_timeout_s,
+                top_k=self.settings.papers.top_k,
+                **({"recipes": self.recipes} if self.recipes is not None else {}),
+            )
+            saver = await stack.enter_async_context(open_checkpointer(self.settings.workspace))
+            graph = compile_graph(saver)
+            if question is not None:
+                outcome = await start_run(
+                    graph,
+                    ctx,
+                    run_id=run_id,
+                    question=question,
+                    run_dir=run_path,
+                    workspace=self.settings.workspace,
+                    workspace_commit=commit,
+                    workspace_dirty=dirty,
+                )
+            else:
+                outcome = await resume_run(graph, ctx, run_id, approval=approval)
+        return RunOutcome(
+            run_id=outcome.run_id,
+            status=outcome.status,
+            plans=tuple(ExperimentPlan.model_validate(p) for p in outcome.plans),
+            proposal_id=outcome.proposal_id,
+            report_path=outcome.report_path,
+            message=outcome.failure or f"{outcome.tokens} tokens, {outcome.cells} cells",
+        )
+
+
+def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
+    """A run-log listener: forward each event, then the output a finished cell left in ``cells/NN.result.json``."""
+
+    def forward(event: Event) -> None:
+        emit(event)
+        if isinstance(event, CellExecuted):
+            result_file = run_path / "cells" / f"{event.index:02d}.result.json"
+            if result_file.is_file():
+                result = json.loads(result_file.read_text(encoding="utf-8"))
+                for stream in ("stdout", "stderr"):
+                    text = result.get(stream) or ""
+                    if text:
+                        emit(CellOutput(run_id=event.run_id, index=event.index, stream=stream, text=text))
+                if result.get("traceback"):
+                    emit(CellOutput(run_id=event.run_id, index=event.index, stream="stderr", text=result["traceback"]))
+        elif isinstance(event, ResultsRead):
+            results = run_path / event.path
+            if results.is_file():
+                figures = json.loads(results.read_text(encoding="utf-8")).get("figures") or {}
+                for name, rel in figures.items():
+                    path = (results.parent / str(rel)).resolve()
+                    emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=f"{name} {path}"))
+
+    return forward
+
+
+def _code_mode(settings: Settings) -> Any:
+    chosen = settings.run.code_mode
+    if chosen == "auto":
+        return "recipe" if settings.uses_embedded_llm else "free"
+    return chosen
+
+
+def _default_kernels(settings: Settings) -> Any:
+    from assistant.cli.run import _kernel_pool
+
+    return _kernel_pool(settings)
+
+
+def _default_library(settings: Settings) -> Any:
+    from assistant.cli.run import _library
+
+    return _library(settings)
+
+
+class LibraryBackend:
+    """``PapersBackend`` over ``tools.papers.PaperLibrary`` in ``<workspace>/.ara/papers`` (opened on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._library: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def library(self) -> Any:
+        """The library (opened lazily: the catalogue is cheap, the embedder loads on the first search)."""
+        with self._lock:
+            if self._library is None:
+                from assistant.paths import ensure_state_dir
+                from tools.papers import LibraryConfig, PaperLibrary
+
+                config = LibraryConfig(embedding_batch_size=self.settings.papers.embedding_batch_size)
+                self._library = PaperLibrary.open(ensure_state_dir(self.settings.workspace, "papers"), config)
+            return self._library
+
+    def search(self, query: str, k: int) -> Sequence[PaperHit]:
+        """Hybrid search with chunk text."""
+        hits: Sequence[PaperHit] = self.library.search(query, k=k)
+        return hits
+
+    def add(self, paths: Sequence[str]) -> str:
+        """Ingest ``paths``; a one-line summary naming failures."""
+        report = self.library.add_paths([Path(p).expanduser() for p in paths])
+        line = (
+            f"added {len(report.added)} paper(s), updated {len(report.updated)}, {report.unchanged} unchanged, "
+            f"{report.duplicates} duplicate(s), {report.chunks_added} chunks in {report.seconds:.1f}s"
+        )
+        if report.errors:
+            line += "; failed: " + "; ".join(f"{e.path}: {e.reason}" for e in report.errors[:5])
+        return line
+
+    def stats(self) -> dict[str, Any]:
+        """Library counts."""
+        stats: dict[str, Any] = self.library.stats().model_dump()
+        return stats
+
+    def close(self) -> None:
+        """Close the catalogue if it was opened."""
+        if self._library is not None:
+            self._library.close()
+
+
+class ReviewServiceBackend:
+    """``ReviewBackend`` over ``assistant.review``; decisions use the reviewer's identity and channel ``tui``.
+
+    Args:
+        settings: Effective settings (workspace, prices for the cost line).
+        reviewer: ``"Name <email>"``; None = the workspace's git ``user.name``/``user.email``.
+    """
+
+    def __init__(self, settings: Settings, reviewer: str | None = None) -> None:
+        self.settings = settings
+        self.reviewer = reviewer
+        self._views: dict[int, Any] = {}
+
+    def _service(self) -> Any:
+        from assistant.review import ReviewService
+        from tools.vcs import Workspace
+
+        return ReviewService(Workspace.open_or_create(self.settings.workspace))
+
+    def _authority(self) -> Any:
+        from assistant.review import authorize_decision
+
+        return authorize_decision(self.settings.workspace, explicit_reviewer=self.reviewer, interactive=False, tui=True)
+
+    def list(self) -> Sequence[ProposalSummary]:
+        """Proposals, newest first."""
+        return [
+            ProposalSummary(
+                id=p.id,
+                title=p.summary.splitlines()[0] if p.summary else "",
+                status=p.status,
+                branch=p.branch,
+                run_id=p.run_id,
+            )
+            for p in self._service().proposals()
+        ]
+
+    def show(self, proposal_id: int) -> ProposalDetail:
+        """Pin the head under review (as ``ara review show`` does) and gather report, results and citations."""
+        service = self._service()
+        identity = str(self._authority().reviewer)
+        view = service.show(
+            proposal_id,
+            actor=identity,
+            price_in_per_mtok=self.settings.llm.price_in_per_mtok,
+            price_out_per_mtok=self.settings.llm.price_out_per_mtok,
+        )
+        self._views[proposal_id] = view
+        p = view.proposal
+        report = view.report or ""
+        if view.warnings:
+            report = "\n".join(f"> **warning:** {w}" for w in view.warnings) + "\n\n" + report
+        return ProposalDetail(
+            summary=ProposalSummary(
+                id=p.id,
+                title=p.summary.splitlines()[0] if p.summary else "",
+                status=p.status,
+                branch=p.branch,
+                run_id=p.run_id,
+            ),
+            report=report,
+            results={k: v for k, v in p.results.items()},
+            citations=tuple(view.citations),
+        )
+
+    def diff(self, proposal_id: int) -> Iterator[str]:
+        """The diff of the head under review, decoded lazily chunk by chunk."""
+        view = self._views.get(proposal_id)
+        service = self._service()
+        if view is None:
+            view = service.show(proposal_id, actor=str(self._authority().reviewer))
+            self._views[proposal_id] = view
+        for chunk in service.iter_diff(view):
+            yield chunk.decode("utf-8", "replace")
+
+    def approve(self, proposal_id: int, comment: str) -> str:
+        """Merge as the human reviewer (channel ``tui``); returns the merge commit."""
+        from assistant.review.approve import approve
+
+        result = approve(self._service(), proposal_id, self._authority(), comment=comment or None)
+        return f"merged as {result.merge_commit[:12]} by {result.proposal.reviewer}"
+
+    def reject(self, proposal_id: int, comment: str) -> str:
+        """Reject with ``comment`` (required; fed back to the agent)."""
+        proposal = self._service().reject(proposal_id, comment, self._authority())
+        return f"rejected by {proposal.reviewer}"

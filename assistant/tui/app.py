@@ -1,0 +1,647 @@
+"""The Textual app: four panes over the research loop's events, and the workers that do the work.
+
+Covers ``AraApp`` and the ``make_app`` factory: routing past-tense messages to panes, running every slow thing
+(chat streaming, the graph, library search and ingest, review reads and decisions) in thread workers, opening an
+``ErrorModal`` when a worker fails (``Worker.StateChanged``), and keeping the app usable when the LLM endpoint is
+down. Widgets never call the LLM, the graph or a tool: they post messages; the methods below start workers.
+Does not cover the research loop, the library or review themselves (``assistant.tui.adapters`` binds them).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import ContentSwitcher, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from assistant.errors import AssistantError
+from assistant.events import Event, PlanProposed, RunFailed, RunFinished, RunStarted
+from assistant.llm.client import LLMClient
+from assistant.schemas import Approval
+from assistant.settings import Settings
+from assistant.tui.backends import CellOutput, PapersBackend, ReviewBackend, RunDriver, RunOutcome
+from assistant.tui.history import ChatHistory, InstanceLock, tui_dir
+from assistant.tui.messages import (
+    CellOutputReceived,
+    ChatAnswered,
+    ChatDeltaReceived,
+    DiffChunkLoaded,
+    LibraryStatsLoaded,
+    LLMConnected,
+    PapersAdded,
+    PapersFound,
+    ProposalDecided,
+    ProposalLoaded,
+    ProposalsListed,
+    RunEnded,
+    RunEventReceived,
+    RunPaused,
+)
+from assistant.tui.screens.chat import ChatPane
+from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal
+from assistant.tui.screens.papers import PapersPane
+from assistant.tui.screens.review import ReviewPane
+from assistant.tui.screens.runs import RunsPane
+from assistant.tui.widgets.diff_view import PAGE_CHARS
+from assistant.tui.widgets.plan_card import PlanCard
+from assistant.tui.widgets.run_status import RunState
+
+log = logging.getLogger(__name__)
+
+SYSTEM_PROMPT = (
+    "You are ara, a concise assistant for AI alignment research. Answer accurately and briefly. "
+    "To run an experiment the user types /run followed by the question."
+)
+HISTORY_CHARS = 24_000
+"""Characters of earlier thread messages sent with a chat request (newest kept)."""
+PANES = ("chat", "runs", "papers", "review")
+LLMFactory = Callable[[Settings], LLMClient]
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """Title and message for the error modal: ``AssistantError`` says what to do; anything else is a bug."""
+    if isinstance(error, AssistantError):
+        return error.title, error.message
+    return (
+        f"Unexpected {type(error).__name__}",
+        f"{type(error).__name__}: {error}\n\nThis is a bug in ara, not something you did. The app keeps working; "
+        "a run that crashed keeps its checkpoint: press r on Runs (F3) or type /resume to continue it. "
+        "Details are in the log (run with -vv).",
+    )
+
+
+class AraApp(App[None]):
+    """ara's terminal UI. Build it with ``make_app``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ara"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "show('chat')", "Chat"),
+        Binding("f3", "show('runs')", "Runs"),
+        Binding("f4", "show('papers')", "Papers"),
+        Binding("f5", "show('review')", "Review"),
+        Binding("ctrl+l", "reconnect", "Reconnect LLM", show=False),
+        Binding("ctrl+s", "save_svg", "Screenshot", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        llm: LLMClient | None = None,
+        llm_factory: LLMFactory | None = None,
+        runner: RunDriver | None = None,
+        papers: PapersBackend | None = None,
+        review: ReviewBackend | None = None,
+        reviewer: str | None = None,
+        thread: str = "main",
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.llm = llm
+        self.llm_factory = llm_factory
+        self.runner = runner
+        self.papers = papers
+        self.review = review
+        self.reviewer = reviewer or getpass.getuser()
+        self.history = ChatHistory(settings.workspace)
+        self.thread_id = thread
+        self.instance_lock = InstanceLock(settings.workspace)
+        self.run_state = RunState()
+        self.last_outcome: RunOutcome | None = None
+        self._diff_pages: dict[int, Iterator[str]] = {}
+        self._papers_loaded = False
+        self._review_loaded = False
+
+    # ------------------------------------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Static(self._tabs_text("chat"), id="tabs")
+        with ContentSwitcher(initial="chat", id="panes"):
+            yield ChatPane(self.thread_id, id="chat")
+            yield RunsPane(id="runs")
+            yield PapersPane(id="papers")
+            yield ReviewPane(id="review", no_color=self.no_color)
+        yield Footer()
+
+    @staticmethod
+    def _tabs_text(current: str) -> Text:
+        text = Text()
+        for number, pane in enumerate(PANES, start=2):
+            label = f" F{number} {pane.capitalize()} "
+            text.append(label, style="reverse bold" if pane == current else "")
+        text.append("  F1 Help")
+        return text
+
+    @property
+    def chat(self) -> ChatPane:
+        """The Chat pane."""
+        return self.query_one("#chat", ChatPane)
+
+    @property
+    def runs(self) -> RunsPane:
+        """The Runs pane."""
+        return self.query_one("#runs", RunsPane)
+
+    @property
+    def papers_pane(self) -> PapersPane:
+        """The Papers pane."""
+        return self.query_one("#papers", PapersPane)
+
+    @property
+    def review_pane(self) -> ReviewPane:
+        """The Review pane."""
+        return self.query_one("#review", ReviewPane)
+
+    def on_mount(self) -> None:
+        if not self.instance_lock.acquire():
+            self.notify(
+                f"another ara tui is open on this workspace ({self.instance_lock.held_by}); chat history is shared, "
+                "runs started there are not shown live here",
+                severity="warning",
+                timeout=8,
+            )
+        self.chat.show_thread(self.thread_id, self.history.load(self.thread_id))
+        self.chat.query_one("#chat-input").focus()
+        if self.llm is None:
+            self.connect_llm()
+        else:
+            self.sub_title = f"{self.llm.model} @ {self.llm.base_url}"
+
+    def on_unmount(self) -> None:
+        self.instance_lock.release()
+
+    def action_show(self, pane: str) -> None:
+        """Switch to ``pane`` (loading its data the first time)."""
+        self.query_one("#panes", ContentSwitcher).current = pane
+        self.query_one("#tabs", Static).update(self._tabs_text(pane))
+        focus = {"chat": "#chat-input", "runs": "#cells", "papers": "#papers-query", "review": "#proposals"}[pane]
+        self.query_one(focus).focus()
+        if pane == "papers" and not self._papers_loaded and self.papers is not None:
+            self._papers_loaded = True
+            self.load_stats()
+        if pane == "review" and not self._review_loaded and self.review is not None:
+            self._review_loaded = True
+            self.list_proposals()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_save_svg(self) -> None:
+        folder = tui_dir(self.settings.workspace) / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.save_screenshot(path=str(folder))
+        self.notify(f"screenshot saved: {path}")
+
+    def show_error(self, title: str, message: str) -> None:
+        """Open the error modal."""
+        self.push_screen(ErrorModal(title, message))
+
+    # -------------------------------------------------------------------------------------------- LLM
+    def action_reconnect(self) -> None:
+        self.connect_llm()
+
+    @work(thread=True, exclusive=True, group="llm", exit_on_error=False)
+    def connect_llm(self) -> None:
+        """Build the client (starting the embedded server if needed) and check the endpoint answers."""
+        factory = self.llm_factory or _default_llm_factory
+        client = factory(self.settings)
+        _probe(client)
+        self.llm = client
+        self.post_message(LLMConnected(client.model, client.base_url))
+
+    def on_llm_connected(self, message: LLMConnected) -> None:
+        self.sub_title = f"{message.model} @ {message.base_url}"
+        self.notify(f"connected to {message.model}", timeout=2)
+
+    # ------------------------------------------------------------------------------------------- chat
+    @on(ChatPane.MessageSent)
+    def _message_sent(self, message: ChatPane.MessageSent) -> None:
+        if self.llm is None:
+            self.show_error(
+                "No language model",
+                "ara is not connected to a model, so it cannot answer. Check the endpoint (ARA_LLM_BASE_URL or "
+                "[llm] base_url in ara.toml, or 'ara doctor'), then press ctrl+l to reconnect. Papers (F4) and "
+                "Review (F5) work without a model.",
+            )
+            return
+        earlier = self.history.load(self.thread_id)
+        self.history.append(self.thread_id, "user", message.text)
+        self.chat.add("user", message.text)
+        context: list[dict[str, Any]] = []
+        budget = HISTORY_CHARS
+        for item in reversed(earlier):
+            if item.role == "system" or len(item.content) > budget:
+                continue
+            budget -= len(item.content)
+            context.insert(0, {"role": item.role, "content": item.content})
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *context, {"role": "user", "content": message.text}]
+        self.stream_answer(self.thread_id, messages)
+
+    @work(thread=True, exclusive=True, group="chat", exit_on_error=False)
+    def stream_answer(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
+        """Stream the model's answer as ``ChatDeltaReceived`` messages, then ``ChatAnswered``."""
+        assert self.llm is not None
+        parts: list[str] = []
+        for delta in self.llm.stream_chat(messages):
+            parts.append(delta)
+            self.post_message(ChatDeltaReceived(thread_id, delta))
+        calls = self.llm.ledger.calls
+        tokens = calls[-1].usage.total_tokens if calls else 0
+        self.post_message(ChatAnswered(thread_id, "".join(parts), tokens))
+
+    def on_chat_delta_received(self, message: ChatDeltaReceived) -> None:
+        if message.thread_id == self.chat.thread_id:
+            self.chat.stream_delta(message.text)
+
+    def on_chat_answered(self, message: ChatAnswered) -> None:
+        self.history.append(message.thread_id, "assistant", message.text)
+        if message.thread_id == self.chat.thread_id:
+            self.chat.stream_done()
+
+    @on(ChatPane.CommandIssued)
+    def _command(self, message: ChatPane.CommandIssued) -> None:
+        name, argument = message.name, message.argument
+        if name == "help":
+            self.action_help()
+        elif name == "run":
+            if not argument:
+                self.chat.add(
+                    "system", "usage: /run QUESTION, e.g. /run does weak-to-strong training beat the weak model?"
+                )
+                return
+            self.history.append(self.thread_id, "user", f"/run {argument}")
+            self.chat.add("user", f"/run {argument}")
+            self.start_run(argument)
+        elif name == "papers":
+            self.action_show("papers")
+            if argument:
+                self.papers_pane.search(argument)
+        elif name == "review":
+            self.action_show("review")
+        elif name == "budget":
+            self.chat.add("system", self.run_state.line())
+        elif name == "resume":
+            self.resume_current(argument or None)
+        elif name == "thread":
+            if not argument:
+                threads = ", ".join(self.history.threads()) or "none yet"
+                self.chat.add("system", f"threads: {threads}; switch with /thread NAME")
+                return
+            try:
+                messages = self.history.load(argument)
+            except ValueError as err:
+                self.chat.add("system", str(err))
+                return
+            self.thread_id = argument
+            self.chat.show_thread(argument, messages)
+
+    # ------------------------------------------------------------------------------------------- runs
+    def _agent_busy(self) -> bool:
+        return any(w.group == "agent" and w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in self.workers)
+
+    def start_run(self, question: str) -> None:
+        """Start a research run for ``question`` (one at a time)."""
+        if self.runner is None:
+            self.show_error(
+                "Research loop unavailable",
+                "this app was started without a run driver; start it with 'ara tui' (which connects the research "
+                "loop) or pass runner= to make_app.",
+            )
+            return
+        if self._agent_busy():
+            self.notify("a run is already going: cancel it first (F3, then c)", severity="warning")
+            return
+        self.run_state = RunState(status="starting")
+        self.runs.reset()
+        runner = self.runner
+        self._drive(lambda emit: runner.start(question, emit))
+
+    def resume_current(self, run_id: str | None = None) -> None:
+        """Resume ``run_id`` (default: the current run) from its last checkpoint."""
+        target = run_id or self.run_state.run_id
+        if self.runner is None or not target:
+            self.chat.add("system", "no run to resume; give its id: /resume RUN_ID")
+            return
+        if self._agent_busy():
+            self.notify("the run is still going", severity="warning")
+            return
+        runner = self.runner
+        self.chat.add("system", f"resuming run {target}")
+        self._drive(lambda emit: runner.resume(target, None, emit))
+
+    def _emit(self, item: Event | CellOutput) -> None:
+        if isinstance(item, CellOutput):
+            self.post_message(CellOutputReceived(item))
+        else:
+            self.post_message(RunEventReceived(item))
+
+    @work(thread=True, exclusive=True, group="agent", exit_on_error=False)
+    def _drive(self, step: Callable[[Callable[[Event | CellOutput], None]], RunOutcome]) -> None:
+        outcome = step(self._emit)
+        self.post_message(RunPaused(outcome) if outcome.status == "awaiting_approval" else RunEnded(outcome))
+
+    def on_run_event_received(self, message: RunEventReceived) -> None:
+        event = message.event
+        self.run_state.apply(event)
+        self.runs.show_event(event)
+        self.runs.show_state(self.run_state)
+        if isinstance(event, RunStarted):
+            self.chat.add("system", f"run {event.run_id} started (F3 shows it live)")
+        elif isinstance(event, PlanProposed):
+            self.chat.add("system", f"run {event.run_id} proposed {len(event.plans)} plan(s)")
+        elif isinstance(event, RunFailed):
+            self.chat.add("system", f"run {event.run_id} stopped: {event.message}")
+        elif isinstance(event, RunFinished):
+            self.chat.add("system", f"run {event.run_id} finished: {event.status}")
+
+    def on_cell_output_received(self, message: CellOutputReceived) -> None:
+        self.runs.show_output(message.output)
+
+    def on_run_paused(self, message: RunPaused) -> None:
+        outcome = message.outcome
+        self.last_outcome = outcome
+        self.run_state.run_id, self.run_state.status = outcome.run_id, "awaiting_approval"
+        self.runs.show_state(self.run_state)
+        self.action_show("chat")
+        self.chat.add_plan(PlanCard(outcome.run_id, outcome.plans))
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        outcome = message.outcome
+        self.last_outcome = outcome
+        self.run_state.run_id, self.run_state.status = outcome.run_id, outcome.status
+        self.runs.show_state(self.run_state)
+        extra = f" - {outcome.message}" if outcome.message else ""
+        if outcome.proposal_id:
+            extra += f"; proposal {outcome.proposal_id} waits for review (F5)"
+            self._review_loaded = False
+        self.chat.add("system", f"run {outcome.run_id}: {outcome.status}{extra}")
+
+    @on(PlanCard.Decided)
+    def _plan_decided(self, message: PlanCard.Decided) -> None:
+        card, choice = message.card, message.choice
+        if choice == "approve":
+            self._answer_plan(card, Approval(decision="approve", reviewer=self.reviewer, plan_index=0))
+        elif choice == "modify":
+
+            def edited(plan: Any) -> None:
+                if plan is not None:
+                    approval = Approval(decision="modify", reviewer=self.reviewer, plan_index=0, plan=plan)
+                    self._answer_plan(card, approval)
+
+            self.push_screen(PlanEditModal(card.plans[0]), edited)
+        else:
+
+            def commented(comment: str | None) -> None:
+                if comment is not None:
+                    approval = Approval(decision="reject", reviewer=self.reviewer, comment=comment)
+                    self._answer_plan(card, approval)
+
+            self.push_screen(CommentModal("Why reject the plan? (fed back in the run log)"), commented)
+
+    def _answer_plan(self, card: PlanCard, approval: Approval) -> None:
+        if self.runner is None or self._agent_busy():
+            self.notify("the run is busy; try again in a moment", severity="warning")
+            return
+        word = {"approve": "approved", "modify": "approved with edits", "reject": "rejected"}[approval.decision]
+        card.mark(approval.decision, f"{word} by {approval.reviewer}")
+        self.history.append(self.thread_id, "system", f"plan of run {card.run_id} {word} by {approval.reviewer}")
+        runner, run_id = self.runner, card.run_id
+        self._drive(lambda emit: runner.resume(run_id, approval, emit))
+        if approval.decision != "reject":
+            self.action_show("runs")
+
+    @on(RunsPane.CancelRequested)
+    def _cancel(self) -> None:
+        if self.runner is not None and self.run_state.run_id and self._agent_busy():
+            self.runner.cancel(self.run_state.run_id)
+            self.notify(f"cancelling run {self.run_state.run_id} after the current step")
+        else:
+            self.notify("no run is going")
+
+    @on(RunsPane.ResumeRequested)
+    def _resume(self) -> None:
+        self.resume_current()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed worker opens the error modal; the app and other panes keep working."""
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        log.error("worker %s failed", event.worker.name, exc_info=error)
+        title, message = describe_error(error)
+        if event.worker.group == "agent":
+            self.run_state.status = "failed"
+            self.run_state.last_error = message
+            self.runs.show_state(self.run_state)
+            if self.run_state.run_id:
+                message += f"\n\nRun {self.run_state.run_id} keeps its checkpoint: press r on Runs (F3) to resume."
+        elif event.worker.group == "chat":
+            self.chat.stream_done()
+        elif event.worker.group == "llm":
+            self.sub_title = "no model connected (ctrl+l retries)"
+            message += "\n\nChat and runs need a model; Papers (F4) and Review (F5) still work. Press ctrl+l to retry."
+        self.show_error(title, message)
+
+    # ----------------------------------------------------------------------------------------- papers
+    @work(thread=True, exclusive=True, group="papers", exit_on_error=False)
+    def load_stats(self) -> None:
+        """Read library counts."""
+        assert self.papers is not None
+        self.post_message(LibraryStatsLoaded(self.papers.stats()))
+
+    @on(PapersPane.SearchRequested)
+    def _search(self, message: PapersPane.SearchRequested) -> None:
+        if self.papers is None:
+            self.show_error("No paper library", "this app was started without a paper library.")
+            return
+        self.search_papers(message.query)
+
+    @work(thread=True, exclusive=True, group="papers", exit_on_error=False)
+    def search_papers(self, query: str) -> None:
+        """Search the library."""
+        assert self.papers is not None
+        self.post_message(PapersFound(query, self.papers.search(query, self.settings.papers.top_k)))
+
+    @on(PapersPane.AddRequested)
+    def _add(self, message: PapersPane.AddRequested) -> None:
+        if self.papers is None:
+            self.show_error("No paper library", "this app was started without a paper library.")
+            return
+        self.papers_pane.show_note(f"adding {len(message.paths)} path(s)... (embedding can take a while)")
+        self.add_papers(message.paths)
+
+    @work(thread=True, exclusive=True, group="papers-add", exit_on_error=False)
+    def add_papers(self, paths: list[str]) -> None:
+        """Ingest files into the library, then refresh the counts."""
+        assert self.papers is not None
+        self.post_message(PapersAdded(self.papers.add(paths)))
+        self.post_message(LibraryStatsLoaded(self.papers.stats()))
+
+    def on_papers_found(self, message: PapersFound) -> None:
+        self.papers_pane.show_hits(message.query, message.hits)
+
+    def on_papers_added(self, message: PapersAdded) -> None:
+        self.papers_pane.show_note(message.summary)
+
+    def on_library_stats_loaded(self, message: LibraryStatsLoaded) -> None:
+        self.papers_pane.show_stats(message.stats)
+
+    # ----------------------------------------------------------------------------------------- review
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def list_proposals(self) -> None:
+        """Read the proposal list."""
+        assert self.review is not None
+        self.post_message(ProposalsListed(self.review.list()))
+
+    def on_proposals_listed(self, message: ProposalsListed) -> None:
+        self.review_pane.show_list(message.proposals)
+
+    @on(ReviewPane.ReloadRequested)
+    def _reload(self) -> None:
+        if self.review is not None:
+            self.list_proposals()
+
+    @on(ReviewPane.ProposalSelected)
+    def _open_proposal(self, message: ReviewPane.ProposalSelected) -> None:
+        if self.review is not None:
+            self.open_proposal(message.proposal_id)
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def open_proposal(self, proposal_id: int) -> None:
+        """Read one proposal and the first page of its diff."""
+        assert self.review is not None
+        detail = self.review.show(proposal_id)
+        self.post_message(ProposalLoaded(detail))
+        self._diff_pages[proposal_id] = self.review.diff(proposal_id)
+        self._post_diff_page(proposal_id)
+
+    def _post_diff_page(self, proposal_id: int) -> None:
+        pages = self._diff_pages[proposal_id]
+        parts: list[str] = []
+        size = 0
+        more = True
+        while size < PAGE_CHARS:
+            chunk = next(pages, None)
+            if chunk is None:
+                more = False
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        self.post_message(DiffChunkLoaded(proposal_id, "".join(parts), more))
+
+    @on(ReviewPane.MoreDiffRequested)
+    def _more_diff(self, message: ReviewPane.MoreDiffRequested) -> None:
+        if message.proposal_id in self._diff_pages:
+            self.more_diff(message.proposal_id)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def more_diff(self, proposal_id: int) -> None:
+        """Read the next page of the diff."""
+        self._post_diff_page(proposal_id)
+
+    def on_proposal_loaded(self, message: ProposalLoaded) -> None:
+        self.review_pane.show_detail(message.detail)
+
+    def on_diff_chunk_loaded(self, message: DiffChunkLoaded) -> None:
+        view = self.review_pane.query_one("#review-diff")
+        if getattr(view, "proposal_id", None) == message.proposal_id:
+            view.append_page(message.text, message.more)  # type: ignore[attr-defined]
+
+    @on(ReviewPane.DecisionRequested)
+    def _decide(self, message: ReviewPane.DecisionRequested) -> None:
+        proposal_id, decision = message.proposal_id, message.decision
+        prompt = (
+            f"Approve proposal {proposal_id}: merge it into the main line. Comment (optional), enter to confirm:"
+            if decision == "approve"
+            else f"Reject proposal {proposal_id}: what should the agent change? (required)"
+        )
+
+        def confirmed(comment: str | None) -> None:
+            if comment is not None:
+                self.decide_proposal(proposal_id, decision, comment)
+
+        self.push_screen(CommentModal(prompt, required=decision == "reject"), confirmed)
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def decide_proposal(self, proposal_id: int, decision: str, comment: str) -> None:
+        """Approve or reject through the review backend (the reviewer's identity, channel ``tui``)."""
+        assert self.review is not None
+        if decision == "approve":
+            result = self.review.approve(proposal_id, comment)
+        else:
+            result = self.review.reject(proposal_id, comment)
+        self.post_message(ProposalDecided(proposal_id, decision, result))
+        self.post_message(ProposalsListed(self.review.list()))
+
+    def on_proposal_decided(self, message: ProposalDecided) -> None:
+        word = "approved" if message.decision == "approve" else "rejected"
+        self.notify(f"proposal {message.proposal_id} {word}: {message.result}")
+        self.chat.add("system", f"proposal {message.proposal_id} {word}: {message.result}")
+
+
+def _default_llm_factory(settings: Settings) -> LLMClient:
+    from assistant.llm import connect_llm
+
+    return connect_llm(settings)
+
+
+def _probe(client: LLMClient, timeout_s: float = 5.0) -> None:
+    """Check that the endpoint answers ``GET /models``; raises ``EndpointUnreachableError`` naming what to do."""
+    import httpx
+
+    from assistant.errors import EndpointUnreachableError
+
+    url = f"{client.base_url}/models"
+    try:
+        httpx.get(url, timeout=timeout_s).raise_for_status()
+    except httpx.HTTPError as err:
+        raise EndpointUnreachableError(
+            f"the LLM endpoint {client.base_url} did not answer GET /models ({type(err).__name__}: {err}). "
+            "Start that server, or point ara at another one with ARA_LLM_BASE_URL (or [llm] base_url in "
+            "<workspace>/ara.toml); 'ara doctor' checks the setup.",
+            title="LLM endpoint unreachable",
+        ) from err
+
+
+def make_app(
+    settings: Settings,
+    llm: LLMClient | None = None,
+    runner: RunDriver | None = None,
+    *,
+    papers: PapersBackend | None = None,
+    review: ReviewBackend | None = None,
+    reviewer: str | None = None,
+    llm_factory: LLMFactory | None = None,
+    thread: str = "main",
+) -> AraApp:
+    """Build the app. Anything not given is left out (tests pass scripted parts); ``ara tui`` passes the real ones.
+
+    Args:
+        settings: Effective settings (the workspace holds chat history and the instance lock).
+        llm: A connected client; None connects in a worker at start (an unreachable endpoint opens a modal).
+        runner: Drives the research loop (``assistant.tui.adapters.GraphRunDriver``).
+        papers: The paper library (``assistant.tui.adapters.LibraryBackend``).
+        review: Proposal review (``assistant.tui.adapters.ReviewServiceBackend``).
+        reviewer: Name recorded on plan approvals (default: the login name).
+        llm_factory: How to build the client when ``llm`` is None (default ``connect_llm``).
+        thread: The chat thread to open.
+    """
+    return AraApp(
+        settings,
+        llm=llm,
+        llm_factory=llm_factory,
+        runner=runner,
+        papers=papers,
+        review=review,
+        reviewer=reviewer,
+        thread=thread,
+    )

@@ -1,0 +1,159 @@
+"""The seam between the TUI and everything that does work: runs, papers, proposals.
+
+Covers the Protocols the app calls from its workers (``RunDriver``, ``PapersBackend``, ``ReviewBackend``) and the
+small records that cross them (``RunOutcome``, ``CellOutput``, ``ProposalSummary``, ``ProposalDetail``). Widgets
+never call these: screens post a request, the app runs it in a Textual worker (a thread), and results come back
+as past-tense messages (``assistant.tui.messages``). Does not cover the real implementations over the graph, the
+paper library or the review module (``assistant.tui.adapters``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from assistant.events import Event
+from assistant.schemas import Approval, ExperimentPlan, RunStatus
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CellOutput(_Record):
+    """Text a running cell printed (a chunk of its stdout or stderr), or an artefact it wrote."""
+
+    run_id: str
+    """The run."""
+    index: int
+    """Cell index."""
+    stream: Literal["stdout", "stderr", "figure", "table"] = "stdout"
+    """Where the text came from; ``figure`` text is a path shown as a link."""
+    text: str
+    """The text (may hold many lines)."""
+
+
+class RunOutcome(_Record):
+    """Where a run stands when the driver returns control: paused for approval, or ended."""
+
+    run_id: str
+    """The run."""
+    status: RunStatus
+    """``awaiting_approval`` pauses on the plan; the others are final (``failed`` can be resumed)."""
+    plans: tuple[ExperimentPlan, ...] = ()
+    """The proposed plans when ``status == "awaiting_approval"``."""
+    proposal_id: str | None = None
+    """The proposal made, if any."""
+    report_path: str | None = None
+    """The report written, if any."""
+    message: str = ""
+    """A one-line summary for the user."""
+
+
+Emit = Callable[[Event | CellOutput], None]
+"""Called by a driver (from its worker thread) for every event and output chunk, in order."""
+
+
+class RunDriver(Protocol):
+    """Runs the research loop for the TUI. Every method blocks; the app calls them inside a thread worker."""
+
+    def start(self, question: str, emit: Emit) -> RunOutcome:
+        """Start a run for ``question`` and drive it until it pauses for approval or ends."""
+        ...
+
+    def resume(self, run_id: str, approval: Approval | None, emit: Emit) -> RunOutcome:
+        """Continue ``run_id``: with the user's ``approval`` after a plan pause, or from its last checkpoint."""
+        ...
+
+    def cancel(self, run_id: str) -> None:
+        """Ask ``run_id`` to stop at the next safe point (between nodes or cells); called from the UI thread."""
+        ...
+
+
+class PaperHit(Protocol):
+    """A search result (``tools.papers.Hit`` fits)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def year(self) -> int | None: ...
+    @property
+    def anchor(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
+class PapersBackend(Protocol):
+    """The paper library as the Papers screen uses it (``tools.papers.PaperLibrary`` via an adapter)."""
+
+    def search(self, query: str, k: int) -> Sequence[PaperHit]:
+        """Hybrid search; chunk text included."""
+        ...
+
+    def add(self, paths: Sequence[str]) -> str:
+        """Ingest files or folders; returns a one-line summary of what was added and what failed."""
+        ...
+
+    def stats(self) -> dict[str, Any]:
+        """Counts to show (papers, chunks, by kind...)."""
+        ...
+
+
+class ProposalSummary(_Record):
+    """One row of the proposal list."""
+
+    id: int
+    """Proposal id."""
+    title: str
+    """Summary line."""
+    status: str
+    """``open``, ``approved``, ``rejected``, ..."""
+    branch: str
+    """``ara/<run_id>/<slug>``."""
+    run_id: str = ""
+    """The run that made it."""
+
+
+class ProposalDetail(_Record):
+    """What the Review screen shows for one proposal. The diff is read lazily (it can be megabytes)."""
+
+    summary: ProposalSummary
+    """The list row."""
+    report: str
+    """The report's Markdown (empty when none)."""
+    results: dict[str, Any]
+    """Key metrics, name -> value."""
+    citations: tuple[str, ...]
+    """Citation keys the report uses (``paper_id#chunk_id``), with titles when known."""
+    diff_bytes: int | None = None
+    """Size of the diff when known (for the truncation note)."""
+
+
+class ReviewBackend(Protocol):
+    """Proposal review as the TUI uses it; decisions are made with the reviewer's identity through channel ``tui``."""
+
+    def list(self) -> Sequence[ProposalSummary]:
+        """Proposals, newest first."""
+        ...
+
+    def show(self, proposal_id: int) -> ProposalDetail:
+        """Report, results and citations of one proposal."""
+        ...
+
+    def diff(self, proposal_id: int) -> Iterator[str]:
+        """The proposal's diff against the main line, as text chunks (read lazily, stop any time)."""
+        ...
+
+    def approve(self, proposal_id: int, comment: str) -> str:
+        """Merge the proposal as the human reviewer; returns a one-line result (e.g. the merge commit)."""
+        ...
+
+    def reject(self, proposal_id: int, comment: str) -> str:
+        """Reject with a comment (fed back to the agent); returns a one-line result."""
+        ...

@@ -1,0 +1,355 @@
+"""Pilot tests of the TUI over the scripted driver and fake backends: keys, panes, modals and bad inputs."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Log, Static
+from textual.worker import WorkerFailed
+
+from assistant.llm.testing import ScriptedLLM
+from assistant.settings import Settings
+from assistant.tui import make_app
+from assistant.tui.history import ChatHistory, InstanceLock
+from assistant.tui.messages import ChatAnswered, ChatDeltaReceived, RunEnded, RunPaused
+from assistant.tui.screens.chat import ATTACH_LIMIT
+from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal
+from assistant.tui.screens.runs import MAX_LOG_LINES
+from assistant.tui.widgets.diff_view import PAGE_CHARS, DiffView
+from assistant.tui.widgets.plan_card import PlanCard
+from tests.tui.conftest import RUN_ID, FakePapers, FakeReview, ScriptedDriver
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait for workers (a failed one is the point of some tests) and let messages land."""
+    with contextlib.suppress(WorkerFailed):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def typed(pilot: Pilot[None], text: str) -> None:
+    """Put ``text`` into the focused input and press enter (typing key by key is slow and tested once)."""
+    focused = pilot.app.focused
+    assert isinstance(focused, Input), f"focus is on {focused!r}, not an input"
+    focused.value = text
+    await pilot.press("enter")
+
+
+def _text(widget: Static) -> str:
+    return str(widget.render())
+
+
+@pytest.mark.anyio
+async def test_chat_streams_the_answer_and_keeps_history_per_thread(settings: Settings) -> None:
+    script = ScriptedLLM(replies=["Weak-to-strong means a weak supervisor trains a strong student."])
+    seen: list[Message] = []
+    app = make_app(settings, llm=script.client())
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        await pilot.click("#chat-input")
+        await pilot.press(*"what is w2s?", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        deltas = [m.text for m in seen if isinstance(m, ChatDeltaReceived)]
+        [answered] = [m for m in seen if isinstance(m, ChatAnswered)]
+        assert len(deltas) > 1
+        assert "".join(deltas) == answered.text == "Weak-to-strong means a weak supervisor trains a strong student."
+        shown = [_text(w) for w in app.chat.query(".msg-assistant").results(Static)]
+        assert shown == ["ara: Weak-to-strong means a weak supervisor trains a strong student."]
+    script.assert_done()
+    [request] = script.requests
+    assert request["stream"] is True
+    assert request["messages"][-1] == {"role": "user", "content": "what is w2s?"}
+    assert [(m.role, m.content[:10]) for m in ChatHistory(settings.workspace).load("main")] == [
+        ("user", "what is w2"),
+        ("assistant", "Weak-to-st"),
+    ]
+    # a second session on the thread shows the history and sends it as context
+    script2 = ScriptedLLM(replies=["Yes."])
+    app2 = make_app(settings, llm=script2.client())
+    async with app2.run_test(size=(80, 24)) as pilot:
+        assert len(list(app2.chat.query(".msg"))) == 2
+        await typed(pilot, "and PGR?")
+        await app2.workers.wait_for_complete()
+    assert [m["role"] for m in script2.requests[0]["messages"]] == ["system", "user", "assistant", "user"]
+
+
+@pytest.mark.anyio
+async def test_plan_card_approve_resumes_and_cells_stream(settings: Settings) -> None:
+    driver = ScriptedDriver(cells=3)
+    seen: list[Message] = []
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=driver, reviewer="ada")
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        await typed(pilot, "/run does w2s work?")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [card] = app.query(PlanCard).results(PlanCard)
+        assert card.has_focus
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [approval] = driver.approvals
+        assert approval is not None
+        assert (approval.decision, approval.reviewer, approval.plan_index) == ("approve", "ada", 0)
+        assert card.decided == "approve"
+        table: DataTable[object] = app.query_one("#cells", DataTable)
+        assert table.row_count == 3
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["ok", "ok", "ok"]
+        log = app.query_one("#run-log", Log)
+        assert log.lines[0] == "[cell 0] epoch 0 loss 1.000"
+        assert app.run_state.line() == f"{RUN_ID} done node=run_cells #2 tokens=5,120/20,000 cells=3/20 time=42s/3600s"
+        await pilot.press("f2")
+        await typed(pilot, "/budget")
+        assert _text(app.chat.query(".msg-system").results(Static).__iter__().__next__()) != ""
+    assert [type(m).__name__ for m in seen if isinstance(m, (RunPaused, RunEnded))] == ["RunPaused", "RunEnded"]
+
+
+@pytest.mark.anyio
+async def test_plan_edit_and_reject_build_the_right_approval(settings: Settings) -> None:
+    driver = ScriptedDriver()
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=driver, reviewer="ada")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "/run q one")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, PlanEditModal)
+        area = app.screen.query_one("#plan-json")
+        area.text = area.text.replace('"n_train": 2000', '"n_train": 500')  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [approval] = driver.approvals
+        assert approval is not None
+        assert approval.decision == "modify"
+        assert approval.plan is not None
+        assert approval.plan.config == {"n_train": 500}
+        # a second run, rejected with a comment
+        await pilot.press("f2")
+        await typed(pilot, "/run q two")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, CommentModal)
+        await typed(pilot, "too costly")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    rejected = driver.approvals[-1]
+    assert rejected is not None
+    assert (rejected.decision, rejected.comment) == ("reject", "too costly")
+
+
+@pytest.mark.anyio
+async def test_worker_crash_opens_error_modal_and_resume_continues(settings: Settings) -> None:
+    class CrashingOnce(ScriptedDriver):
+        crashed = False
+
+        def resume(self, run_id, approval, emit):  # type: ignore[no-untyped-def]
+            if not self.crashed:
+                self.crashed = True
+                raise RuntimeError("kernel vanished")
+            return super().resume(run_id, approval, emit)
+
+    driver = CrashingOnce(cells=1)
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=driver, reviewer="ada")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "/run q")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorModal)
+        assert app.screen.title_text == "Unexpected RuntimeError"
+        assert "RuntimeError: kernel vanished" in app.screen.message
+        assert f"Run {RUN_ID} keeps its checkpoint: press r on Runs (F3) to resume." in app.screen.message
+        await pilot.press("enter")
+        assert not isinstance(app.screen, ErrorModal)
+        assert app.run_state.status == "failed"
+        await pilot.press("f3", "r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.run_state.status == "done"
+        assert app.query_one("#cells", DataTable).row_count == 1
+    assert driver.approvals == [None]
+
+
+@pytest.mark.anyio
+async def test_llm_endpoint_down_at_start_shows_modal_and_app_stays_usable(settings: Settings) -> None:
+    down = settings.with_overrides(**{"llm.base_url": "http://127.0.0.1:9/v1", "llm.max_retries": 0})
+    papers = FakePapers()
+    app = make_app(down, papers=papers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorModal)
+        assert app.screen.title_text == "LLM endpoint unreachable"
+        assert "http://127.0.0.1:9/v1 did not answer GET /models" in app.screen.message
+        assert "Papers (F4) and Review (F5) still work" in app.screen.message
+        await pilot.press("enter")
+        await pilot.press("f4")
+        await typed(pilot, "weak supervision")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert papers.queries == ["weak supervision"]
+        assert app.query_one("#papers-hits", DataTable).row_count == 2
+        # chatting without a model explains what to do instead of failing
+        await pilot.press("f2")
+        await typed(pilot, "hello")
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorModal)
+        assert app.screen.title_text == "No language model"
+
+
+@pytest.mark.anyio
+async def test_papers_search_shows_chunk_text_add_and_stats(settings: Settings) -> None:
+    papers = FakePapers()
+    app = make_app(settings, llm=ScriptedLLM().client(), papers=papers)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "/papers latent knowledge")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert papers.queries == ["latent knowledge"]
+        assert _text(app.query_one("#papers-stats", Static)) == "library: 2 papers, 17 chunks (bibtex 1, pdf 1)"
+        await pilot.press("down")
+        await pilot.pause()
+        chunk = _text(app.query_one("#papers-chunk", Static))
+        assert chunk.startswith("Discovering latent knowledge (arxiv:2212.03827#c4, Method)")
+        assert "Contrast-consistent search" in chunk
+        await pilot.click("#papers-query")
+        app.query_one("#papers-query").value = ""  # type: ignore[attr-defined]
+        await typed(pilot, "add refs.bib 'my papers/'")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert papers.added == [["refs.bib", "my papers/"]]
+        assert _text(app.query_one("#papers-chunk", Static)) == "added 2 paper(s)"
+
+
+@pytest.mark.anyio
+async def test_review_pane_decisions_go_to_the_backend(settings: Settings) -> None:
+    review = FakeReview()
+    app = make_app(settings, llm=ScriptedLLM().client(), review=review)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, CommentModal)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "a comment is required here" in _text(app.screen.query_one("#comment-error", Static))
+        await typed(pilot, "use three seeds")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+    assert review.decisions == [(1, "reject", "use three seeds")]
+
+
+@pytest.mark.anyio
+async def test_five_megabyte_diff_is_read_a_page_at_a_time(settings: Settings) -> None:
+    review = FakeReview(diff_chars=5_000_000)
+    app = make_app(settings, llm=ScriptedLLM().client(), review=review)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        view = app.query_one(DiffView)
+        assert PAGE_CHARS <= view.shown_chars < 2 * PAGE_CHARS
+        assert review.chunks_read == 1
+        assert "press m for more" in _text(view.query_one("#diff-note", Static))
+        await pilot.press("m")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert review.chunks_read == 2
+        assert 2 * PAGE_CHARS <= view.shown_chars < 3 * PAGE_CHARS
+
+
+@pytest.mark.anyio
+async def test_ten_thousand_output_lines_stay_bounded(settings: Settings) -> None:
+    driver = ScriptedDriver(cells=1, lines_per_cell=10_000)
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=driver)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "/run q")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        log = app.query_one("#run-log", Log)
+        assert log.line_count == MAX_LOG_LINES
+        assert log.lines[-1] == "[cell 0] epoch 9999 loss 0.000"
+
+
+@pytest.mark.anyio
+async def test_megabyte_paste_becomes_a_capped_attachment(settings: Settings) -> None:
+    script = ScriptedLLM(replies=["Read it."])
+    app = make_app(settings, llm=script.client())
+    async with app.run_test(size=(80, 24)) as pilot:
+        big = "x" * 1_000_000
+        app.query_one("#chat-input").post_message(__import__("textual.events").events.Paste(big))
+        await pilot.pause()
+        assert app.query_one("#chat-input").value == ""  # type: ignore[attr-defined]
+        await typed(pilot, "summarise")
+        await app.workers.wait_for_complete()
+    content = script.requests[0]["messages"][-1]["content"]
+    assert content.startswith("summarise\n\n<attachment>\n")
+    assert f"[... {1_000_000 - ATTACH_LIMIT:,} more characters cut by ara ...]" in content
+    assert len(content) < ATTACH_LIMIT + 200
+
+
+@pytest.mark.anyio
+async def test_tiny_terminal_and_help_screen(settings: Settings) -> None:
+    app = make_app(
+        settings, llm=ScriptedLLM().client(), runner=ScriptedDriver(), papers=FakePapers(), review=FakeReview()
+    )
+    async with app.run_test(size=(40, 10)) as pilot:
+        for key in ("f3", "f4", "f5", "f2"):
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        help_text = _text(app.screen.query_one("#help-text", Static))
+        assert "F2 / F3 / F4 / F5" in help_text
+        assert "/resume [RUN_ID]" in help_text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.anyio
+async def test_second_tui_on_the_workspace_is_told(settings: Settings) -> None:
+    holder = InstanceLock(settings.workspace)
+    assert holder.acquire()
+    try:
+        app = make_app(settings, llm=ScriptedLLM().client())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert not app.instance_lock.acquire()
+            [note] = list(app._notifications)
+            assert note.message.startswith("another ara tui is open on this workspace (pid ")
+    finally:
+        holder.release()
+
+
+@pytest.mark.anyio
+async def test_no_color_is_respected(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(settings, llm=ScriptedLLM().client(), review=FakeReview())
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        await pilot.press("f5")
+        await app.workers.wait_for_complete()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.query_one(DiffView).no_color
