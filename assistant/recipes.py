@@ -128,7 +128,7 @@ class SyntheticW2SConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    n_samples: int = Field(default=4000, ge=200, le=200_000, description="Examples in the task.")
+    n_samples: int = Field(default=4000, ge=200, le=20_000, description="Examples in the task.")
     n_features: int = Field(default=20, ge=4, le=500, description="Input features.")
     weak_features: int = Field(
         default=4, ge=1, le=100, description="Features the weak supervisor sees (fewer = weaker)."

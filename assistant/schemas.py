@@ -68,7 +68,35 @@ class ExperimentPlan(_ModelFilled):
 class ExperimentPlans(_ModelFilled):
     """The model's proposal: one to three experiments, best first."""
 
-    plans: list[ExperimentPlan] = Field(description="One to three experiment plans, best first.", min_length=1)
+    plans: list[ExperimentPlan] = Field(
+        description="One to three experiment plans, best first.", min_length=1, max_length=3
+    )
+
+
+_PlanBase = ExperimentPlan
+_PlansBase = ExperimentPlans
+
+
+def plans_schema(recipes: list[str]) -> type[ExperimentPlans]:
+    """``ExperimentPlans`` whose JSON schema lists ``recipes`` as the only values of ``recipe``.
+
+    Schema-constrained decoding (the embedded model) then cannot even spell another tool. Validation still
+    accepts any string, so a plan naming something else (an obeyed injection, a model without constrained
+    decoding) reaches the allow-list check and is refused and logged there.
+    """
+
+    def constrain(schema: dict[str, Any]) -> None:
+        schema["properties"]["recipe"]["enum"] = list(recipes)
+
+    class ExperimentPlan(_PlanBase):
+        model_config = ConfigDict(extra="forbid", json_schema_extra=constrain)
+
+    class ExperimentPlans(_PlansBase):
+        plans: list[ExperimentPlan] = Field(  # type: ignore[assignment]
+            description="One to three experiment plans, best first.", min_length=1, max_length=3
+        )
+
+    return ExperimentPlans
 
 
 class FreeCell(_ModelFilled):

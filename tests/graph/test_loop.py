@@ -96,6 +96,9 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert "synthetic_w2s" in plan_prompt
     assert "divide" in plan_prompt
     assert "untrusted data" in plan_msgs[1]["content"]
+    plan_schema = script.requests[1]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
+    assert set(plan_schema["properties"]["recipe"]["enum"]) >= {"divide", "synthetic_w2s"}
+    assert "shell" not in plan_schema["properties"]["recipe"]["enum"]
     assert '"recipe": "divide"' in code_msgs[-1]["content"]
     assert '"ratio"' in analysis_msgs[-1]["content"]
     assert "0.25" in analysis_msgs[-1]["content"]

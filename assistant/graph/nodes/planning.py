@@ -24,7 +24,7 @@ from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, tra
 from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState
 from assistant.recipes import RecipeError
-from assistant.schemas import Approval, ExperimentPlan, ExperimentPlans, ResearchBrief
+from assistant.schemas import Approval, ExperimentPlan, ResearchBrief, plans_schema
 
 FREE = "free"
 
@@ -86,14 +86,16 @@ async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]
     ctx = runtime.context
     brief = ResearchBrief.model_validate(state["brief"] or {"objective": state["question"]})
     recipes = ctx.recipes.describe()
+    names = [r.name for r in ctx.recipes.available()]
     if ctx.code_mode == "free":
         recipes += f"\n- {FREE}: write your own Python cell (config must be empty)."
+        names.append(FREE)
     proposed = await ask(
         ctx,
         state,
         node="propose_experiments",
         prompt="propose_experiments.plans",
-        schema=ExperimentPlans,
+        schema=plans_schema(names),
         question=state["question"],
         brief=brief.model_dump_json(indent=1),
         recipes=recipes,
@@ -101,10 +103,10 @@ async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]
     )
     kept = [p for p in (check_plan(ctx, state, plan, "propose_experiments") for plan in proposed.plans) if p]
     if not kept:
-        names = ", ".join(repr(p.recipe) for p in proposed.plans)
+        named = ", ".join(repr(p.recipe) for p in proposed.plans)
         available = ", ".join(r.name for r in ctx.recipes.available())
         raise PlanError(
-            f"none of the {len(proposed.plans)} proposed plans can run: they named {names}; available recipes: "
+            f"none of the {len(proposed.plans)} proposed plans can run: they named {named}; available recipes: "
             f"{available}. Resume to ask again (ara resume {state['run_id']}) or use a stronger model.",
             title="No runnable plan",
         )
