@@ -102,6 +102,8 @@ class KernelSettings(_Section):
     """A Jupyter Kernel/Enterprise Gateway base URL for remote kernels; None = local sandboxed kernels."""
     gateway_token: SecretStr | None = None
     """Token for ``gateway_url``; never printed."""
+    readonly_paths: list[Path] = Field(default_factory=list)
+    """Extra host paths (datasets, model files) bound read-only into each sandbox at the same path."""
 
 
 class PapersSettings(_Section):

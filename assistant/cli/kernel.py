@@ -49,6 +49,7 @@ def kernel_config(settings: Settings, staging_dir: Path | None = None) -> Kernel
         cell_timeout_s=k.cell_timeout_s,
         output_cap_bytes=k.output_cap_bytes,
         sandbox_uid=k.sandbox_uid,
+        readonly_paths=tuple(k.readonly_paths),
         staging_dir=staging_dir,
     )
 

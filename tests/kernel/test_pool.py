@@ -186,3 +186,22 @@ def test_kernel_imports_tools_but_not_assistant(sandbox_pool: SyncKernelPool, ru
 def test_default_config_matches_documented_defaults() -> None:
     config = KernelConfig()
     assert (config.limits.memory_mb, config.limits.tmp_size_mb, config.isolation) == (3072, 256, "bwrap")
+
+
+def test_readonly_paths_from_settings_are_visible_but_not_writable(tmp_path: Path, run_dir: Path) -> None:
+    from assistant.cli.kernel import kernel_config
+    from assistant.settings import load_settings
+
+    data = tmp_path / "datasets"
+    data.mkdir()
+    (data / "train.csv").write_text("a,b\n1,2\n")
+    data.chmod(0o755)
+    tmp_path.chmod(0o755)
+    settings = load_settings(tmp_path / "ws").with_overrides(**{"kernel.readonly_paths": [str(data)]})
+    config = kernel_config(settings)
+    assert config.readonly_paths == (data,)
+    code = f"print(open({str(data / 'train.csv')!r}).read().splitlines()[1])\nopen({str(data / 'x')!r}, 'w')"
+    [r] = run_code(code, run_dir, config.model_copy(update={"limits": TEST_CONFIG.limits}))
+    assert r.stdout == "1,2\n"
+    assert r.error_name == "OSError"
+    assert "Read-only file system" in (r.error_value or "")

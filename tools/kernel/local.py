@@ -7,6 +7,7 @@ liveness, death reason, peak memory, hard kill and cleanup). Does not run cells 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
@@ -249,7 +250,7 @@ class LocalKernel:
             proc.kill()
             proc.wait(5)
         if self.plan is not None:
-            self.plan.cleanup()
+            await asyncio.to_thread(self.plan.cleanup)
         if self._log is not None:
             self._log.close()
             self._log = None

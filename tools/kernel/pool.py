@@ -127,6 +127,15 @@ class KernelPool:
         if not self._started:
             await self.start()
         run_dir = Path(run_dir).resolve()
+        kernel = await self._kernel_for(run_dir)
+        session = Session(kernel, run_dir, self.config, spawn=self._kernel_for)
+        self._sessions.add(session)
+        return session
+
+    async def _kernel_for(self, run_dir: Path) -> LocalKernel:
+        """A kernel bound to ``run_dir``: a warm one adopted by rename, else a cold start (also for restarts)."""
+        if self._closed:
+            raise KernelError("the kernel pool is shut down; create a new KernelPool")
         while True:
             while self._warm:
                 kernel, workdir = self._warm.popleft()
@@ -138,7 +147,7 @@ class KernelPool:
                 if self._adopt(workdir, run_dir):
                     kernel.workdir = run_dir
                     self._refill()
-                    return self._track(Session(kernel, run_dir, self.config))
+                    return kernel
                 self._warm.appendleft((kernel, workdir))
                 logger.info("run dir %s is on another filesystem than the pool's staging dir; cold start", run_dir)
                 break
@@ -151,11 +160,7 @@ class KernelPool:
         prepare_workdir(run_dir, self.config)
         kernel = await LocalKernel.start(self.config, run_dir)
         self._refill()
-        return self._track(Session(kernel, run_dir, self.config))
-
-    def _track(self, session: Session) -> Session:
-        self._sessions.add(session)
-        return session
+        return kernel
 
     async def release(self, session: Session) -> None:
         """Kill the session's kernel; it is never given to another run."""
@@ -240,6 +245,10 @@ class SyncKernelPool:
     def release(self, session: SyncSession) -> None:
         """See ``KernelPool.release``."""
         self._call(self.pool.release(session.session))
+
+    def wait_warm(self) -> None:
+        """See ``KernelPool.wait_warm``."""
+        self._call(self.pool.wait_warm())
 
     @contextmanager
     def session(self, run_dir: Path) -> Iterator[SyncSession]:

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -157,23 +158,28 @@ class Cgroup:
                 continue
         return sorted(seen)
 
-    def destroy(self) -> None:
-        """Kill whatever is left in the cgroup and remove it."""
-        for _ in range(50):
-            left = self.pids()
-            if not left:
-                break
-            for pid in left:
+    def destroy(self, wait_s: float = 3.0) -> None:
+        """Kill whatever is left in the cgroup and remove it (waiting up to ``wait_s`` for the dead to go)."""
+        deadline = time.monotonic() + wait_s
+        pending = dict(self.dirs)
+        while pending:
+            for pid in self.pids():
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     continue
-            os.sched_yield()
-        for d in self.dirs.values():
-            try:
-                d.rmdir()
-            except OSError as err:
-                logger.warning("could not remove cgroup %s: %s", d, err)
+            for key, d in list(pending.items()):
+                try:
+                    d.rmdir()
+                    del pending[key]
+                except FileNotFoundError:
+                    del pending[key]
+                except OSError as err:
+                    if time.monotonic() > deadline:
+                        logger.warning("could not remove cgroup %s: %s", d, err)
+                        del pending[key]
+            if pending:
+                time.sleep(0.02)
 
 
 def _own_cgroup_paths() -> dict[str, str]:

@@ -4,7 +4,7 @@ Covers ``Session.execute``: send one cell (``store_history=False``, ``stop_on_er
 messages until idle plus its ``execute_reply``, poll the launcher every ~0.25 s so a crashed or OOM-killed
 kernel is reported as ``died`` within about a second, interrupt on timeout (by message) and kill + restart a
 kernel that ignores the interrupt. A replacement kernel gets a fresh client and is bound to the same run
-directory. Does not pick kernels (``tools.kernel.pool``).
+directory (taken warm from the pool when one is ready). Does not pick kernels (``tools.kernel.pool``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import queue
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,16 @@ class Session:
     Use ``await session.execute(code, timeout)``; close with ``KernelPool.release(session)`` or ``close()``.
     """
 
-    def __init__(self, kernel: LocalKernel, run_dir: Path, config: KernelConfig) -> None:
+    def __init__(
+        self,
+        kernel: LocalKernel,
+        run_dir: Path,
+        config: KernelConfig,
+        spawn: Callable[[Path], Awaitable[LocalKernel]] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.config = config
+        self._spawn = spawn
         self._kernel: LocalKernel | None = kernel
         self._replacement: asyncio.Task[LocalKernel] | None = None
         self._lock = asyncio.Lock()
@@ -63,6 +71,8 @@ class Session:
         return self._kernel
 
     async def _start_replacement(self) -> LocalKernel:
+        if self._spawn is not None:
+            return await self._spawn(self.run_dir)
         prepare_workdir(self.run_dir, self.config)
         return await LocalKernel.start(self.config, self.run_dir)
 
