@@ -7,7 +7,9 @@ cover filling placeholders (``assistant.report.fill``) or deciding pass/fail (``
 What counts as a numeral: a decimal number (``0.71``, ``1,000``, ``-3``, ``1e-3``, ``71%``) that is not glued
 to a preceding letter (``L6``, ``v2``, ``GPT-2``, ``x86_64`` are names). Not scanned: placeholders, URLs and
 link targets, ``arXiv:<id>`` mentions (checked as arXiv ids instead) and ordered-list markers. Spelled-out
-numbers ("ten seeds") are not detected.
+numbers ("ten seeds") are not detected. A numeral traces to a known number when that number rounds to it at
+the precision written (``0.68`` or ``68%`` for 0.682); with fewer than two significant digits (``0.7``, ``5%``)
+or no decimals (``3``) it must match exactly, so coarse numbers cannot ride on coincidences.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Numeral(NamedTuple):
     value: float
     """Parsed value (a percentage already divided by 100)."""
     tolerance: float
-    """Half a unit in the last written digit (0 for integers: they must match exactly)."""
+    """Half a unit in the last written digit; 0 (exact match) for integers and one-significant-digit numbers."""
     percent: bool
     """Written with ``%``."""
     start: int
@@ -116,10 +118,12 @@ def numerals(text: str) -> Iterator[Numeral]:
             continue
         decimals = len(match.group("frac") or "") - 1 if match.group("frac") else 0
         exponent = int(exp[1:]) if exp else 0
-        tolerance = 0.0 if decimals == 0 and not exp else 0.5 * 10 ** (exponent - max(decimals, 0))
+        significant = len(digits.replace(".", "").lstrip("0"))
+        rounded = (decimals > 0 or exp) and significant >= 2
+        tolerance = 0.5 * 10 ** (exponent - decimals) if rounded else 0.0
         percent = bool(match.group("pct"))
         if percent:
-            value, tolerance = value / 100, (tolerance or 0.5) / 100
+            value, tolerance = value / 100, (tolerance or (0.5 if significant >= 2 else 0.0)) / 100
         yield Numeral(match.group(0).strip(), value, tolerance, percent, match.start())
 
 

@@ -1,0 +1,64 @@
+"""Provenance: read from the event log, results.json and git; odd input is noted, never guessed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+
+from assistant.report import DraftClaim, ReportDraft, build_report
+from assistant.report.render_md import provenance_rows
+from tests.report.conftest import NOW
+
+
+def test_event_log_fields(run_dir: Path) -> None:
+    with (run_dir / "events.jsonl").open("a") as log:
+        log.write("{not json\n[1, 2]\n")
+        log.write(
+            json.dumps(
+                {
+                    "event": "llm_call",
+                    "data": {"cost_usd": 0.25, "model": "gpt-x", "base_url": "https://api.example/v1"},
+                }
+            )
+            + "\n"
+        )
+
+    prov = build_report(run_dir, ReportDraft(), None, now=NOW).provenance
+
+    assert prov.model == "smollm2-135m-instruct, gpt-x"
+    assert prov.endpoint == "http://127.0.0.1:8765/v1, https://api.example/v1"
+    assert (prov.prompt_tokens, prov.completion_tokens, prov.cost_usd) == (1212, 336, 0.25)
+    assert prov.prompt_hashes == {"write_report.draft": "9b1f" + "0" * 60}
+    assert prov.sandbox == {"isolation": "bwrap", "memory_mb": "3072"}
+    assert prov.notes == ["events.jsonl: 2 line(s) were not JSON objects and were skipped"]
+    assert ("Cost", "$0.2500") in provenance_rows(prov)
+
+
+def test_commit_from_the_workspace_repository_when_the_log_has_none(run_dir: Path) -> None:
+    (run_dir / "events.jsonl").unlink()
+    workspace = run_dir.parent.parent
+    repo = git.Repo.init(workspace)
+    with repo.config_writer() as cfg:
+        cfg.set_value("user", "name", "t").set_value("user", "email", "t@example.org")
+    repo.index.add([str(run_dir / "results.json")])
+    commit = repo.index.commit("results")
+
+    prov = build_report(run_dir, ReportDraft(), None, now=NOW).provenance
+
+    assert (prov.workspace_commit, prov.model, prov.prompt_tokens) == (commit.hexsha, None, None)
+    assert ("LLM tokens", "not recorded") in provenance_rows(prov)
+
+
+def test_numbers_in_claim_statements_are_checked(run_dir: Path) -> None:
+    draft = ReportDraft(
+        claims=[DraftClaim(statement="PGR rises by 0.4 points.", metric="aux_conf.pgr_gain", direction="increase")]
+    )
+
+    report = build_report(run_dir, draft, None, now=NOW)
+
+    assert report.check is not None
+    assert [(o.kind, o.location, o.text) for o in report.check.offenders] == [
+        ("numeral", "claims[0].statement:1:14", "0.4")
+    ]
