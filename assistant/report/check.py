@@ -25,10 +25,15 @@ from assistant.report.citations import (
 )
 from assistant.report.figures import read_figure
 from assistant.report.model import SECTIONS, CheckResult, Offender, Report
-from assistant.report.prose import ARXIV_MENTION_RE, NumberSet, cite_keys, line_col, numerals, placeholders
+from assistant.report.prose import ARXIV_MENTION_RE, LineIndex, NumberSet, cite_keys, numerals, placeholders
 from assistant.report.results import METRIC_FIELDS, Metric, Results, format_number
 
 TRUNCATION_MARK = "[truncated by ara:"
+
+
+def _position(offender: Offender) -> tuple[int, int]:
+    _, line, col = offender.location.split(" ")[0].rsplit(":", 2)
+    return int(line), int(col)
 
 
 def prose_fields(report: Report) -> Iterator[tuple[str, str]]:
@@ -161,8 +166,10 @@ class _Checker:
             self.flag("arxiv", location, arxiv_id, f"title {title!r} does not match arXiv's {known!r}")
 
     def prose(self, where: str, text: str) -> None:
+        before = len(self.offenders)
+        lines = LineIndex(text)
         for ph in placeholders(text):
-            line, col = line_col(text, ph.start)
+            line, col = lines.line_col(ph.start)
             loc = f"{where}:{line}:{col}"
             raw = text[ph.start : ph.end]
             if ph.kind is None:
@@ -186,13 +193,13 @@ class _Checker:
                 for key in cite_keys(ph.arg):
                     self.key(key, loc)
         for match in ARXIV_MENTION_RE.finditer(text):
-            line, col = line_col(text, match.start())
+            line, col = lines.line_col(match.start())
             self.arxiv(match.group("id"), f"{where}:{line}:{col}", None)
         for numeral in numerals(text):
             if self.numbers.traces(numeral):
                 self.traced += 1
                 continue
-            line, col = line_col(text, numeral.start)
+            line, col = lines.line_col(numeral.start)
             self.flag(
                 "numeral",
                 f"{where}:{line}:{col}",
@@ -202,6 +209,7 @@ class _Checker:
             )
         if TRUNCATION_MARK in text:
             self.warnings.append(f"{where} was truncated when the report was built")
+        self.offenders[before:] = sorted(self.offenders[before:], key=_position)
 
     def run(self) -> CheckResult:
         if _dump(self.report.results) != _dump(self.results):

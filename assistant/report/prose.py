@@ -88,6 +88,18 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     return line, col
 
 
+class LineIndex:
+    """Fast offset -> (line, column) for one text (newline offsets found once)."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of ``offset``."""
+        line = bisect.bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
+
+
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
     chars = list(text)
     for start, end in spans:

@@ -43,16 +43,16 @@ def test_planted_number_and_unknown_citation_caught_with_location(
     assert report.check is not None
     assert [o.model_dump() for o in report.check.offenders] == [
         {
-            "kind": "citation",
-            "location": "summary:2:36",
-            "text": "arxiv:9999.99999#c1",
-            "message": IsStr(regex="unknown.*"),
-        },
-        {
             "kind": "numeral",
             "location": "summary:2:31",
             "text": "0.47",
             "message": IsStr(regex="number not traceable.*"),
+        },
+        {
+            "kind": "citation",
+            "location": "summary:2:36",
+            "text": "arxiv:9999.99999#c1",
+            "message": IsStr(regex="unknown.*"),
         },
         {
             "kind": "citation",

@@ -59,8 +59,8 @@ def test_check_passes_and_fails_with_exit_2(run_dir: Path, capsys: pytest.Captur
 
     lines = capsys.readouterr().out.splitlines()
     assert code == 2
-    assert lines[0] == "summary:2:5: citation: 'p1#c1': cannot resolve: no paper library is available to check it"
-    assert lines[1].startswith("summary:1:13: numeral: '0.91': number not traceable")
+    assert lines[0].startswith("summary:1:13: numeral: '0.91': number not traceable")
+    assert lines[1] == "summary:2:5: citation: 'p1#c1': cannot resolve: no paper library is available to check it"
     assert lines[-1].startswith("FAILED (2 problem(s))")
 
 
