@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "run": "assistant.cli.run:run",
     "resume": "assistant.cli.run:resume",
     "runs": "assistant.cli.run:runs",
+    "tui": "assistant.cli.tui:tui",
 }
 
 
@@ -47,7 +48,11 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup, context_settings={"auto_envvar_prefix": "ARA", "help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"auto_envvar_prefix": "ARA", "help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--workspace",
     type=click.Path(file_okay=False, path_type=str),
@@ -63,6 +68,13 @@ def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.ensure_object(dict)
     ctx.obj["workspace"] = workspace
+    if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            click.echo(ctx.get_help())
+            return
+        command = cli.get_command(ctx, "tui")
+        assert command is not None
+        ctx.invoke(command)
 
 
 def main(argv: list[str] | None = None) -> Any:
