@@ -4,6 +4,7 @@ succeeding in a plain, unsandboxed kernel.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import socket
@@ -18,7 +19,7 @@ import pytest
 
 from tests.kernel.conftest import CONTROL_SECRET, TEST_CONFIG, TEST_LIMITS, PlainKernel, needs_bwrap
 from tools.kernel import CellResult, KernelConfig, SyncKernelPool, run_code
-from tools.kernel.sandbox import create_cgroup
+from tools.kernel.sandbox import _venv_paths, create_cgroup
 
 pytestmark = needs_bwrap
 
@@ -44,15 +45,23 @@ try:
     print(open({str(secret)!r}).read())
 except OSError as e:
     print(type(e).__name__)
-print(sorted(os.listdir('/root')) if (os := __import__('os')).path.isdir('/root') else 'no /root')
 """
     r = run(sandbox_pool, run_dir, code)
     assert r.status == "ok"
-    assert SECRET not in r.stdout
-    assert r.stdout.splitlines() == ["FileNotFoundError", "['.pyenv']"] or r.stdout.splitlines()[0] == (
-        "FileNotFoundError"
-    )
-    assert SECRET in plain_kernel.run(f"print(open({str(secret)!r}).read())")
+    assert r.stdout == "FileNotFoundError\n"
+    assert SECRET in plain_kernel.run(code)
+
+
+def test_home_directory_is_not_visible(sandbox_pool: SyncKernelPool, plain_kernel: PlainKernel, run_dir: Path) -> None:
+    home = Path.home()
+    allowed = {p.relative_to(home).parts[0] for p in _venv_paths(TEST_CONFIG.python) if p.is_relative_to(home)}
+    code = f"import os\nprint(sorted(os.listdir({str(home)!r})) if os.path.isdir({str(home)!r}) else [])"
+    r = run(sandbox_pool, run_dir, code)
+    assert r.status == "ok", r.text
+    seen = set(ast.literal_eval(r.stdout))
+    assert seen <= allowed  # only the ancestors of the bound Python install, e.g. ~/.pyenv
+    host_entries = set(ast.literal_eval(plain_kernel.run(code)))
+    assert host_entries - allowed  # the control sees the rest of the home directory
 
 
 def test_cannot_write_outside_the_run_dir(

@@ -205,3 +205,19 @@ def test_readonly_paths_from_settings_are_visible_but_not_writable(tmp_path: Pat
     assert r.stdout == "1,2\n"
     assert r.error_name == "OSError"
     assert "Read-only file system" in (r.error_value or "")
+
+
+@pytest.mark.anyio
+async def test_warm_kernels_failing_to_start_leave_nothing_behind(tmp_path: Path) -> None:
+    broken = tmp_path / "venv" / "bin" / "python"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("#!/bin/sh\nexit 4\n")
+    broken.chmod(0o755)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    pool = KernelPool(TEST_CONFIG.model_copy(update={"python": broken, "staging_dir": staging}), size=2)
+    with pytest.raises(KernelStartError, match="none of the 2 warm kernels started: the kernel exited with code 4"):
+        await pool.start()
+    assert list(staging.iterdir()) == []
+    with pytest.raises(KernelError, match="shut down"):
+        await pool.acquire(tmp_path / "run")

@@ -51,6 +51,7 @@ class KernelPool:
         self._started = False
         self._closed = False
         self.start_failures = 0
+        self._last_error = ""
 
     async def start(self) -> None:
         """Check the sandbox and start the warm kernels (returns when they are ready).
@@ -69,12 +70,13 @@ class KernelPool:
         os.chmod(self._staging, 0o711)
         self._started = True
         self._refill()
-        if self._starting:
-            for outcome in await asyncio.gather(*self._starting, return_exceptions=True):
-                if isinstance(outcome, BaseException):
-                    raise outcome
-        if self.size and not self._warm:
-            raise KernelStartError(f"none of the {self.size} warm kernels started; see the log above")
+        outcomes = await asyncio.gather(*self._starting, return_exceptions=True) if self._starting else []
+        failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+        if failure is not None or (self.size and not self._warm):
+            await self.shutdown()
+            if failure is not None:
+                raise failure
+            raise KernelStartError(f"none of the {self.size} warm kernels started: {self._last_error}")
 
     def _refill(self) -> None:
         if self._closed or not self._started:
@@ -92,6 +94,7 @@ class KernelPool:
             kernel = await LocalKernel.start(self.config, workdir)
         except KernelStartError as err:
             self.start_failures += 1
+            self._last_error = str(err)
             logger.error("a warm kernel failed to start: %s", err)
             shutil.rmtree(workdir, ignore_errors=True)
             return
