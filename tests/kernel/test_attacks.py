@@ -91,6 +91,25 @@ open('inside.txt', 'w').write('allowed')
     assert target.read_text() == "pwned"
 
 
+def test_planted_symlink_cannot_redirect_host_image_writes(
+    sandbox_pool: SyncKernelPool, run_dir: Path, tmp_path: Path
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    code = f"""
+import os
+os.symlink({str(victim)!r}, 'outputs')
+import matplotlib.pyplot as plt
+plt.plot([1, 2]); plt.show()
+"""
+    r = run(sandbox_pool, run_dir, code)
+    assert r.status == "ok", r.text
+    assert list(victim.iterdir()) == []
+    assert [o.kind for o in r.outputs] == ["text/plain"]
+    assert "[ara: image not saved: outputs/" in r.stderr
+    assert (run_dir / "outputs").is_symlink()
+
+
 def test_file_over_the_size_cap_is_refused(
     sandbox_pool: SyncKernelPool, plain_kernel: PlainKernel, run_dir: Path, tmp_path: Path
 ) -> None:

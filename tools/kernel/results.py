@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -122,6 +124,27 @@ class _CappedText:
         return text
 
 
+def _write_below(root: Path, subdir: str, name: str, blob: bytes) -> None:
+    """Write ``root/subdir/name`` without following links the kernel may have planted in ``root``.
+
+    The kernel can write into the run directory, so ``subdir`` might be a symlink to a host path: every step is
+    opened relative to a directory descriptor with ``O_NOFOLLOW``, and the file must not exist yet.
+    """
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(subdir, 0o755, dir_fd=root_fd)
+        sub_fd = os.open(subdir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=sub_fd)
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+        finally:
+            os.close(sub_fd)
+    finally:
+        os.close(root_fd)
+
+
 class OutputCollector:
     """Accumulates the iopub messages of one cell into a ``CellResult``."""
 
@@ -138,6 +161,7 @@ class OutputCollector:
         self.error: tuple[str, str, tuple[str, ...]] | None = None
         self.execution_count: int | None = None
         self.idle = False
+        self.notes: list[str] = []
 
     def handle(self, msg: dict[str, Any]) -> None:
         """Take one iopub message already known to belong to this cell."""
@@ -199,12 +223,14 @@ class OutputCollector:
             return None
         if not blob.startswith(_PNG_MAGIC):
             return None
-        folder = self.run_dir / self.figures_subdir
-        folder.mkdir(parents=True, exist_ok=True)
         n = sum(1 for o in self.outputs if o.kind == "image/png") + 1
-        path = folder / f"{self.cell_tag}-{n}.png"
-        path.write_bytes(blob)
-        return path
+        name = f"{self.cell_tag}-{n}.png"
+        try:
+            _write_below(self.run_dir, self.figures_subdir, name, blob)
+        except OSError as err:
+            self.notes.append(f"[ara: image not saved: {self.figures_subdir}/{name}: {err.strerror or err}]")
+            return None
+        return self.run_dir / self.figures_subdir / name
 
     @property
     def truncated(self) -> bool:
@@ -221,7 +247,7 @@ class OutputCollector:
         restarted: bool = False,
     ) -> CellResult:
         """The ``CellResult`` for what was collected; ``reason`` (name, detail) fills the error for timeout/died."""
-        stderr = self.stderr.value()
+        stderr = self.stderr.value() + "".join(f"\n{note}\n" for note in self.notes)
         if self.rich_dropped and not (self.stdout.dropped or self.stderr.dropped):
             stderr += f"\n[ara: {self.rich_dropped} rich output(s) dropped or cut over the output cap]\n"
         name, value, tb = self.error if self.error else (None, None, ())
