@@ -1,8 +1,10 @@
 """Collect a run's provenance from its files: results.json, config.json, events.jsonl and the workspace git.
 
 Covers reading what is there and saying what was odd (malformed event lines) in ``notes``; nothing is guessed.
-The event log is read tolerantly: any event carrying ``model``/``base_url``, ``usage`` token counts,
-``cost_usd``, prompt ``template``+``sha256``, ``workspace_commit`` or ``sandbox`` contributes. Does not cover
+The event log is read tolerantly: any event carrying ``model``/``base_url``, token counts (``prompt_tokens``/
+``completion_tokens``, directly or under ``usage``), ``cost_usd``, a prompt ``template`` (or ``name`` in a
+``prompt_loaded`` event) with ``sha256``, ``workspace_commit`` or ``sandbox`` contributes; this covers
+``assistant.events`` (``RunStarted``, ``PromptLoaded``, ``LLMCalled``) and ``assistant.llm.LLMCall`` records. Does not cover
 writing events (the research loop does).
 """
 
@@ -22,6 +24,8 @@ from assistant.report.results import Results
 
 logger = logging.getLogger(__name__)
 _MAX_DEPTH = 4
+_NOT_WALKED = ("usage", "messages", "response")
+"""Read where found (usage) or never (model-visible text, which could carry look-alike keys)."""
 
 
 def _walk(node: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
@@ -29,8 +33,9 @@ def _walk(node: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
         return
     if isinstance(node, Mapping):
         yield node
-        for value in node.values():
-            yield from _walk(value, depth + 1)
+        for key, value in node.items():
+            if key not in _NOT_WALKED:
+                yield from _walk(value, depth + 1)
     elif isinstance(node, list):
         for value in node[:50]:
             yield from _walk(value, depth + 1)
@@ -65,16 +70,18 @@ class _EventSummary:
             if isinstance(url, str) and url not in self.endpoints:
                 self.endpoints.append(url)
             usage = node.get("usage")
-            if isinstance(usage, Mapping):
-                p, c = _num(usage.get("prompt_tokens")), _num(usage.get("completion_tokens"))
-                if p is not None or c is not None:
-                    self.saw_usage = True
-                    self.prompt_tokens += int(p or 0)
-                    self.completion_tokens += int(c or 0)
+            counts = usage if isinstance(usage, Mapping) else node
+            p, c = _num(counts.get("prompt_tokens")), _num(counts.get("completion_tokens"))
+            if p is not None or c is not None:
+                self.saw_usage = True
+                self.prompt_tokens += int(p or 0)
+                self.completion_tokens += int(c or 0)
             cost = _num(node.get("cost_usd"))
             if cost is not None:
                 self.saw_cost, self.cost = True, self.cost + cost
             template = node.get("template") or node.get("prompt_template")
+            if template is None and node.get("type") == "prompt_loaded":
+                template = node.get("name")
             digest = node.get("sha256") or node.get("prompt_sha256")
             if isinstance(template, str) and isinstance(digest, str):
                 self.prompts[template] = digest

@@ -62,3 +62,47 @@ def test_numbers_in_claim_statements_are_checked(run_dir: Path) -> None:
     assert [(o.kind, o.location, o.text) for o in report.check.offenders] == [
         ("numeral", "claims[0].statement:1:14", "0.4")
     ]
+
+
+def test_events_written_by_the_research_loop(run_dir: Path) -> None:
+    from assistant.events import LLMCalled, PromptLoaded, RunStarted
+    from assistant.runlog import RunLog
+
+    (run_dir / "events.jsonl").unlink()
+    log = RunLog(run_dir / "events.jsonl", fsync=False)
+    run_id = run_dir.name
+    log.append(
+        RunStarted(
+            run_id=run_id,
+            question="q",
+            model="smollm2",
+            base_url="http://127.0.0.1:9/v1",
+            code_mode="recipe",
+            budget={},
+            workspace_commit="ab" * 20,
+            workspace_dirty=True,
+        )
+    )
+    log.append(PromptLoaded(run_id=run_id, name="write_code.recipe", sha256="cd" * 32))
+    for tokens in (100, 50):
+        log.append(
+            LLMCalled(
+                run_id=run_id,
+                node="write_code",
+                kind="structured",
+                model="smollm2",
+                messages=[],
+                response="{}",
+                prompt_tokens=tokens,
+                completion_tokens=tokens // 10,
+                duration_s=0.1,
+            )
+        )
+
+    prov = build_report(run_dir, ReportDraft(), None, now=NOW).provenance
+
+    assert (prov.model, prov.endpoint) == ("smollm2", "http://127.0.0.1:9/v1")
+    assert (prov.workspace_commit, prov.workspace_dirty) == ("ab" * 20, True)
+    assert prov.prompt_hashes == {"write_code.recipe": "cd" * 32}
+    assert (prov.prompt_tokens, prov.completion_tokens) == (150, 15)
+    assert ("Workspace commit", "ab" * 20 + " (uncommitted changes)") in provenance_rows(prov)
