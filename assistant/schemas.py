@@ -9,14 +9,20 @@ cover graph state (``assistant.graph.state``), events (``assistant.events``) or 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Decision = Literal["approve", "modify", "reject"]
 RunStatus = Literal["running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped"]
 CellStatus = Literal["ok", "error", "timeout", "died", "aborted", "blocked"]
 CodeMode = Literal["recipe", "free"]
+
+
+def _cap(limit: int) -> AfterValidator:
+    """Cut model text at ``limit`` characters. A validator, not ``max_length``: llama.cpp expands maxLength into
+    a grammar with one nested rule per character, which it fails to parse for a few hundred characters."""
+    return AfterValidator(lambda text: text[:limit])
 
 
 class _ModelFilled(BaseModel):
@@ -32,7 +38,7 @@ class _Record(BaseModel):
 class ResearchBrief(_ModelFilled):
     """The question clarified into something an experiment can answer."""
 
-    objective: str = Field(description="One sentence: what the research should find out.", max_length=600)
+    objective: Annotated[str, _cap(600)] = Field(description="One sentence: what the research should find out.")
     key_terms: list[str] = Field(
         default_factory=list, description="Technical terms central to the question.", max_length=12
     )
@@ -41,22 +47,22 @@ class ResearchBrief(_ModelFilled):
         description="Up to 3 short literature search queries (keywords, no punctuation).",
         max_length=3,
     )
-    success_criteria: str = Field(
-        default="", description="What result would answer the question (a measurable outcome).", max_length=600
+    success_criteria: Annotated[str, _cap(600)] = Field(
+        default="", description="What result would answer the question (a measurable outcome)."
     )
 
 
 class ExperimentPlan(_ModelFilled):
     """One experiment the loop could run, built on an allow-listed recipe."""
 
-    title: str = Field(description="Short title of the experiment.", max_length=200)
-    hypothesis: str = Field(description="The hypothesis the experiment tests.", max_length=800)
-    method: str = Field(description="How the experiment tests it, in two or three sentences.", max_length=1500)
-    recipe: str = Field(description="Name of one recipe from the list of available recipes.", max_length=64)
+    title: Annotated[str, _cap(200)] = Field(description="Short title of the experiment.")
+    hypothesis: Annotated[str, _cap(800)] = Field(description="The hypothesis the experiment tests.")
+    method: Annotated[str, _cap(1500)] = Field(description="How the experiment tests it, in two or three sentences.")
+    recipe: Annotated[str, _cap(64)] = Field(description="Name of one recipe from the list of available recipes.")
     config: dict[str, Any] = Field(
         default_factory=dict, description="Settings for the recipe, using only that recipe's config fields."
     )
-    expected_outcome: str = Field(default="", description="What result you expect and why.", max_length=800)
+    expected_outcome: Annotated[str, _cap(800)] = Field(default="", description="What result you expect and why.")
     controls: list[str] = Field(default_factory=list, description="Baselines or controls compared against.")
     seeds: list[int] = Field(default_factory=lambda: [0], description="Random seeds to run.", max_length=10)
     citations: list[str] = Field(
@@ -102,26 +108,25 @@ def plans_schema(recipes: list[str]) -> type[ExperimentPlans]:
 class FreeCell(_ModelFilled):
     """A code cell the model writes (free mode only)."""
 
-    code: str = Field(
-        description="Python code for one Jupyter cell. It must write results.json (ara.results/1) into RUN_DIR.",
-        max_length=20_000,
+    code: Annotated[str, _cap(20_000)] = Field(
+        description="Python code for one Jupyter cell. It must write results.json (ara.results/1) into OUT_DIR."
     )
-    purpose: str = Field(default="", description="One line: what the cell does.", max_length=300)
+    purpose: Annotated[str, _cap(300)] = Field(default="", description="One line: what the cell does.")
 
 
 class Finding(_ModelFilled):
     """One claim about a metric from results.json; the number itself is filled in from the file."""
 
     metric: str = Field(description="Dotted metric name exactly as listed in the results.")
-    statement: str = Field(
-        description="What the metric shows, in words, without writing the number itself.", max_length=600
+    statement: Annotated[str, _cap(600)] = Field(
+        description="What the metric shows, in words, without writing the number itself."
     )
 
 
 class Analysis(_ModelFilled):
     """The model's reading of the results: words only; numbers come from results.json."""
 
-    summary: str = Field(description="Two or three sentences answering the question.", max_length=1500)
+    summary: Annotated[str, _cap(1500)] = Field(description="Two or three sentences answering the question.")
     findings: list[Finding] = Field(default_factory=list, description="Claims, each tied to one metric.")
     limitations: list[str] = Field(default_factory=list, description="Caveats of this experiment.")
     supports_hypothesis: Literal["yes", "no", "unclear"] = Field(
