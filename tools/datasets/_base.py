@@ -1,0 +1,56 @@
+"""The ``Dataset`` container every loader returns: texts or a feature matrix, binary labels, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from tools.datasets._hash import hash_array, hash_texts
+
+DatasetKind = Literal["text", "tabular"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A binary classification dataset.
+
+    Attributes:
+        name: Loader name (``tools.datasets.DATASETS``).
+        kind: ``text`` (``texts`` set) or ``tabular`` (``features`` set).
+        labels: int64 array of 0/1, one per example.
+        source: Where the data came from (package file or path, licence).
+        texts: The inputs of a text dataset.
+        features: The float32 matrix of a tabular dataset.
+        label_names: Names of class 0 and class 1.
+        prompts: For text datasets, each example rendered as a prompt for contrast pairs (``{answer}`` marks
+            where the candidate answer goes); empty for tabular data.
+        answers: The words for class 0 and class 1 used in contrast pairs (single tokens for SmolLM2).
+    """
+
+    name: str
+    kind: DatasetKind
+    labels: npt.NDArray[np.int64]
+    source: str
+    texts: tuple[str, ...] = ()
+    features: npt.NDArray[np.float32] | None = None
+    label_names: tuple[str, str] = ("negative", "positive")
+    prompts: tuple[str, ...] = ()
+    answers: tuple[str, str] = (" negative", " positive")
+    _hash: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def n(self) -> int:
+        """Number of examples."""
+        return int(self.labels.shape[0])
+
+    def content_hash(self) -> str:
+        """sha256 over inputs and labels (recorded in results provenance and cache keys)."""
+        if not self._hash:
+            inputs = hash_texts(self.texts) if self.features is None else hash_array(self.features)
+            combined = hashlib.sha256(f"{self.name}|{inputs}|{hash_array(self.labels)}".encode()).hexdigest()
+            self._hash.append(f"sha256:{combined}")
+        return self._hash[0]
