@@ -10,6 +10,7 @@ from assistant.report.build import ReportPaths, build_report, load_report, write
 from assistant.report.check import check_report
 from assistant.report.citations import ArxivIndex, CitationResolver, InMemoryResolver
 from assistant.report.errors import ReportError, ResultsFileError, UnknownCitationError
+from assistant.report.guide import placeholder_guide
 from assistant.report.model import (
     CheckResult,
     ClaimVerdict,
@@ -49,6 +50,7 @@ __all__ = [
     "check_report",
     "load_report",
     "load_results",
+    "placeholder_guide",
     "render_html",
     "render_markdown",
     "write_report",

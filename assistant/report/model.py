@@ -27,11 +27,7 @@ SECTION_TITLES: dict[str, str] = {
 Verdict = Literal["supported", "inconclusive", "contradicted"]
 OffenderKind = Literal["numeral", "citation", "arxiv", "placeholder", "figure", "stale"]
 
-_PLACEHOLDER_HELP = (
-    " Never type a number yourself: write {{ metric:<name>.<field> }} (fields: value, mean, ci_low, ci_high, n,"
-    " ci) and the renderer fills it from results.json; {{ table:<name> }} and {{ figure:<name> }} insert a table"
-    " or figure; cite papers only as {{ cite:<paper_id#chunk_id> }}. Markdown allowed; HTML is shown as text."
-)
+_NO_NUMBERS = " Numbers only through placeholders."
 
 
 class DraftClaim(BaseModel):
@@ -39,7 +35,7 @@ class DraftClaim(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
-    statement: str = Field(description="The claim in one sentence, without numbers." + _PLACEHOLDER_HELP)
+    statement: str = Field(description="The claim in one sentence, without numbers.")
     metric: str = Field(description="Dotted name of the metric in results.json the claim is about.")
     baseline: str | None = Field(
         default=None,
@@ -51,17 +47,19 @@ class DraftClaim(BaseModel):
 
 
 class ReportDraft(BaseModel):
-    """The model-written part of a report: prose with placeholders, typed claims, and cited keys."""
+    """The write-up of one run. Never type a number: write {{ metric:<name>.<field> }} (fields: value, mean,
+    ci_low, ci_high, n, ci) and it is filled from results.json; {{ table:<name> }} and {{ figure:<name> }} insert
+    a table or figure; cite papers only as {{ cite:<paper_id#chunk_id> }} with keys from the evidence. Markdown
+    is allowed; HTML is shown as plain text. Typed numbers that match no result mark the report unverified.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
-    summary: str = Field(default="", description="Two to five sentences: what was asked and found." + _PLACEHOLDER_HELP)
-    methods: str = Field(default="", description="How the experiment was run." + _PLACEHOLDER_HELP)
-    results_discussion: str = Field(
-        default="", description="What the results show and do not show." + _PLACEHOLDER_HELP
-    )
-    limitations: str = Field(default="", description="Threats to validity, what was not tested." + _PLACEHOLDER_HELP)
-    next_steps: str = Field(default="", description="Concrete follow-up experiments." + _PLACEHOLDER_HELP)
+    summary: str = Field(default="", description="Two to five sentences: what was asked and found." + _NO_NUMBERS)
+    methods: str = Field(default="", description="How the experiment was run." + _NO_NUMBERS)
+    results_discussion: str = Field(default="", description="What the results show and do not show." + _NO_NUMBERS)
+    limitations: str = Field(default="", description="Threats to validity, what was not tested." + _NO_NUMBERS)
+    next_steps: str = Field(default="", description="Concrete follow-up experiments." + _NO_NUMBERS)
     claims: list[DraftClaim] = Field(
         default_factory=list, description="Effects you claim; each is shown as supported or inconclusive by its CI."
     )
