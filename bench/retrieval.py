@@ -66,18 +66,22 @@ def build_library(corpus: Path, store: Path) -> tuple[PaperLibrary, dict[str, st
     with csv_path.open(encoding="utf-8") as handle:
         for number, row in enumerate(csv.DictReader(handle), start=2):
             found = lib.catalog.find_paper([f"src:{csv_path}#row{number}"])
-            if found:
+            if found and row["Key"]:
                 key_to_paper[row["Key"]] = found
     return lib, key_to_paper, time.perf_counter() - started
 
 
-def load_pairs(corpus: Path, key_to_paper: dict[str, str]) -> list[dict[str, str]]:
-    """Dev pairs whose target is in the library."""
+def load_pairs(lib: PaperLibrary, corpus: Path, key_to_paper: dict[str, str]) -> list[dict[str, str]]:
+    """Dev pairs with their target paper id: by Zotero key, or by arXiv id where the key is empty (9 pairs
+    point at CSV rows without a key)."""
     pairs = []
     for line in (corpus / "retrieval_dev_pairs.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        if row["target_tai_key"] in key_to_paper:
-            pairs.append({"query": row["query_an_summary"], "target": key_to_paper[row["target_tai_key"]]})
+        target = key_to_paper.get(row["target_tai_key"]) if row["target_tai_key"] else None
+        target = target or lib.catalog.find_paper([f"arxiv:{row['arxiv_id']}"])
+        if target is None:
+            raise SystemExit(f"dev pair target not in the library: {row['target_title']!r}")
+        pairs.append({"query": row["query_an_summary"], "target": target})
     return pairs
 
 
@@ -129,11 +133,10 @@ def evaluate(lib: PaperLibrary, pairs: list[dict[str, str]], params: RetrievalPa
 
 GRID: dict[str, list[Any]] = {
     "fusion": ["linear", "rrf"],
-    "dense_weight": [0.3, 0.4, 0.5, 0.6, 0.7],
-    "full_query_weight": [0.0, 0.3, 0.6, 1.0],
+    "dense_weight": [0.4, 0.5, 0.6, 0.7],
+    "full_query_weight": [0.3, 0.6, 1.0],
     "segment_agg": ["mean", "max"],
-    "segment_words": [25, 45],
-    "second_chunk_weight": [0.0, 0.3],
+    "segment_words": [25, 40],
 }
 
 
@@ -155,27 +158,29 @@ def fit(lib: PaperLibrary, pairs: list[dict[str, str]]) -> tuple[RetrievalParams
 
 
 def synthetic_library(lib: PaperLibrary, store: Path, n_chunks: int) -> PaperLibrary:
-    """A library of ``n_chunks`` chunks made by repeating the real chunks with perturbed vectors and ids."""
+    """A library of ``n_chunks`` chunks made by repeating the real papers with jittered vectors and new ids."""
     if store.exists():
         shutil.rmtree(store)
     syn = PaperLibrary.open(store, LibraryConfig(use_chroma=False), embedder=lib.embedder)
-    real = list(lib.catalog.papers())
-    rng = np.random.default_rng(SEED)
     model_id = lib.embedder.model_id
+    real = [(paper, lib.catalog.chunks_of(paper.paper_id)) for paper in lib.catalog.papers()]
+    base = {
+        (p.paper_id, c.chunk_id): vector_hash(model_id, embed_text(p.title, c)) for p, chunks in real for c in chunks
+    }
+    base_vectors = lib.catalog.cached_vectors(list(base.values()))
+    rng = np.random.default_rng(SEED)
     made = copy = 0
     while made < n_chunks:
         vectors = []
-        for paper in real:
-            chunks = lib.catalog.chunks_of(paper.paper_id)
+        for paper, chunks in real:
             pid = f"{paper.paper_id}~{copy}"
             clone = paper.model_copy(update={"paper_id": pid, "content_hash": f"{paper.content_hash}~{copy}"})
             new_chunks = [c.model_copy(update={"paper_id": pid}) for c in chunks]
             hashes = []
-            for c in new_chunks:
-                text = embed_text(clone.title, c)
-                (vec,) = lib.embed_cached([text])
+            for c in chunks:
+                vec = base_vectors[base[(paper.paper_id, c.chunk_id)]]
                 noisy = vec + rng.normal(0, 0.02, vec.shape).astype(np.float32)
-                hashes.append(vector_hash(model_id, f"{text}~{copy}"))
+                hashes.append(f"syn:{pid}#{c.chunk_id}")
                 vectors.append((hashes[-1], noisy / np.linalg.norm(noisy)))
             syn.catalog.put_paper(clone, new_chunks, hashes, len(paper.abstract))
             made += len(new_chunks)
@@ -185,7 +190,7 @@ def synthetic_library(lib: PaperLibrary, store: Path, n_chunks: int) -> PaperLib
         copy += 1
     syn.catalog.set_meta("generation", "1")
     syn.catalog.commit()
-    syn._snapshot = syn._rebuild_snapshot(1)
+    syn._snapshot = syn._rebuild_snapshot(1)  # the bench builds a store without re-embedding
     return syn
 
 
@@ -266,14 +271,21 @@ def cold_cli(store: Path, runs: int = 5) -> dict[str, Any]:
 
 
 def corpus_twice(corpus: Path, seed_cache: Path) -> list[dict[str, Any]]:
-    """Ingest all of the corpus twice into a fresh library (embedding cache seeded from the bench library)."""
+    """Ingest all of the corpus twice into a fresh library; only the embedding cache is carried over (from the
+    bench library and from the previous run of this step), so reruns do not re-embed."""
     store = CACHE / "papers-corpus"
+    previous = CACHE / "papers-corpus-vectors.sqlite"
+    if (store / "library.sqlite").exists():
+        shutil.copy(store / "library.sqlite", previous)
     shutil.rmtree(store, ignore_errors=True)
     lib = PaperLibrary.open(store)
-    lib.catalog.db.execute("ATTACH ? AS seed", (str(seed_cache),))
-    lib.catalog.db.execute("INSERT OR IGNORE INTO vectors SELECT * FROM seed.vectors")
-    lib.catalog.db.commit()
-    lib.catalog.db.execute("DETACH seed")
+    for seed in (seed_cache, previous):
+        if seed.exists():
+            lib.catalog.db.execute("ATTACH ? AS seed", (str(seed),))
+            lib.catalog.db.execute("INSERT OR IGNORE INTO vectors SELECT * FROM seed.vectors")
+            lib.catalog.db.commit()
+            lib.catalog.db.execute("DETACH seed")
+    seeded = lib.catalog.counts()["vectors"]
     runs = []
     for _ in range(2):
         r = lib.add_paths([corpus])
@@ -289,7 +301,7 @@ def corpus_twice(corpus: Path, seed_cache: Path) -> list[dict[str, Any]]:
                 "seconds": r.seconds,
             }
         )
-    runs.append(lib.stats().model_dump(include={"papers", "chunks", "chroma_chunks"}))
+    runs.append({**lib.stats().model_dump(include={"papers", "chunks", "chroma_chunks"}), "seeded_vectors": seeded})
     lib.close()
     return runs
 
@@ -302,7 +314,7 @@ def main() -> None:
     corpus = shared_corpus()
     store = CACHE / "papers-tai"
     lib, key_to_paper, _ = build_library(corpus, store)
-    pairs = load_pairs(corpus, key_to_paper)
+    pairs = load_pairs(lib, corpus, key_to_paper)
     order = list(range(len(pairs)))
     random.Random(SEED).shuffle(order)
     half_a = [pairs[i] for i in order[: len(order) // 2]]
@@ -401,7 +413,10 @@ def main() -> None:
         row("**ours: hybrid (fitted)**", held_b),
         "| *2-fold cross-fit, all pairs scored by parameters that never saw them* | | |",
         row("**ours: hybrid**", cv),
-        row("ours: shipped defaults, all pairs (defaults were chosen from half A's fit)", ours_default_all),
+        row(
+            "ours: shipped defaults, all pairs (hand-set while developing, after seeing all pairs: optimistic)",
+            ours_default_all,
+        ),
         "",
         f"Fitted on A: `{params_a.model_dump_json()}`; fit score on A: recall@10 {fit_a['recall@10']:.3f}, "
         f"MRR {fit_a['mrr']:.3f} (in-sample, optimistic). Fitted on B: `{params_b.model_dump_json()}`.",
