@@ -320,7 +320,12 @@ for p in pids:
 
 
 def _sandbox_uid_processes() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == 65534}
+    low, high = TEST_CONFIG.uid_range or (65534, 65535)
+    return {
+        p.pid
+        for p in psutil.process_iter(["uids"])
+        if p.info["uids"] and (low <= p.info["uids"].real < high or p.info["uids"].real == 65534)
+    }
 
 
 def test_shell_fork_bomb_is_contained_and_cleaned_up(plain_kernel: PlainKernel, run_dir: Path, tmp_path: Path) -> None:

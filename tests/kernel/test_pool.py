@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -221,3 +222,23 @@ async def test_warm_kernels_failing_to_start_leave_nothing_behind(tmp_path: Path
     assert list(staging.iterdir()) == []
     with pytest.raises(KernelError, match="shut down"):
         await pool.acquire(tmp_path / "run")
+
+
+def test_each_kernel_has_its_own_uid_and_a_restart_inherits_the_files(
+    sandbox_pool: SyncKernelPool, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("per-kernel uids need ara to run as root")
+    low, high = TEST_CONFIG.uid_range or (0, 0)
+    with sandbox_pool.session(tmp_path / "a") as a, sandbox_pool.session(tmp_path / "b") as b:
+        ua = int(a.execute("import os; print(os.getuid())").stdout)
+        ub = int(b.execute("import os; print(os.getuid())").stdout)
+        assert ua != ub
+        assert low <= ua < high
+        assert low <= ub < high
+        a.execute("open('results.json', 'w').write('{}')")
+        assert a.execute("import os; os._exit(1)").status == "died"
+        r = a.execute("import os\nopen('results.json', 'w').write('[1]')\nprint(os.getuid())")
+        assert r.status == "ok", r.text
+        assert int(r.stdout) != ua
+        assert (tmp_path / "a" / "results.json").read_text() == "[1]"

@@ -60,7 +60,10 @@ class KernelConfig(BaseModel):
     output_cap_bytes: int = Field(default=1_000_000, ge=1024)
     """Stream text kept per cell (stdout and stderr each); the rest is cut with an explicit marker."""
     sandbox_uid: int = Field(default=65534, ge=1)
-    """Unprivileged uid (and gid) the kernel runs as when ara runs as root."""
+    """Unprivileged uid (and gid) every kernel runs as when ara runs as root and ``uid_range`` is None."""
+    uid_range: tuple[int, int] | None = (1_000_000, 2_000_000)
+    """When ara runs as root, each kernel runs as its own uid drawn from ``[start, end)``, so RLIMIT_NPROC counts
+    only that kernel's processes (one idle ipykernel already has ~11 threads). None = all share ``sandbox_uid``."""
     use_cgroup: Literal["auto", "never", "require"] = "auto"
     """Memory + pids cgroup per kernel: ``auto`` = where the cgroup tree is writable."""
     python: Path = Field(default_factory=lambda: Path(sys.executable))

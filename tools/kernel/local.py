@@ -103,8 +103,7 @@ class LocalKernel:
         t0 = time.perf_counter()
         plan = plan_launch(self.config, self.workdir)
         self.plan = plan
-        uid = self.config.sandbox_uid if os.geteuid() == 0 else None
-        self.km = SandboxKernelManager(plan, uid)
+        self.km = SandboxKernelManager(plan, plan.uid)
         self._log = open(plan.log_file, "wb")  # noqa: SIM115 - the kernel's stderr, closed in shutdown()
         try:
             await self.km.start_kernel(

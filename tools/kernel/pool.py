@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from tools.kernel.config import KernelConfig, KernelError, KernelStartError
 from tools.kernel.local import LocalKernel
 from tools.kernel.results import CellResult
-from tools.kernel.sandbox import prepare_workdir, require_isolation
+from tools.kernel.sandbox import own_tree, prepare_workdir, require_isolation
 from tools.kernel.session import Session
 
 logger = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class KernelPool:
                     continue
                 if self._adopt(workdir, run_dir):
                     kernel.workdir = run_dir
+                    own_tree(run_dir, kernel.plan.uid if kernel.plan else None)
                     self._refill()
                     return kernel
                 self._warm.appendleft((kernel, workdir))

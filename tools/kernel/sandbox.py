@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -258,6 +259,8 @@ class LaunchPlan:
     pass_fds: tuple[int, ...]
     cgroup: Cgroup | None
     workdir: Path
+    uid: int | None
+    """The kernel's uid when ara runs as root (None otherwise)."""
     _fds: list[int] = field(default_factory=list)
 
     def close_fds(self) -> None:
@@ -343,14 +346,36 @@ def _rlimit_args(config: KernelConfig) -> list[str]:
     ]
 
 
-def _setpriv_args(config: KernelConfig) -> list[str]:
-    if os.geteuid() != 0:
+def _setpriv_args(uid: int | None) -> list[str]:
+    if uid is None:
         return ["setpriv", "--no-new-privs", "--"]
-    uid = str(config.sandbox_uid)
     return [
         "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
         "--bounding-set=-all", "--no-new-privs", "--",
     ]  # fmt: skip
+
+
+def pick_uid(config: KernelConfig) -> int | None:
+    """The uid for a new kernel: None when not root, else one from ``uid_range`` (or ``sandbox_uid``)."""
+    if os.geteuid() != 0:
+        return None
+    if config.uid_range is None:
+        return config.sandbox_uid
+    start, end = config.uid_range
+    return secrets.randbelow(max(1, end - start)) + start
+
+
+def own_tree(path: Path, uid: int | None) -> None:
+    """Give ``path`` and everything below it to ``uid`` (links themselves, never their targets)."""
+    if uid is None:
+        return
+    os.chown(path, uid, uid, follow_symlinks=False)
+    for top, dirs, files in os.walk(path, followlinks=False):
+        for name in (*dirs, *files):
+            try:
+                os.chown(os.path.join(top, name), uid, uid, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
 
 
 def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
@@ -364,9 +389,10 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
     os.chmod(runtime, 0o711)
     sockets = runtime / "s"
     sockets.mkdir(mode=0o700)
-    root = os.geteuid() == 0
-    if root:
-        os.chown(sockets, config.sandbox_uid, config.sandbox_uid)
+    uid = pick_uid(config)
+    if uid is not None:
+        os.chown(sockets, uid, uid)
+    own_tree(workdir, uid)
     connection = sockets / "kernel.json"
     log_file = runtime / "kernel.log"
     kernel_argv = [
@@ -376,16 +402,16 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
     cgroup = create_cgroup(config, f"ara-kernel-{kid}")
     fds: list[int] = []
     if config.isolation == "rlimits-only":
-        argv = _rlimit_args(config) + _setpriv_args(config) + kernel_argv
+        argv = _rlimit_args(config) + _setpriv_args(uid) + kernel_argv
     else:
         bpf = runtime / "seccomp.bpf"
         bpf.write_bytes(build_filter())
         fd = os.open(bpf, os.O_RDONLY)
         fds.append(fd)
         passwd, group = runtime / "passwd", runtime / "group"
-        uid = config.sandbox_uid if root else os.getuid()
-        passwd.write_text(f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{uid}:{uid}:sandbox:/tmp:/bin/sh\n")
-        group.write_text(f"root:x:0:\nsandbox:x:{uid}:\n")
+        shown = uid if uid is not None else os.getuid()
+        passwd.write_text(f"root:x:0:0:root:/root:/bin/sh\nsandbox:x:{shown}:{shown}:sandbox:/tmp:/bin/sh\n")
+        group.write_text(f"root:x:0:\nsandbox:x:{shown}:\n")
         ro = [*_venv_paths(config.python), *config.readonly_paths]
         binds_targets = [*ro, RUN_MOUNT, LIB_MOUNT / "tools", sockets, Path("/etc/passwd")]
         limits = config.limits
@@ -410,7 +436,7 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
         for key, value in _inner_env(config, workdir).items():
             argv += ["--setenv", key, value]
         argv += ["--seccomp", str(fd), "--"]
-        argv += _rlimit_args(config) + _setpriv_args(config) + kernel_argv
+        argv += _rlimit_args(config) + _setpriv_args(uid) + kernel_argv
     if cgroup is not None:
         script = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 121; shift; n=$((n-1)); done; exec "$@"'
         argv = ["/bin/sh", "-c", script, "ara-cgroup", str(len(cgroup.procs_files)),
@@ -426,12 +452,11 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
         pass_fds=tuple(fds),
         cgroup=cgroup,
         workdir=workdir,
+        uid=uid,
         _fds=fds,
     )
 
 
 def prepare_workdir(path: Path, config: KernelConfig) -> None:
-    """Create ``path`` if needed and make it writable by the sandbox uid (when running as root)."""
+    """Create ``path`` if needed (``plan_launch`` gives it to the kernel's uid)."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        os.chown(path, config.sandbox_uid, config.sandbox_uid)
