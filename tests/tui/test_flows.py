@@ -18,9 +18,9 @@ from assistant.tui.messages import ChatAnswered, ChatDeltaReceived, RunEnded, Ru
 from assistant.tui.screens.chat import ATTACH_LIMIT
 from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal
 from assistant.tui.screens.runs import MAX_LOG_LINES
+from assistant.tui.testing import RUN_ID, FakePapers, FakeReview, ScriptedDriver
 from assistant.tui.widgets.diff_view import PAGE_CHARS, DiffView
 from assistant.tui.widgets.plan_card import PlanCard
-from tests.tui.conftest import RUN_ID, FakePapers, FakeReview, ScriptedDriver
 
 
 async def settle(pilot: Pilot[None]) -> None:

@@ -52,7 +52,7 @@ class ErrorModal(ModalScreen[None]):
             yield Static(Text(self.title_text, style="bold red"), id="error-title")
             with VerticalScroll(id="error-scroll"):
                 yield Static(Text(self.message), id="error-message")
-            yield Button("Close [enter]", id="error-close", variant="error", compact=True)
+            yield Button("Close (enter)", id="error-close", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#error-close", Button).focus()

@@ -65,9 +65,9 @@ class PlanCard(Vertical, can_focus=True):
         for index, plan in enumerate(self.plans):
             yield Static(plan_text(index, plan), classes="plan-body")
         with Horizontal(classes="plan-buttons"):
-            yield Button("Approve [a]", id="approve", variant="success", compact=True)
-            yield Button("Edit [e]", id="modify", variant="primary", compact=True)
-            yield Button("Reject [x]", id="reject", variant="error", compact=True)
+            yield Button("Approve (a)", id="approve", variant="success", compact=True)
+            yield Button("Edit (e)", id="modify", variant="primary", compact=True)
+            yield Button("Reject (x)", id="reject", variant="error", compact=True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -1,0 +1,117 @@
+"""SVG snapshots of each pane and modal at 80x24 (and one at 40x10), over the scripted doubles.
+
+Update after an intended change with ``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the
+SVGs in ``tests/tui/__snapshots__`` before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from assistant.llm.testing import ScriptedLLM
+from assistant.settings import Settings
+from assistant.tui import AraApp, make_app
+from assistant.tui.history import ChatHistory
+from assistant.tui.testing import FakePapers, FakeReview, ScriptedDriver
+
+Snap = Callable[..., bool]
+
+
+def demo_app(settings: Settings) -> AraApp:
+    history = ChatHistory(settings.workspace)
+    history.append("main", "user", "What does weak-to-strong generalization measure?")
+    history.append(
+        "main",
+        "assistant",
+        "How much of a strong model's capability a weak supervisor can elicit: PGR is the share of the gap "
+        "between the weak teacher and the strong ceiling that the student recovers.",
+    )
+    return make_app(
+        settings,
+        llm=ScriptedLLM().client(),
+        runner=ScriptedDriver(cells=3),
+        papers=FakePapers(),
+        review=FakeReview(diff_chars=2_000),
+        reviewer="ada",
+    )
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def _submit(pilot: Pilot[Any], text: str, selector: str = "#chat-input") -> None:
+    field = pilot.app.query_one(selector, Input)
+    field.focus()
+    field.value = text
+    await pilot.press("enter")
+    await _settle(pilot)
+
+
+async def _plan(pilot: Pilot[Any]) -> None:
+    await _submit(pilot, "/run Does a strong student beat its weak teacher?")
+
+
+async def _run(pilot: Pilot[Any]) -> None:
+    await _plan(pilot)
+    await pilot.press("a")
+    await _settle(pilot)
+
+
+async def _papers(pilot: Pilot[Any]) -> None:
+    await pilot.press("f4")
+    await _settle(pilot)
+    await _submit(pilot, "weak supervision", "#papers-query")
+
+
+async def _review(pilot: Pilot[Any]) -> None:
+    await pilot.press("f5")
+    await _settle(pilot)
+    await pilot.press("enter")
+    await _settle(pilot)
+
+
+async def _diff(pilot: Pilot[Any]) -> None:
+    await _review(pilot)
+    await pilot.press("tab", "right")
+    await _settle(pilot)
+
+
+async def _help(pilot: Pilot[Any]) -> None:
+    await pilot.press("f1")
+    await pilot.pause()
+
+
+async def _error(pilot: Pilot[Any]) -> None:
+    await pilot.press("f2")
+    app = pilot.app
+    assert isinstance(app, AraApp)
+    app.llm = None
+    await _submit(pilot, "hello")
+
+
+SCENES = {
+    "chat_plan": _plan,
+    "runs": _run,
+    "papers": _papers,
+    "review": _review,
+    "review_diff": _diff,
+    "help": _help,
+    "error_modal": _error,
+}
+
+
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_pane_snapshot(scene: str, snap_compare: Snap, tmp_path: Path, settings: Settings) -> None:
+    assert snap_compare(demo_app(settings), terminal_size=(80, 24), run_before=SCENES[scene])
+
+
+def test_tiny_terminal_snapshot(snap_compare: Snap, settings: Settings) -> None:
+    assert snap_compare(demo_app(settings), terminal_size=(40, 10), run_before=_plan)
