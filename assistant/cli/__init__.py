@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "assistant.cli.doctor:doctor",
     "kernel": "assistant.cli.kernel:kernel",
     "llm": "assistant.cli.llm:llm",
+    "review": "assistant.cli.review:review",
     "papers": "assistant.cli.papers:papers",
     "report": "assistant.cli.report:report",
     "run": "assistant.cli.run:run",
