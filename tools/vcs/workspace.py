@@ -18,11 +18,9 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from filelock import FileLock, Timeout
-from ulid import ULID
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tools.vcs.errors import (
     MainLineError,
@@ -34,6 +32,9 @@ from tools.vcs.errors import (
 from tools.vcs.gitcmd import git_bytes, identity_env, run_git, stream_git, try_git
 from tools.vcs.index import ProposalIndex, utcnow
 from tools.vcs.records import AGENT_IDENTITY, Proposal, ProposalStatus, RunDir, key_numbers, slugify
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,16 @@ class Workspace:
         """The main-line branch proposals are based on and (only by a human) merged into."""
         self.state_dir = path / STATE_DIRNAME
         self.index = ProposalIndex(self.state_dir / "proposals.sqlite")
-        self.lock = FileLock(str(self.state_dir / "vcs.lock"), timeout=LOCK_TIMEOUT_S)
-        """Serialises proposals and review decisions across processes (re-entrant within one object)."""
+
+    @cached_property
+    def lock(self) -> FileLock:
+        """Serialises proposals and review decisions across processes (re-entrant within one object).
+
+        Made on first use: filelock (like python-ulid in ``new_run``) is imported only by commands that need it.
+        """
+        from filelock import FileLock
+
+        return FileLock(str(self.state_dir / "vcs.lock"), timeout=LOCK_TIMEOUT_S)
 
     # ----------------------------------------------------------------------------------------------- opening
     @classmethod
@@ -183,6 +192,8 @@ class Workspace:
     # ------------------------------------------------------------------------------------------------- runs
     def new_run(self, slug_hint: str) -> RunDir:
         """Make ``runs/<run_id>/`` for a new run (ULID id) and record its start in ``run.json``."""
+        from ulid import ULID
+
         run_id = str(ULID())
         path = self.path / RUNS_DIRNAME / run_id
         path.mkdir(parents=True, exist_ok=False)
@@ -303,6 +314,8 @@ class Workspace:
         Raises:
             VcsError: another process held the lock for longer than ``LOCK_TIMEOUT_S``.
         """
+        from filelock import Timeout
+
         try:
             self.lock.acquire()
         except Timeout as err:
