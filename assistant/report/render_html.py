@@ -71,6 +71,9 @@ pre { background: #f4f7fa; padding: .75rem; overflow-x: auto; }
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"]).disable("image")
 
 
+_NONFINITE = ("NaN", "+inf", "-inf")
+
+
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
@@ -85,8 +88,10 @@ def html_table(table: Table, caption: str | None = None) -> str:
         for cell in row:
             if isinstance(cell, int | float) and not isinstance(cell, bool):
                 shown = format_number(cell)
-                cls = "num nonfinite" if shown in ("NaN", "+inf", "-inf") else "num"
+                cls = "num nonfinite" if shown in _NONFINITE else "num"
                 parts.append(f'<td class="{cls}">{_e(shown)}</td>')
+            elif cell in _NONFINITE:
+                parts.append(f'<td class="nonfinite">{_e(cell)}</td>')
             else:
                 parts.append(
                     f"<td>{_e('' if cell is None else cell if isinstance(cell, str) else str(cell).lower())}</td>"

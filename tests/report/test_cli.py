@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from dirty_equals import IsStr
 
 from assistant.cli import main
 from assistant.report import ReportDraft, build_report, load_report, write_report
@@ -81,3 +83,16 @@ def test_malformed_results_exit_2(run_dir: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "Bad results file" in err
     assert f"{run_dir / 'results.json'} is not valid JSON (line 1, column 2" in err
+
+
+def test_check_json(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_report(run_dir, build_report(run_dir, ReportDraft(summary="Seed 7 won."), None, now=NOW))
+
+    code = _main(["report", "check", RUN_ID, "--json"])
+
+    data = json.loads(capsys.readouterr().out)
+    assert code == 2
+    assert data["ok"] is False
+    assert data["offenders"] == [
+        {"kind": "numeral", "location": "summary:1:6", "text": "7", "message": IsStr(regex="number not traceable.*")}
+    ]
