@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -150,7 +151,8 @@ def main() -> None:
         f"Result: total {total:.3f} s ({'meets' if total < 2 else 'MISSES'} the 2 s target). "
         "The generated matplotlib figure dominates `build_report`; the check itself is cheap.",
         "",
-        f"Machine: {platform.machine()}, Python {platform.python_version()}, shared 2-core box.",
+        f"Machine: {platform.machine()}, Python {platform.python_version()}, shared 2-core box "
+        f"(load average {os.getloadavg()[0]:.1f} at the end, so absolute times are inflated).",
         "Command: `nice -n 10 .venv/bin/python -m bench.report`",
     ]
     text = "\n".join(lines)
