@@ -164,6 +164,15 @@ def test_search_resolve_filters_and_anchors(make_library: Callable[..., PaperLib
     assert all(key.split("#")[0] in {"arxiv:1706.03741"} for key, _ in chroma)
 
 
+def test_repeated_query_does_not_load_the_model(make_library: Callable[..., PaperLibrary], files: Path) -> None:
+    lib = make_library(use_chroma=False)
+    lib.add_paths([files / "refs.bib"])
+    first = lib.search("zero sum debate game", k=2)
+    reopened = PaperLibrary.open(lib.store_dir)
+    assert reopened.search("zero sum debate game", k=2) == first
+    assert not reopened.model_loaded  # the query's vector came from the content-hash cache
+
+
 def test_unknown_citations_fail_loudly(make_library: Callable[..., PaperLibrary], files: Path) -> None:
     lib = make_library(use_chroma=False)
     lib.add_paths([files / "refs.bib"])

@@ -192,6 +192,11 @@ class PaperLibrary:
         return self._embedder
 
     @property
+    def model_loaded(self) -> bool:
+        """Whether the embedding model has been loaded in this process."""
+        return self._embedder is not None
+
+    @property
     def chroma(self) -> ChromaStore:
         """The Chroma collection (imports chromadb on first use, ~2 s)."""
         if self._chroma is None:
@@ -328,6 +333,7 @@ class PaperLibrary:
         self.catalog.put_keys(keys.items())
         generation = int(self.catalog.get_meta("generation") or 0) + 1
         self.catalog.set_meta("generation", str(generation))
+        self.catalog.set_meta("model_id", model_id)
         self.catalog.commit()
         if self.config.use_chroma:
             self.chroma.delete_papers(list(planned))
@@ -408,12 +414,14 @@ class PaperLibrary:
         return mask
 
     def embed_query(self, query: str, params: RetrievalParams | None = None) -> npt.NDArray[np.float32]:
-        """Vectors of the whole query and of its segments (long queries only)."""
-        return self.embedder.embed(list(query_texts(query, params or self.config.retrieval)))
+        """Vectors of the whole query and of its segments (long queries only), through the cache: a repeated
+        query does not even load the model."""
+        return self.embed_cached(list(query_texts(query, params or self.config.retrieval)))
 
     def embed_cached(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """Embed ``texts`` through the library's content-hash cache (benchmarks and repeated queries)."""
-        model_id = self.embedder.model_id
+        """Embed ``texts`` through the library's content-hash cache (loads the model only on a cache miss)."""
+        model_id = self._embedder.model_id if self._embedder else self.catalog.get_meta("model_id")
+        model_id = model_id or self.embedder.model_id
         return self._embed_cached(texts, [vector_hash(model_id, t) for t in texts], None)
 
     def search(
