@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,14 +25,15 @@ BIB = """@article{burns2023weak,
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> object:
+def library(tmp_path: Path) -> Iterator[object]:
     bib = tmp_path / "refs.bib"
     bib.write_text(BIB, encoding="utf-8")
     store = tmp_path / "workspace" / ".ara" / "papers"
     lib = papers.PaperLibrary.open(store, papers.library.LibraryConfig(use_chroma=False))
     ingest = lib.add_paths([bib])
     assert ingest.added == ("arxiv:2312.09390",)
-    return lib
+    yield lib
+    lib.close()
 
 
 def test_real_library_resolves_and_rejects(run_dir: Path, library: object) -> None:
@@ -64,3 +66,10 @@ def test_cli_check_opens_the_workspace_library(run_dir: Path, library: object) -
     write_report(run_dir, build_report(run_dir, draft, library, now=NOW))
 
     assert int(main(["report", "check", RUN_ID]) or 0) == 0
+
+
+def test_cli_check_with_the_shared_arxiv_index(run_dir: Path, library: object, shared_dir: Path) -> None:
+    index = shared_dir / "corpus" / "arxiv_id_title_index.json"
+    write_report(run_dir, build_report(run_dir, ReportDraft(cited_keys=["arxiv:2312.09390#c0"]), library, now=NOW))
+
+    assert int(main(["report", "check", RUN_ID, "--arxiv-index", str(index)]) or 0) == 0
