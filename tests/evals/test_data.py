@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tools.errors import UserInputError
-from tools.evals.data import MCItem, contrast_pairs, load_bigbench, statements
+from tools.evals.data import MCItem, contrast_pairs, load_bigbench, statements, topic_groups
 
 
 @pytest.fixture
@@ -58,10 +58,22 @@ def test_misconceptions_spell_true_false_and_keep_the_statement(tasks_dir: Path)
     assert twinkies.question == "Is the following statement true or false?\nTwinkies are edible for decades or longer."
     assert twinkies.choices[twinkies.answer] == "False"
     assert shelf_life.choices[shelf_life.answer] == "True"
-    assert [(s.text, s.label) for s in statements([twinkies, shelf_life])] == [
-        ("Twinkies are edible for decades or longer.", False),
-        ("Twinkies have a shelf life of just 45 days.", True),
+    assert [(s.text, s.label, s.group) for s in statements([twinkies, shelf_life])] == [
+        ("Twinkies are edible for decades or longer.", False, "misconceptions/misconceptions/0"),
+        ("Twinkies have a shelf life of just 45 days.", True, "misconceptions/misconceptions/0"),
     ]
+
+
+def test_topic_groups_keep_misconception_pairs_together(tasks_dir: Path) -> None:
+    items = load_bigbench(tasks_dir, "misconceptions")
+    groups = topic_groups(items)
+    assert len(set(groups)) == 112
+    assert (
+        groups[:6]
+        == ["misconceptions/misconceptions/0"] * 2
+        + ["misconceptions/misconceptions/2"] * 2
+        + ["misconceptions/misconceptions/4"] * 2
+    )
 
 
 def test_limit_applies_per_category(tasks_dir: Path) -> None:

@@ -69,8 +69,8 @@ def test_probe_table_by_layer(shared_dir: Path, tmp_path: Path) -> None:
     assert rows[8][1] == 1.0  # supervised probe on the truth axis
     assert rows[2][1] < 0.8  # noise layer
     assert results["metrics"]["zero_shot_acc"]["mean"] == 1.0
-    assert results["metrics"]["zero_shot_acc"]["n"] == 32
-    assert results["provenance"]["n_pairs"] == {"train": 48, "test": 32}
+    assert results["metrics"]["zero_shot_acc"]["n"] == 29
+    assert results["provenance"]["n_pairs"] == {"train": 51, "test": 29}  # 39 topic groups, 16 held out
     assert json.loads((tmp_path / "config.json").read_text())["layers"] == [2, 8]
 
 

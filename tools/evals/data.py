@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tarfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +72,7 @@ class Statement(BaseModel):
     label: bool
     """True when the statement is true."""
     group: str
-    """Item id the statement came from (keeps both halves of a pair in one CV fold)."""
+    """Item id, or for true/false tasks the first item of its topic run (``topic_groups``); splits keep groups whole."""
 
 
 class ContrastPair(BaseModel):
@@ -237,6 +238,39 @@ def data_hash(items: Sequence[MCItem]) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+_STOPWORDS = frozenset(
+    ["there", "their", "these", "those", "which", "about", "would", "could", "should", "being", "because", "after",
+     "before", "other", "where", "while", "people"]
+)  # fmt: skip
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 5 and w not in _STOPWORDS}
+
+
+def topic_groups(items: Sequence[MCItem]) -> list[str]:
+    """A group id per item: consecutive true/false statements sharing a content word (>= 5 letters) share a group.
+
+    The misconceptions file lists each misconception beside its correction ("Twinkies are edible for decades" /
+    "Twinkies have a shelf life of just 45 days"), with opposite labels. Splitting such a pair across train and test
+    lets a probe learn topic -> label from one and score the other inverted (measured: 0.36-0.43 test accuracy,
+    below chance), so pairs must stay together. QA items keep their own id (their options already share it).
+    """
+    groups: list[str] = []
+    previous: MCItem | None = None
+    for item in items:
+        same = (
+            previous is not None
+            and item.statement is not None
+            and previous.statement is not None
+            and previous.category == item.category
+            and bool(_content_words(item.statement) & _content_words(previous.statement))
+        )
+        groups.append(groups[-1] if same else item.id)
+        previous = item
+    return groups
+
+
 def statements(items: Sequence[MCItem]) -> list[Statement]:
     """Every (question, option) of every item as a statement labelled by whether the option is correct.
 
@@ -249,12 +283,12 @@ def statements(items: Sequence[MCItem]) -> list[Statement]:
         [('2+2? 4', True), ('2+2? 5', False)]
     """
     out = []
-    for item in items:
+    for item, group in zip(items, topic_groups(items), strict=True):
         if item.statement is not None:
-            out.append(Statement(text=item.statement, label=item.choices[item.answer] == "True", group=item.id))
+            out.append(Statement(text=item.statement, label=item.choices[item.answer] == "True", group=group))
             continue
         for index, choice in enumerate(item.choices):
-            out.append(Statement(text=f"{item.question} {choice}", label=index == item.answer, group=item.id))
+            out.append(Statement(text=f"{item.question} {choice}", label=index == item.answer, group=group))
     return out
 
 
