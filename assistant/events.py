@@ -220,6 +220,10 @@ class ReportWritten(Event):
     type: Literal["report_written"] = "report_written"
     path: str
     """Report path, relative to the workspace."""
+    verified: bool | None = None
+    """The report checker's verdict (every number traced to results.json, every citation resolved)."""
+    problems: list[str] = []
+    """What the checker found, when not verified."""
 
 
 class ProposalCreated(Event):

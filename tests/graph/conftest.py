@@ -49,6 +49,13 @@ class FakeLibrary:
         self.queries.append(query)
         return self.hits[:k]
 
+    def resolve(self, key: str) -> dict[str, Any]:
+        """The record of a key (``LookupError`` when unknown), as ``tools.papers.PaperLibrary.resolve`` does."""
+        for hit in self.hits:
+            if hit.key == key:
+                return {"title": hit.title, "anchor": hit.anchor, "year": 2023}
+        raise LookupError(key)
+
 
 @dataclass(frozen=True)
 class FakeCellResult:

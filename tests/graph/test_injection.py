@@ -328,7 +328,7 @@ async def test_analysis_cannot_invent_numbers_or_approve(
     report = (run.path / "report.md").read_text()
     assert "0.99" not in report
     assert "99%" not in report
-    assert "| `ratio` | 0.5 |" in report
+    assert "| ratio | 0.5 | none |" in report
     [proposal] = workspace.list_proposals()
     assert proposal.status == "open"  # only a human can approve; nothing here merged it
     assert any(r == rule and detail in d for r, d in blocked(run.path)), blocked(run.path)

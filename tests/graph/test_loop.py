@@ -20,6 +20,7 @@ from assistant.events import (
     PlanApproved,
     PromptLoaded,
     ProposalCreated,
+    ReportWritten,
     RunFailed,
     RunFinished,
 )
@@ -104,13 +105,15 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert "0.25" in analysis_msgs[-1]["content"]
     assert library.queries == ["weak to strong generalization"]
     # (b) files in the run directory and the numbers in the report come from results.json
-    results = read_json(run.path / "experiments/00-divide/results.json")
+    results = read_json(run.path / "results.json")
     assert results["metrics"]["ratio"] == {"value": 0.25}
     assert "ratio = 1 / 4" in (run.path / "cells/00.py").read_text()
     report = (run.path / "report.md").read_text()
-    assert "| `ratio` | 0.25 |" in report
+    assert "> **Verified: 1 values filled from results.json, 0 typed numbers traced, 1 citations resolved.**" in report
+    assert "| ratio | 0.25 | none |" in report
     assert "- `ratio` = 0.25: as expected" in report
-    assert "[arxiv:2312.09390#c1] Weak-to-strong generalization, Introduction" in report
+    assert "Weak-to-strong generalization" in report.split("## References")[1]
+    assert (run.path / "report.html").is_file()
     assert len(pool.executed) == 1
     # the proposal branch, with the run's files and trailer
     [proposal] = workspace.list_proposals()
@@ -118,7 +121,8 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert proposal.branch == f"ara/{run.run_id}/divide-test"
     files = git(workspace, "ls-tree", "-r", "--name-only", proposal.branch).split()
     assert f"runs/{run.run_id}/report.md" in files
-    assert f"runs/{run.run_id}/experiments/00-divide/results.json" in files
+    assert f"runs/{run.run_id}/results.json" in files
+    assert f"runs/{run.run_id}/cells/00.py" in files
     assert f"Ara-Run-Id: {run.run_id}" in git(workspace, "log", "-1", "--format=%B", proposal.branch)
     assert git(workspace, "rev-parse", "main") != git(workspace, "rev-parse", proposal.branch)
     # (b) the event log
@@ -136,6 +140,8 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert prompts["intake.brief"] == hashlib.sha256(Path("prompts/intake.brief.md").read_bytes()).hexdigest()
     [approved] = events_of(events, PlanApproved)
     assert approved.reviewer == "policy:auto-approve"
+    [written] = events_of(events, ReportWritten)
+    assert (written.verified, written.problems) == (True, [])
     [created] = events_of(events, ProposalCreated)
     assert created.branch == proposal.branch
     [finished] = events_of(events, RunFinished)
@@ -189,7 +195,7 @@ async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
     assert [(c.index, c.status) for c in events_of(events, CellExecuted)] == [(0, "error"), (1, "ok")]
     [attempt] = events_of(events, DebugAttempted)
     assert attempt.error == "ZeroDivisionError: division by zero"
-    assert read_json(run.path / "experiments/01-divide/results.json")["metrics"]["ratio"]["value"] == 0.5
+    assert read_json(run.path / "results.json")["metrics"]["ratio"]["value"] == 0.5
     assert len(pool.executed) == 2
 
 
@@ -395,7 +401,7 @@ async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace,
     assert outcome.status == "done"
     [approved] = events_of(read_events(run.events_path), PlanApproved)
     assert approved.reviewer == "alice <alice@example.org>"
-    assert read_json(run.path / "experiments/00-divide/results.json")["metrics"]["ratio"]["value"] == 0.125
+    assert read_json(run.path / "results.json")["metrics"]["ratio"]["value"] == 0.125
 
 
 @pytest.mark.anyio

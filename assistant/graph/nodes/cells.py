@@ -108,6 +108,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         write_atomic(result_path, json.dumps(result, indent=1))
     else:
         check_budget(ctx.budget, state, about_to="run_cell")
+        (directory / pending["out_dir"] / "results.json").unlink(missing_ok=True)
         write_atomic(directory / code_rel, pending["code"])
         ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
         result = await _execute(ctx, state, pending["code"])

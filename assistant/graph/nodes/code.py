@@ -24,11 +24,10 @@ from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState
 from assistant.schemas import ExperimentPlan, FreeCell
 
-
-def out_dir_for(state: GraphState, label: str) -> str:
-    """The next cell's output directory, relative to the run directory (a kernel's working directory is the run
-    directory, mounted elsewhere inside the sandbox, so cells only ever use relative paths)."""
-    return f"experiments/{len(state.get('cells', [])):02d}-{label}"
+RESULTS_DIR = "."
+"""Where cells write config.json, results.json and figures/: the run directory itself (the kernel's working
+directory, mounted at /ara/run inside the sandbox, so cells only ever use relative paths). That is where the
+shared results convention and ``assistant.report`` expect them; each cell's code and output stay in cells/."""
 
 
 def _free_prelude(out_dir: Path) -> str:
@@ -40,7 +39,7 @@ def _free_prelude(out_dir: Path) -> str:
 
 
 def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str, source: str) -> dict[str, Any]:
-    rel = out_dir_for(state, FREE)
+    rel = RESULTS_DIR
     blocked = check_free_code(cell.code)
     for item in blocked:
         log_blocked(ctx, state, node, item.rule, item.detail)
@@ -69,7 +68,7 @@ async def _recipe_pending(
         recipe_summary=recipe.summary,
         **extra,
     )
-    rel = out_dir_for(state, recipe.name)
+    rel = RESULTS_DIR
     code = recipe.render(config, Path(rel))
     return {"source": source, "recipe": recipe.name, "code": code, "out_dir": rel, "blocked": []}
 

@@ -1,8 +1,9 @@
-"""write_report and propose_change: a Markdown report whose numbers come from results.json, then a proposal branch.
+"""write_report and propose_change: a checked write-up whose numbers come from results.json, then a proposal branch.
 
-``write_report`` renders ``report.md`` in the run directory: the question, the approved plan and who approved it,
-a metrics table read from the metrics dict (itself read from results.json), the model's findings with each number
-filled in from that table, limitations, and the cited evidence (or a plain statement that the library had none).
+``write_report`` turns the model's ``Analysis`` and the approved plan into a ``ReportDraft`` (findings refer to
+metrics by placeholder, never by number) and hands it to ``assistant.report``, which fills every number from
+results.json, resolves citations against the paper library, checks the result and writes report.md, report.html
+and report.json into the run directory (with a plain statement when the library had no passages).
 ``propose_change`` commits the run directory on ``ara/<run_id>/<slug>`` through the workspace, which is idempotent
 per (run id, step), so a resumed run never makes a second proposal. Neither node can approve or merge: the review
 functions are not reachable from the graph. Does not cover review.
@@ -12,89 +13,78 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
 from assistant.events import ProposalCreated, ReportWritten
 from assistant.graph.context import RunContext
-from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
+from assistant.graph.nodes._common import Update, run_dir, traced
 from assistant.graph.state import GraphState
+from assistant.report import CitationResolver, ReportDraft, build_report
+from assistant.report import write_report as build_write_report
 from assistant.schemas import Analysis, Approval, ExperimentPlan
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "n/a" if value is None else str(value)
+def _field(metric: dict[str, Any]) -> str:
+    return "value" if "value" in metric else "mean"
 
 
-def _headline(metric: dict[str, Any]) -> Any:
-    return metric.get("value", metric.get("mean"))
+def draft_from(state: GraphState) -> ReportDraft:
+    """The ``ReportDraft`` of a finished experiment, built from the model's ``Analysis`` and the approved plan.
 
-
-def render_report(state: GraphState) -> str:
-    """The report's Markdown for a state that has a plan, metrics and an analysis."""
+    No number is typed here or by the model: each finding refers to its metric with a
+    ``{{ metric:<name>.<field> }}`` placeholder that ``assistant.report`` fills from results.json.
+    """
     plan = ExperimentPlan.model_validate(state["plan"])
     analysis = Analysis.model_validate(state["analysis"])
     approval = Approval.model_validate(state["approval"])
     metrics: dict[str, dict[str, Any]] = state.get("metrics", {})
-    lines = [
-        f"# {plan.title}",
-        "",
-        f"**Question.** {state['question']}",
-        "",
-        f"**Hypothesis.** {plan.hypothesis}",
-        "",
-        f"**Method.** {plan.method}",
-        "",
-        f"Recipe `{plan.recipe}`; plan approved by {approval.reviewer} ({approval.decision}).",
-        "",
-        "## Results",
-        "",
-        f"Every number below is read from `{state.get('results_path')}`.",
-        "",
-        "| metric | value | 95% CI | n |",
-        "|---|---|---|---|",
+    findings = [
+        f"- `{f.metric}` = {{{{ metric:{f.metric}.{_field(metrics[f.metric])} }}}}: {f.statement}"
+        for f in analysis.findings
     ]
-    for name, metric in sorted(metrics.items()):
-        ci = f"[{_fmt(metric['ci_low'])}, {_fmt(metric['ci_high'])}]" if "ci_low" in metric else ""
-        lines.append(f"| `{name}` | {_fmt(_headline(metric))} | {ci} | {_fmt(metric.get('n', ''))} |")
-    lines += ["", "## Findings", "", analysis.summary, ""]
-    for finding in analysis.findings:
-        value = _fmt(_headline(metrics[finding.metric]))
-        lines.append(f"- `{finding.metric}` = {value}: {finding.statement}")
-    lines += ["", f"Supports the hypothesis: {analysis.supports_hypothesis}.", "", "## Limitations", ""]
-    lines += [f"- {text}" for text in analysis.limitations] or ["- (none stated)"]
-    lines += ["", "## Evidence", ""]
-    evidence = {e["key"]: e for e in state.get("evidence", [])}
-    if not evidence:
-        lines.append(
-            "The paper library returned no passages for this question (it is empty or nothing matched), so this "
-            "report cites no literature."
-        )
-    for key in plan.citations or list(evidence):
-        item = evidence[key]
-        lines.append(f"- [{key}] {item['title']}" + (f", {item['anchor']}" if item.get("anchor") else ""))
-    cells = state.get("cells", [])
-    lines += [
-        "",
-        "## Provenance",
-        "",
-        f"Run `{state['run_id']}`; {len(cells)} cell(s) ({', '.join(c['status'] for c in cells)}); "
-        f"{state.get('tokens_used', 0)} LLM tokens; events in `events.jsonl`.",
-        "",
-    ]
-    return "\n".join(lines)
+    evidence = state.get("evidence", [])
+    library_note = (
+        ""
+        if evidence
+        else "\n\nThe paper library returned no passages for this question (it is empty or nothing matched), so "
+        "this report cites no literature."
+    )
+    methods = (
+        f"Hypothesis: {plan.hypothesis}\n\nMethod: {plan.method}\n\nRecipe `{plan.recipe}` (config in config.json); "
+        f"plan approved by {approval.reviewer} ({approval.decision}).{library_note}"
+    )
+    discussion = "\n".join([*findings, "", f"Supports the hypothesis: {analysis.supports_hypothesis}."])
+    return ReportDraft(
+        summary=analysis.summary,
+        methods=methods,
+        results_discussion=discussion,
+        limitations="\n".join(f"- {text}" for text in analysis.limitations),
+        next_steps="",
+        claims=[],
+        cited_keys=list(plan.citations),
+    )
 
 
 @traced("write_report")
 async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
-    """Write ``report.md`` into the run directory."""
-    path = run_dir(state) / "report.md"
-    write_atomic(path, render_report(state))
-    rel = str(path.relative_to(state["workspace"])) if path.is_relative_to(state["workspace"]) else str(path)
-    runtime.context.runlog.append(ReportWritten(run_id=state["run_id"], path=rel))
+    """Build, check and write report.md/.html/.json with ``assistant.report``."""
+    ctx = runtime.context
+    directory = run_dir(state)
+    library = ctx.library
+    resolver = cast(CitationResolver, library) if library is not None and hasattr(library, "resolve") else None
+    report = build_report(directory, draft_from(state), resolver, question=state["question"])
+    paths = build_write_report(directory, report)
+    workspace = Path(state["workspace"])
+    path = paths.markdown
+    rel = str(path.relative_to(workspace)) if path.is_relative_to(workspace) else str(path)
+    check = report.check
+    problems = [f"{o.location}: {o.message}" for o in check.offenders][:20] if check else []
+    ctx.runlog.append(
+        ReportWritten(run_id=state["run_id"], path=rel, verified=check.ok if check else None, problems=problems)
+    )
     return {"report_path": rel}
 
 
