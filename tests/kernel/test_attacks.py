@@ -428,6 +428,7 @@ def test_oom_killed_kernel_is_reported_as_died(run_dir: Path, tmp_path: Path) ->
         with pool.session(run_dir) as s:
             r = s.execute("x = bytearray(1024**3)")
             assert r.status == "died"
+            assert r.restarted
             assert "out of memory" in (r.error_value or "")
             assert s.execute("print(1)").stdout == "1\n"
     finally:

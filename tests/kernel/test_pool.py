@@ -242,3 +242,14 @@ def test_each_kernel_has_its_own_uid_and_a_restart_inherits_the_files(
         assert r.status == "ok", r.text
         assert int(r.stdout) != ua
         assert (tmp_path / "a" / "results.json").read_text() == "[1]"
+
+
+def test_per_run_limits_override_the_pools(sandbox_pool: SyncKernelPool, tmp_path: Path) -> None:
+    small = TEST_CONFIG.model_copy(update={"limits": TEST_CONFIG.limits.model_copy(update={"memory_mb": 768})})
+    alloc = "x = bytearray(1024**3)\nprint('allocated')"
+    with sandbox_pool.session(tmp_path / "small", small) as s:
+        r = s.execute(alloc)
+        assert r.error_name == "MemoryError"
+        assert s.session.config == small
+    with sandbox_pool.session(tmp_path / "default") as s:
+        assert s.execute(alloc).stdout == "allocated\n"

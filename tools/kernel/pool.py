@@ -118,8 +118,13 @@ class KernelPool:
         os.rename(workdir, run_dir)
         return True
 
-    async def acquire(self, run_dir: Path) -> Session:
+    async def acquire(self, run_dir: Path, config: KernelConfig | None = None) -> Session:
         """A session whose kernel writes only into ``run_dir`` (created if missing; existing files are kept).
+
+        Args:
+            run_dir: the run's directory; the only host path the kernel may write.
+            config: limits and paths for this run when they differ from the pool's (the kernel is then started
+                cold, since warm kernels were started with the pool's configuration).
 
         Raises:
             KernelError: the pool is shut down, or ``run_dir`` is not a directory.
@@ -130,8 +135,17 @@ class KernelPool:
         if not self._started:
             await self.start()
         run_dir = Path(run_dir).resolve()
-        kernel = await self._kernel_for(run_dir)
-        session = Session(kernel, run_dir, self.config, spawn=self._kernel_for)
+        if config is not None and config != self.config:
+            run_config = config
+
+            async def cold(path: Path) -> LocalKernel:
+                prepare_workdir(path, run_config)
+                return await LocalKernel.start(run_config, path)
+
+            session = Session(await cold(run_dir), run_dir, run_config, spawn=cold)
+        else:
+            kernel = await self._kernel_for(run_dir)
+            session = Session(kernel, run_dir, self.config, spawn=self._kernel_for)
         self._sessions.add(session)
         return session
 
@@ -172,9 +186,9 @@ class KernelPool:
         await session.close()
 
     @asynccontextmanager
-    async def session(self, run_dir: Path) -> AsyncIterator[Session]:
+    async def session(self, run_dir: Path, config: KernelConfig | None = None) -> AsyncIterator[Session]:
         """``async with pool.session(run_dir) as s:`` acquires and always releases."""
-        session = await self.acquire(run_dir)
+        session = await self.acquire(run_dir, config)
         try:
             yield session
         finally:
@@ -242,9 +256,9 @@ class SyncKernelPool:
         """See ``KernelPool.start``."""
         self._call(self.pool.start())
 
-    def acquire(self, run_dir: Path) -> SyncSession:
+    def acquire(self, run_dir: Path, config: KernelConfig | None = None) -> SyncSession:
         """See ``KernelPool.acquire``."""
-        return SyncSession(self, self._call(self.pool.acquire(run_dir)))
+        return SyncSession(self, self._call(self.pool.acquire(run_dir, config)))
 
     def release(self, session: SyncSession) -> None:
         """See ``KernelPool.release``."""
@@ -255,9 +269,9 @@ class SyncKernelPool:
         self._call(self.pool.wait_warm())
 
     @contextmanager
-    def session(self, run_dir: Path) -> Iterator[SyncSession]:
+    def session(self, run_dir: Path, config: KernelConfig | None = None) -> Iterator[SyncSession]:
         """``with pool.session(run_dir) as s:`` acquires and always releases."""
-        s = self.acquire(run_dir)
+        s = self.acquire(run_dir, config)
         try:
             yield s
         finally:
