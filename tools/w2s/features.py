@@ -23,7 +23,7 @@ from tools.w2s.cache import ArrayCache, content_key, hash_texts
 
 log = logging.getLogger(__name__)
 
-W2S_SMOLLM2_LAYERS = (4, 8, 12, 16)
+W2S_SMOLLM2_LAYERS = (4, 8, 12)
 """Layers extracted together for w2s (one pass stops at the deepest); other layers are extracted alone."""
 
 Matrix = npt.NDArray[np.float32]
