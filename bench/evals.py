@@ -1,11 +1,13 @@
-"""Evals on the embedded SmolLM2-135M server: accuracies with CIs beside a random baseline, oversight, CoT
-faithfulness, and the throughput of ``tools.evals`` against Inspect called directly.
+"""Evals on the embedded SmolLM2-135M server: accuracies with CIs beside a random baseline, critique-assisted
+judging, CoT faithfulness, the honesty-probe table, and the throughput of ``tools.evals`` vs Inspect directly.
 
 Throughput: the same Inspect task (first N misconceptions items, letter-logprob scoring) on the same endpoint,
 run alternately through ``run_mc_eval`` (our wrapper: loading, Inspect, summarising, results.json) and through
-``inspect_ai.eval`` alone; the ratio of items/s (target >= 0.95). Run:
-``nice -n 10 .venv/bin/python -m bench.evals`` (options: ``--limit`` items per category, ``--oversight-limit``,
-``--cot-limit``, ``--throughput-items``, ``--no-write``). Runs take minutes: the server uses one thread.
+``inspect_ai.eval`` alone, after one untimed warm-up; the ratio of items/s (target >= 0.95).
+
+Every phase writes its ``results.json`` (or ``throughput.json``) under ``--out``; the docs section is rendered from
+whatever that directory holds, so phases can run separately (``--only probes``) into the same directory. Run:
+``nice -n 10 .venv/bin/python -m bench.evals --out DIR`` (options below). The server uses one thread: minutes.
 """
 
 from __future__ import annotations
@@ -14,31 +16,36 @@ import argparse
 import json
 import logging
 import os
+import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from assistant.llm.local_server import MODEL_ALIAS, LocalServer
-from assistant.settings import load_settings
 from bench._results import write_section
-from tools.evals.cot import CoTConfig, run_cot_faithfulness
 from tools.evals.data import load_bigbench
 from tools.evals.endpoint import Endpoint
-from tools.evals.mc import MCEvalConfig, MCEvalResult, build_task, run_inspect, run_mc_eval
-from tools.evals.oversight import OversightConfig, run_oversight
+from tools.evals.mc import MCEvalConfig, build_task, run_inspect, run_mc_eval
 
 TASKS = Path(os.environ.get("ARA_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "datasets/bigbench_tasks"
+MC_TASKS = ("truthful_qa", "hhh_alignment", "misconceptions")
+PHASES = ("throughput", "mc", "oversight", "cot", "probes")
+PROBE_TASKS = (("misconceptions", None), ("truthful_qa", 30))
 
 
 def _ci(metric: dict[str, Any]) -> str:
-    if metric["mean"] is None:
+    if metric.get("mean") is None:
         return "n/a"
     return f"{metric['mean']:.3f} [{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]"
 
 
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def throughput(endpoint: Endpoint, out: Path, n_items: int, rounds: int) -> dict[str, float]:
-    """Items/s of ``run_mc_eval`` vs ``inspect_ai.eval`` on the same task and endpoint, interleaved."""
+    """Items/s of ``run_mc_eval`` vs ``inspect_ai.eval`` on the same task and endpoint, alternating order."""
     items = load_bigbench(TASKS, "misconceptions", limit=n_items)
     run_inspect(build_task(items[:2], name="warmup"), endpoint, out / "warmup")
     seconds: dict[str, float] = {"ours": 0.0, "direct": 0.0}
@@ -54,7 +61,167 @@ def throughput(endpoint: Endpoint, out: Path, n_items: int, rounds: int) -> dict
                 run_mc_eval(config)
             seconds[path] += time.perf_counter() - start
     ours, direct = rounds * len(items) / seconds["ours"], rounds * len(items) / seconds["direct"]
-    return {"ours": ours, "direct": direct, "ratio": ours / direct, "n": len(items)}
+    return {"ours": ours, "direct": direct, "ratio": ours / direct, "n": len(items), "rounds": rounds}
+
+
+def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
+    """Run the chosen phases, each writing its results under ``out``."""
+    from assistant.llm.local_server import MODEL_ALIAS, LocalServer
+    from assistant.settings import load_settings
+    from tools.evals.cot import CoTConfig, run_cot_faithfulness
+    from tools.evals.oversight import OversightConfig, run_oversight
+
+    needs_server = set(phases) - {"probes"}
+    server = LocalServer(out / "workspace", load_settings(out / "workspace").local_llm) if needs_server else None
+    try:
+        if server is not None:
+            endpoint = Endpoint(base_url=server.ensure().base_url, model=MODEL_ALIAS, timeout_s=120)
+            if "throughput" in phases:
+                speed = throughput(endpoint, out / "throughput", args.throughput_items, args.rounds)
+                (out / "throughput.json").write_text(json.dumps(speed))
+                print(json.dumps(speed), flush=True)
+            if "mc" in phases:
+                for task in MC_TASKS:
+                    config = MCEvalConfig(
+                        task=task, source=TASKS, endpoint=endpoint, run_dir=out / task, limit=args.limit
+                    )
+                    result = run_mc_eval(config)
+                    print(task, _ci(result.accuracy), result.scoring_counts, flush=True)
+            if "oversight" in phases:
+                run_oversight(
+                    OversightConfig(task="truthful_qa", source=TASKS, judge=endpoint, critic=endpoint,
+                                    limit=args.oversight_limit, run_dir=out / "oversight")
+                )  # fmt: skip
+            if "cot" in phases:
+                run_cot_faithfulness(
+                    CoTConfig(task="misconceptions", source=TASKS, model=endpoint, limit=args.cot_limit,
+                              run_dir=out / "cot")
+                )  # fmt: skip
+    finally:
+        if server is not None:
+            server.stop()
+    if "probes" in phases:
+        from tools.evals.probes import HonestyProbeConfig, run_honesty_probes
+        from tools.probes import SmolLM2Activations
+
+        cache = args.activation_cache or out / "activation-cache"
+        activations = SmolLM2Activations(cache, max_tokens=96, threads=1)
+        for task, limit in PROBE_TASKS:
+            probe_config = HonestyProbeConfig(task=task, source=TASKS, run_dir=out / "probes" / task, limit=limit)
+            run_honesty_probes(probe_config, activations=activations)
+
+
+def render(out: Path) -> str:
+    """The docs section from the results under ``out`` and the commands that produced them."""
+    log = out / "commands.txt"
+    commands = log.read_text().splitlines() if log.is_file() else []
+    parts = [
+        "## Evals on Inspect (`bench/evals.py`)",
+        "Commands (in order, into one results directory): " + "; ".join(f"`{c}`" for c in commands) + ".",
+        "Model: the embedded SmolLM2-135M-Instruct (Q4_1 GGUF, llama-cpp-python server, 1 thread), temperature 0, "
+        "on the shared 2-core machine while other engineers' jobs ran (load average 7-14), so items/s are low and "
+        "noisy. Scoring: log-probability of the option letter at the first answer token (options shuffled per "
+        "item with seed 0, because the BIG-bench files list the correct option first). CIs: 95% percentile "
+        "bootstrap over items. The random baseline draws one option per item with a seeded RNG in the same run; "
+        "'expected' is the mean of 1/#options.",
+    ]
+    mc = {task: _load(out / task / "results.json") for task in MC_TASKS}
+    if any(mc.values()):
+        rows = []
+        for task, res in mc.items():
+            if res is None:
+                continue
+            m = res["metrics"]
+            scoring = {row[0]: row[1] for row in res["tables"]["scoring"]["rows"]}
+            limit = res["config"]["limit"]
+            rows.append(
+                f"| {task} | {m['accuracy']['n']}{'' if limit is None else f' (first {limit}/category)'} | "
+                f"{_ci(m['accuracy'])} | {_ci(m['random_baseline'])} | {m['expected_random']['value']:.3f} | "
+                f"{scoring} | {m['items_per_s']['value']:.2f} |"
+            )
+        parts.append(
+            "### Multiple choice\n\n| task | n | accuracy [95% CI] | random choice [95% CI] | expected random | "
+            "scored by | items/s |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+        )
+        hhh = mc.get("hhh_alignment")
+        if hhh:
+            cats = [
+                f"| {k.split('.', 1)[1]} | {v['n']} | {_ci(v)} |"
+                for k, v in hhh["metrics"].items()
+                if k.startswith("accuracy_by_category.")
+            ]
+            parts.append(
+                "HHH alignment by category:\n\n| category | n | accuracy [95% CI] |\n|---|---|---|\n" + "\n".join(cats)
+            )
+        parts.append(
+            "How weak a 135M model is: read every row against its random baseline. Where the CI overlaps chance, the "
+            "model shows no ability on that task; below chance on TruthfulQA is the imitative-falsehood pattern "
+            "(or a letter preference meeting the shuffle). Use these runs to test the harness and a real endpoint "
+            "(`Endpoint(base_url=..., model=...)`) for findings."
+        )
+    ov = _load(out / "oversight" / "results.json")
+    if ov:
+        m = ov["metrics"]
+        conds = [k.split(".", 1)[1] for k in m if k.startswith("judge_accuracy.")]
+        rows = [
+            f"| {c} | {m[f'judge_accuracy.{c}']['n']} | {_ci(m[f'judge_accuracy.{c}'])} | "
+            f"{_ci(m[f'delta_vs_alone.{c}']) if f'delta_vs_alone.{c}' in m else '-'} | {m[f'failures.{c}']['value']} |"
+            for c in conds
+        ]
+        parts.append(
+            f"### Critique-assisted judging (TruthfulQA MC, first {ov['config']['limit']} items; judge = critic = "
+            "SmolLM2)\n\n| condition | n | judge accuracy [95% CI] | paired difference vs alone [95% CI] | "
+            "failures |\n|---|---|---|---|---|\n" + "\n".join(rows)
+        )
+    cot = _load(out / "cot" / "results.json")
+    if cot:
+        m = cot["metrics"]
+        rows = [
+            f"| answer same as with the full CoT, keeping {k}% of steps | {_ci(m[f'early_answering.same_as_full.k{k}'])} |"
+            for k in (0, 25, 50, 75)
+        ]
+        rows += [
+            f"| early-answering AOC (higher = the reasoning matters more) | {_ci(m['early_answering.aoc'])} |",
+            f"| answer changed after an inserted mistake | {_ci(m['mistake_insertion.changed'])} |",
+            f"| accuracy with full CoT / with no CoT | {_ci(m['accuracy.full_cot'])} / {_ci(m['accuracy.no_cot'])} |",
+            f"| failed items (timeout / error / no steps) | {m['failures.timeout']['value']} / "
+            f"{m['failures.error']['value']} / {m['failures.no_steps']['value']} |",
+        ]
+        parts.append(
+            f"### CoT faithfulness (misconceptions, first {cot['config']['limit']} items; Lanham et al. 2023)\n\n"
+            "| measure | value [95% CI] |\n|---|---|\n" + "\n".join(rows)
+        )
+    for task, _ in PROBE_TASKS:
+        pr = _load(out / "probes" / task / "results.json")
+        if not pr:
+            continue
+        m = pr["metrics"]
+        rows = [
+            f"| {r[0]} | {r[1]:.3f} | {r[2]:.3f} | {r[3]:.3f} [{r[4]:.3f}, {r[5]:.3f}] |"
+            for r in pr["tables"]["by_layer"]["rows"]
+        ]
+        n = pr["provenance"]["n_pairs"]
+        limit = pr["config"]["limit"]
+        parts.append(
+            f"### Honesty probes by layer: {task}{'' if limit is None else f' (first {limit} questions)'}\n\n"
+            f"Contrast pairs `<statement>\\nIs this true? Yes/No`, last-token SmolLM2 hidden states, split by topic "
+            f"group ({n['train']} train / {n['test']} test pairs). Zero-shot (log P(Yes) > log P(No)): "
+            f"{_ci(m['zero_shot_acc'])}; majority class: {m['majority_class_acc']['value']:.3f}.\n\n"
+            "| layer | supervised probe | CCS (lowest-loss restart) | CCS restarts mean [min, max] |\n"
+            "|---|---|---|---|\n" + "\n".join(rows)
+        )
+    speed = _load(out / "throughput.json")
+    if speed:
+        parts.append(
+            f"### Throughput: `run_mc_eval` vs `inspect_ai.eval` directly\n\nSame task (first {speed['n']:.0f} "
+            f"misconceptions items), same endpoint, one untimed warm-up, then {speed['rounds']:.0f} rounds in "
+            "alternating order; items/s = all items over all seconds per path.\n\n| path | items/s |\n|---|---|\n"
+            f"| Inspect directly (`inspect_ai.eval`) | {speed['direct']:.3f} |\n"
+            f"| ours (`tools.evals.mc.run_mc_eval`) | {speed['ours']:.3f} |\n\n"
+            f"**Ratio ours / direct: {speed['ratio']:.3f}** (target >= 0.95; under this load the difference is "
+            "within run-to-run noise: our wrapper adds only file reading and summarising around the same Inspect run)."
+        )
+    return "\n\n".join(parts)
 
 
 def main() -> None:
@@ -62,118 +229,27 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="items per category for the MC evals (None = all)")
     parser.add_argument("--oversight-limit", type=int, default=12)
     parser.add_argument("--cot-limit", type=int, default=12)
-    parser.add_argument("--throughput-items", type=int, default=30)
+    parser.add_argument("--throughput-items", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=None, help="run directory (default: a temp dir)")
+    parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
+    parser.add_argument("--out", type=Path, default=None, help="results directory (default: a new temp dir)")
+    parser.add_argument("--activation-cache", type=Path, default=None, help="SmolLM2 activation cache (default: OUT)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    phases = [p for p in args.only.split(",") if p]
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}; choose from {', '.join(PHASES)}")
     out = args.out or Path(tempfile.mkdtemp(prefix="ara-bench-evals-"))
-    workspace = out / "workspace"
-    settings = load_settings(workspace)
-    server = LocalServer(workspace, settings.local_llm)
-    endpoint = Endpoint(base_url=server.ensure().base_url, model=MODEL_ALIAS, timeout_s=120)
-    started = time.perf_counter()
-    try:
-        speed = throughput(endpoint, out / "throughput", args.throughput_items, args.rounds)
-        print(json.dumps(speed))
-        mc: dict[str, MCEvalResult] = {}
-        for task in ("truthful_qa", "hhh_alignment", "misconceptions"):
-            config = MCEvalConfig(task=task, source=TASKS, endpoint=endpoint, run_dir=out / task, limit=args.limit)
-            mc[task] = run_mc_eval(config)
-            print(task, _ci(mc[task].accuracy), mc[task].scoring_counts)
-        oversight = run_oversight(
-            OversightConfig(
-                task="truthful_qa",
-                source=TASKS,
-                judge=endpoint,
-                critic=endpoint,
-                limit=args.oversight_limit,
-                run_dir=out / "oversight",
-            )
-        )
-        cot = run_cot_faithfulness(
-            CoTConfig(task="misconceptions", source=TASKS, model=endpoint, limit=args.cot_limit, run_dir=out / "cot")
-        )
-    finally:
-        server.stop()
-    wall = time.perf_counter() - started
-    rows = []
-    for task, result in mc.items():
-        rows.append(
-            f"| {task} | {result.accuracy['n']} | {_ci(result.accuracy)} | {_ci(result.random_baseline)} | "
-            f"{result.expected_random:.3f} | {result.scoring_counts} | {result.items_per_s:.2f} |"
-        )
-    hhh = mc["hhh_alignment"].by_category
-    hhh_rows = [f"| {c} | {m['n']} | {_ci(m)} |" for c, m in hhh.items()]
-    o_rows = [
-        f"| {c} | {m['n']} | {_ci(m)} | {_ci(oversight.delta_vs_alone[c]) if c in oversight.delta_vs_alone else '-'} "
-        f"| {oversight.failures[c] or '-'} |"
-        for c, m in oversight.accuracy.items()
-    ]
-    cm = cot.metrics
-    c_rows = [f"| answer same as with full CoT, keeping {k}% of steps | {_ci(cm[f'early_answering.same_as_full.k{k}'])} |" for k in (0, 25, 50, 75)]  # fmt: skip
-    c_rows += [
-        f"| early-answering AOC (higher = reasoning matters more) | {_ci(cm['early_answering.aoc'])} |",
-        f"| answer changed after an inserted mistake | {_ci(cm['mistake_insertion.changed'])} |",
-        f"| accuracy with full CoT / without CoT | {_ci(cm['accuracy.full_cot'])} / {_ci(cm['accuracy.no_cot'])} |",
-        f"| failed items (timeout / error / no steps) | {cm['failures.timeout']['value']} / "
-        f"{cm['failures.error']['value']} / {cm['failures.no_steps']['value']} |",
-    ]
-    limit_note = "full task files" if args.limit is None else f"first {args.limit} items per category"
-    text = f"""## Evals on Inspect (`bench/evals.py`)
-
-Command: `nice -n 10 .venv/bin/python -m bench.evals{"" if args.limit is None else f" --limit {args.limit}"} \
---oversight-limit {args.oversight_limit} --cot-limit {args.cot_limit} --throughput-items {args.throughput_items} \
---rounds {args.rounds}`.
-Model: the embedded SmolLM2-135M-Instruct (Q4_1 GGUF, llama-cpp-python server, 1 thread), temperature 0. Wall time
-{wall / 60:.1f} min. Scoring: log-probability of the option letter at the first answer token (options shuffled
-per item with seed 0, because the BIG-bench files list the correct option first). CIs: 95% percentile bootstrap
-over items. The random baseline draws one option per item with a seeded RNG in the same run; "expected" is the
-mean of 1/#options.
-
-### Multiple choice ({limit_note})
-
-| task | n | accuracy [95% CI] | random choice [95% CI] | expected random | scored by | items/s |
-|---|---|---|---|---|---|---|
-{chr(10).join(rows)}
-
-HHH alignment by category:
-
-| category | n | accuracy [95% CI] |
-|---|---|---|
-{chr(10).join(hhh_rows)}
-
-How weak a 135M model is: these numbers sit at or near chance. A 135M instruction model mostly expresses a
-letter preference, not knowledge; an accuracy whose CI overlaps the random baseline is not evidence of any
-ability. Use these runs to test the harness, and a real endpoint (``Endpoint(base_url=..., model=...)``) for
-findings.
-
-### Critique-assisted judging (TruthfulQA MC, first {args.oversight_limit} items; judge = critic = SmolLM2)
-
-| condition | n | judge accuracy [95% CI] | paired difference vs alone [95% CI] | failures |
-|---|---|---|---|---|
-{chr(10).join(o_rows)}
-
-### CoT faithfulness (misconceptions, first {args.cot_limit} items; Lanham et al. 2023 tests)
-
-| measure | value [95% CI] |
-|---|---|
-{chr(10).join(c_rows)}
-
-### Throughput: ``run_mc_eval`` vs ``inspect_ai.eval`` directly
-
-Same task (first {speed["n"]:.0f} misconceptions items), same endpoint, {args.rounds} interleaved rounds each.
-
-| path | items/s |
-|---|---|
-| Inspect directly (`inspect_ai.eval`) | {speed["direct"]:.3f} |
-| ours (`tools.evals.mc.run_mc_eval`) | {speed["ours"]:.3f} |
-
-**Ratio ours / direct: {speed["ratio"]:.3f}** (target >= 0.95).
-"""
+    out.mkdir(parents=True, exist_ok=True)
+    argv = " ".join("DIR" if a == str(args.out) else shlex.quote(a) for a in sys.argv[1:] if a != "--no-write")
+    with (out / "commands.txt").open("a") as handle:
+        handle.write(f"nice -n 10 .venv/bin/python -m bench.evals {argv}".strip() + "\n")
+    run_phases(args, out, phases)
+    text = render(out)
     print(text)
-    print(f"run directory: {out}")
+    print(f"results directory: {out}")
     if not args.no_write:
         write_section("evals", text)
 
