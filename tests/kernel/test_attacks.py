@@ -373,8 +373,8 @@ def test_kernel_ignoring_interrupt_is_restarted_within_2s(sandbox_pool: SyncKern
         assert "ignored the interrupt" in (r.error_value or "")
         t0 = time.perf_counter()
         after = s.execute("print('state' in dir(), open('kept.txt').read())")
-        restart_s = (r.wall_s - 1 - TEST_CONFIG.interrupt_grace_s) + (time.perf_counter() - t0)
-        assert restart_s < 2.0
+        since_timeout_s = (r.wall_s - 1) + (time.perf_counter() - t0)  # interrupt grace + kill + fresh kernel
+        assert since_timeout_s < 2.0
         assert after.status == "ok"
         assert after.stdout == "False files survive a restart\n"
 
