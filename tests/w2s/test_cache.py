@@ -71,3 +71,13 @@ def test_keys_depend_on_content() -> None:
     assert hash_texts(["ab", "c"]) != hash_texts(["a", "bc"])
     assert content_key("k", a=1, b=2) == content_key("k", b=2, a=1)
     assert content_key("k", a=1) != content_key("k", a=2)
+
+
+def test_read_only_cache_dir_warns_and_still_computes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    cache = ArrayCache(blocker / "cache")  # a path under a regular file can never be created
+    with caplog.at_level(logging.WARNING, logger="tools.w2s.cache"):
+        value = cache.get_or_compute("feat-abc", lambda: {"x": np.arange(2)})
+    assert value["x"].tolist() == [0, 1]
+    assert any("continuing without caching" in r.getMessage() for r in caplog.records)

@@ -109,6 +109,23 @@ class ArrayCache:
         if self.root is None:
             return
         data_path, meta_path = self._paths(key)
+        try:
+            self._write(data_path, meta_path, key, arrays, meta)
+        except OSError as err:
+            log.warning(
+                "cannot write cache entry %s (%s); continuing without caching it (pass a writable cache_dir)",
+                data_path,
+                err,
+            )
+
+    def _write(
+        self,
+        data_path: Path,
+        meta_path: Path,
+        key: str,
+        arrays: Mapping[str, npt.ArrayLike],
+        meta: Mapping[str, Any] | None,
+    ) -> None:
         data_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=data_path.parent, suffix=".npz.tmp")
         os.close(fd)
