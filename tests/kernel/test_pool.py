@@ -253,3 +253,11 @@ def test_per_run_limits_override_the_pools(sandbox_pool: SyncKernelPool, tmp_pat
         assert s.session.config == small
     with sandbox_pool.session(tmp_path / "default") as s:
         assert s.execute(alloc).stdout == "allocated\n"
+
+
+@pytest.mark.slow
+def test_research_tools_import_inside_the_sandbox(sandbox_pool: SyncKernelPool, run_dir: Path) -> None:
+    with sandbox_pool.session(run_dir) as s:
+        r = s.execute("import tools.w2s, torch\nprint(torch.ones(2, 2).sum().item(), tools.w2s.__file__)", 120)
+    assert r.status == "ok", r.text
+    assert r.stdout == "4.0 /ara/lib/tools/w2s/__init__.py\n"
