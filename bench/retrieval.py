@@ -33,7 +33,7 @@ from bench._results import write_section
 from tools.papers import LibraryConfig, PaperLibrary, RetrievalParams
 from tools.papers.catalog import vector_hash
 from tools.papers.chunking import embed_text
-from tools.papers.retrieval import paper_order, rank, segment_query
+from tools.papers.retrieval import Signals, compute_signals, paper_order, rank, segment_query
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
@@ -121,22 +121,32 @@ def query_vectors(lib: PaperLibrary, query: str, params: RetrievalParams) -> np.
     return lib.embed_cached([query, *segment_query(query, params)])
 
 
+_SIGNALS: dict[tuple[str, int, int], Signals] = {}
+
+
 def evaluate(lib: PaperLibrary, pairs: list[dict[str, str]], params: RetrievalParams) -> dict[str, float]:
+    """Metrics of ``params`` on ``pairs`` (per-query similarities cached across settings: same maths as search)."""
     snapshot = lib.snapshot
     assert snapshot is not None
     ranked = []
     for pair in pairs:
-        order = paper_order(rank(snapshot, pair["query"], query_vectors(lib, pair["query"], params), params), 100)
-        ranked.append([snapshot.paper_ids[i] for i in order])
+        cache_key = (pair["query"], params.segment_words, params.segment_min_words)
+        if cache_key not in _SIGNALS:
+            both = params.model_copy(update={"fusion": "linear"})
+            vectors = query_vectors(lib, pair["query"], params)
+            _SIGNALS[cache_key] = compute_signals(snapshot, pair["query"], vectors, both)
+        ranking = rank(snapshot, pair["query"], np.zeros((1, 384), np.float32), params, signals=_SIGNALS[cache_key])
+        ranked.append([snapshot.paper_ids[i] for i in paper_order(ranking, 100)])
     return metrics(ranked, [p["target"] for p in pairs])
 
 
 GRID: dict[str, list[Any]] = {
     "fusion": ["linear", "rrf"],
-    "dense_weight": [0.4, 0.5, 0.6, 0.7],
-    "full_query_weight": [0.3, 0.6, 1.0],
+    "dense_weight": [0.3, 0.4, 0.5, 0.6, 0.7],
+    "full_query_weight": [0.0, 0.3, 0.6, 1.0],
     "segment_agg": ["mean", "max"],
     "segment_words": [25, 40],
+    "second_chunk_weight": [0.0, 0.3],
 }
 
 

@@ -179,10 +179,26 @@ class Ranking:
     chunk_scores: FloatArray
 
 
-def dense_chunk_scores(snapshot: Snapshot, query_vectors: FloatArray, params: RetrievalParams) -> FloatArray:
+@dataclass
+class Signals:
+    """Raw per-chunk evidence for one query, before pooling and fusion (benchmarks reuse it across settings)."""
+
+    sims: FloatArray | None
+    """Cosine of each chunk to the whole query (column 0) and to each segment (columns 1...)."""
+    bm25: FloatArray | None
+    """BM25 score of each chunk."""
+
+
+def compute_signals(snapshot: Snapshot, query: str, query_vectors: FloatArray, params: RetrievalParams) -> Signals:
+    """The dense similarities and BM25 scores ``rank`` needs (only those the fusion mode uses)."""
+    sims = np.asarray(snapshot.dense @ query_vectors.T, dtype=np.float32) if params.fusion != "bm25" else None
+    bm25 = snapshot.bm25.scores(tokenize(query)) if params.fusion != "dense" else None
+    return Signals(sims=sims, bm25=bm25)
+
+
+def dense_chunk_scores(sims: FloatArray, params: RetrievalParams) -> FloatArray:
     """Cosine of each chunk to the query: whole-query similarity mixed with the pooled segment similarities."""
-    sims = np.asarray(snapshot.dense @ query_vectors.T, dtype=np.float32)
-    if query_vectors.shape[0] == 1:
+    if sims.shape[1] == 1:
         return np.asarray(sims[:, 0], dtype=np.float32)
     segs = sims[:, 1:]
     pooled = segs.max(axis=1) if params.segment_agg == "max" else segs.mean(axis=1)
@@ -196,12 +212,14 @@ def rank(
     query_vectors: FloatArray,
     params: RetrievalParams,
     paper_mask: npt.NDArray[np.bool_] | None = None,
+    signals: Signals | None = None,
 ) -> Ranking:
     """Score every paper and chunk for ``query`` (``query_vectors``: whole query first, then its segments)."""
     n_papers = len(snapshot.paper_ids)
     valid = np.ones(n_papers, dtype=np.bool_) if paper_mask is None else paper_mask
-    dense_c = dense_chunk_scores(snapshot, query_vectors, params) if params.fusion != "bm25" else None
-    bm25_c = snapshot.bm25.scores(tokenize(query)) if params.fusion != "dense" else None
+    signals = signals or compute_signals(snapshot, query, query_vectors, params)
+    dense_c = dense_chunk_scores(signals.sims, params) if params.fusion != "bm25" and signals.sims is not None else None
+    bm25_c = signals.bm25 if params.fusion != "dense" else None
     parts: list[tuple[float, FloatArray, FloatArray]] = []
     if dense_c is not None:
         dense_p = _paper_max(dense_c, snapshot.chunk_paper, n_papers, params.second_chunk_weight)
