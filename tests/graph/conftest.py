@@ -7,6 +7,7 @@ The kernel fake executes cells in this process (no sandbox): the loop's own logi
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -76,6 +77,7 @@ class InProcessSession:
     run_dir: Path
     executed: list[str]
     override: Callable[[str, int], FakeCellResult | None] | None = None
+    slow_marker: str | None = None
     namespace: dict[str, Any] = field(default_factory=dict)
 
     async def execute(self, code: str, timeout: float) -> FakeCellResult:
@@ -84,6 +86,8 @@ class InProcessSession:
             forced = self.override(code, len(self.executed) - 1)
             if forced is not None:
                 return forced
+        if self.slow_marker is not None and self.slow_marker in code:
+            await asyncio.sleep(120)
         out = io.StringIO()
         try:
             with contextlib.chdir(self.run_dir), contextlib.redirect_stdout(out):
@@ -106,9 +110,11 @@ class InProcessPool:
     executed: list[str] = field(default_factory=list)
     override: Callable[[str, int], FakeCellResult | None] | None = None
     shut_down: bool = False
+    slow_marker: str | None = None
+    """Cells containing this text wait (asynchronously, like a real kernel) for two minutes."""
 
     async def acquire(self, run_dir: Path) -> InProcessSession:
-        return InProcessSession(run_dir, self.executed, self.override)
+        return InProcessSession(run_dir, self.executed, self.override, self.slow_marker)
 
     async def shutdown(self) -> None:
         self.shut_down = True

@@ -1,7 +1,8 @@
 """A research run in its own process, for the kill -9 test: ``python -m tests.graph.crash_driver WS RUN MODE KILL``.
 
 MODE is ``start`` or ``resume``; KILL is ``cell`` (SIGKILL this process in the middle of the second cell),
-``propose`` (SIGKILL right after the proposal commit, before the node's checkpoint) or ``none``. Each cell
+``propose`` (SIGKILL right after the proposal commit, before the node's checkpoint), ``slow`` (the second cell
+waits two minutes, for a Ctrl-C from the test; the driver then exits 130 like ``ara``) or ``none``. Each cell
 execution is appended to ``<run>/executions.log`` before it runs. The model is scripted by schema name.
 """
 
@@ -53,7 +54,8 @@ async def main(ws_path: str, run_id: str, mode: str, kill: str) -> None:
         return None
 
     script = ScriptedLLM(replies=[reply] * 20)
-    ctx = make_context(script.client(), ws, run.path, pool=InProcessPool(override=record))
+    slow = "ratio = 1 / 2" if kill == "slow" else None
+    ctx = make_context(script.client(), ws, run.path, pool=InProcessPool(override=record, slow_marker=slow))
     async with open_checkpointer(ws.path) as saver:
         graph = compile_graph(saver)
         if mode == "start":
@@ -66,4 +68,7 @@ async def main(ws_path: str, run_id: str, mode: str, kill: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    try:
+        asyncio.run(main(*sys.argv[1:5]))
+    except KeyboardInterrupt:
+        sys.exit(130)

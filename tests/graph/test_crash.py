@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import pytest
 
-from assistant.events import CellExecuted, ProposalCreated, RunResumed
+from assistant.events import CellExecuted, ProposalCreated, RunFailed, RunResumed
 from assistant.graph.runner import RunOutcome
 from assistant.paths import PROJECT_ROOT
 from assistant.runlog import events_of, read_events
@@ -56,3 +57,33 @@ def test_kill_9_mid_run_resumes_without_repeating_cells_or_commits(workspace: Wo
         check=True,
     ).stdout.split()
     assert len(commits) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_cell_stops_cleanly_and_resumes(workspace: Workspace) -> None:
+    run = workspace.new_run("sigint")
+    log = run.path / "executions.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.graph.crash_driver", str(workspace.path), run.run_id, "start", "slow"],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (log.is_file() and log.read_text().split() == ["0", "1"]):
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "the second cell never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    [failed] = events_of(read_events(run.events_path), RunFailed)
+    assert failed.error == "Interrupted"
+    assert f"ara resume {run.run_id}" in failed.message
+
+    second = drive(workspace, run.run_id, "resume", "none")
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert RunOutcome.model_validate_json(second.stdout.strip().splitlines()[-1]).status == "done"
+    finished = [e for e in events_of(read_events(run.events_path), CellExecuted) if not e.reused]
+    assert [e.index for e in finished] == [0, 1]

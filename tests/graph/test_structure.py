@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +16,22 @@ from langgraph.checkpoint.memory import InMemorySaver
 from assistant.budget import Budget, check_budget
 from assistant.errors import AssistantError, BudgetExceededError
 from assistant.events import NodeStarted, RunFinished
-from assistant.graph import SCHEMA_VERSION, CheckpointVersionError, build_graph, compile_graph, resume_run
+from assistant.graph import (
+    SCHEMA_VERSION,
+    CheckpointVersionError,
+    build_graph,
+    compile_graph,
+    load_state,
+    open_checkpointer,
+    resume_run,
+)
 from assistant.graph.guard import check_free_code, numbers_in_text, unexpected_fields
 from assistant.graph.prompts import CLOSE, quote_data
 from assistant.llm.testing import ScriptedLLM
 from assistant.paths import PROJECT_ROOT
 from assistant.recipes import SyntheticW2SConfig, default_registry
 from assistant.runlog import RunLog, read_events
-from assistant.schemas import ExperimentPlans
+from assistant.schemas import Approval, ExperimentPlans
 from tests.graph.conftest import make_context
 from tools.vcs import Workspace
 
@@ -141,3 +150,23 @@ def test_recipes_render_typed_configs_only() -> None:
     assert '"n_samples":300' in code
     with pytest.raises(Exception, match="not registered"):
         registry.get("shell")
+
+
+@pytest.mark.anyio
+async def test_a_committed_v1_checkpoint_still_loads_and_resumes(workspace: Workspace) -> None:
+    fixture = Path(__file__).with_name("data") / "checkpoints-v1-awaiting-approval.sqlite"
+    (workspace.path / ".ara").mkdir(exist_ok=True)
+    shutil.copy(fixture, workspace.path / ".ara" / "checkpoints.sqlite")
+    run_id = "01FIXTUREV1AWAITINGAPPROVAL"
+    async with open_checkpointer(workspace.path) as saver:
+        graph = compile_graph(saver)
+        values, next_node, interrupts = await load_state(graph, run_id)
+        assert (values["schema_version"], next_node) == (1, "approve_plan")
+        assert [p["recipe"] for p in values["plans"]] == ["divide"]
+        [pending] = interrupts
+        assert pending.value["kind"] == "plan_approval"
+        ctx = make_context(ScriptedLLM().client(), workspace, workspace.path / "runs" / run_id, policy="ask")
+        outcome = await resume_run(
+            graph, ctx, run_id, approval=Approval(decision="reject", reviewer="ada", comment="old plan")
+        )
+    assert (outcome.status, outcome.failure) == ("rejected", "old plan")
