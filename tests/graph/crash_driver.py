@@ -35,7 +35,7 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
 class KillingWorkspace(Workspace):
     """Dies right after the proposal is committed (once)."""
 
-    def propose(self, *args: Any, **kwargs: Any) -> Proposal:  # type: ignore[override]
+    def propose(self, *args: Any, **kwargs: Any) -> Proposal:
         proposal = super().propose(*args, **kwargs)
         os.kill(os.getpid(), signal.SIGKILL)
         return proposal

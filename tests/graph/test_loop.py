@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.budget import Budget
-from assistant.errors import AssistantError, BudgetExceededError, StructuredOutputError
+from assistant.errors import AssistantError, BudgetExceededError, EndpointUnreachableError, StructuredOutputError
 from assistant.events import (
     BudgetExhausted,
     CellExecuted,
@@ -418,3 +421,41 @@ async def test_rejection_ends_the_run_without_code_or_proposal(workspace: Worksp
     assert (outcome.status, outcome.failure) == ("rejected", "too small")
     assert pool.executed == []
     assert workspace.list_proposals() == []
+
+
+@pytest.mark.anyio
+async def test_a_model_that_times_out_fails_clearly_and_keeps_the_checkpoint(workspace: Workspace) -> None:
+    def time_out(body: dict[str, Any]) -> str:
+        raise httpx.ReadTimeout("scripted: no answer in time")
+
+    script = ScriptedLLM(replies=[brief(), time_out])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path)
+    graph = compile_graph(InMemorySaver())
+    with pytest.raises(EndpointUnreachableError, match="did not answer in time"):
+        await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    _, next_node, _ = await load_state(graph, run.run_id)
+    assert next_node == "propose_experiments"
+    [failed] = events_of(read_events(run.events_path), RunFailed)
+    assert failed.error == "EndpointUnreachableError"
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_fails_clearly_and_keeps_the_checkpoint(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.graph.nodes.literature as literature
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(literature, "write_atomic", full)
+    script = ScriptedLLM(replies=[brief()])
+    run = workspace.new_run("w2s")
+    ctx = make_context(script.client(), workspace, run.path)
+    graph = compile_graph(InMemorySaver())
+    with pytest.raises(AssistantError, match=r"the disk is full while writing .*evidence.json") as info:
+        await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    assert f"ara resume {run.run_id}" in str(info.value)
+    _, next_node, _ = await load_state(graph, run.run_id)
+    assert next_node == "search_literature"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.budget import Budget, check_budget
@@ -67,7 +68,7 @@ async def test_incompatible_checkpoint_is_refused_with_a_clear_message(workspace
     run = workspace.new_run("old")
     saver = InMemorySaver()
     graph = compile_graph(saver)
-    config = {"configurable": {"thread_id": run.run_id}}
+    config: RunnableConfig = {"configurable": {"thread_id": run.run_id}}
     await graph.aupdate_state(
         config,
         {"schema_version": SCHEMA_VERSION - 1, "run_id": run.run_id, "question": "q", "run_dir": str(run.path)},
