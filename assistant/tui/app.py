@@ -62,6 +62,8 @@ SYSTEM_PROMPT = (
 HISTORY_CHARS = 24_000
 """Characters of earlier thread messages sent with a chat request (newest kept)."""
 PANES = ("chat", "runs", "papers", "review")
+RUNS_REFRESH_S = 0.1
+"""How often streamed run events are drawn on the Runs pane (10 Hz keeps keystrokes under 50 ms)."""
 LLMFactory = Callable[[Settings], LLMClient]
 
 
@@ -121,6 +123,7 @@ class AraApp(App[None]):
         self._diff_pages: dict[int, Iterator[str]] = {}
         self._papers_loaded = False
         self._review_loaded = False
+        self._runs_backlog: list[Event | CellOutput] = []
 
     # ------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -169,6 +172,7 @@ class AraApp(App[None]):
                 severity="warning",
                 timeout=8,
             )
+        self.set_interval(RUNS_REFRESH_S, self.flush_runs)
         self.chat.show_thread(self.thread_id, self.history.load(self.thread_id))
         self.chat.query_one("#chat-input").focus()
         if self.llm is None:
@@ -181,6 +185,8 @@ class AraApp(App[None]):
 
     def action_show(self, pane: str) -> None:
         """Switch to ``pane`` (loading its data the first time)."""
+        if pane == "runs":
+            self.flush_runs()
         self.query_one("#panes", ContentSwitcher).current = pane
         self.query_one("#tabs", Static).update(self._tabs_text(pane))
         focus = {"chat": "#chat-input", "runs": "#cells", "papers": "#papers-query", "review": "#proposals"}[pane]
@@ -321,6 +327,7 @@ class AraApp(App[None]):
             self.notify("a run is already going: cancel it first (F3, then c)", severity="warning")
             return
         self.run_state = RunState(status="starting")
+        self._runs_backlog = []
         self.runs.reset()
         runner = self.runner
         self._drive(lambda emit: runner.start(question, emit))
@@ -352,8 +359,7 @@ class AraApp(App[None]):
     def on_run_event_received(self, message: RunEventReceived) -> None:
         event = message.event
         self.run_state.apply(event)
-        self.runs.show_event(event)
-        self.runs.show_state(self.run_state)
+        self._runs_backlog.append(event)
         if isinstance(event, RunStarted):
             self.chat.add("system", f"run {event.run_id} started (F3 shows it live)")
         elif isinstance(event, PlanProposed):
@@ -364,9 +370,29 @@ class AraApp(App[None]):
             self.chat.add("system", f"run {event.run_id} finished: {event.status}")
 
     def on_cell_output_received(self, message: CellOutputReceived) -> None:
-        self.runs.show_output(message.output)
+        self._runs_backlog.append(message.output)
+
+    def flush_runs(self) -> None:
+        """Apply the run events received since the last flush to the Runs pane in one batch.
+
+        Runs can emit hundreds of events a second; drawing each one separately makes every frame re-render the
+        cell table and the log, and keystrokes wait behind those frames. Flushing at ``RUNS_REFRESH_S`` bounds
+        that work; pauses, ends and failures flush at once so the pane is never stale when the run stops.
+        """
+        if not self._runs_backlog:
+            return
+        backlog, self._runs_backlog = self._runs_backlog, []
+        runs = self.runs
+        with self.batch_update():
+            for item in backlog:
+                if isinstance(item, CellOutput):
+                    runs.show_output(item)
+                else:
+                    runs.show_event(item)
+            runs.show_state(self.run_state)
 
     def on_run_paused(self, message: RunPaused) -> None:
+        self.flush_runs()
         outcome = message.outcome
         self.last_outcome = outcome
         self.run_state.run_id, self.run_state.status = outcome.run_id, "awaiting_approval"
@@ -375,6 +401,7 @@ class AraApp(App[None]):
         self.chat.add_plan(PlanCard(outcome.run_id, outcome.plans))
 
     def on_run_ended(self, message: RunEnded) -> None:
+        self.flush_runs()
         outcome = message.outcome
         self.last_outcome = outcome
         self.run_state.run_id, self.run_state.status = outcome.run_id, outcome.status
@@ -439,6 +466,7 @@ class AraApp(App[None]):
         log.error("worker %s failed", event.worker.name, exc_info=error)
         title, message = describe_error(error)
         if event.worker.group == "agent":
+            self.flush_runs()
             self.run_state.status = "failed"
             self.run_state.last_error = message
             self.runs.show_state(self.run_state)

@@ -94,9 +94,8 @@ async def test_plan_card_approve_resumes_and_cells_stream(settings: Settings) ->
         assert approval is not None
         assert (approval.decision, approval.reviewer, approval.plan_index) == ("approve", "ada", 0)
         assert card.decided == "approve"
-        table: DataTable[object] = app.query_one("#cells", DataTable)
-        assert table.row_count == 3
-        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["ok", "ok", "ok"]
+        assert app.runs.cells.option_count == 3
+        assert [app.runs.row_text(i) for i in range(3)] == [f"  {i}  ok               1.5s" for i in range(3)]
         log = app.query_one("#run-log", Log)
         assert log.lines[0] == "[cell 0] epoch 0 loss 1.000"
         assert app.run_state.line() == f"{RUN_ID} done node=run_cells #2 tokens=5,120/20,000 cells=3/20 time=42s/3600s"
@@ -174,7 +173,7 @@ async def test_worker_crash_opens_error_modal_and_resume_continues(settings: Set
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.run_state.status == "done"
-        assert app.query_one("#cells", DataTable).row_count == 1
+        assert app.runs.cells.option_count == 1
     assert driver.approvals == [None]
 
 

@@ -14,7 +14,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Log
+from textual.widgets import Log, OptionList
+from textual.widgets.option_list import Option
 
 from assistant.events import CellExecuted, CellStarted, Event
 from assistant.tui.backends import CellOutput
@@ -24,6 +25,17 @@ MAX_LOG_LINES = 2_000
 """Lines of cell output kept in the log widget; older lines scroll away (the run dir keeps all)."""
 MAX_LINE_CHARS = 2_000
 """Longest line written to the log; longer ones are cut with a marker."""
+
+
+def cell_row(index: int, status: str, duration_s: float | None, error: str | None) -> Text:
+    """One row of the cell list: index, status (green ok, red otherwise), time and error."""
+    row = Text(f"{index:>3}  ")
+    style = "green" if status.startswith("ok") else ("" if status == "running" else "red")
+    row.append(f"{status:<14}", style=style)
+    row.append(f"{duration_s:6.1f}s" if duration_s is not None else "       ")
+    if error:
+        row.append(f"  {error[:60]}")
+    return row
 
 
 class RunsPane(Vertical):
@@ -40,21 +52,22 @@ class RunsPane(Vertical):
     class ResumeRequested(Message):
         """The user asked to resume the current (failed or stopped) run."""
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: set[str] = set()
+
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="run-status", classes="pane-title")
-        table: DataTable[str | Text] = DataTable(id="cells", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield OptionList(id="cells")
         yield Log(max_lines=MAX_LOG_LINES, id="run-log")
 
     def on_mount(self) -> None:
-        table = self.cells
-        table.add_columns("#", "status", "time", "error")
         self.query_one(RunStatusBar).show(RunState())
 
     @property
-    def cells(self) -> DataTable[str | Text]:
-        """The cell table."""
-        return self.query_one("#cells", DataTable)
+    def cells(self) -> OptionList:
+        """The cell list (an ``OptionList``: it re-renders only the rows that changed, unlike a ``DataTable``)."""
+        return self.query_one("#cells", OptionList)
 
     @property
     def log_widget(self) -> Log:
@@ -63,7 +76,8 @@ class RunsPane(Vertical):
 
     def reset(self) -> None:
         """Clear cells and output for a new run."""
-        self.cells.clear()
+        self.cells.clear_options()
+        self._rows.clear()
         self.log_widget.clear()
 
     def show_state(self, state: RunState) -> None:
@@ -71,26 +85,25 @@ class RunsPane(Vertical):
         self.query_one(RunStatusBar).show(state)
 
     def show_event(self, event: Event) -> None:
-        """Update the cell table for cell events."""
-        table = self.cells
+        """Add or update the cell's row for cell events."""
         if isinstance(event, CellStarted):
-            key = str(event.index)
-            if key not in {str(k.value) for k in table.rows}:
-                table.add_row(str(event.index), "running", "", "", key=key)
+            self._set_row(event.index, cell_row(event.index, "running", None, None))
         elif isinstance(event, CellExecuted):
-            key = str(event.index)
-            style = "green" if event.status == "ok" else "red"
-            cells: tuple[str | Text, ...] = (
-                str(event.index),
-                Text(event.status + (" (reused)" if event.reused else ""), style=style),
-                f"{event.duration_s:.1f}s",
-                (event.error or "")[:80],
-            )
-            if key in {str(k.value) for k in table.rows}:
-                for column, value in zip(table.columns, cells, strict=True):
-                    table.update_cell(key, column, value)
-            else:
-                table.add_row(*cells, key=key)
+            status = event.status + (" (reused)" if event.reused else "")
+            self._set_row(event.index, cell_row(event.index, status, event.duration_s, event.error))
+
+    def _set_row(self, index: int, prompt: Text) -> None:
+        cells, key = self.cells, f"cell-{index}"
+        if key in self._rows:
+            cells.replace_option_prompt(key, prompt)
+        else:
+            self._rows.add(key)
+            cells.add_option(Option(prompt, id=key))
+
+    def row_text(self, index: int) -> str:
+        """The plain text of cell ``index``'s row (for tests and the status line)."""
+        option = self.cells.get_option(f"cell-{index}")
+        return str(option.prompt)
 
     def show_output(self, output: CellOutput) -> None:
         """Append a cell's output to the log; figures and tables become links to their files."""
