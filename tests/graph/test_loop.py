@@ -459,3 +459,21 @@ async def test_a_full_disk_fails_clearly_and_keeps_the_checkpoint(
     assert f"ara resume {run.run_id}" in str(info.value)
     _, next_node, _ = await load_state(graph, run.run_id)
     assert next_node == "search_literature"
+
+
+@pytest.mark.anyio
+async def test_a_paused_run_resumed_with_the_unattended_policy_continues(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans()])
+    run = workspace.new_run("w2s")
+    graph = compile_graph(InMemorySaver())
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    paused = await start_run(
+        graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+    )
+    assert paused.status == "awaiting_approval"
+    later = ScriptedLLM(replies=[{"denominator": 2}, analysis()])
+    outcome = await resume_run(graph, make_context(later.client(), workspace, run.path), run.run_id)
+    later.assert_done()
+    assert outcome.status == "done"
+    [approved] = events_of(read_events(run.events_path), PlanApproved)
+    assert approved.reviewer == "policy:auto-approve"
