@@ -14,32 +14,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from assistant.llm.testing import ScriptedLLM
 from assistant.settings import Settings
-from assistant.tui import AraApp, make_app
-from assistant.tui.history import ChatHistory
-from assistant.tui.testing import FakePapers, FakeReview, ScriptedDriver
+from assistant.tui import AraApp
+from assistant.tui.screenshots import demo_app, take
 
 Snap = Callable[..., bool]
-
-
-def demo_app(settings: Settings) -> AraApp:
-    history = ChatHistory(settings.workspace)
-    history.append("main", "user", "What does weak-to-strong generalization measure?")
-    history.append(
-        "main",
-        "assistant",
-        "How much of a strong model's capability a weak supervisor can elicit: PGR is the share of the gap "
-        "between the weak teacher and the strong ceiling that the student recovers.",
-    )
-    return make_app(
-        settings,
-        llm=ScriptedLLM().client(),
-        runner=ScriptedDriver(cells=3),
-        papers=FakePapers(),
-        review=FakeReview(diff_chars=2_000),
-        reviewer="ada",
-    )
 
 
 async def _settle(pilot: Pilot[Any]) -> None:
@@ -110,8 +89,17 @@ SCENES = {
 
 @pytest.mark.parametrize("scene", list(SCENES))
 def test_pane_snapshot(scene: str, snap_compare: Snap, tmp_path: Path, settings: Settings) -> None:
-    assert snap_compare(demo_app(settings), terminal_size=(80, 24), run_before=SCENES[scene])
+    assert snap_compare(demo_app(settings.workspace), terminal_size=(80, 24), run_before=SCENES[scene])
 
 
 def test_tiny_terminal_snapshot(snap_compare: Snap, settings: Settings) -> None:
-    assert snap_compare(demo_app(settings), terminal_size=(40, 10), run_before=_plan)
+    assert snap_compare(demo_app(settings.workspace), terminal_size=(40, 10), run_before=_plan)
+
+
+@pytest.mark.anyio
+async def test_readme_screenshots_are_taken_by_the_app(tmp_path: Path) -> None:
+    saved = await take(tmp_path)
+    assert [p.name for p in saved] == ["chat.svg", "runs.svg", "papers.svg", "review.svg"]
+    runs = (tmp_path / "runs.svg").read_text(encoding="utf-8")
+    assert runs.startswith("<svg")
+    assert "01JTESTRUN0000000000000000" in runs

@@ -1,0 +1,93 @@
+"""The README screenshots, taken by the app itself (``App.save_screenshot``) over the scripted doubles.
+
+Covers driving a demo app (scripted run, fixed papers and one proposal from ``assistant.tui.testing``) through the
+Chat, Runs, Papers and Review panes and saving one SVG per pane. Run:
+``.venv/bin/python -m assistant.tui.screenshots docs/screenshots``. Does not cover the snapshot tests
+(``tests/tui/test_snapshots.py``), which compare the same kind of SVG against committed ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+
+from assistant.llm.testing import ScriptedLLM
+from assistant.settings import load_settings
+from assistant.tui.app import AraApp, make_app
+from assistant.tui.history import ChatHistory
+from assistant.tui.testing import FakePapers, FakeReview, ScriptedDriver
+
+
+def demo_app(workspace: Path) -> AraApp:
+    """An app over scripted parts, with a short chat history."""
+    history = ChatHistory(workspace)
+    history.append("main", "user", "What does weak-to-strong generalization measure?")
+    history.append(
+        "main",
+        "assistant",
+        "How much of a strong model's capability a weak supervisor can elicit: PGR is the share of the gap "
+        "between the weak teacher and the strong ceiling that the student recovers.",
+    )
+    return make_app(
+        load_settings(workspace),
+        llm=ScriptedLLM().client(),
+        runner=ScriptedDriver(cells=3),
+        papers=FakePapers(),
+        review=FakeReview(diff_chars=2_000),
+        reviewer="ada",
+    )
+
+
+async def _settle(pilot: Any) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def take(out: Path, size: tuple[int, int] = (80, 24)) -> list[Path]:
+    """Save ``chat.svg``, ``runs.svg``, ``papers.svg`` and ``review.svg`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="ara-shots-") as tmp:
+        app = demo_app(Path(tmp) / "ws")
+        async with app.run_test(size=size) as pilot:
+
+            def shot(name: str) -> None:
+                saved.append(Path(app.save_screenshot(filename=f"{name}.svg", path=str(out))))
+
+            field = app.query_one("#chat-input", Input)
+            field.value = "/run Does a strong student trained on weak labels beat its teacher?"
+            await pilot.press("enter")
+            await _settle(pilot)
+            shot("chat")
+            await pilot.press("a")
+            await _settle(pilot)
+            shot("runs")
+            await pilot.press("f4")
+            await _settle(pilot)
+            query = app.query_one("#papers-query", Input)
+            query.value = "weak supervision"
+            await pilot.press("enter")
+            await _settle(pilot)
+            shot("papers")
+            await pilot.press("f5")
+            await _settle(pilot)
+            await pilot.press("enter")
+            await _settle(pilot)
+            shot("review")
+    return saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", type=Path, help="folder for the SVGs (docs/screenshots)")
+    for path in asyncio.run(take(parser.parse_args().out)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
