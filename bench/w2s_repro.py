@@ -36,8 +36,8 @@ SMOL_NOTE = (
 )
 
 
-def _grid(smollm2: bool) -> list[tuple[W2SConfig, dict[str, list[object]]]]:
-    common = {"seeds": SEEDS, "epochs": 10}
+def _grid(smollm2: bool, seeds: list[int]) -> list[tuple[W2SConfig, dict[str, list[object]]]]:
+    common = {"seeds": seeds, "epochs": 10}
     rt = {"dataset": "rotten_tomatoes", "n_weak_train": 2000, "n_strong_train": 2000, "n_test": 2000, **common}
     digits = {"dataset": "sk_digits_parity", "n_weak_train": 500, "n_strong_train": 600, "n_test": 600, **common}
     plan: list[tuple[dict[str, object], dict[str, list[object]]]] = [
@@ -157,10 +157,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feature-cache", type=Path, default=ROOT / ".ara" / "cache")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".cache" / "w2s")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds per row (>= 10 for the table)")
+    parser.add_argument("--no-docs", action="store_true", help="print only; do not touch docs/")
     parser.add_argument("--smollm2", action="store_true", help="add bow → SmolLM2 layer 12 (500 per split)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    plan = _grid(args.smollm2)
+    seeds = list(range(args.seeds))
+    plan = _grid(args.smollm2, seeds)
     cache = args.work / "cache"
     _seed_features(args.feature_cache, cache)
     cold, runs, sweeps = _sweep_all(plan, cache, args.work / "run1")
@@ -170,6 +173,9 @@ def main() -> None:
     )
     misses2 = sum(s.cache.misses for s in sweeps2)
     hits2 = sum(s.cache.hits for s in sweeps2)
+    if args.no_docs:
+        print(_table(runs), _findings(runs), f"cold {cold:.1f} s, warm {warm:.1f} s", sep="\n")
+        return
     FIG_DIR.mkdir(parents=True, exist_ok=True)
     figures = []
     for i, sweep in enumerate(sweeps):
@@ -184,7 +190,7 @@ def main() -> None:
     fragment = f"""### Weak-to-strong reproduction (`bench/w2s_repro.py`)
 
 Command: `{COMMAND}{" --smollm2" if args.smollm2 else ""}` (Python {platform.python_version()}, 2 shared cores;
-load average {load[0]:.1f} at the end). {len(SEEDS)} seeds per row; accuracy on a held-out test split scored by
+load average {load[0]:.1f} at the end). {len(seeds)} seeds per row; accuracy on a held-out test split scored by
 the host-side `HeldoutScorer`; CIs are percentile bootstraps over seeds (10,000 resamples); PGR =
 (w2s − weak) / (ceiling − weak), seeds with ceiling ≤ weak excluded and counted ("undefined"). Students are heads
 on frozen features (no fine-tuning: CPU only); aux_conf = logconf with coefficient 0.5 and the reference warm-up

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from tools.datasets._base import Dataset, DatasetKind
@@ -35,7 +36,7 @@ BIGBENCH = ("strategyqa", "misconceptions", "truthful_qa")
 
 
 def load_dataset(name: str, data_root: Path | str | None = None) -> Dataset:
-    """Load a dataset by name.
+    """Load a dataset by name (memoised per process: datasets are immutable, Rotten Tomatoes takes ~1 s to parse).
 
     Args:
         name: One of ``DATASETS``.
@@ -45,6 +46,11 @@ def load_dataset(name: str, data_root: Path | str | None = None) -> Dataset:
     Raises:
         UserInputError: Unknown name (the message lists valid ones) or a BIG-bench task without ``data_root``.
     """
+    return _load(name, str(Path(data_root).resolve()) if data_root is not None else None)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(name: str, data_root: str | None) -> Dataset:
     if name == "rotten_tomatoes":
         return load_rotten_tomatoes()
     if name == "sk_breast_cancer":
