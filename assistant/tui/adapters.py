@@ -67,14 +67,14 @@ class GraphRunDriver:
     def _client(self) -> LLMClient:
         from assistant.errors import LLMError
 
-        client = self._llm() if callable(self._llm) and not hasattr(self._llm, "stream_chat") else self._llm
+        client = self._llm() if callable(self._llm) else self._llm
         if client is None:
             raise LLMError(
                 "no language model is connected, so the research loop cannot start. Fix the endpoint (see the "
                 "error shown at start, or 'ara doctor') and press ctrl+l to reconnect.",
                 title="No language model",
             )
-        return client  # type: ignore[return-value]
+        return client
 
     def start(self, question: str, emit: Emit) -> RunOutcome:
         """Start a run for ``question``; returns when it pauses for approval or ends."""
