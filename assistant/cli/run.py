@@ -4,15 +4,15 @@ Covers mapping settings and flags onto a ``RunContext`` (the LLM from ``connect_
 ``tools.kernel.KernelPool``, the paper library under ``<workspace>/.ara/papers`` when it has papers, the
 ``tools.vcs`` workspace, the budget), progress lines (node, cell, tokens) from the run log, the approval prompt
 when a person is at the terminal, and Ctrl-C as a clean, resumable stop. Does not contain loop logic
-(``assistant.graph``). Exit codes: 0 ok (finished, or paused for an approval), 2 user error, 130 interrupted.
+(``assistant.graph``; dependencies come from ``assistant.graph.session.open_run_context``). Exit codes: 0 ok
+(finished, or paused for an approval), 2 user error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -32,9 +32,9 @@ from assistant.events import (
     RunFinished,
     RunStarted,
 )
-from assistant.graph.context import LibraryLike, RunContext
 from assistant.graph.nodes.intake import validate_question
-from assistant.runlog import RunLog, read_events
+from assistant.graph.session import code_mode_for
+from assistant.runlog import read_events
 from assistant.schemas import Approval, CodeMode, RunStatus, RunSummary
 from assistant.settings import Settings
 
@@ -54,83 +54,6 @@ def _progress(to_stderr: bool) -> Callable[[Event], None]:
             click.echo(line, err=to_stderr)
 
     return show
-
-
-def _library(settings: Settings) -> LibraryLike | None:
-    from assistant.paths import state_dir
-
-    store = state_dir(settings.workspace) / "papers"
-    if not store.is_dir():
-        return None
-    from tools.papers import LibraryConfig, PaperLibrary
-
-    library = PaperLibrary.open(store, LibraryConfig(embedding_batch_size=settings.papers.embedding_batch_size))
-    if library.stats().chunks == 0:
-        library.close()
-        return None
-    return library
-
-
-def _kernel_pool(settings: Settings) -> Any:
-    from assistant.paths import ensure_state_dir
-    from tools.kernel import KernelConfig, KernelPool, SandboxLimits
-
-    k = settings.kernel
-    config = KernelConfig(
-        isolation=k.isolation,
-        limits=SandboxLimits(
-            memory_mb=k.memory_mb,
-            cpu_seconds=k.cpu_seconds,
-            max_processes=k.max_processes,
-            file_size_mb=k.file_size_mb,
-            open_files=k.open_files,
-            tmp_size_mb=k.tmp_size_mb,
-        ),
-        cell_timeout_s=k.cell_timeout_s,
-        output_cap_bytes=k.output_cap_bytes,
-        sandbox_uid=k.sandbox_uid,
-        staging_dir=ensure_state_dir(settings.workspace, "kernel-staging"),
-    )
-    return KernelPool(config, size=0)
-
-
-def _code_mode(settings: Settings, flag: str | None) -> CodeMode:
-    chosen = flag or settings.run.code_mode
-    if chosen == "auto":
-        return "recipe" if settings.uses_embedded_llm else "free"
-    return "free" if chosen == "free" else "recipe"
-
-
-@asynccontextmanager
-async def _context(
-    settings: Settings, run_path: Path, *, budget: Budget, auto_approve: bool, code_mode: CodeMode, quiet: bool
-) -> AsyncIterator[RunContext]:
-    from assistant.llm import connect_llm
-    from tools.vcs import Workspace
-
-    runlog = RunLog(run_path / "events.jsonl")
-    runlog.listeners.append(_progress(to_stderr=quiet))
-    pool = _kernel_pool(settings)
-    library = _library(settings)
-    ctx = RunContext(
-        llm=connect_llm(settings),
-        runlog=runlog,
-        workspace=Workspace.open_or_create(settings.workspace),
-        kernels=pool,
-        library=library,
-        budget=budget,
-        approval_policy="auto-approve" if auto_approve else "ask",
-        code_mode=code_mode,
-        cell_timeout_s=settings.kernel.cell_timeout_s,
-        top_k=settings.papers.top_k,
-    )
-    try:
-        yield ctx
-    finally:
-        await pool.shutdown()
-        close = getattr(library, "close", None)
-        if close is not None:
-            close()
 
 
 def _ask_approval(plans: list[dict[str, Any]]) -> Approval | None:
@@ -167,9 +90,17 @@ async def _drive(
     approval: Approval | None = None,
 ) -> dict[str, Any]:
     from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
+    from assistant.graph.session import open_run_context
 
     async with (
-        _context(settings, run_path, budget=budget, auto_approve=auto_approve, code_mode=code_mode, quiet=quiet) as ctx,
+        open_run_context(
+            settings,
+            run_path,
+            budget,
+            approval_policy="auto-approve" if auto_approve else "ask",
+            code_mode=code_mode,
+            listeners=[_progress(to_stderr=quiet)],
+        ) as ctx,
         open_checkpointer(settings.workspace) as saver,
     ):
         graph = compile_graph(saver)
@@ -256,7 +187,7 @@ def run(
             question=text,
             budget=budget,
             auto_approve=auto_approve_plans,
-            code_mode=_code_mode(settings, code_mode),
+            code_mode=code_mode_for(settings, code_mode),
             quiet=as_json,
         ),
     )
@@ -310,7 +241,7 @@ def resume(
             question=None,
             budget=budget,
             auto_approve=auto_approve_plans,
-            code_mode=_code_mode(settings, code_mode),
+            code_mode=code_mode_for(settings, code_mode),
             quiet=as_json,
             approval=approval,
         ),

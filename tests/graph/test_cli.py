@@ -9,7 +9,7 @@ import pytest
 
 import assistant.llm
 from assistant.cli import main
-from assistant.cli import run as run_cli
+from assistant.graph import session
 from assistant.llm.testing import ScriptedLLM
 from tests.graph.conftest import InProcessPool, analysis, brief, plans
 
@@ -38,7 +38,7 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[ScriptedLLM, InProcessPoo
     )
     pool = InProcessPool()
     monkeypatch.setattr(assistant.llm, "connect_llm", lambda settings: script.client())
-    monkeypatch.setattr(run_cli, "_kernel_pool", lambda settings: pool)
+    monkeypatch.setattr(session, "kernel_pool", lambda settings: pool)
     return script, pool
 
 

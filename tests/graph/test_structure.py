@@ -171,3 +171,25 @@ async def test_a_committed_v1_checkpoint_still_loads_and_resumes(workspace: Work
             graph, ctx, run_id, approval=Approval(decision="reject", reviewer="ada", comment="old plan")
         )
     assert (outcome.status, outcome.failure) == ("rejected", "old plan")
+
+
+@pytest.mark.anyio
+async def test_open_run_context_builds_the_real_dependencies_from_settings(tmp_path: Path) -> None:
+    from assistant.graph.session import code_mode_for, open_run_context
+    from assistant.settings import load_settings
+    from tools.kernel import KernelPool
+
+    settings = load_settings(tmp_path / "ws").with_overrides(**{"llm.base_url": "http://127.0.0.1:9/v1"})
+    assert code_mode_for(settings) == "free"
+    assert code_mode_for(settings, "recipe") == "recipe"
+    seen: list[str] = []
+    async with open_run_context(
+        settings, tmp_path / "ws" / "runs" / "r1", Budget(cells=2), listeners=[lambda e: seen.append(type(e).__name__)]
+    ) as ctx:
+        assert isinstance(ctx.kernels, KernelPool)
+        assert ctx.library is None
+        assert ctx.llm.base_url == "http://127.0.0.1:9/v1"
+        assert (ctx.approval_policy, ctx.code_mode, ctx.budget.cells) == ("ask", "free", 2)
+        assert ctx.workspace.path == (tmp_path / "ws").resolve()
+        ctx.runlog.append(NodeStarted(run_id="r1", node="intake"))
+    assert seen == ["NodeStarted"]
