@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL, page INTEGER, vec_hash TEXT NOT NULL, PRIMARY KEY (paper_id, chunk_id));
 CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS papers_seq ON papers (seq);
 """
 
 
