@@ -1,0 +1,104 @@
+"""The loop over the real tools: sandboxed kernels (bwrap), a real paper library and the workspace repository.
+
+Only the model is scripted. Slow (kernel start, MiniLM, Chroma) but this is the path ``ara run`` takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from assistant.budget import Budget
+from assistant.events import CellExecuted, EvidenceRetrieved, ReportWritten
+from assistant.graph import RunContext, compile_graph, start_run
+from assistant.graph.prompts import CLOSE, OPEN
+from assistant.llm.testing import ScriptedLLM
+from assistant.recipes import default_registry
+from assistant.runlog import RunLog, events_of, read_events
+from tests.graph.conftest import analysis, brief, plans, read_json
+from tools.kernel import KernelConfig, KernelPool, SandboxLimits, bwrap_status
+from tools.vcs import Workspace
+
+PAPER = """# Weak-to-strong generalization: eliciting strong capabilities with weak supervision
+
+## Abstract
+
+We study whether weak model supervision can elicit the full capabilities of a much stronger model. Strong
+students trained on labels from weak supervisors consistently perform better than their weak supervisors, a
+phenomenon we call weak-to-strong generalization. We measure the performance gap recovered (PGR).
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.skipif(not bwrap_status()[0], reason=f"bwrap unusable here: {bwrap_status()[1]}")
+async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Workspace, tmp_path: Path) -> None:
+    from tools.papers import PaperLibrary
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    (papers / "w2s.md").write_text(PAPER)
+    library = PaperLibrary.open(workspace.path / ".ara" / "papers")
+    library.add_paths([papers])
+    [hit] = library.search("weak to strong generalization", k=1)
+
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(recipe="synthetic_w2s", config={"n_samples": 300}, citations=[hit.key]),
+            {"n_samples": 300, "strong_model": "logreg", "seeds": [0, 1]},
+            analysis(metric="pgr"),
+        ]
+    )
+    run = workspace.new_run("real")
+    config = KernelConfig(
+        limits=SandboxLimits(memory_mb=3072, cpu_seconds=120, max_processes=48, tmp_size_mb=16),
+        cell_timeout_s=120,
+        staging_dir=tmp_path / "staging",
+    )
+    pool = KernelPool(config, size=0)
+    ctx = RunContext(
+        llm=script.client(),
+        runlog=RunLog(run.events_path),
+        workspace=workspace,
+        kernels=pool,
+        library=library,
+        budget=Budget(cells=2, debug_attempts=0),
+        approval_policy="auto-approve",
+        recipes=default_registry(),
+    )
+    try:
+        outcome = await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question="Does weak-to-strong generalization hold?",
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+    finally:
+        await pool.shutdown()
+        library.close()
+    script.assert_done()
+    assert outcome.status == "done", outcome
+    plan_prompt = script.requests[1]["messages"][-1]["content"]
+    assert f"{OPEN} source={hit.key}>>>" in plan_prompt
+    assert plan_prompt.count(CLOSE) == 1
+    events = read_events(run.events_path)
+    [retrieved] = events_of(events, EvidenceRetrieved)
+    assert retrieved.keys == [hit.key]
+    [cell] = events_of(events, CellExecuted)
+    assert (cell.status, cell.error) == ("ok", None)
+    results = read_json(run.path / "results.json")
+    assert results["tool"] == "recipes.synthetic_w2s"
+    assert results["metrics"]["pgr"]["n"] >= 1
+    assert read_json(run.path / "config.json")["seeds"] == [0, 1]
+    [written] = events_of(events, ReportWritten)
+    assert (written.verified, written.problems) == (True, [])
+    report = (run.path / "report.md").read_text()
+    assert "1 citations resolved" in report
+    assert "Weak-to-strong generalization" in report.split("## References")[1]
+    [proposal] = workspace.list_proposals()
+    assert proposal.status == "open"
