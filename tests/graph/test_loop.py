@@ -477,3 +477,43 @@ async def test_a_paused_run_resumed_with_the_unattended_policy_continues(workspa
     assert outcome.status == "done"
     [approved] = events_of(read_events(run.events_path), PlanApproved)
     assert approved.reviewer == "policy:auto-approve"
+
+
+@pytest.mark.anyio
+async def test_free_mode_runs_a_model_written_cell(workspace: Workspace) -> None:
+    code = (
+        "import json\n"
+        "doc = {'schema': 'ara.results/1', 'tool': 'free', 'title': 'free cell', 'config': {},\n"
+        "       'metrics': {'accuracy': {'value': 0.75}}, 'tables': {}, 'figures': {}, 'provenance': {}}\n"
+        "(OUT_DIR / 'results.json').write_text(json.dumps(doc))\n"
+    )
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(recipe="free", config={}),
+            {"code": code, "purpose": "score"},
+            analysis(metric="accuracy"),
+        ]
+    )
+    run = workspace.new_run("free")
+    ctx = make_context(script.client(), workspace, run.path, code_mode="free")
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=QUESTION,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    script.assert_done()
+    assert outcome.status == "done"
+    plan_schema = script.requests[1]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
+    assert "free" in plan_schema["properties"]["recipe"]["enum"]
+    [allowed] = [m["content"] for m in script.requests[2]["messages"] if "Allowed imports:" in m["content"]]
+    allowed_list = allowed.split("Allowed imports:")[1]
+    assert "numpy" in allowed_list
+    assert "subprocess" not in allowed_list
+    cell = (run.path / "cells/00.py").read_text()
+    assert cell.startswith("# ara: prelude written by the research loop\nimport pathlib\nOUT_DIR = pathlib.Path('.')")
+    assert cell.endswith(code)
+    assert "| accuracy | 0.75 | none |" in (run.path / "report.md").read_text()
