@@ -18,6 +18,7 @@ from assistant.events import (
     BudgetExhausted,
     CellExecuted,
     DebugAttempted,
+    InjectionBlocked,
     LLMCalled,
     NodeStarted,
     PlanApproved,
@@ -32,7 +33,7 @@ from assistant.graph.prompts import CLOSE, OPEN
 from assistant.graph.runner import load_state
 from assistant.llm.testing import ScriptedLLM
 from assistant.runlog import events_of, read_events
-from assistant.schemas import Approval
+from assistant.schemas import Approval, ExperimentPlan
 from tests.graph.conftest import (
     FakeHit,
     FakeLibrary,
@@ -517,3 +518,33 @@ async def test_free_mode_runs_a_model_written_cell(workspace: Workspace) -> None
     assert cell.startswith("# ara: prelude written by the research loop\nimport pathlib\nOUT_DIR = pathlib.Path('.')")
     assert cell.endswith(code)
     assert "| accuracy | 0.75 | none |" in (run.path / "report.md").read_text()
+
+
+@pytest.mark.anyio
+async def test_a_modified_plan_passes_the_same_structural_checks(workspace: Workspace) -> None:
+    script = ScriptedLLM(replies=[brief(), plans()])
+    run = workspace.new_run("w2s")
+    graph = compile_graph(InMemorySaver())
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
+    edited = ExperimentPlan.model_validate(
+        {**plans()["plans"][0], "title": "Edited", "config": {"denominator": 5, "sandbox": False}}
+    )
+    later = ScriptedLLM(replies=[{"denominator": 5}, analysis()])
+    outcome = await resume_run(
+        graph,
+        make_context(later.client(), workspace, run.path, policy="ask"),
+        run.run_id,
+        approval=Approval(decision="modify", reviewer="ada", plan=edited),
+    )
+    assert outcome.status == "done"
+    events = read_events(run.events_path)
+    [approved] = events_of(events, PlanApproved)
+    assert (approved.decision, approved.plan_title) == ("modify", "Edited")
+    [blocked] = events_of(events, InjectionBlocked)
+    assert (blocked.node, blocked.rule, blocked.detail) == (
+        "approve_plan",
+        "config_field_not_allowed",
+        "divide.sandbox=False",
+    )
+    assert '"denominator": 5' in later.requests[0]["messages"][-1]["content"]
