@@ -325,3 +325,14 @@ def test_checkout_lists_changed_tracked_files_including_renames(ws: Workspace) -
     checkout = ws.checkout()
     assert checkout.branch == "main"
     assert sorted(checkout.dirty_paths) == ["b.txt", "renamed.txt"]
+
+
+def test_new_run_accepts_a_run_id_assigned_earlier(ws: Workspace) -> None:
+    queued = "01JABCDEFGHJKMNPQRSTVWXYZ0"
+    run = ws.new_run("campaign entry", run_id=queued)
+    assert run.run_id == queued
+    assert run.path == ws.path / "runs" / queued
+    with pytest.raises(FileExistsError):
+        ws.new_run("again", run_id=queued)
+    with pytest.raises(ValueError, match="has to be exactly 26 characters"):
+        ws.new_run("bad", run_id="not-a-ulid")

@@ -190,11 +190,21 @@ class Workspace:
         return trailers
 
     # ------------------------------------------------------------------------------------------------- runs
-    def new_run(self, slug_hint: str) -> RunDir:
-        """Make ``runs/<run_id>/`` for a new run (ULID id) and record its start in ``run.json``."""
+    def new_run(self, slug_hint: str, *, run_id: str | None = None) -> RunDir:
+        """Make ``runs/<run_id>/`` for a new run and record its start in ``run.json``.
+
+        Args:
+            slug_hint: Text the branch slug is made from.
+            run_id: A ULID assigned earlier (a campaign fixes each entry's run id when it is queued, so a
+                resumed entry continues the same run); a new ULID when omitted.
+
+        Raises:
+            ValueError: ``run_id`` is not a ULID.
+            FileExistsError: the run directory already exists.
+        """
         from ulid import ULID
 
-        run_id = str(ULID())
+        run_id = str(ULID()) if run_id is None else str(ULID.from_str(run_id))
         path = self.path / RUNS_DIRNAME / run_id
         path.mkdir(parents=True, exist_ok=False)
         run = RunDir(
