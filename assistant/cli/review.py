@@ -9,6 +9,7 @@ human's: in a terminal ``approve`` shows the proposal, pins its head and asks; w
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from tools.vcs.errors import VcsError
 from tools.vcs.index import open_index
 
 if TYPE_CHECKING:
+    from assistant.review.identity import HumanAuthority
     from assistant.review.service import ProposalView, ReviewService
     from tools.vcs.records import ProposalStatus
 
@@ -152,6 +154,24 @@ def _print_view(view: ProposalView, *, full: bool = True) -> None:
     click.echo(view.diffstat.rstrip())
 
 
+def _prices(workspace: Path) -> tuple[float | None, float | None]:
+    """LLM prices from the settings, loaded only where prices are configured at all.
+
+    Importing the settings machinery costs more than the rest of ``show``; most setups (the embedded model)
+    have no prices, so a cheap look at the environment and ``ara.toml`` decides whether it is needed.
+    """
+    toml = workspace / "ara.toml"
+    configured = any(name.startswith("ARA_LLM_PRICE_") for name in os.environ) or (
+        toml.is_file() and "price_" in toml.read_text(encoding="utf-8", errors="replace")
+    )
+    if not configured:
+        return None, None
+    from assistant.settings import load_settings
+
+    llm = load_settings(workspace).llm
+    return llm.price_in_per_mtok, llm.price_out_per_mtok
+
+
 @review.command("show")
 @click.argument("proposal_id", type=int)
 @click.option("--no-diff", is_flag=True, help="Leave out the full diff.")
@@ -159,16 +179,11 @@ def _print_view(view: ProposalView, *, full: bool = True) -> None:
 @click.pass_context
 def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> None:
     """Report, results, citations, cost, diff stat and diff of a proposal; pins its head for approval."""
-    from assistant.settings import load_settings
-
     service = _service(ctx)
-    llm = load_settings(service.ws.path).llm
+    price_in, price_out = _prices(service.ws.path)
     with _mapped_errors():
         view = service.show(
-            proposal_id,
-            actor=_actor(service),
-            price_in_per_mtok=llm.price_in_per_mtok,
-            price_out_per_mtok=llm.price_out_per_mtok,
+            proposal_id, actor=_actor(service), price_in_per_mtok=price_in, price_out_per_mtok=price_out
         )
         if as_json:
             echo_json(view.model_dump(mode="json"))
@@ -183,6 +198,19 @@ def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> 
             out.flush()
 
 
+def _authorize(
+    service: ReviewService, proposal_id: int, action: str, reviewer: str | None, interactive: bool
+) -> HumanAuthority:
+    """``authorize_decision``, with a refusal written to the audit log before it is raised."""
+    from assistant.review.identity import authorize_decision
+
+    try:
+        return authorize_decision(service.ws.path, explicit_reviewer=reviewer, interactive=interactive)
+    except (AuthorityError, ReviewerIdentityError) as err:
+        service.record_refusal(proposal_id, reviewer or _actor(service), f"{action} refused: {err}")
+        raise
+
+
 @review.command("approve")
 @click.argument("proposal_id", type=int)
 @click.option("--comment", default=None, help="Your comment, kept in the merge commit and the audit log.")
@@ -194,13 +222,12 @@ def approve_cmd(
 ) -> None:
     """Merge a proposal into the main line (a person's decision: terminal confirmation or --reviewer)."""
     from assistant.review.approve import approve
-    from assistant.review.identity import authorize_decision
 
     service = _service(ctx)
     with _mapped_errors():
         interactive = reviewer is None and is_interactive()
         if interactive:
-            identity = authorize_decision(service.ws.path, explicit_reviewer=None, interactive=True).reviewer
+            identity = _authorize(service, proposal_id, "approve", None, True).reviewer
             view = service.show(proposal_id, actor=str(identity))
             _print_view(view, full=False)
             if not click.confirm(
@@ -208,7 +235,7 @@ def approve_cmd(
                 default=False,
             ):
                 raise ReviewError("approval cancelled; nothing was changed", title="Cancelled")
-        authority = authorize_decision(service.ws.path, explicit_reviewer=reviewer, interactive=interactive)
+        authority = _authorize(service, proposal_id, "approve", reviewer, interactive)
         result = approve(service, proposal_id, authority, comment=comment, allow_outside=allow_outside)
     where = "your checkout was fast-forwarded" if result.checkout_updated else "your checkout was not touched"
     click.echo(
@@ -226,13 +253,9 @@ def approve_cmd(
 @click.pass_context
 def reject(ctx: click.Context, proposal_id: int, comment: str, reviewer: str | None) -> None:
     """Reject a proposal; the branch is kept and the comment goes back to the agent."""
-    from assistant.review.identity import authorize_decision
-
     service = _service(ctx)
     with _mapped_errors():
-        authority = authorize_decision(
-            service.ws.path, explicit_reviewer=reviewer, interactive=reviewer is None and is_interactive()
-        )
+        authority = _authorize(service, proposal_id, "reject", reviewer, reviewer is None and is_interactive())
         proposal = service.reject(proposal_id, comment, authority)
     click.echo(f"rejected proposal {proposal.id} ({proposal.branch}); the agent will see your comment")
 

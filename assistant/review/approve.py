@@ -77,10 +77,9 @@ def approve(
         MergeConflictError: the proposal conflicts with the main line, or the human's checkout blocks the update.
     """
     if agent_role_active() or is_agent_identity(authority.reviewer):
-        raise AuthorityError(
-            "the agent cannot approve proposals; a human reviewer must run 'ara review approve'",
-            title="Agent cannot approve",
-        )
+        message = "the agent cannot approve proposals; a human reviewer must run 'ara review approve'"
+        service.record_refusal(proposal_id, str(authority.reviewer), f"approve refused: {message}", authority.channel)
+        raise AuthorityError(message, title="Agent cannot approve")
     ws = service.ws
     reviewer = str(authority.reviewer)
     with ws.locked():

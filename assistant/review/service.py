@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict
 from assistant.review.audit import AuditEntry, AuditLog
 from assistant.review.errors import AlreadyDecidedError, ReviewError
 from assistant.review.identity import HumanAuthority
-from tools.vcs import AGENT_IDENTITY, BranchMissingError, Comment, Proposal, ProposalStatus, Workspace
+from tools.vcs import (
+    AGENT_IDENTITY,
+    BranchMissingError,
+    Comment,
+    Proposal,
+    ProposalNotFoundError,
+    ProposalStatus,
+    Workspace,
+)
 from tools.vcs.index import utcnow
 
 logger = logging.getLogger(__name__)
@@ -305,6 +313,28 @@ class ReviewService:
                     )
                 )
         return revision
+
+    def record_refusal(self, proposal_id: int, actor: str, reason: str, channel: str | None = None) -> None:
+        """Log a decision that was turned down before it started (e.g. by the authority check).
+
+        Unknown ids are not logged: the refusal message already says the id does not exist.
+        """
+        try:
+            proposal = self.get(proposal_id)
+        except ProposalNotFoundError:
+            return
+        with self.ws.locked():
+            self.audit.append(
+                AuditEntry(
+                    action="refused",
+                    proposal_id=proposal.id,
+                    run_id=proposal.run_id,
+                    actor=actor,
+                    channel=channel,
+                    head=proposal.pinned_head or proposal.head_commit,
+                    comment=reason,
+                )
+            )
 
     # -------------------------------------------------------------------------------------------- helpers
     def _recent(self, proposal_id: int) -> list[AuditEntry]:

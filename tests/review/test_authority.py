@@ -43,6 +43,13 @@ def test_agent_role_cannot_approve_or_reject_even_naming_a_human(
         approve(ReviewService(ws), proposal.id, forged)
     assert ws.mainline_commit() == proposal.base_commit
     assert ReviewService(ws).get(proposal.id).status == "open"
+    refusals = [(e.action, e.actor, e.comment or "") for e in ReviewService(ws).audit.entries()]
+    assert [(action, actor) for action, actor, _ in refusals] == [("refused", RITA)] * 3
+    assert refusals[0][2].startswith("approve refused: this process runs as the agent (ARA_ROLE=agent)")
+    assert refusals[1][2].startswith("reject refused: this process runs as the agent (ARA_ROLE=agent)")
+    assert refusals[2][2] == "approve refused: the agent cannot approve proposals; a human reviewer must run " + (
+        "'ara review approve'"
+    )
 
 
 def test_agent_identity_is_never_a_reviewer(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
