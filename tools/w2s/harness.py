@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,20 @@ def _head(
     return predict_head(arrays, x[splits.test])
 
 
+def _cached_figure(cache: ArrayCache, path: Path, data: dict[str, Any], draw: Callable[[Path], Path]) -> Path:
+    """Draw a figure, or copy its PNG from the cache when the plotted data are identical (drawing is slow)."""
+
+    def compute() -> dict[str, npt.NDArray[np.uint8]]:
+        draw(path)
+        return {"png": np.frombuffer(path.read_bytes(), dtype=np.uint8)}
+
+    arrays = cache.get_or_compute(content_key("fig", **data), compute)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(arrays["png"].tobytes())
+    return path
+
+
 def _check_labels(data: Dataset, pool: npt.NDArray[np.int64]) -> None:
     classes = np.unique(data.labels[pool])
     if classes.size < 2 or not set(classes.tolist()) <= {0, 1}:
@@ -252,15 +267,18 @@ def run_w2s(config: W2SConfig, out_dir: Path | str, *, _ctx: _Context | None = N
         name: bootstrap_summary([getattr(r, name) for r in seed_results])
         for name in ("weak_acc", "ceiling_acc", "w2s_acc", "pgr", "agreement")
     }
-    figure = plot_seed_accuracies(
+    series = {
+        "weak": [r.weak_acc for r in seed_results],
+        "w2s": [r.w2s_acc for r in seed_results],
+        "ceiling": [r.ceiling_acc for r in seed_results],
+    }
+    title = f"{config.slug()} (PGR mean {summaries['pgr'].mean:.2f})"
+    seeds = [r.seed for r in seed_results]
+    figure = _cached_figure(
+        ctx.cache,
         out / "figures" / "seed_accuracies.png",
-        [r.seed for r in seed_results],
-        {
-            "weak": [r.weak_acc for r in seed_results],
-            "w2s": [r.w2s_acc for r in seed_results],
-            "ceiling": [r.ceiling_acc for r in seed_results],
-        },
-        f"{config.slug()} (PGR mean {summaries['pgr'].mean:.2f})",
+        {"figure": "seeds", "seeds": seeds, "series": series, "title": title},
+        lambda path: plot_seed_accuracies(path, seeds, series, title),
     )
     after = ctx.stats()
     stats = CacheStats(hits=after[0] - before[0], misses=after[1] - before[1], corrupt=after[2] - before[2])
@@ -359,7 +377,12 @@ def run_sweep(base: W2SConfig, grid: dict[str, list[Any]], out_dir: Path | str) 
             ]
         )
         pgr_rows.append((pair, c.loss, run.pgr.mean, run.pgr.ci_low, run.pgr.ci_high))
-    figure = plot_pgr(out / "figures" / "pgr.png", pgr_rows, "PGR by weak/strong pair and loss")
+    figure = _cached_figure(
+        ctx.cache,
+        out / "figures" / "pgr.png",
+        {"figure": "pgr", "rows": pgr_rows},
+        lambda path: plot_pgr(path, pgr_rows, "PGR by weak/strong pair and loss"),
+    )
     after = ctx.stats()
     stats = CacheStats(hits=after[0] - before[0], misses=after[1] - before[1], corrupt=after[2] - before[2])
     wall = time.perf_counter() - start
