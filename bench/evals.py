@@ -89,7 +89,7 @@ def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
                     print(task, _ci(result.accuracy), result.scoring_counts, flush=True)
             if "oversight" in phases:
                 run_oversight(
-                    OversightConfig(task="truthful_qa", source=TASKS, judge=endpoint, critic=endpoint,
+                    OversightConfig(task=args.oversight_task, source=TASKS, judge=endpoint, critic=endpoint,
                                     limit=args.oversight_limit, run_dir=out / "oversight")
                 )  # fmt: skip
             if "cot" in phases:
@@ -169,7 +169,7 @@ def render(out: Path) -> str:
             for c in conds
         ]
         parts.append(
-            f"### Critique-assisted judging (TruthfulQA MC, first {ov['config']['limit']} items; judge = critic = "
+            f"### Critique-assisted judging ({ov['config']['task']}, first {ov['config']['limit']} items; judge = critic = "
             "SmolLM2)\n\n| condition | n | judge accuracy [95% CI] | paired difference vs alone [95% CI] | "
             "failures |\n|---|---|---|---|---|\n" + "\n".join(rows)
         )
@@ -228,6 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int, default=None, help="items per category for the MC evals (None = all)")
     parser.add_argument("--oversight-limit", type=int, default=12)
+    parser.add_argument("--oversight-task", default="misconceptions", help="short prompts keep it to minutes")
     parser.add_argument("--cot-limit", type=int, default=12)
     parser.add_argument("--throughput-items", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=4)
