@@ -142,13 +142,23 @@ def _findings(runs: list[W2SResult]) -> str:
     for gap, diff, low, high, pair in gaps:
         verdict = "raises PGR" if low > 0 else ("lowers PGR" if high < 0 else "no clear difference")
         lines.append(f"  - {pair} (gap {gap * 100:.1f} points): {diff:+.2f} [{low:+.2f}, {high:+.2f}] → {verdict}")
-    if len(gaps) >= 2:
-        larger = gaps[-1]
-        smaller = gaps[0]
-        trend = "larger" if larger[1] > smaller[1] else "not larger"
+    by_task: dict[str, list[tuple[float, float, float, float, str]]] = {}
+    for row in gaps:
+        by_task.setdefault(row[4].split(":")[0], []).append(row)
+    lines.append("- **Does aux_conf help more for larger gaps?** (within a task, largest vs smallest gap)")
+    for task, rows in by_task.items():
+        if len(rows) < 2 or rows[0][0] == rows[-1][0]:
+            continue
+        small, large = rows[0], rows[-1]
+        if large[2] > small[3]:
+            verdict = "yes: the gain is larger for the larger gap (CIs do not overlap)"
+        elif large[3] < small[2]:
+            verdict = "no: the gain is smaller for the larger gap (CIs do not overlap)"
+        else:
+            verdict = "not distinguishable here (CIs overlap)"
         lines.append(
-            f"- **Does aux_conf help more for larger gaps?** On the largest-gap pair the gain is {larger[1]:+.2f}, "
-            f"on the smallest-gap pair {smaller[1]:+.2f}: the gain is {trend} for the larger gap here."
+            f"  - {task}: gap {small[0] * 100:.1f} → gain {small[1]:+.2f}; gap {large[0] * 100:.1f} → gain "
+            f"{large[1]:+.2f}: {verdict}"
         )
     return "\n".join(lines)
 
