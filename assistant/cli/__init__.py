@@ -18,14 +18,17 @@ from assistant.errors import AssistantError
 
 # name -> "module:attribute" (a click.Command). Add a line here when adding a subcommand module.
 COMMANDS: dict[str, str] = {
+    "campaign": "assistant.cli.campaign:campaign",
     "chat": "assistant.cli.chat:chat",
     "config": "assistant.cli.config:config",
     "doctor": "assistant.cli.doctor:doctor",
     "kernel": "assistant.cli.kernel:kernel",
     "llm": "assistant.cli.llm:llm",
-    "review": "assistant.cli.review:review",
+    "schedule": "assistant.cli.campaign:schedule",
+    "scheduler": "assistant.cli.campaign:scheduler",
     "papers": "assistant.cli.papers:papers",
     "report": "assistant.cli.report:report",
+    "review": "assistant.cli.review:review",
     "run": "assistant.cli.run:run",
     "resume": "assistant.cli.run:resume",
     "runs": "assistant.cli.run:runs",
