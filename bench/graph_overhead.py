@@ -197,15 +197,20 @@ def _real_run(root: Path) -> dict[str, Any]:
 
     env = {**os.environ, "ARA_WORKSPACE": str(root / "real-ws")}
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "run", REAL_QUESTION, "--auto-approve-plans", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-    wall = time.perf_counter() - started
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "run", REAL_QUESTION, "--auto-approve-plans", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
+        )
+        wall = time.perf_counter() - started
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "assistant.cli", "llm", "stop"], env=env, capture_output=True, check=False
+        )
     if proc.returncode != 0:
         return {"ok": False, "wall_s": wall, "error": proc.stderr[-1500:]}
     outcome = json.loads(proc.stdout)
