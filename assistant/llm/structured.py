@@ -23,6 +23,22 @@ def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
 
 
+GRAMMAR_UNSAFE = frozenset({"maxLength", "minLength"})
+"""Keywords llama.cpp expands into repetition grammars; a cap of ~1,500 characters crashed its server here."""
+
+
+def grammar_safe(schema: Any) -> Any:
+    """A copy of ``schema`` without length bounds, for backends that compile schemas into grammars.
+
+    Pydantic still validates the answer against the full model, and a violation is fed back to the model.
+    """
+    if isinstance(schema, dict):
+        return {k: grammar_safe(v) for k, v in schema.items() if k not in GRAMMAR_UNSAFE}
+    if isinstance(schema, list):
+        return [grammar_safe(v) for v in schema]
+    return schema
+
+
 def instruction(model: type[BaseModel]) -> str:
     """System text that states the schema (helps weak models even when decoding is constrained)."""
     return (
@@ -44,7 +60,7 @@ def build_request_options(mode: StructuredMode, model: type[BaseModel]) -> dict[
             },
         }
     if mode == "json_object":
-        return {"messages_prefix": prefix, "response_format": {"type": "json_object", "schema": schema}}
+        return {"messages_prefix": prefix, "response_format": {"type": "json_object", "schema": grammar_safe(schema)}}
     if mode == "tool":
         name = re.sub(r"[^A-Za-z0-9_-]", "_", model.__name__)[:64]
         return {

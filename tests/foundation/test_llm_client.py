@@ -229,3 +229,22 @@ def test_recorded_cassette_rejects_different_messages(tmp_path: Any) -> None:
     record_cassette(cassette, [({"messages": ASK}, {"choices": [{"message": {"content": "x"}}]})])
     with pytest.raises(AssertionError, match="request messages differ from the recording"):
         RecordedLLM(cassette).client().chat([{"role": "user", "content": "something else"}])
+
+
+class Capped(BaseModel):
+    """Length caps that llama.cpp cannot compile into a grammar."""
+
+    text: str = Field(max_length=1500, min_length=2)
+    items: list[str] = Field(max_length=3)
+
+
+def test_json_object_schema_drops_length_bounds_but_validation_keeps_them() -> None:
+    script = ScriptedLLM([{"text": "x" * 1600, "items": []}, {"text": "fine", "items": ["a"]}])
+    result = script.client(structured_mode="json_object").complete_structured(ASK, Capped)
+    assert result.text == "fine"
+    sent = script.requests[0]["response_format"]["schema"]
+    assert "maxLength" not in json.dumps(sent)
+    assert "minLength" not in json.dumps(sent)
+    assert sent["properties"]["items"]["maxItems"] == 3
+    assert '"maxLength":1500' in script.requests[0]["messages"][0]["content"]
+    assert "text: String should have at most 1500 characters" in script.requests[1]["messages"][-1]["content"]

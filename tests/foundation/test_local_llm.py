@@ -80,6 +80,20 @@ def test_structured_calls_are_ten_of_ten_schema_valid(settings: Settings) -> Non
     assert all(call.mode == "json_object" for call in client.ledger.calls)
 
 
+class LongNote(BaseModel):
+    """A 1,500-character cap once crashed llama.cpp's grammar compiler (and the server with it)."""
+
+    title: str = Field(max_length=1500, description="title")
+    summary: str = Field(max_length=1500, description="summary")
+
+
+def test_long_length_caps_do_not_crash_the_server(settings: Settings) -> None:
+    client = connect_llm(settings)
+    note = client.complete_structured([{"role": "user", "content": "Note on AI safety via debate."}], LongNote)
+    assert isinstance(note, LongNote)
+    assert LocalServer(settings.workspace, settings.local_llm).running() is not None
+
+
 def test_server_is_reused_across_clients(settings: Settings) -> None:
     first = LocalServer(settings.workspace, settings.local_llm).ensure()
     second = LocalServer(settings.workspace, settings.local_llm).ensure()
