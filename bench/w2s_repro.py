@@ -160,6 +160,20 @@ def _findings(runs: list[W2SResult]) -> str:
             f"  - {task}: gap {small[0] * 100:.1f} → gain {small[1]:+.2f}; gap {large[0] * 100:.1f} → gain "
             f"{large[1]:+.2f}: {verdict}"
         )
+    up = [g for g in gaps if g[2] > 0]
+    down = [g for g in gaps if g[3] < 0]
+    verdicts = [line for line in lines if line.startswith("  - ") and "gap " in line and "→ gain" in line]
+    larger = [v for v in verdicts if "yes:" in v]
+    not_pos = [r for r in positive if r.pgr.ci_low <= 0]
+    lines.insert(
+        0,
+        f"**Plain answer:** positive PGR with naive training holds in {n_pos} of {len(positive)} pairs "
+        f"(not in: {'; '.join(_pair(r) for r in not_pos) or 'none'}). The auxiliary confidence loss raised PGR "
+        f"with a CI above zero in {len(up)} of {len(gaps)} pairs and lowered it (CI below zero) in {len(down)}. "
+        f"That its gain grows with the weak–strong gap is "
+        f"{'supported in ' + str(len(larger)) + ' task(s)' if larger else 'not shown here (within-task CIs overlap)'}. "
+        "Scale caveat: students are heads on frozen features of small models, not fine-tuned large models.\n",
+    )
     return "\n".join(lines)
 
 
