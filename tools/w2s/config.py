@@ -107,7 +107,8 @@ class W2SConfig(BaseModel):
                 )
         if self.strong_features == "bow":
             raise ValueError(
-                "strong_features='bow' is not supported (bag-of-words is a weak feature set); use minilm or smollm2_l<k>"
+                "strong_features='bow' is not supported (bag-of-words is a weak feature set); "
+                "use minilm or smollm2_l<k>"
             )
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds {self.seeds} contain duplicates")
@@ -120,4 +121,6 @@ class W2SConfig(BaseModel):
 
     def slug(self) -> str:
         """A short directory name from the config (dataset, pair, loss)."""
-        return f"{self.dataset}__{self.weak_features}-{self.weak_head}__{self.strong_features}-{self.strong_head}__{self.loss}"
+        weak = f"{self.weak_features}-{self.weak_head}"
+        strong = f"{self.strong_features}-{self.strong_head}"
+        return f"{self.dataset}__{weak}__{strong}__{self.loss}"

@@ -107,7 +107,7 @@ def train_head(
 
     Example:
         >>> rng = np.random.default_rng(0); x = rng.normal(size=(64, 5)).astype(np.float32)
-        >>> w = train_head(x, (x[:, 0] > 0).astype(np.float32), head="linear", loss="xent", seed=0)
+        >>> w = train_head(x, (x[:, 0] > 0).astype(np.float32), head="linear", loss="xent", seed=0, lr=1e-2)
         >>> float(((predict_head(w, x) > 0.5) == (x[:, 0] > 0)).mean()) > 0.8
         True
     """
