@@ -29,7 +29,7 @@ from assistant.campaign.runner import CampaignRunner, EntryContext
 from assistant.campaign.spec import load_campaign
 from assistant.campaign.summary import build_summary
 from assistant.graph.context import RunContext
-from assistant.graph.session import kernel_pool
+from assistant.kernels import kernel_pool
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import Recipe, default_registry
 from assistant.runlog import RunLog

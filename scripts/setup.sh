@@ -63,14 +63,18 @@ if ! stamp_ok project "$PROJ_HASH"; then
   stamp_set project "$PROJ_HASH"
 fi
 
-# 5. bubblewrap: the kernel sandbox's namespace tool.
-if ! command -v bwrap >/dev/null 2>&1; then
+# 5. Debian packages: bubblewrap (the kernel sandbox's namespace tool) and chromium (reports are opened
+#    headless to check they render and run no script; optional: those checks skip without it).
+apt_install() {  # apt_install PACKAGE COMMAND WHY
+  command -v "$2" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's bubblewrap"
-    (apt-get install -y -q bubblewrap >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null; }) \
-      || say "warning: could not install bubblewrap; sandboxed kernels will refuse to start (see 'ara doctor')"
+    say "installing Debian's $1 ($3)"
+    (apt-get install -y -q "$1" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "$1" >/dev/null; }) \
+      || say "warning: could not install $1; $3"
   else
-    say "warning: bubblewrap (bwrap) is missing and we are not root: ask an administrator to run 'apt-get install bubblewrap'; sandboxed kernels refuse to start without it (see 'ara doctor')"
+    say "warning: $1 is missing and we are not root: ask an administrator to run 'apt-get install $1' ($3)"
   fi
-fi
+}
+apt_install bubblewrap bwrap "without it sandboxed kernels refuse to start; see 'ara doctor'"
+apt_install chromium chromium "without it report rendering checks and PDF export are skipped"
 say "ready: $VENV"

@@ -18,6 +18,7 @@ import click
 
 from assistant.cli.common import echo_json, settings_from
 from assistant.errors import AssistantError
+from assistant.kernels import kernel_config
 from assistant.paths import ensure_state_dir
 from assistant.settings import Settings
 from tools.errors import ToolError, UserInputError
@@ -26,32 +27,10 @@ from tools.kernel import (
     GatewaySession,
     KernelConfig,
     KernelPool,
-    SandboxLimits,
     bwrap_status,
     split_cells,
 )
 from tools.kernel.results import printable
-
-
-def kernel_config(settings: Settings, staging_dir: Path | None = None) -> KernelConfig:
-    """The ``tools.kernel`` configuration for ``settings.kernel``."""
-    k = settings.kernel
-    return KernelConfig(
-        isolation=k.isolation,
-        limits=SandboxLimits(
-            memory_mb=k.memory_mb,
-            cpu_seconds=k.cpu_seconds,
-            max_processes=k.max_processes,
-            file_size_mb=k.file_size_mb,
-            open_files=k.open_files,
-            tmp_size_mb=k.tmp_size_mb,
-        ),
-        cell_timeout_s=k.cell_timeout_s,
-        output_cap_bytes=k.output_cap_bytes,
-        sandbox_uid=k.sandbox_uid,
-        readonly_paths=tuple(k.readonly_paths),
-        staging_dir=staging_dir,
-    )
 
 
 async def _run_cells(

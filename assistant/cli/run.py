@@ -11,6 +11,7 @@ when a person is at the terminal, and Ctrl-C as a clean, resumable stop. Does no
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -146,6 +147,8 @@ def _finish(outcome: dict[str, Any], as_json: bool) -> None:
 
 
 def _run_async(run_id: str, coro: Any) -> dict[str, Any]:
+    # This process now runs the agent: the review gate refuses approvals from it (assistant.review.approve).
+    os.environ["ARA_ROLE"] = "agent"
     try:
         result: dict[str, Any] = asyncio.run(coro)
     except KeyboardInterrupt:

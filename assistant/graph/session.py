@@ -2,7 +2,7 @@
 
 Covers ``open_run_context`` (an async context manager that shuts the kernel pool and closes the library on exit),
 used by ``ara run``/``ara resume`` and by the campaign runner, and the small pieces it is made of
-(``kernel_pool``, ``open_library``, ``code_mode_for``). Does not drive the graph (``assistant.graph.runner``).
+(``open_library``, ``code_mode_for``; kernels come from ``assistant.kernels.kernel_pool``). Does not drive the graph (``assistant.graph.runner``).
 """
 
 from __future__ import annotations
@@ -10,42 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 from assistant.budget import Budget
 from assistant.events import Event
 from assistant.graph.context import ApprovalPolicy, LibraryLike, RunContext
-from assistant.paths import ensure_state_dir, state_dir
+from assistant.kernels import kernel_pool
+from assistant.paths import state_dir
 from assistant.runlog import RunLog
 from assistant.schemas import CodeMode
 from assistant.settings import Settings
-
-
-def kernel_pool(settings: Settings) -> Any:
-    """A ``tools.kernel.KernelPool`` configured from ``settings.kernel`` (no warm spare: one run needs one kernel).
-
-    Raises:
-        tools.kernel.SandboxUnavailableError: when starting a kernel, if bwrap is missing and isolation is bwrap.
-    """
-    from tools.kernel import KernelConfig, KernelPool, SandboxLimits
-
-    k = settings.kernel
-    config = KernelConfig(
-        isolation=k.isolation,
-        limits=SandboxLimits(
-            memory_mb=k.memory_mb,
-            cpu_seconds=k.cpu_seconds,
-            max_processes=k.max_processes,
-            file_size_mb=k.file_size_mb,
-            open_files=k.open_files,
-            tmp_size_mb=k.tmp_size_mb,
-        ),
-        cell_timeout_s=k.cell_timeout_s,
-        output_cap_bytes=k.output_cap_bytes,
-        sandbox_uid=k.sandbox_uid,
-        staging_dir=ensure_state_dir(settings.workspace, "kernel-staging"),
-    )
-    return KernelPool(config, size=0)
 
 
 def open_library(settings: Settings) -> LibraryLike | None:

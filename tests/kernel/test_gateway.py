@@ -125,3 +125,24 @@ async def test_gateway_down_is_a_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{_free_port()}"
     with pytest.raises(GatewayError, match="is unreachable"):
         await GatewaySession.start(url, "t", tmp_path, CONFIG)
+
+
+async def test_runs_use_the_gateway_when_settings_name_one(
+    gateway: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.kernels import GatewayPool, kernel_pool
+    from assistant.settings import load_settings
+
+    url, token = gateway
+    monkeypatch.setenv("ARA_KERNEL_GATEWAY_URL", url)
+    monkeypatch.setenv("ARA_KERNEL_GATEWAY_TOKEN", token)
+    pool = kernel_pool(load_settings(tmp_path / "ws"))
+    assert isinstance(pool, GatewayPool)
+    session = await pool.acquire(tmp_path)
+    result = await session.execute("print(6 * 7)", 30)
+    assert (result.status, result.stdout) == ("ok", "42\n")
+    kernel_id = session.kernel_id
+    await pool.shutdown()
+    assert pool.sessions == []
+    gone = httpx.get(f"{url}/api/kernels/{kernel_id}", headers={"Authorization": f"token {token}"})
+    assert gone.status_code == 404

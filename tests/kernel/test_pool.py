@@ -261,3 +261,14 @@ def test_research_tools_import_inside_the_sandbox(sandbox_pool: SyncKernelPool, 
         r = s.execute("import tools.w2s, torch\nprint(torch.ones(2, 2).sum().item(), tools.w2s.__file__)", 120)
     assert r.status == "ok", r.text
     assert r.stdout == "4.0 /ara/lib/tools/w2s/__init__.py\n"
+
+
+def test_local_runs_get_readonly_paths_from_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.kernels import kernel_pool
+    from assistant.settings import load_settings
+    from tools.kernel import KernelPool
+
+    monkeypatch.setenv("ARA_KERNEL_READONLY_PATHS", f'["{tmp_path}"]')
+    pool = kernel_pool(load_settings(tmp_path / "ws"))
+    assert isinstance(pool, KernelPool)
+    assert pool.config.readonly_paths == (tmp_path,)
