@@ -15,9 +15,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.events import CellExecuted, Event, ResultsRead
@@ -27,6 +28,7 @@ from assistant.settings import Settings
 from assistant.tui.backends import CellOutput, Emit, PaperHit, ProposalDetail, ProposalSummary, RunOutcome
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DIFF_CHUNK_BYTES = 1 << 16
 
@@ -153,6 +155,7 @@ class GraphRunDriver:
         approval: Approval | None,
     ) -> RunOutcome:
         from assistant.graph import RunContext, compile_graph, open_checkpointer, resume_run, start_run
+        from assistant.graph.session import code_mode_for, open_library
         from assistant.runlog import RunLog
         from tools.vcs import Workspace
 
@@ -162,9 +165,10 @@ class GraphRunDriver:
             kernels = self._kernels if self._kernels is not None else _default_kernels(self.settings)
             if self._kernels is None:
                 stack.push_async_callback(kernels.shutdown)
-            library = self._library if self._library is not None else _default_library(self.settings)
-            if self._library is None and library is not None:
-                stack.callback(library.close)
+            library = self._library if self._library is not None else open_library(self.settings)
+            close = getattr(library, "close", None) if self._library is None else None
+            if close is not None:
+                stack.callback(close)
             ctx = RunContext(
                 llm=self._client(),
                 runlog=runlog,
@@ -173,7 +177,7 @@ class GraphRunDriver:
                 library=library,
                 budget=self.budget,
                 approval_policy="ask",
-                code_mode=_code_mode(self.settings),
+                code_mode=code_mode_for(self.settings),
                 cell_timeout_s=self.settings.kernel.cell_timeout_s,
                 top_k=self.settings.papers.top_k,
                 **({"recipes": self.recipes} if self.recipes is not None else {}),
@@ -229,70 +233,66 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
     return forward
 
 
-def _code_mode(settings: Settings) -> Any:
-    chosen = settings.run.code_mode
-    if chosen == "auto":
-        return "recipe" if settings.uses_embedded_llm else "free"
-    return chosen
-
-
 def _default_kernels(settings: Settings) -> Any:
-    from assistant.cli.run import _kernel_pool
-
-    return _kernel_pool(settings)
-
-
-def _default_library(settings: Settings) -> Any:
-    from assistant.cli.run import _library
-
-    return _library(settings)
+    """The kernel pool ``ara run`` uses (``assistant.kernels``; older trees kept it in ``assistant.graph.session``)."""
+    try:
+        from assistant.kernels import kernel_pool
+    except ImportError:
+        from assistant.graph.session import kernel_pool  # type: ignore[attr-defined,no-redef,unused-ignore]
+    return kernel_pool(settings)
 
 
 class LibraryBackend:
-    """``PapersBackend`` over ``tools.papers.PaperLibrary`` in ``<workspace>/.ara/papers`` (opened on first use)."""
+    """``PapersBackend`` over ``tools.papers.PaperLibrary`` in ``<workspace>/.ara/papers`` (opened on first use).
+
+    The library's SQLite catalogue may only be used from the thread that opened it, while the app's workers run on
+    different threads; so every library call runs on one private thread of this backend.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._library: Any = None
-        self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ara-papers")
 
-    @property
-    def library(self) -> Any:
-        """The library (opened lazily: the catalogue is cheap, the embedder loads on the first search)."""
-        with self._lock:
-            if self._library is None:
-                from assistant.paths import ensure_state_dir
-                from tools.papers import LibraryConfig, PaperLibrary
+    def _call(self, fn: Callable[[Any], T]) -> T:
+        return self._thread.submit(lambda: fn(self._open())).result()
 
-                config = LibraryConfig(embedding_batch_size=self.settings.papers.embedding_batch_size)
-                self._library = PaperLibrary.open(ensure_state_dir(self.settings.workspace, "papers"), config)
-            return self._library
+    def _open(self) -> Any:
+        if self._library is None:
+            from assistant.paths import ensure_state_dir
+            from tools.papers import LibraryConfig, PaperLibrary
+
+            config = LibraryConfig(embedding_batch_size=self.settings.papers.embedding_batch_size)
+            self._library = PaperLibrary.open(ensure_state_dir(self.settings.workspace, "papers"), config)
+        return self._library
 
     def search(self, query: str, k: int) -> Sequence[PaperHit]:
         """Hybrid search with chunk text."""
-        hits: Sequence[PaperHit] = self.library.search(query, k=k)
+        hits: Sequence[PaperHit] = self._call(lambda lib: lib.search(query, k=k))
         return hits
 
     def add(self, paths: Sequence[str]) -> str:
         """Ingest ``paths``; a one-line summary naming failures."""
-        report = self.library.add_paths([Path(p).expanduser() for p in paths])
+        report = self._call(lambda lib: lib.add_paths([Path(p).expanduser() for p in paths]))
         line = (
             f"added {len(report.added)} paper(s), updated {len(report.updated)}, {report.unchanged} unchanged, "
             f"{report.duplicates} duplicate(s), {report.chunks_added} chunks in {report.seconds:.1f}s"
         )
         if report.errors:
-            line += "; failed: " + "; ".join(f"{e.path}: {e.reason}" for e in report.errors[:5])
+            line += "; failed: " + "; ".join(f"{e.path}: {e.error}" for e in report.errors[:5])
         return line
 
     def stats(self) -> dict[str, Any]:
         """Library counts."""
-        stats: dict[str, Any] = self.library.stats().model_dump()
+        stats: dict[str, Any] = self._call(lambda lib: lib.stats().model_dump())
         return stats
 
     def close(self) -> None:
-        """Close the catalogue if it was opened."""
+        """Close the catalogue (on its own thread) if it was opened, and stop the thread."""
         if self._library is not None:
-            self._library.close()
+            self._thread.submit(self._library.close).result()
+            self._library = None
+        self._thread.shutdown()
 
 
 class ReviewServiceBackend:
