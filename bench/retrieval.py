@@ -205,15 +205,28 @@ def synthetic_library(lib: PaperLibrary, store: Path, n_chunks: int) -> PaperLib
 
 
 def latency(lib: PaperLibrary, queries: list[str]) -> dict[str, float]:
-    """p50/p95 of ``search`` (query embedding included) over ``queries``, after one warm-up call."""
+    """p50/p95 of ``search`` over ``queries`` after one warm-up call: end to end (the query is embedded: each is
+    new to the cache) and ranking only (query vectors precomputed)."""
     lib.search(queries[0], k=10)
-    times = []
+    stamp = time.time_ns()
+    full, ranking = [], []
     for query in queries:
+        fresh = f"{query} {stamp}"
         started = time.perf_counter()
-        lib.search(query, k=10)
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {"p50_ms": times[len(times) // 2], "p95_ms": times[int(len(times) * 0.95) - 1]}
+        lib.search(fresh, k=10)
+        full.append((time.perf_counter() - started) * 1000)
+        vectors = lib.embed_query(fresh)
+        started = time.perf_counter()
+        lib.search(fresh, k=10, query_vectors=vectors)
+        ranking.append((time.perf_counter() - started) * 1000)
+    full.sort()
+    ranking.sort()
+    return {
+        "p50_ms": full[len(full) // 2],
+        "p95_ms": full[int(len(full) * 0.95) - 1],
+        "rank_p50_ms": ranking[len(ranking) // 2],
+        "rank_p95_ms": ranking[int(len(ranking) * 0.95) - 1],
+    }
 
 
 # --- throughput, CLI, corpus ---------------------------------------------------------------------------------
@@ -239,10 +252,13 @@ def ingest_throughput(lib: PaperLibrary, corpus: Path, n_rows: int) -> dict[str,
     texts = [embed_text(d.title, c) for d in parse_csv(subset) for c in chunk_doc(d, "x")]
     started = time.perf_counter()
     lib.embedder.embed(texts)
-    raw_s = time.perf_counter() - started
+    raw_before = time.perf_counter() - started
     started = time.perf_counter()
     report = fresh.add_paths([subset])
     pipe_s = time.perf_counter() - started
+    started = time.perf_counter()
+    lib.embedder.embed(texts)
+    raw_s = (raw_before + time.perf_counter() - started) / 2  # raw timed before and after: the CPU is shared
     fresh.close()
     return {
         "chunks": report.chunks_added,
@@ -410,10 +426,13 @@ def main() -> None:
         "## Paper retrieval (`tools.papers`)",
         "",
         "Command: `nice -n 10 .venv/bin/python -m bench.retrieval` (2-core shared CPU, int8 ONNX MiniLM, one "
-        f"thread). Library: {len(key_to_paper)} rows of `tai_safety_bibliography.csv` as "
-        f"{lib.stats().papers} papers / {lib.stats().chunks} chunks; {len(pairs)} dev pairs (query = Alignment "
-        f"Newsletter summary, target = the paper). Pairs split in half with seed {SEED}: parameters fitted on "
-        "half A only are reported on half B; the swap (fit B, report A) gives a 2-fold estimate over all pairs.",
+        "thread). Library: the 1,791 rows of `tai_safety_bibliography.csv` ingested by `PaperLibrary` as "
+        f"{lib.stats().papers} papers (rows with the same arXiv id, DOI or normalised title merged) / "
+        f"{lib.stats().chunks} chunks; {len(pairs)} dev pairs (query = Alignment Newsletter summary, target = the "
+        "paper; 9 pairs whose Zotero key is empty are matched by arXiv id). Pairs split in half with seed "
+        f"{SEED}: parameters fitted on half A only are reported on half B; the swap (fit B, report A) gives a "
+        "2-fold estimate over all pairs. Our rerun of the plain baseline scores higher than the issue's figures "
+        "(different tokenisation/document details we cannot see); compare against the rerun, made in this process.",
         "",
         "| system | recall@10 | MRR |",
         "|---|---|---|",
@@ -424,7 +443,7 @@ def main() -> None:
         "| *held-out half B (55 pairs), parameters fitted on half A* | | |",
         row("baseline RRF k=60 on half B", base_b["rrf"]),
         row("ours: BM25 only (stemmed, stop words, title prefix)", bm25_b),
-        row("ours: dense only (segmented query, chunk->paper max)", dense_b),
+        row("ours: dense only (title-prefixed chunks, chunk->paper max)", dense_b),
         row("**ours: hybrid (fitted)**", held_b),
         "| *2-fold cross-fit, all pairs scored by parameters that never saw them* | | |",
         row("**ours: hybrid**", cv),
@@ -437,13 +456,16 @@ def main() -> None:
         f"MRR {fit_a['mrr']:.3f} (in-sample, optimistic). Fitted on B: `{params_b.model_dump_json()}`. "
         f"Shipped `RetrievalParams()` defaults equal the half-A fit: {default == params_a}.",
         "",
-        "| latency of `search` (k=10, query embedding included, numpy snapshot) | chunks | p50 ms | p95 ms |",
-        "|---|---|---|---|",
+        "| latency of `search` (k=10, numpy snapshot) | chunks | p50 ms | p95 ms | ranking only p50 | p95 |",
+        "|---|---|---|---|---|---|",
         *[
             f"| {name} (synthetic: real chunks repeated, vectors jittered) | {v['chunks']} | {v['p50_ms']:.1f} | "
-            f"{v['p95_ms']:.1f} |"
+            f"{v['p95_ms']:.1f} | {v['rank_p50_ms']:.1f} | {v['rank_p95_ms']:.1f} |"
             for name, v in lat.items()
         ],
+        "",
+        "End to end includes embedding the (new) query with MiniLM on one thread; 'ranking only' passes "
+        "precomputed query vectors (dense dot product + BM25 + fusion + fetching the hits from SQLite).",
         "",
         f"Ingest throughput ({throughput['chunks']} chunks from 150 CSV rows, empty cache, Chroma on): "
         f"{throughput['ingest_chunks_per_s']:.1f} chunks/s vs the raw embedder's "
@@ -459,8 +481,21 @@ def main() -> None:
     if twice:
         lines += [
             "",
-            "Ingest of all of `shared/corpus` twice (fresh library, embedding cache seeded from the bench library):",
-            f"first run {json.dumps(twice[0])}; second run {json.dumps(twice[1])}; final {json.dumps(twice[2])}.",
+            "Ingest of all of `shared/corpus` (`PaperLibrary.add_paths` on the directory, as `ara papers add` does: CSV, "
+            "HTML, Markdown, BibTeX, JSONL) twice into a fresh library, only the embedding cache carried over from earlier runs. The one "
+            "per-file error is expected: `retrieval_dev_pairs.jsonl` has no `title` field, so it is not an arXiv "
+            "list.",
+            "",
+            "| run | added | updated | unchanged | duplicates | embedded | errors | seconds |",
+            "|---|---|---|---|---|---|---|---|",
+            *[
+                f"| {n} | {r['added']} | {r['updated']} | {r['unchanged']} | {r['duplicates']} | {r['embedded']} | "
+                f"{r['errors']} | {r['seconds']:.1f} |"
+                for n, r in (("first", twice[0]), ("second", twice[1]))
+            ],
+            "",
+            f"Final library: {twice[2]['papers']} papers, {twice[2]['chunks']} chunks (Chroma holds "
+            f"{twice[2]['chroma_chunks']}).",
         ]
     lines += ["", f"Wall time of the whole benchmark: {wall:.0f} s."]
     write_section("papers", "\n".join(lines))
