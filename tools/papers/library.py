@@ -101,14 +101,23 @@ class LibraryStats(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     papers: int
+    """Papers in the catalogue."""
     chunks: int
+    """Chunks in the catalogue."""
     cached_vectors: int
+    """Embeddings in the content-hash cache (chunks and past queries)."""
     indexed_chunks: int
+    """Chunks in the search snapshot (equals ``chunks`` unless a rebuild is pending)."""
     chroma_chunks: int | None
+    """Chunks in the Chroma collection (None when Chroma is off or was never written)."""
     sources: dict[str, int]
+    """Source file -> papers from it."""
     by_kind: dict[str, int]
+    """Parser kind -> papers."""
     with_arxiv_id: int
+    """Papers with an arXiv id."""
     store_dir: str
+    """Where the library lives."""
 
 
 def _content_hash(doc: ParsedDoc) -> str:
