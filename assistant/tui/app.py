@@ -124,6 +124,9 @@ class AraApp(App[None]):
         self._papers_loaded = False
         self._review_loaded = False
         self._runs_backlog: list[Event | CellOutput] = []
+        self._driving = False
+        """True while a driver call runs in its thread (Textual marks thread workers cancelled at exit, but the
+        thread goes on: quitting then asks the driver to stop the run so the process can end)."""
 
     # ------------------------------------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -181,6 +184,8 @@ class AraApp(App[None]):
             self.sub_title = f"{self.llm.model} @ {self.llm.base_url}"
 
     def on_unmount(self) -> None:
+        if self.runner is not None and self.run_state.run_id and self._driving:
+            self.runner.cancel(self.run_state.run_id)
         self.instance_lock.release()
 
     def action_show(self, pane: str) -> None:
@@ -353,7 +358,11 @@ class AraApp(App[None]):
 
     @work(thread=True, exclusive=True, group="agent", exit_on_error=False)
     def _drive(self, step: Callable[[Callable[[Event | CellOutput], None]], RunOutcome]) -> None:
-        outcome = step(self._emit)
+        self._driving = True
+        try:
+            outcome = step(self._emit)
+        finally:
+            self._driving = False
         self.post_message(RunPaused(outcome) if outcome.status == "awaiting_approval" else RunEnded(outcome))
 
     def on_run_event_received(self, message: RunEventReceived) -> None:

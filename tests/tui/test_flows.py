@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import pytest
 from textual.message import Message
@@ -352,3 +353,21 @@ async def test_no_color_is_respected(settings: Settings, monkeypatch: pytest.Mon
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.query_one(DiffView).no_color
+
+
+@pytest.mark.anyio
+async def test_quitting_during_a_run_cancels_it(settings: Settings) -> None:
+    gate = threading.Event()
+    driver = ScriptedDriver(cells=2, gate=gate)
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=driver)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await typed(pilot, "/run q")
+            await settle(pilot)
+            await pilot.press("a")
+            await pilot.pause()
+            assert driver.cancelled == []
+            await pilot.press("ctrl+q")
+        assert driver.cancelled == [RUN_ID]
+    finally:
+        gate.set()
