@@ -234,11 +234,9 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
 
 
 def _default_kernels(settings: Settings) -> Any:
-    """The kernel pool ``ara run`` uses (``assistant.kernels``; older trees kept it in ``assistant.graph.session``)."""
-    try:
-        from assistant.kernels import kernel_pool
-    except ImportError:
-        from assistant.graph.session import kernel_pool  # type: ignore[attr-defined,no-redef,unused-ignore]
+    """The kernel pool ``ara run`` uses (local sandboxed kernels, or the configured gateway)."""
+    from assistant.kernels import kernel_pool
+
     return kernel_pool(settings)
 
 
