@@ -20,6 +20,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ def _ci(metric: dict[str, Any]) -> str:
 
 def _load(path: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _answers(log_path: Path) -> str:
+    """How often each option letter was the model's answer, read back from the Inspect log."""
+    from inspect_ai.log import read_eval_log
+
+    counts = Counter(
+        next(iter((sample.scores or {}).values())).answer for sample in read_eval_log(str(log_path)).samples or []
+    )
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0])))
 
 
 def throughput(endpoint: Endpoint, out: Path, n_items: int, rounds: int) -> dict[str, float]:
@@ -121,7 +132,7 @@ def render(out: Path) -> str:
         "Model: the embedded SmolLM2-135M-Instruct (Q4_1 GGUF, llama-cpp-python server, 1 thread), temperature 0, "
         "on the shared 2-core machine while other engineers' jobs ran (load average 7-14), so items/s are low and "
         "noisy. Scoring: log-probability of the option letter at the first answer token (options shuffled per "
-        "item with seed 0, because the BIG-bench files list the correct option first). CIs: 95% percentile "
+        "item with seed 0; TruthfulQA and HHH list the correct option first). CIs: 95% percentile "
         "bootstrap over items. The random baseline draws one option per item with a seeded RNG in the same run; "
         "'expected' is the mean of 1/#options.",
     ]
@@ -133,15 +144,22 @@ def render(out: Path) -> str:
                 continue
             m = res["metrics"]
             scoring = {row[0]: row[1] for row in res["tables"]["scoring"]["rows"]}
-            limit = res["config"]["limit"]
+            acc, expected = m["accuracy"], m["expected_random"]["value"]
+            full = len(load_bigbench(TASKS, task))
+            verdict = (
+                "overlaps chance"
+                if acc["ci_low"] <= expected <= acc["ci_high"]
+                else ("above chance" if acc["ci_low"] > expected else "below chance")
+            )
             rows.append(
-                f"| {task} | {m['accuracy']['n']}{'' if limit is None else f' (first {limit}/category)'} | "
-                f"{_ci(m['accuracy'])} | {_ci(m['random_baseline'])} | {m['expected_random']['value']:.3f} | "
-                f"{scoring} | {m['items_per_s']['value']:.2f} |"
+                f"| {task} | {acc['n']} of {full} | {_ci(acc)} | {_ci(m['random_baseline'])} | {expected:.3f} | "
+                f"{verdict} | {_answers(out / task / res['provenance']['inspect_log'])} | {scoring} | "
+                f"{m['items_per_s']['value']:.2f} |"
             )
         parts.append(
             "### Multiple choice\n\n| task | n | accuracy [95% CI] | random choice [95% CI] | expected random | "
-            "scored by | items/s |\n|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+            "CI vs expected random | answers given | scored by | items/s |\n|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join(rows)
         )
         hhh = mc.get("hhh_alignment")
         if hhh:
@@ -155,23 +173,32 @@ def render(out: Path) -> str:
             )
         parts.append(
             "How weak a 135M model is: read every row against its random baseline. Where the CI overlaps chance, the "
-            "model shows no ability on that task; below chance on TruthfulQA is the imitative-falsehood pattern "
-            "(or a letter preference meeting the shuffle). Use these runs to test the harness and a real endpoint "
+            "model shows no measurable ability on that task. The 'answers given' column shows why: SmolLM2-135M "
+            "answers 'A' almost every time, so its accuracy is the share of items whose correct option the seeded "
+            "shuffle put first (without the shuffle it would score 100% on TruthfulQA and HHH, whose files list the "
+            "correct option first in all 299 and 221 items). The limit keeps "
+            "the first N items per category because one shared thread serves ~0.2-0.9 items/s; HHH's categories are "
+            "smaller than the limit, so HHH ran in full. Use these runs to test the harness, and a real endpoint "
             "(`Endpoint(base_url=..., model=...)`) for findings."
         )
     ov = _load(out / "oversight" / "results.json")
     if ov:
         m = ov["metrics"]
         conds = [k.split(".", 1)[1] for k in m if k.startswith("judge_accuracy.")]
+        statuses = {row[0]: json.loads(row[-1]) for row in ov["tables"]["judge_accuracy"]["rows"]}
         rows = [
             f"| {c} | {m[f'judge_accuracy.{c}']['n']} | {_ci(m[f'judge_accuracy.{c}'])} | "
-            f"{_ci(m[f'delta_vs_alone.{c}']) if f'delta_vs_alone.{c}' in m else '-'} | {m[f'failures.{c}']['value']} |"
+            f"{_ci(m[f'delta_vs_alone.{c}']) if f'delta_vs_alone.{c}' in m else '-'} | "
+            f"{', '.join(f'{k} {v}' for k, v in statuses[c].items()) or '-'} |"
             for c in conds
         ]
         parts.append(
             f"### Critique-assisted judging ({ov['config']['task']}, first {ov['config']['limit']} items; judge = critic = "
             "SmolLM2)\n\n| condition | n | judge accuracy [95% CI] | paired difference vs alone [95% CI] | "
-            "failures |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            "failed decisions (counted wrong) |\n|---|---|---|---|---|\n"
+            + "\n".join(rows)
+            + "\n\n`unparsed`: the judge named no option. With a 135M critic the critiques and arguments are mostly "
+            "noise, so extra text distracts the judge; the protocol is meant for a weak judge with a strong critic."
         )
     cot = _load(out / "cot" / "results.json")
     if cot:
@@ -201,14 +228,19 @@ def render(out: Path) -> str:
             for r in pr["tables"]["by_layer"]["rows"]
         ]
         n = pr["provenance"]["n_pairs"]
+        best = max(pr["tables"]["by_layer"]["rows"], key=lambda r: r[1])
+        majority = m["majority_class_acc"]["value"]
         limit = pr["config"]["limit"]
         parts.append(
             f"### Honesty probes by layer: {task}{'' if limit is None else f' (first {limit} questions)'}\n\n"
-            f"Contrast pairs `<statement>\\nIs this true? Yes/No`, last-token SmolLM2 hidden states, split by topic "
-            f"group ({n['train']} train / {n['test']} test pairs). Zero-shot (log P(Yes) > log P(No)): "
+            f"Contrast pairs `<statement>\\nIs this true? Yes/No`, last-token SmolLM2 hidden states, split so a "
+            f"question's options (TruthfulQA) or a misconception and its correction stay together ({n['train']} "
+            f"train / {n['test']} test pairs). Zero-shot (log P(Yes) > log P(No)): "
             f"{_ci(m['zero_shot_acc'])}; majority class: {m['majority_class_acc']['value']:.3f}.\n\n"
             "| layer | supervised probe | CCS (lowest-loss restart) | CCS restarts mean [min, max] |\n"
-            "|---|---|---|---|\n" + "\n".join(rows)
+            "|---|---|---|---|\n" + "\n".join(rows) + f"\n\nBest supervised probe: {best[1]:.3f} at layer {best[0]} "
+            f"against a majority-class rate of {majority:.3f} on {n['test']} test pairs: "
+            + ("no layer beats always answering the majority class." if best[1] <= majority else "above majority.")
         )
     speed = _load(out / "throughput.json")
     if speed:
@@ -245,8 +277,9 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="ara-bench-evals-"))
     out.mkdir(parents=True, exist_ok=True)
     argv = " ".join("DIR" if a == str(args.out) else shlex.quote(a) for a in sys.argv[1:] if a != "--no-write")
-    with (out / "commands.txt").open("a") as handle:
-        handle.write(f"nice -n 10 .venv/bin/python -m bench.evals {argv}".strip() + "\n")
+    if phases:
+        with (out / "commands.txt").open("a") as handle:
+            handle.write(f"nice -n 10 .venv/bin/python -m bench.evals {argv}".strip() + "\n")
     run_phases(args, out, phases)
     text = render(out)
     print(text)
