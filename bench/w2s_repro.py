@@ -24,6 +24,7 @@ import numpy as np
 from bench._results import write_section
 from tools.w2s import SweepResult, W2SConfig, run_sweep
 from tools.w2s.harness import W2SResult
+from tools.w2s.plots import plot_pgr
 
 ROOT = Path(__file__).resolve().parent.parent
 FIG_DIR = ROOT / "docs" / "figures" / "w2s"
@@ -206,6 +207,11 @@ def main() -> None:
         target = FIG_DIR / f"pgr_sweep_{i}.png"
         shutil.copyfile(sweep.results_path.parent / "figures" / "pgr.png", target)
         figures.append(target)
+    combined = plot_pgr(
+        FIG_DIR / "pgr_all.png",
+        [(_pair(r).replace(" → ", "\n→ "), r.config.loss, r.pgr.mean, r.pgr.ci_low, r.pgr.ci_high) for r in runs],
+        f"PGR by weak/strong pair and loss ({len(seeds)} seeds, 95% bootstrap CIs)",
+    )
     for run in runs:
         if run.config.loss == "aux_conf":
             target = FIG_DIR / f"seeds_{run.config.slug()}.png"
@@ -233,7 +239,9 @@ on frozen features (no fine-tuning: CPU only); aux_conf = logconf with coefficie
 features already cached) and {warm:.1f} s the second time: ratio **{warm / cold:.3f}** (target ≤ 0.1);
 second run {hits2} cache hits, {misses2} misses, results identical: {identical}.
 
-Figures (PGR by pair and loss, 95% CIs): {", ".join(f"`docs/figures/w2s/{p.name}`" for p in figures)};
+![PGR by pair and loss](figures/w2s/{combined.name})
+
+Figures (PGR by pair and loss, 95% CIs): `docs/figures/w2s/{combined.name}` (all pairs); per sweep {", ".join(f"`docs/figures/w2s/{p.name}`" for p in figures)};
 per-seed accuracies: `docs/figures/w2s/seeds_*.png`.
 """
     FRAGMENT.write_text(fragment, encoding="utf-8")

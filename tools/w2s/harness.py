@@ -357,7 +357,7 @@ def run_sweep(base: W2SConfig, grid: dict[str, list[Any]], out_dir: Path | str) 
     pgr_rows: list[tuple[str, str, float, float, float]] = []
     for run in runs:
         c = run.config
-        pair = f"{c.dataset}: {c.weak_features}/{c.weak_head} -> {c.strong_features}/{c.strong_head}"
+        pair = f"{c.dataset}:\n{c.weak_features}/{c.weak_head} -> {c.strong_features}/{c.strong_head}"
         rows.append(
             [
                 c.dataset,

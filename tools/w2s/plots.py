@@ -48,7 +48,7 @@ def plot_pgr(path: Path, rows: list[tuple[str, str, float, float, float]], title
     """PGR mean with 95% CI per (pair, loss): ``rows`` are ``(pair, loss, mean, ci_low, ci_high)``."""
     pairs = sorted({row[0] for row in rows}, key=[row[0] for row in rows].index)
     losses = sorted({row[1] for row in rows}, key=[row[1] for row in rows].index)
-    figure, axes = _figure(max(5.0, 1.6 * len(pairs) + 2), 3.6)
+    figure, axes = _figure(max(5.0, 1.6 * len(pairs) + 2), 4.2)
     width = 0.8 / max(1, len(losses))
     for j, loss in enumerate(losses):
         xs: list[float] = []
@@ -65,7 +65,7 @@ def plot_pgr(path: Path, rows: list[tuple[str, str, float, float, float]], title
             errs[1].append(high - mean)
         axes.bar(xs, means, width, yerr=errs, capsize=3, label=loss)
     axes.axhline(0.0, color="black", linewidth=0.8)
-    axes.set_xticks(np.arange(len(pairs)) + width * (len(losses) - 1) / 2, pairs, fontsize=7, rotation=15)
+    axes.set_xticks(np.arange(len(pairs)) + width * (len(losses) - 1) / 2, pairs, fontsize=6)
     axes.set_ylabel("PGR (mean, 95% CI)")
     axes.set_title(title, fontsize=9)
     axes.legend(fontsize=8)
