@@ -31,7 +31,7 @@ from tools.evals.mc import MCEvalConfig, build_task, run_inspect, run_mc_eval
 
 TASKS = Path(os.environ.get("ARA_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "datasets/bigbench_tasks"
 MC_TASKS = ("truthful_qa", "hhh_alignment", "misconceptions")
-PHASES = ("throughput", "mc", "oversight", "cot", "probes")
+PHASES = ("throughput", "overhead", "mc", "oversight", "cot", "probes")
 PROBE_TASKS = (("misconceptions", None), ("truthful_qa", 30))
 
 
@@ -75,6 +75,41 @@ def throughput(endpoint: Endpoint, out: Path, n_items: int, rounds: int) -> dict
     return {"ours": ours, "direct": direct, "ratio": ours / direct, "n": len(items), "rounds": rounds}
 
 
+def overhead(out: Path, n_items: int, rounds: int) -> dict[str, float]:
+    """Items/s of ``run_mc_eval`` vs ``inspect_ai.eval`` with Inspect's instant ``mockllm``: the wrapper's own cost.
+
+    mockllm counts input tokens with tiktoken, which downloads its encoding on first use; offline the count is
+    replaced by a length estimate (it only feeds Inspect's bookkeeping).
+    """
+    from inspect_ai.model import ModelOutput, get_model
+    from inspect_ai.model._providers.mockllm import MockLLM
+
+    async def count_text_tokens(self: MockLLM, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    MockLLM.count_text_tokens = count_text_tokens  # type: ignore[method-assign,assignment]
+    items = load_bigbench(TASKS, "misconceptions", limit=n_items)
+
+    def model() -> Any:
+        return get_model("mockllm/model", custom_outputs=lambda *a: ModelOutput.from_content("m", "A"), memoize=False)
+
+    unused = Endpoint(base_url="http://127.0.0.1:9/v1", model="unused")
+    run_inspect(build_task(items[:2], "generate", name="warmup"), model(), out / "warmup")
+    seconds: dict[str, float] = {"ours": 0.0, "direct": 0.0}
+    for r in range(rounds):
+        for path in ("direct", "ours") if r % 2 == 0 else ("ours", "direct"):
+            start = time.perf_counter()
+            if path == "direct":
+                run_inspect(build_task(items, "generate", name="misconceptions"), model(), out / f"direct{r}")
+            else:
+                config = MCEvalConfig(task="misconceptions", source=TASKS, endpoint=unused, scoring="generate",
+                                      run_dir=out / f"ours{r}", limit=n_items)  # fmt: skip
+                run_mc_eval(config, model=model())
+            seconds[path] += time.perf_counter() - start
+    ours, direct = rounds * len(items) / seconds["ours"], rounds * len(items) / seconds["direct"]
+    return {"ours": ours, "direct": direct, "ratio": ours / direct, "n": len(items), "rounds": rounds}
+
+
 def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
     """Run the chosen phases, each writing its results under ``out``."""
     from assistant.llm.local_server import MODEL_ALIAS, LocalServer
@@ -82,7 +117,11 @@ def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
     from tools.evals.cot import CoTConfig, run_cot_faithfulness
     from tools.evals.oversight import OversightConfig, run_oversight
 
-    needs_server = set(phases) - {"probes"}
+    if "overhead" in phases:
+        cost = overhead(out / "overhead", args.overhead_items, args.rounds)
+        (out / "overhead.json").write_text(json.dumps(cost))
+        print(json.dumps(cost), flush=True)
+    needs_server = set(phases) - {"probes", "overhead"}
     server = LocalServer(out / "workspace", load_settings(out / "workspace").local_llm) if needs_server else None
     try:
         if server is not None:
@@ -253,6 +292,14 @@ def render(out: Path) -> str:
             f"**Ratio ours / direct: {speed['ratio']:.3f}** (target >= 0.95; under this load the difference is "
             "within run-to-run noise: our wrapper adds only file reading and summarising around the same Inspect run)."
         )
+    cost = _load(out / "overhead.json")
+    if cost:
+        parts.append(
+            f"Wrapper cost alone, with Inspect's instant `mockllm` instead of the server ({cost['n']:.0f} items, "
+            f"{cost['rounds']:.0f} alternating rounds): Inspect directly {cost['direct']:.1f} items/s, ours "
+            f"{cost['ours']:.1f} items/s, **ratio {cost['ratio']:.3f}**. (Before `summarise` read Inspect's sample "
+            "summaries instead of the full samples, this ratio was 0.891: loading 200 full samples back took 0.6 s.)"
+        )
     return "\n\n".join(parts)
 
 
@@ -264,6 +311,7 @@ def main() -> None:
     parser.add_argument("--cot-limit", type=int, default=12)
     parser.add_argument("--throughput-items", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--overhead-items", type=int, default=200, help="items per run with the instant mockllm")
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default: a new temp dir)")
     parser.add_argument("--activation-cache", type=Path, default=None, help="SmolLM2 activation cache (default: OUT)")

@@ -341,12 +341,16 @@ def summarise(items: Sequence[MCItem], eval_log: Any, config: MCEvalConfig, wall
     modes: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     errors: list[str] = []
-    for sample in eval_log.samples or []:
+    from inspect_ai.log import read_eval_log_sample_summaries
+
+    # sample summaries carry ids, scores and errors; reading them is ~25x faster than loading every full sample
+    for sample in read_eval_log_sample_summaries(eval_log.location):
         item_id = str(sample.id)
         score = next(iter((sample.scores or {}).values()), None)
         if sample.error is not None or score is None:
             modes["error"] += 1
-            errors.append(f"{item_id}: {sample.error.message if sample.error else 'not scored'}")
+            message = sample.error if isinstance(sample.error, str) or sample.error is None else sample.error.message
+            errors.append(f"{item_id}: {message or 'not scored'}")
             correct[item_id] = 0.0
             continue
         meta = score.metadata or {}
