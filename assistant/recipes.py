@@ -234,7 +234,7 @@ def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
 
 
 def default_registry() -> RecipeRegistry:
-    """The built-in recipes: ``synthetic_w2s`` always; ``w2s`` and ``probes`` once those tools are installed."""
+    """The built-in recipes: ``synthetic_w2s`` always; ``w2s``, ``probes`` and ``honesty_probes`` once installed."""
     registry = RecipeRegistry()
     registry.register(
         Recipe(
@@ -261,6 +261,17 @@ def default_registry() -> RecipeRegistry:
             load_config=_lazy_class("tools.probes", "ProbeConfig"),
             render=_tool_template("tools.probes", "ProbeConfig", "run_probe_comparison"),
             requires=("tools.probes",),
+        )
+    )
+    # Eval recipes that call a model (run_mc_eval, run_oversight, run_cot_faithfulness) are not offered: the
+    # sandboxed kernel has no network, so it cannot reach an endpoint. The honesty probes need none.
+    registry.register(
+        Recipe(
+            name="honesty_probes",
+            summary="Lie-detector baseline: supervised probe vs CCS vs zero-shot by layer on BIG-bench true/false statements.",
+            load_config=_lazy_class("tools.evals.probes", "HonestyProbeConfig"),
+            render=_tool_template("tools.evals.probes", "HonestyProbeConfig", "run_honesty_probes"),
+            requires=("tools.evals", "tools.probes"),
         )
     )
     return registry

@@ -146,8 +146,10 @@ def test_disk_full_stops_the_campaign_resumably(tmp_path: Path, campaign_file: C
 def test_stop_request_releases_running_entries_for_resume(tmp_path: Path, campaign_file: Callable[..., Path]) -> None:
     queue, cid = make_campaign(tmp_path, campaign_file, 2, concurrency=2)
     runner: CampaignRunner
+    both_started = threading.Barrier(2, timeout=10)
 
     def run_entry(ctx: EntryContext) -> EntryOutcome:
+        both_started.wait()
         runner.request_stop("received SIGTERM")
         ctx.stop.wait(2)
         raise EntryInterrupted("stopping between steps")

@@ -131,28 +131,50 @@ class LocalKernel:
         logger.debug("kernel ready in %.3f s (pid %s)", self.started_at - t0, self.kernel_pid)
 
     async def _wait_ready(self) -> None:
+        """Wait until the kernel answers ``kernel_info`` on shell AND its iopub status reaches our client.
+
+        A shell reply alone does not prove the iopub subscription is live (ZeroMQ subscriptions connect
+        asynchronously); a cell sent before it is would lose its busy/idle messages and hang until its
+        timeout. So ``kernel_info`` is re-sent until an iopub message answering it arrives.
+        """
         assert self.client is not None
         deadline = time.monotonic() + self.config.startup_timeout_s
-        msg_id = self.client.kernel_info()
+        shell_ok = False
+        pending: set[str] = {self.client.kernel_info()}
+        resend_at = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             if not await self.is_alive():
                 raise KernelStartError(
                     f"the kernel {self.exit_reason()} while starting. Kernel log:\n{self.log_tail()}"
                 )
             try:
-                reply = await self.client.get_shell_msg(timeout=0.05)
+                reply = await self.client.get_shell_msg(timeout=0.02)
+                if reply.get("parent_header", {}).get("msg_id") in pending:
+                    shell_ok = True
             except (queue.Empty, TimeoutError):
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                while True:
-                    try:
-                        await self.client.get_iopub_msg(timeout=0.01)
-                    except (queue.Empty, TimeoutError):
-                        return
+                pass
+            try:
+                msg = await self.client.get_iopub_msg(timeout=0.02)
+                if shell_ok and msg.get("parent_header", {}).get("msg_id") in pending:
+                    await self._drain_iopub()
+                    return
+            except (queue.Empty, TimeoutError):
+                pass
+            if shell_ok and time.monotonic() >= resend_at:
+                pending.add(self.client.kernel_info())
+                resend_at = time.monotonic() + 0.5
         raise KernelStartError(
             f"the kernel did not answer within {self.config.startup_timeout_s:.0f} s of starting. "
             f"Kernel log:\n{self.log_tail()}"
         )
+
+    async def _drain_iopub(self) -> None:
+        assert self.client is not None
+        while True:
+            try:
+                await self.client.get_iopub_msg(timeout=0.01)
+            except (queue.Empty, TimeoutError):
+                return
 
     def _find_kernel_pid(self) -> int | None:
         proc = self.process
