@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -302,6 +303,8 @@ class AraApp(App[None]):
             self.chat.add("system", self.run_state.line())
         elif name == "resume":
             self.resume_current(argument or None)
+        elif name == "campaign":
+            self.chat.add("system", campaign_summary_text(self.settings.workspace, argument or None))
         elif name == "thread":
             if not argument:
                 threads = ", ".join(self.history.threads()) or "none yet"
@@ -647,6 +650,22 @@ def _probe(client: LLMClient, timeout_s: float = 5.0) -> None:
             "<workspace>/ara.toml); 'ara doctor' checks the setup.",
             title="LLM endpoint unreachable",
         ) from err
+
+
+def campaign_summary_text(workspace: Path, campaign_id: str | None) -> str:
+    """The morning summary (Markdown source) of a campaign in ``workspace``, or what to do when there is none."""
+    from assistant.campaign.queue import CampaignQueue
+    from assistant.campaign.summary import build_summary, render_markdown
+    from assistant.errors import AssistantError
+
+    queue = CampaignQueue(workspace)
+    chosen = campaign_id or queue.latest()
+    if chosen is None:
+        return "no campaign in this workspace yet; start one with: ara campaign run FILE"
+    try:
+        return render_markdown(build_summary(queue, chosen))
+    except AssistantError as err:
+        return str(err)
 
 
 def make_app(

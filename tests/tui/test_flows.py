@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from pathlib import Path
 
 import pytest
 from textual.message import Message
@@ -371,3 +372,28 @@ async def test_quitting_during_a_run_cancels_it(settings: Settings) -> None:
         assert driver.cancelled == [RUN_ID]
     finally:
         gate.set()
+
+
+@pytest.mark.anyio
+async def test_campaign_command_shows_the_morning_summary(settings: Settings, tmp_path: Path) -> None:
+    from assistant.campaign.queue import CampaignQueue, EntryOutcome
+    from assistant.campaign.runner import CampaignRunner, EntryContext
+    from assistant.campaign.spec import load_campaign
+
+    path = tmp_path / "night.toml"
+    path.write_text('name = "night"\n[[entries]]\nid = "gap"\nquestion = "Does aux-conf help?"\n', encoding="utf-8")
+    queue = CampaignQueue(settings.workspace)
+    cid = queue.create(load_campaign(path), path)
+
+    def run_entry(ctx: EntryContext) -> EntryOutcome:
+        return EntryOutcome(status="done", proposal_id="7", key_metrics={"pgr.mean": 0.31}, tokens=900)
+
+    CampaignRunner(queue, cid, run_entry, poll_s=0.01).run()
+    app = make_app(settings, llm=ScriptedLLM().client())
+    async with app.run_test(size=(100, 40)) as pilot:
+        await typed(pilot, "/campaign")
+        await pilot.pause()
+        [summary] = [_text(w) for w in app.chat.query(".msg-system").results(Static) if "Campaign night" in _text(w)]
+    assert f"# Campaign night ({cid})" in summary
+    assert "| gap | question | done | 1 | 7 | pgr.mean=0.31 |  |" in summary
+    assert "`ara review show 7`" in summary

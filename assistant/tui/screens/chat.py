@@ -26,6 +26,7 @@ COMMANDS = {
     "review": "/review: open the proposals waiting for review",
     "budget": "/budget: tokens, cells and time of the current run against its budget",
     "resume": "/resume [RUN_ID]: continue a failed or stopped run from its last checkpoint",
+    "campaign": "/campaign [ID]: the morning summary of the newest (or given) overnight campaign",
     "thread": "/thread NAME: switch chat thread (history is kept per thread)",
     "help": "/help: keys and commands",
 }
