@@ -6,18 +6,18 @@ reads, package provenance, and writing both files into a run directory. Does not
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tools import results as shared
+
 log = logging.getLogger(__name__)
 
-SCHEMA = "ara.results/1"
+SCHEMA = shared.SCHEMA
 _PACKAGES = ("inspect-ai", "numpy", "httpx", "pydantic")
 
 
@@ -56,13 +56,7 @@ def bootstrap_metric(values: Sequence[float], n_boot: int = 2000, seed: int = 0)
 
 def packages() -> dict[str, str]:
     """Installed versions of the packages these results depend on."""
-    found = {}
-    for name in _PACKAGES:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return found
+    return shared.package_versions(_PACKAGES)
 
 
 def write_results(
@@ -75,20 +69,13 @@ def write_results(
     tables: Mapping[str, Mapping[str, Any]] | None = None,
     provenance: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``results.json`` and ``config.json`` into ``run_dir`` and return the results path."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    results = {
-        "schema": SCHEMA,
-        "tool": tool,
-        "title": title,
-        "config": dict(config),
-        "metrics": {k: dict(v) for k, v in metrics.items()},
-        "tables": {k: dict(v) for k, v in (tables or {}).items()},
-        "figures": {},
-        "provenance": {"packages": packages(), **(provenance or {})},
-    }
-    (run_dir / "config.json").write_text(json.dumps(dict(config), indent=2, default=str), encoding="utf-8")
-    path = run_dir / "results.json"
-    path.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-    log.info("wrote %s", path)
-    return path
+    """Write ``results.json`` and ``config.json`` into ``run_dir`` (NaN becomes null); return the results path."""
+    return shared.write_results(
+        run_dir,
+        tool=tool,
+        title=title,
+        config=config,
+        metrics=metrics,
+        tables=tables,
+        provenance={"packages": packages(), **(provenance or {})},
+    )
