@@ -492,7 +492,7 @@ class AraApp(App[None]):
         self.show_error(title, message)
 
     # ----------------------------------------------------------------------------------------- papers
-    @work(thread=True, exclusive=True, group="papers", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="papers-stats", exit_on_error=False)
     def load_stats(self) -> None:
         """Read library counts."""
         assert self.papers is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,13 @@ async def typed(pilot: Pilot[None], text: str) -> None:
 
 def _text(widget: Static) -> str:
     return str(widget.render())
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Let the app run until ``check()`` holds (a worker may be scheduled after the last one finished)."""
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        await settle(pilot)
 
 
 @pytest.mark.anyio
@@ -214,7 +223,9 @@ async def test_papers_search_shows_chunk_text_add_and_stats(settings: Settings) 
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert papers.queries == ["latent knowledge"]
-        assert _text(app.query_one("#papers-stats", Static)) == "library: 2 papers, 17 chunks (bibtex 1, pdf 1)"
+        stats = app.query_one("#papers-stats", Static)
+        await until(pilot, lambda: _text(stats) != "library: not loaded yet")
+        assert _text(stats) == "library: 2 papers, 17 chunks (bibtex 1, pdf 1)"
         await pilot.press("down")
         await pilot.pause()
         chunk = _text(app.query_one("#papers-chunk", Static))

@@ -109,6 +109,43 @@ class GatewaySession:
             )
         except (OSError, InvalidStatus, TimeoutError) as err:
             raise GatewayError(f"could not open the kernel websocket {uri}: {err}") from err
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        """Re-send ``kernel_info`` until its shell reply AND an iopub message answering it arrive.
+
+        Right after a start or restart the kernel's iopub may not reach this websocket yet; a cell sent then
+        would lose its busy/idle messages and hang until its timeout.
+        """
+        assert self._ws is not None
+        deadline = time.monotonic() + self.config.startup_timeout_s
+        pending: set[str] = set()
+        shell_ok = iopub_ok = False
+        resend_at = 0.0
+        while time.monotonic() < deadline:
+            if time.monotonic() >= resend_at:
+                request = self._message("kernel_info_request", {}, "shell")
+                pending.add(request["header"]["msg_id"])
+                await self._ws.send(json.dumps(request))
+                resend_at = time.monotonic() + 0.5
+            try:
+                raw = await asyncio.wait_for(self._ws.recv(), timeout=0.1)
+            except TimeoutError:
+                continue
+            except ConnectionClosed as err:
+                raise GatewayError(f"the kernel websocket closed while the kernel was starting: {err}") from err
+            msg = json.loads(raw)
+            if not isinstance(msg, dict) or (msg.get("parent_header") or {}).get("msg_id") not in pending:
+                continue
+            if msg.get("channel") == "shell":
+                shell_ok = True
+            elif msg.get("channel") == "iopub":
+                iopub_ok = True
+            if shell_ok and iopub_ok:
+                return
+        raise GatewayError(
+            f"the remote kernel {self.kernel_id} did not answer kernel_info within {self.config.startup_timeout_s:.0f} s"
+        )
 
     def _message(self, msg_type: str, content: dict[str, Any], channel: str) -> dict[str, Any]:
         return {
