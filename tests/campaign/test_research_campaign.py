@@ -27,7 +27,9 @@ def write_campaign(tmp_path: Path, allowed: str, n: int) -> Path:
         f'\n[[entries]]\nid = "q{i}"\nquestion = "Does division by two halve one? ({i})"\n' for i in range(n)
     )
     path.write_text(
-        f'name = "night"\nconcurrency = 2\nheartbeat_s = 0.5\n[policy]\nallowed_recipes = [{allowed}]\n{entries}',
+        # concurrency 1: the in-process kernel fake chdirs per cell, and the working directory is process-wide
+        # (real kernels each have their own; bench/campaign.py measures concurrency 2 on them).
+        f'name = "night"\nconcurrency = 1\nheartbeat_s = 0.5\n[policy]\nallowed_recipes = [{allowed}]\n{entries}',
         encoding="utf-8",
     )
     return path
@@ -37,9 +39,19 @@ def driver(workspace: Path, campaign_id: str) -> list[str]:
     return [sys.executable, "-m", "tests.campaign.graph_driver", str(workspace), campaign_id]
 
 
+def driver_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
 def run_driver(workspace: Path, campaign_id: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        driver(workspace, campaign_id), capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT, check=False
+        driver(workspace, campaign_id),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=workspace.parent,
+        env=driver_env(),
+        check=False,
     )
 
 
@@ -88,7 +100,9 @@ def test_six_entries_survive_five_kill_9_with_no_duplicate_cells_commits_or_prop
     rng = random.Random(11)
     seen = 0
     for _ in range(5):
-        proc = subprocess.Popen(driver(ws, cid), cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            driver(ws, cid), cwd=tmp_path, env=driver_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 60
         while len(queue.events(cid)) <= seen and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
