@@ -180,6 +180,9 @@ def summary(values):
     if not values:
         return {{"value": None}}
     arr = np.asarray(values, dtype=float)
+    if len(arr) < 2:  # one seed has no interval; a [x, x] CI would read as certainty
+        return {{"mean": float(arr.mean()), "ci_low": None, "ci_high": None, "n": len(arr),
+                "values": [float(v) for v in arr], "ci": "none: fewer than 2 seeds"}}
     rng = np.random.default_rng(0)
     boots = [float(rng.choice(arr, size=len(arr)).mean()) for _ in range(1000)]
     return {{"mean": float(arr.mean()), "ci_low": float(np.percentile(boots, 2.5)),
