@@ -18,14 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel, ConfigDict
 
 from assistant.budget import Budget
+from assistant.graph import compile_graph, start_run
 from assistant.graph.context import RunContext
+from assistant.graph.runner import RunOutcome
 from assistant.llm.client import OpenAIClient
 from assistant.recipes import Recipe, default_registry
 from assistant.runlog import RunLog
-from tools.vcs import Workspace
+from tools.vcs import RunDir, Workspace
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,18 @@ def make_context(
         approval_policy=policy,  # type: ignore[arg-type]
         code_mode=code_mode,  # type: ignore[arg-type]
         recipes=recipes,
+    )
+
+
+async def start_in_memory(ctx: RunContext, run: RunDir, workspace: Workspace, question: str) -> RunOutcome:
+    """Start ``run`` over an in-memory checkpointer (the common case of the loop tests)."""
+    return await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=question,
+        run_dir=run.path,
+        workspace=workspace.path,
     )
 
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.budget import Budget
 from assistant.errors import BudgetExceededError
 from assistant.events import InjectionBlocked
-from assistant.graph import compile_graph, start_run
 from assistant.graph.prompts import CLOSE
 from assistant.llm.testing import ScriptedLLM
 from assistant.runlog import events_of, read_events
@@ -28,6 +26,7 @@ from tests.graph.conftest import (
     brief,
     make_context,
     plans,
+    start_in_memory,
 )
 from tools.vcs import Workspace
 
@@ -146,14 +145,7 @@ async def test_poisoned_paper_cannot_approve_choose_tools_or_change_budgets(
     pool = InProcessPool()
     budget = Budget(tokens=100_000, cells=3)
     ctx = make_context(script.client(), workspace, run.path, pool=pool, library=library, policy="ask", budget=budget)
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     # the poison reached the model only inside one quote that it could not close
     prompt = script.requests[1]["messages"][-1]["content"]
@@ -226,14 +218,7 @@ async def test_poisoned_kernel_output_cannot_make_a_cell_escape(
         script.client(), workspace, run.path, pool=pool, code_mode="free", budget=Budget(debug_attempts=1)
     )
     with pytest.raises(BudgetExceededError, match="debug budget exhausted"):
-        await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question=QUESTION,
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
+        await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     debug_prompt = script.requests[3]["messages"][-1]["content"]
     assert "<<<DATA source=cell 0 output>>>" in debug_prompt
@@ -268,14 +253,7 @@ async def test_poisoned_error_cannot_add_config_fields_in_recipe_mode(workspace:
     run = workspace.new_run("recipe-debug")
     pool = InProcessPool(override=poisoned)
     ctx = make_context(script.client(), workspace, run.path, pool=pool, budget=Budget(debug_attempts=1))
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "done"
     assert ctx.budget.debug_attempts == 1
@@ -315,14 +293,7 @@ async def test_analysis_cannot_invent_numbers_or_approve(
     script = ScriptedLLM(replies=[brief(), plans(), {"denominator": 2}, obeyed, *retry])
     run = workspace.new_run(case)
     ctx = make_context(script.client(), workspace, run.path)
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "done"
     report = (run.path / "report.md").read_text()

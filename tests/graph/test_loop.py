@@ -43,6 +43,7 @@ from tests.graph.conftest import (
     make_context,
     plans,
     read_json,
+    start_in_memory,
 )
 from tools.vcs import Workspace
 
@@ -158,14 +159,7 @@ async def test_empty_library_report_says_so(workspace: Workspace) -> None:
     script = ScriptedLLM(replies=[brief(), plans(citations=["made-up#c1"]), {"denominator": 2}, analysis()])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path, library=None)
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     assert outcome.status == "done"
     assert "(no papers in the library matched" in script.requests[1]["messages"][-1]["content"]
     report = (run.path / "report.md").read_text()
@@ -181,14 +175,7 @@ async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
     run = workspace.new_run("w2s")
     pool = InProcessPool()
     ctx = make_context(script.client(), workspace, run.path, pool=pool)
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "done"
     assert outcome.cells == 2
@@ -208,14 +195,7 @@ async def test_identical_repeated_error_stops_the_loop(workspace: Workspace) -> 
     script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 0}])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path, budget=Budget(debug_attempts=5))
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "failed"
     assert outcome.failure is not None
@@ -274,14 +254,7 @@ async def test_cell_budget_is_enforced(workspace: Workspace) -> None:
     pool = InProcessPool()
     ctx = make_context(script.client(), workspace, run.path, pool=pool, budget=Budget(cells=1))
     with pytest.raises(BudgetExceededError, match="cell budget exhausted"):
-        await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question=QUESTION,
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
+        await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert len(pool.executed) == 1
 
@@ -308,14 +281,7 @@ async def test_plan_naming_an_unknown_tool_fails_clearly(workspace: Workspace) -
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path)
     with pytest.raises(AssistantError, match="named 'nuke_from_orbit'; available recipes: synthetic_w2s"):
-        await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question=QUESTION,
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
+        await start_in_memory(ctx, run, workspace, QUESTION)
 
 
 @pytest.mark.anyio
@@ -327,14 +293,7 @@ async def test_bad_questions_are_refused_before_any_call(workspace: Workspace, q
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path)
     with pytest.raises(AssistantError, match=message):
-        await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question=question,
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
+        await start_in_memory(ctx, run, workspace, question)
     assert script.requests == []
 
 
@@ -349,14 +308,7 @@ async def test_a_cell_that_kills_its_kernel_goes_to_debug(workspace: Workspace) 
     run = workspace.new_run("w2s")
     pool = InProcessPool(override=die_first)
     ctx = make_context(script.client(), workspace, run.path, pool=pool)
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     assert outcome.status == "done"
     cells = events_of(read_events(run.events_path), CellExecuted)
     assert [(c.status, c.error) for c in cells] == [("died", "KernelDied: exit code -9"), ("ok", None)]
@@ -498,14 +450,7 @@ async def test_free_mode_runs_a_model_written_cell(workspace: Workspace) -> None
     )
     run = workspace.new_run("free")
     ctx = make_context(script.client(), workspace, run.path, code_mode="free")
-    outcome = await start_run(
-        compile_graph(InMemorySaver()),
-        ctx,
-        run_id=run.run_id,
-        question=QUESTION,
-        run_dir=run.path,
-        workspace=workspace.path,
-    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "done"
     plan_schema = script.requests[1]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
