@@ -228,7 +228,7 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
                 figures = json.loads(results.read_text(encoding="utf-8")).get("figures") or {}
                 for name, rel in figures.items():
                     path = (results.parent / str(rel)).resolve()
-                    emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=f"{name} {path}"))
+                    emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=str(name), path=str(path)))
 
     return forward
 

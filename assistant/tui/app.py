@@ -9,6 +9,7 @@ Does not cover the research loop, the library or review themselves (``assistant.
 
 from __future__ import annotations
 
+import gc
 import getpass
 import logging
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ from assistant.schemas import Approval
 from assistant.settings import Settings
 from assistant.tui.backends import CellOutput, PapersBackend, ReviewBackend, RunDriver, RunOutcome
 from assistant.tui.history import ChatHistory, InstanceLock, tui_dir
+from assistant.tui.images import Protocol
 from assistant.tui.messages import (
     CellOutputReceived,
     ChatAnswered,
@@ -46,6 +48,7 @@ from assistant.tui.messages import (
     RunPaused,
 )
 from assistant.tui.screens.chat import ChatPane
+from assistant.tui.screens.figures import FiguresScreen
 from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal
 from assistant.tui.screens.papers import PapersPane
 from assistant.tui.screens.review import ReviewPane
@@ -66,6 +69,18 @@ PANES = ("chat", "runs", "papers", "review")
 RUNS_REFRESH_S = 0.1
 """How often streamed run events are drawn on the Runs pane (10 Hz keeps keystrokes under 50 ms)."""
 LLMFactory = Callable[[Settings], LLMClient]
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive after start-up out of the cyclic garbage collector's reach (``gc.freeze``).
+
+    The app's process holds a large heap of long-lived objects (the graph, pydantic models, Textual itself); a
+    full (generation 2) collection walks all of them and stalls the event loop for ~90 ms on our machines, which
+    was the slowest keystroke while a run streams. Frozen objects are still freed by reference counting; only
+    cycles among them are never collected. Runs after the first frame so it does not delay first paint.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -107,8 +122,14 @@ class AraApp(App[None]):
         review: ReviewBackend | None = None,
         reviewer: str | None = None,
         thread: str = "main",
+        image_protocol: Protocol | None = None,
+        freeze_heap: bool = False,
     ) -> None:
         super().__init__()
+        self.freeze_heap = freeze_heap
+        """Freeze the start-up heap after the first frame (``freeze_startup_heap``); ``ara tui`` does, tests do not."""
+        self.image_protocol = image_protocol
+        """How figures are drawn inline (``assistant.tui.images.choose_protocol``); None: links only."""
         self.settings = settings
         self.llm = llm
         self.llm_factory = llm_factory
@@ -177,6 +198,8 @@ class AraApp(App[None]):
                 timeout=8,
             )
         self.set_interval(RUNS_REFRESH_S, self.flush_runs)
+        if self.freeze_heap:
+            self.call_after_refresh(freeze_startup_heap)
         self.chat.show_thread(self.thread_id, self.history.load(self.thread_id))
         self.chat.query_one("#chat-input").focus()
         if self.llm is None:
@@ -470,6 +493,15 @@ class AraApp(App[None]):
     def _resume(self) -> None:
         self.resume_current()
 
+    @on(RunsPane.FiguresRequested)
+    def _figures(self) -> None:
+        self.flush_runs()
+        figures = list(self.runs.figures)
+        if not figures:
+            self.notify("this run has no figures yet (they appear once results.json is read)")
+            return
+        self.push_screen(FiguresScreen(figures, self.image_protocol))
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failed worker opens the error modal; the app and other panes keep working."""
         if event.state != WorkerState.ERROR or event.worker.error is None:
@@ -678,6 +710,8 @@ def make_app(
     reviewer: str | None = None,
     llm_factory: LLMFactory | None = None,
     thread: str = "main",
+    image_protocol: Protocol | None = None,
+    freeze_heap: bool = False,
 ) -> AraApp:
     """Build the app. Anything not given is left out (tests pass scripted parts); ``ara tui`` passes the real ones.
 
@@ -690,6 +724,10 @@ def make_app(
         reviewer: Name recorded on plan approvals (default: the login name).
         llm_factory: How to build the client when ``llm`` is None (default ``connect_llm``).
         thread: The chat thread to open.
+        image_protocol: How figures are drawn inline; None lists them as links (chosen before the app starts,
+            because asking the terminal is impossible once Textual owns it).
+        freeze_heap: Take the start-up heap out of the garbage collector's full passes (``freeze_startup_heap``), for
+            the process that runs the app; tests leave it off so finished apps are still collected.
     """
     return AraApp(
         settings,
@@ -700,4 +738,6 @@ def make_app(
         review=review,
         reviewer=reviewer,
         thread=thread,
+        image_protocol=image_protocol,
+        freeze_heap=freeze_heap,
     )

@@ -30,9 +30,11 @@ class CellOutput(_Record):
     index: int
     """Cell index."""
     stream: Literal["stdout", "stderr", "figure", "table"] = "stdout"
-    """Where the text came from; ``figure`` text is a path shown as a link."""
+    """Where the text came from; ``figure`` and ``table`` outputs are files (``path``) named by ``text``."""
     text: str
-    """The text (may hold many lines)."""
+    """The text (may hold many lines); for a figure or table, its name in ``results.json``."""
+    path: str | None = None
+    """The file a figure or table was written to (absolute), shown as a link and, for figures, drawn inline."""
 
 
 class RunOutcome(_Record):

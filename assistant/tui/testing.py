@@ -49,6 +49,8 @@ class ScriptedDriver:
     cancelled: list[str] = field(default_factory=list)
     gate: threading.Event | None = None
     cell_delay_s: float = 0.0
+    figures: dict[str, str] = field(default_factory=dict)
+    """Figures (name -> file) announced after the cells, as ``GraphRunDriver`` does once results.json is read."""
 
     def start(self, question: str, emit: Emit) -> RunOutcome:
         budget: dict[str, float | int | None] = {"tokens": 20000, "cells": 20, "wall_s": 3600.0, "debug_attempts": 3}
@@ -105,6 +107,8 @@ class ScriptedDriver:
                     duration_s=1.5,
                 )
             )
+        for name, path in self.figures.items():
+            emit(CellOutput(run_id=run_id, index=-1, stream="figure", text=name, path=path))
         emit(RunFinished(run_id=run_id, ts=T0 + 42, status="done", proposal_id="1", tokens=5120))
         return RunOutcome(run_id=run_id, status="done", proposal_id="1", message="5120 tokens")
 

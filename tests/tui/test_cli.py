@@ -53,3 +53,18 @@ def test_ara_tui_passes_thread_and_workspace(opened: list[AraApp], tmp_path: Any
     [app] = opened
     assert app.thread_id == "probes"
     assert app.settings.workspace == (tmp_path / "w2").resolve()
+
+
+def test_ara_tui_images_option_picks_the_protocol(opened: list[AraApp], tmp_path: Any) -> None:
+    workspace = ["--workspace", str(tmp_path / "w")]
+    for choice, expected in (("off", None), ("halfcell", "halfcell"), ("sixel", "sixel")):
+        result = CliRunner().invoke(cli, [*workspace, "tui", "--images", choice])
+        assert result.exit_code == 0, result.output
+        assert opened[-1].image_protocol == expected
+        assert opened[-1].freeze_heap is True
+    result = CliRunner().invoke(cli, [*workspace, "tui", "--images", "png"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--images': 'png' is not one of 'auto', 'sixel', 'tgp', 'halfcell', 'off'." in (
+        result.output
+    )
+    assert len(opened) == 3

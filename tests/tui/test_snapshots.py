@@ -17,6 +17,7 @@ from textual.widgets import Input
 from assistant.settings import Settings
 from assistant.tui import AraApp
 from assistant.tui.screenshots import demo_app, take
+from assistant.tui.testing import ScriptedDriver
 
 Snap = Callable[..., bool]
 
@@ -90,6 +91,27 @@ SCENES = {
 @pytest.mark.parametrize("scene", list(SCENES))
 def test_pane_snapshot(scene: str, snap_compare: Snap, tmp_path: Path, settings: Settings) -> None:
     assert snap_compare(demo_app(settings.workspace), terminal_size=(80, 24), run_before=SCENES[scene])
+
+
+FIGURES_DIR = Path("/tmp/ara-snapshot-figures")
+"""A fixed folder: the viewer shows each figure's absolute path, which must not change between machines."""
+
+
+def test_figures_viewer_snapshot(snap_compare: Snap, settings: Settings) -> None:
+    from tests.tui.test_figures import gradient_png
+
+    figure = gradient_png(FIGURES_DIR / "pgr_by_seed.png", (96, 48))
+    app = demo_app(settings.workspace)
+    app.image_protocol = "halfcell"
+    assert isinstance(app.runner, ScriptedDriver)
+    app.runner.figures = {"pgr_by_seed": str(figure)}
+
+    async def figures(pilot: Pilot[Any]) -> None:
+        await _run(pilot)
+        await pilot.press("f")
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=figures)
 
 
 def test_tiny_terminal_snapshot(snap_compare: Snap, settings: Settings) -> None:

@@ -29,7 +29,7 @@ KEYS = [
     ("tab, shift+tab", "move between widgets"),
     ("enter", "send message, search, open proposal"),
     ("a / e / x on a plan card", "approve / edit / reject the plan"),
-    ("c / r on Runs", "cancel / resume the current run"),
+    ("c / r / f on Runs", "cancel / resume the run / show its figures"),
     ("a / x / m / g on Review", "approve / reject / more diff / reload list"),
     ("ctrl+l", "reconnect to the LLM endpoint"),
     ("ctrl+s", "save a screenshot (SVG) into the workspace"),

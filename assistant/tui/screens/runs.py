@@ -2,7 +2,8 @@
 
 Covers the status line (node, tokens, cells, time against budget), the cell table and a bounded output log (a run
 that prints 10,000 lines keeps only the last ``MAX_LOG_LINES``), with cancel (c) and resume (r) posted as
-messages. Figures are shown as file links (no inline image protocol is used). Does not cover running anything.
+messages, and the run's figures, each a ``file://`` link in the log and drawn inline by the figures viewer (f,
+``assistant.tui.screens.figures``). Does not cover running anything.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class RunsPane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel run"),
         Binding("r", "resume", "Resume run"),
+        Binding("f", "figures", "Figures"),
     ]
 
     class CancelRequested(Message):
@@ -52,9 +54,14 @@ class RunsPane(Vertical):
     class ResumeRequested(Message):
         """The user asked to resume the current (failed or stopped) run."""
 
+    class FiguresRequested(Message):
+        """The user asked to see the run's figures."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: set[str] = set()
+        self.figures: list[CellOutput] = []
+        """The run's figure outputs, oldest first."""
 
     def compose(self) -> ComposeResult:
         yield RunStatusBar(id="run-status", classes="pane-title")
@@ -78,6 +85,7 @@ class RunsPane(Vertical):
         """Clear cells and output for a new run."""
         self.cells.clear_options()
         self._rows.clear()
+        self.figures.clear()
         self.log_widget.clear()
 
     def show_state(self, state: RunState) -> None:
@@ -106,10 +114,15 @@ class RunsPane(Vertical):
         return str(option.prompt)
 
     def show_output(self, output: CellOutput) -> None:
-        """Append a cell's output to the log; figures and tables become links to their files."""
+        """Append a cell's output to the log; figures and tables become links to their files (f shows figures)."""
         log = self.log_widget
         if output.stream in ("figure", "table"):
-            log.write_line(f"[cell {output.index}] {output.stream}: file://{output.text}")
+            if output.stream == "figure":
+                self.figures.append(output)
+                hint = " (f draws it)"
+            else:
+                hint = ""
+            log.write_line(f"[{output.stream}] {output.text[:200]}: file://{output.path}{hint}")
             return
         prefix = f"[cell {output.index}{' stderr' if output.stream == 'stderr' else ''}] "
         lines = [
@@ -123,3 +136,6 @@ class RunsPane(Vertical):
 
     def action_resume(self) -> None:
         self.post_message(self.ResumeRequested())
+
+    def action_figures(self) -> None:
+        self.post_message(self.FiguresRequested())
