@@ -12,12 +12,13 @@ from __future__ import annotations
 import gc
 import getpass
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -68,6 +69,10 @@ HISTORY_CHARS = 24_000
 PANES = ("chat", "runs", "papers", "review")
 RUNS_REFRESH_S = 0.1
 """How often streamed run events are drawn on the Runs pane (10 Hz keeps keystrokes under 50 ms)."""
+KEYS_FIRST_S = 0.12
+"""While the user pressed a key this recently, a periodic Runs flush waits (the key's frame goes first)..."""
+RUNS_MAX_STALE_S = 0.5
+"""...but the Runs pane is never more than this far behind the run."""
 LLMFactory = Callable[[Settings], LLMClient]
 
 
@@ -146,6 +151,8 @@ class AraApp(App[None]):
         self._papers_loaded = False
         self._review_loaded = False
         self._runs_backlog: list[Event | CellOutput] = []
+        self._backlog_since = 0.0
+        self._last_key = 0.0
         self._driving = False
         """True while a driver call runs in its thread (Textual marks thread workers cancelled at exit, but the
         thread goes on: quitting then asks the driver to stop the run so the process can end)."""
@@ -197,7 +204,7 @@ class AraApp(App[None]):
                 severity="warning",
                 timeout=8,
             )
-        self.set_interval(RUNS_REFRESH_S, self.flush_runs)
+        self.set_interval(RUNS_REFRESH_S, self._flush_runs_tick)
         if self.freeze_heap:
             self.call_after_refresh(freeze_startup_heap)
         self.chat.show_thread(self.thread_id, self.history.load(self.thread_id))
@@ -394,7 +401,7 @@ class AraApp(App[None]):
     def on_run_event_received(self, message: RunEventReceived) -> None:
         event = message.event
         self.run_state.apply(event)
-        self._runs_backlog.append(event)
+        self._queue_for_runs(event)
         if isinstance(event, RunStarted):
             self.chat.add("system", f"run {event.run_id} started (F3 shows it live)")
         elif isinstance(event, PlanProposed):
@@ -405,14 +412,33 @@ class AraApp(App[None]):
             self.chat.add("system", f"run {event.run_id} finished: {event.status}")
 
     def on_cell_output_received(self, message: CellOutputReceived) -> None:
-        self._runs_backlog.append(message.output)
+        self._queue_for_runs(message.output)
+
+    def _queue_for_runs(self, item: Event | CellOutput) -> None:
+        if not self._runs_backlog:
+            self._backlog_since = time.monotonic()
+        self._runs_backlog.append(item)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
+        await super().on_event(event)
+
+    def _flush_runs_tick(self) -> None:
+        """The periodic flush: skipped while keys are arriving, unless the pane would fall too far behind."""
+        now = time.monotonic()
+        if now - self._last_key < KEYS_FIRST_S and now - self._backlog_since < RUNS_MAX_STALE_S:
+            return
+        self.flush_runs()
 
     def flush_runs(self) -> None:
         """Apply the run events received since the last flush to the Runs pane in one batch.
 
         Runs can emit hundreds of events a second; drawing each one separately makes every frame re-render the
         cell table and the log, and keystrokes wait behind those frames. Flushing at ``RUNS_REFRESH_S`` bounds
-        that work; pauses, ends and failures flush at once so the pane is never stale when the run stops.
+        that work, and a flush that would land just after a keystroke waits for the key's frame (at most
+        ``RUNS_MAX_STALE_S``), since a flush that grows the log or the cell list lays out and repaints the whole
+        screen. Pauses, ends and failures flush at once so the pane is never stale when the run stops.
         """
         if not self._runs_backlog:
             return

@@ -1,7 +1,8 @@
 """The README screenshots, taken by the app itself (``App.save_screenshot``) over the scripted doubles.
 
 Covers driving a demo app (scripted run, fixed papers and one proposal from ``assistant.tui.testing``) through the
-Chat, Runs, Papers and Review panes and saving one SVG per pane. Run:
+Chat, Runs, Papers and Review panes and the figures viewer (a real matplotlib plot drawn in half cells), saving one
+SVG each. Run:
 ``.venv/bin/python -m assistant.tui.screenshots docs/screenshots``. Does not cover the snapshot tests
 (``tests/tui/test_snapshots.py``), which compare the same kind of SVG against committed ones.
 """
@@ -48,12 +49,34 @@ async def _settle(pilot: Any) -> None:
     await pilot.pause()
 
 
+def pgr_figure(path: Path) -> Path:
+    """A PGR-by-seed bar chart like the synthetic weak-to-strong recipe draws (fixed numbers), saved as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    seeds, pgr = list(range(5)), [0.38, 0.44, 0.41, 0.35, 0.47]
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=60)
+    ax.bar(seeds, pgr, color="#4c9be8")
+    ax.axhline(sum(pgr) / len(pgr), color="#e8744c", linewidth=3)
+    ax.set(xlabel="seed", ylabel="PGR", ylim=(0, 0.6))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 async def take(out: Path, size: tuple[int, int] = (80, 24)) -> list[Path]:
-    """Save ``chat.svg``, ``runs.svg``, ``papers.svg`` and ``review.svg`` into ``out``."""
+    """Save ``chat.svg``, ``runs.svg``, ``figures.svg``, ``papers.svg`` and ``review.svg`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="ara-shots-") as tmp:
         app = demo_app(Path(tmp) / "ws")
+        assert isinstance(app.runner, ScriptedDriver)
+        app.runner.figures = {"pgr_by_seed": str(pgr_figure(Path(tmp) / "run" / "pgr_by_seed.png"))}
+        app.image_protocol = "halfcell"
         async with app.run_test(size=size) as pilot:
 
             def shot(name: str) -> None:
@@ -67,6 +90,11 @@ async def take(out: Path, size: tuple[int, int] = (80, 24)) -> list[Path]:
             await pilot.press("a")
             await _settle(pilot)
             shot("runs")
+            await pilot.press("f")
+            await _settle(pilot)
+            shot("figures")
+            await pilot.press("escape")
+            await pilot.pause()
             await pilot.press("f4")
             await _settle(pilot)
             query = app.query_one("#papers-query", Input)

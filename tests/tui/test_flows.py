@@ -17,6 +17,8 @@ from textual.worker import WorkerFailed
 from assistant.llm.testing import ScriptedLLM
 from assistant.settings import Settings
 from assistant.tui import make_app
+from assistant.tui.app import KEYS_FIRST_S, RUNS_MAX_STALE_S
+from assistant.tui.backends import CellOutput
 from assistant.tui.history import ChatHistory, InstanceLock
 from assistant.tui.messages import ChatAnswered, ChatDeltaReceived, RunEnded, RunPaused
 from assistant.tui.screens.chat import ATTACH_LIMIT
@@ -299,6 +301,31 @@ async def test_ten_thousand_output_lines_stay_bounded(settings: Settings) -> Non
         log = app.query_one("#run-log", Log)
         assert log.line_count == MAX_LOG_LINES
         assert log.lines[-1] == "[cell 0] epoch 9999 loss 0.000"
+
+
+@pytest.mark.anyio
+async def test_periodic_runs_flush_lets_keys_go_first_but_never_lags_long(settings: Settings) -> None:
+    app = make_app(settings, llm=ScriptedLLM().client(), runner=ScriptedDriver())
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one("#run-log", Log)
+        # no await between setting the clock and asserting: the app's own 10 Hz tick could run there
+        now = time.monotonic()
+        app._queue_for_runs(CellOutput(run_id=RUN_ID, index=0, text="epoch 0"))
+        app._last_key, app._backlog_since = now - 0.05, now - 0.1  # a key 50 ms ago, output 100 ms old: wait
+        app._flush_runs_tick()
+        assert len(app._runs_backlog) == 1
+        assert log.line_count == 0
+        app._backlog_since = now - (RUNS_MAX_STALE_S + 0.1)  # the same output, now too old to hold back
+        app._flush_runs_tick()
+        assert app._runs_backlog == []
+        assert log.lines == ["[cell 0] epoch 0"]
+        app._queue_for_runs(CellOutput(run_id=RUN_ID, index=0, text="epoch 1"))
+        app._last_key = time.monotonic() - (KEYS_FIRST_S + 0.05)  # no key lately: flush at once
+        app._flush_runs_tick()
+        assert log.lines[-1] == "[cell 0] epoch 1"
+        app._last_key = 0.0
+        await pilot.press("x")  # a real key press is what sets the clock
+        assert time.monotonic() - app._last_key < 1.0
 
 
 @pytest.mark.anyio

@@ -121,7 +121,7 @@ def test_tiny_terminal_snapshot(snap_compare: Snap, settings: Settings) -> None:
 @pytest.mark.anyio
 async def test_readme_screenshots_are_taken_by_the_app(tmp_path: Path) -> None:
     saved = await take(tmp_path)
-    assert [p.name for p in saved] == ["chat.svg", "runs.svg", "papers.svg", "review.svg"]
+    assert [p.name for p in saved] == ["chat.svg", "runs.svg", "figures.svg", "papers.svg", "review.svg"]
     runs = (tmp_path / "runs.svg").read_text(encoding="utf-8")
     assert runs.startswith("<svg")
     assert "01JTESTRUN0000000000000000" in runs

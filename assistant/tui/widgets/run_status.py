@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from assistant.events import (
     BudgetExhausted,
@@ -88,10 +88,22 @@ class RunState:
         return f"{self.run_id} {self.status} node={self.node or '-'} tokens={tokens} cells={cells} time={wall}"
 
 
-class RunStatusBar(Static):
-    """One line of run status."""
+class RunStatusBar(Widget):
+    """The run's status, on a fixed-height line (``#run-status`` in the stylesheet).
+
+    Redrawing only repaints this widget: a ``Static.update`` would ask for a layout of the whole screen, and the
+    status changes with every batch of run events.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._text = Text()
+
+    def render(self) -> Text:
+        return self._text
 
     def show(self, state: RunState) -> None:
         """Redraw from ``state``."""
         style = {"failed": "bold red", "budget_exhausted": "bold yellow", "done": "bold green"}.get(state.status, "")
-        self.update(Text(state.line(), style=style))
+        self._text = Text(state.line(), style=style)
+        self.refresh()
