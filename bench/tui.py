@@ -5,8 +5,10 @@ Textual app (one Input) as the baseline in the same run. A "render" is the scree
 hands to the driver (``App._display``; the headless driver skips only the terminal write), so a keystroke's latency
 is the time from sending the key event to the first composed frame showing its effect. Measured three ways: typing
 into a bare app, typing into ara's chat while a run streams 50 cells (20 output lines each) in the background, and
-moving the cell cursor on the Runs pane while those cells stream into it. Target: p95 < 50 ms.
-Run: ``nice -n 10 .venv/bin/python -m bench.tui``.
+moving the cell cursor on the Runs pane while those cells stream into it. Each is measured twice: on the machine
+as it is, and with ``--busy`` processes spinning on the CPU (2 saturate our 2 cores), to show how the latency holds
+when a campaign or a kernel competes for the CPU. Target: p95 < 50 ms. The app is built as ``ara tui`` builds it
+(``freeze_heap=True``). Run: ``.venv/bin/python -m bench.tui``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import argparse
 import asyncio
 import functools
 import operator
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,7 +36,7 @@ from textual.widgets import Input, OptionList
 from assistant.llm.testing import ScriptedLLM
 from assistant.settings import load_settings
 from assistant.tui import AraApp, make_app
-from assistant.tui.app import RUNS_REFRESH_S
+from assistant.tui.app import RUNS_MAX_STALE_S, RUNS_REFRESH_S
 from assistant.tui.testing import FakePapers, FakeReview, ScriptedDriver
 from bench._results import write_section
 
@@ -50,7 +55,12 @@ class BareApp(App[None]):
 
 def _ara(workspace: Path, driver: ScriptedDriver) -> AraApp:
     return make_app(
-        load_settings(workspace), llm=ScriptedLLM().client(), runner=driver, papers=FakePapers(), review=FakeReview()
+        load_settings(workspace),
+        llm=ScriptedLLM().client(),
+        runner=driver,
+        papers=FakePapers(),
+        review=FakeReview(),
+        freeze_heap=True,
     )
 
 
@@ -194,33 +204,73 @@ def _ms(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values) * 1000, p95 * 1000, max(values) * 1000
 
 
+class Burners:
+    """``count`` processes spinning on the CPU while the block runs (the load a campaign or a kernel adds)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Burners:
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(self.count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+async def keystrokes(args: argparse.Namespace, root: Path) -> tuple[list[float], list[float], list[float], int, int]:
+    """Bare typing, ara typing and ara cursor latencies pooled over ``args.repeat`` runs, and cells streamed."""
+    bare: list[float] = []
+    typing: list[float] = []
+    cursor: list[float] = []
+    typed_cells = cursor_cells = 0
+    for i in range(args.repeat):
+        bare += await bare_typing(args.keys, args.gap)
+        values, cells = await ara_typing(root / f"typing{i}", args.keys, args.gap, args.cells, args.cell_delay)
+        typing, typed_cells = typing + values, typed_cells + cells
+        values, cells = await ara_cursor(root / f"cursor{i}", args.keys, args.gap, args.cells, args.cell_delay)
+        cursor, cursor_cells = cursor + values, cursor_cells + cells
+    return bare, typing, cursor, typed_cells // args.repeat, cursor_cells // args.repeat
+
+
 async def run(args: argparse.Namespace) -> str:
     root = Path(tempfile.mkdtemp(prefix="ara-bench-tui-"))
+    load_at_start = os.getloadavg()[0]
     paints_bare, paints_ara = [], []
     for i in range(args.paints):
         paints_bare.append(await first_paint(BareApp))
         paints_ara.append(await first_paint(functools.partial(_ara, root / f"paint{i}", ScriptedDriver())))
-    bare = await bare_typing(args.keys, args.gap)
-    typing, typed_cells = await ara_typing(root / "typing", args.keys, args.gap, args.cells, args.cell_delay)
-    cursor, cursor_cells = await ara_cursor(root / "cursor", args.keys, args.gap, args.cells, args.cell_delay)
     fp_bare, fp_ara = statistics.median(paints_bare), statistics.median(paints_ara)
-    rows = []
-    for name, values in (
-        ("bare Textual app, typing (baseline)", bare),
-        (f"ara chat, typing while a run streams {args.cells} cells", typing),
-        (f"ara Runs pane, moving the cell cursor while {args.cells} cells stream in", cursor),
-    ):
-        med, p95, worst = _ms(values)
-        rows.append(f"| {name} | {len(values)} | {med:.1f} | {p95:.1f} | {worst:.1f} |")
-    p95_worst = max(_ms(typing)[1], _ms(cursor)[1])
-    verdict = "met" if p95_worst < 50 else "NOT met"
+    rows: list[str] = []
+    verdicts: list[str] = []
+    streamed = ""
+    for busy in (0, args.busy):
+        load = "as is" if busy == 0 else f"+{busy} busy processes"
+        with Burners(busy):
+            bare, typing, cursor, typed_cells, cursor_cells = await keystrokes(args, root / f"busy{busy}")
+        for name, values in (
+            ("bare Textual app, typing (baseline)", bare),
+            (f"ara chat, typing while a run streams {args.cells} cells", typing),
+            (f"ara Runs pane, moving the cell cursor while {args.cells} cells stream in", cursor),
+        ):
+            med, p95, worst = _ms(values)
+            rows.append(f"| {load} | {name} | {len(values)} | {med:.1f} | {p95:.1f} | {worst:.1f} |")
+        p95_worst = max(_ms(typing)[1], _ms(cursor)[1])
+        verdicts.append(
+            f"{load}: **{'met' if p95_worst < 50 else 'NOT met'}** (worst p95 {p95_worst:.1f} ms, "
+            f"{p95_worst / _ms(bare)[1]:.1f}x the bare app's)"
+        )
+        streamed = streamed or f"{typed_cells} (typing) and {cursor_cells} (cursor)"
     return "\n".join(
         [
             "## TUI responsiveness (`bench/tui.py`)",
             "",
-            f"Command: `nice -n 10 .venv/bin/python -m bench.tui --keys {args.keys} --cells {args.cells}` "
-            f"(Textual {textual.__version__}, Python {platform.python_version()}, headless {SIZE[0]}x{SIZE[1]}, "
-            "2 shared cores under other engineers' load).",
+            f"Command: `.venv/bin/python -m bench.tui --keys {args.keys} --repeat {args.repeat} --cells {args.cells} "
+            f"--busy {args.busy}` (Textual {textual.__version__}, Python {platform.python_version()}, headless "
+            f"{SIZE[0]}x{SIZE[1]}, {len(os.sched_getaffinity(0))} cores, load average {load_at_start:.1f} at start).",
             "",
             "| time to first paint | median (ms) | runs |",
             "|---|---|---|",
@@ -228,16 +278,16 @@ async def run(args: argparse.Namespace) -> str:
             f"| ara TUI (4 panes, scripted backends) | {fp_ara * 1000:.0f} | {args.paints} |",
             f"| ratio ara / bare | {fp_ara / fp_bare:.2f}x | |",
             "",
-            "| keystroke to composed frame | keys | median (ms) | p95 (ms) | max (ms) |",
-            "|---|---|---|---|---|",
+            "| machine | keystroke to composed frame | keys | median (ms) | p95 (ms) | max (ms) |",
+            "|---|---|---|---|---|---|",
             *rows,
             "",
-            f"Cells that streamed in while the keys were measured: {typed_cells} (typing) and {cursor_cells} "
-            f"(cursor) of the run's {args.cells}, each with 20 output lines, {args.cell_delay * 1000:.0f} ms apart; "
-            f"the Runs pane draws them at {1 / RUNS_REFRESH_S:.0f} Hz. p95 target < 50 ms: "
-            f"**{verdict}** (worst p95 {p95_worst:.1f} ms; ratio to the bare app's p95 "
-            f"{p95_worst / _ms(bare)[1]:.2f}x). A frame is counted when Textual composes the screen update and hands "
-            "it to the driver (the headless driver skips only the terminal write).",
+            f"Cells that streamed in while the keys were measured, per run: {streamed} of the run's {args.cells}, "
+            f"each with 20 output lines, {args.cell_delay * 1000:.0f} ms apart; the Runs pane draws them at "
+            f"{1 / RUNS_REFRESH_S:.0f} Hz, a batch waiting while keys arrive (at most {RUNS_MAX_STALE_S} s). p95 target < 50 ms: {'; '.join(verdicts)}. A frame is counted when "
+            "Textual composes the screen update and hands it to the driver (the headless driver skips only the "
+            "terminal write); Textual composes at most 60 frames a second, so while cells stream a key can wait up "
+            "to ~17 ms for the next frame, which the bare app (nothing else drawing) never does.",
         ]
     )
 
@@ -249,6 +299,8 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=50, help="cells the scripted run streams")
     parser.add_argument("--cell-delay", type=float, default=0.06, help="seconds between cells")
     parser.add_argument("--paints", type=int, default=5, help="first-paint repetitions per app")
+    parser.add_argument("--repeat", type=int, default=3, help="runs pooled per measurement")
+    parser.add_argument("--busy", type=int, default=2, help="CPU-spinning processes for the loaded measurement")
     parser.add_argument("--no-write", action="store_true", help="print only; do not touch docs/benchmarks.md")
     args = parser.parse_args()
     markdown = asyncio.run(run(args))
