@@ -25,7 +25,15 @@ from assistant.events import CellExecuted, Event, ResultsRead
 from assistant.llm.client import LLMClient
 from assistant.schemas import Approval, ExperimentPlan
 from assistant.settings import Settings
-from assistant.tui.backends import CellOutput, Emit, PaperHit, ProposalDetail, ProposalSummary, RunOutcome
+from assistant.tui.backends import (
+    CellOutput,
+    Emit,
+    PaperHit,
+    ProposalDetail,
+    ProposalSummary,
+    ResultTable,
+    RunOutcome,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -220,17 +228,50 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
                     text = result.get(stream) or ""
                     if text:
                         emit(CellOutput(run_id=event.run_id, index=event.index, stream=stream, text=text))
+                for output in _rich_outputs(run_path, event.run_id, event.index, result.get("outputs") or []):
+                    emit(output)
                 if result.get("traceback"):
                     emit(CellOutput(run_id=event.run_id, index=event.index, stream="stderr", text=result["traceback"]))
         elif isinstance(event, ResultsRead):
             results = run_path / event.path
             if results.is_file():
-                figures = json.loads(results.read_text(encoding="utf-8")).get("figures") or {}
-                for name, rel in figures.items():
+                document = json.loads(results.read_text(encoding="utf-8"))
+                for name, table in (document.get("tables") or {}).items():
+                    if isinstance(table, dict):
+                        emit(
+                            CellOutput(
+                                run_id=event.run_id,
+                                index=-1,
+                                stream="table",
+                                text=str(name),
+                                path=str(results.resolve()),
+                                table=ResultTable.from_json(table),
+                            )
+                        )
+                for name, rel in (document.get("figures") or {}).items():
                     path = (results.parent / str(rel)).resolve()
                     emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=str(name), path=str(path)))
 
     return forward
+
+
+def _rich_outputs(run_path: Path, run_id: str, index: int, outputs: list[Any]) -> Iterator[CellOutput]:
+    """What a cell displayed (``cells/NN.result.json`` ``outputs``): images as figures, values as text."""
+    images = 0
+    for output in outputs:
+        if not isinstance(output, dict):
+            continue
+        kind = output.get("kind")
+        if kind == "image/png" and output.get("path"):
+            images += 1
+            path = (run_path / str(output["path"])).resolve()
+            yield CellOutput(
+                run_id=run_id, index=index, stream="figure", text=f"cell {index} image {images}", path=str(path)
+            )
+        elif output.get("text"):
+            yield CellOutput(run_id=run_id, index=index, stream="display", text=str(output["text"]))
+        elif "data" in output:
+            yield CellOutput(run_id=run_id, index=index, stream="display", text=json.dumps(output["data"], default=str))
 
 
 def _default_kernels(settings: Settings) -> Any:

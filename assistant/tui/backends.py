@@ -22,6 +22,35 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ResultTable(_Record):
+    """A table from results.json (``{"columns": [...], "rows": [[...], ...]}``), cells as display strings."""
+
+    columns: tuple[str, ...]
+    """Column names."""
+    rows: tuple[tuple[str, ...], ...]
+    """Rows, each as long as ``columns`` (missing cells are empty strings)."""
+
+    @classmethod
+    def from_json(cls, table: dict[str, Any]) -> ResultTable:
+        """Read a results.json table; rows are padded to the widest, unnamed extra columns get ``colN`` names."""
+        raw_rows = table.get("rows")
+        cells = (
+            [[_cell(v) for v in (row if isinstance(row, list) else [row])] for row in raw_rows or []]
+            if isinstance(raw_rows, list)
+            else []
+        )
+        columns = [str(c) for c in table.get("columns") or []] if isinstance(table.get("columns"), list) else []
+        width = max([len(columns), *(len(row) for row in cells)])
+        columns += [f"col{i}" for i in range(len(columns), width)]
+        return cls(columns=tuple(columns), rows=tuple(tuple(row + [""] * (width - len(row))) for row in cells))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
 class CellOutput(_Record):
     """Text a running cell printed (a chunk of its stdout or stderr), or an artefact it wrote."""
 
@@ -29,12 +58,15 @@ class CellOutput(_Record):
     """The run."""
     index: int
     """Cell index."""
-    stream: Literal["stdout", "stderr", "figure", "table"] = "stdout"
-    """Where the text came from; ``figure`` and ``table`` outputs are files (``path``) named by ``text``."""
+    stream: Literal["stdout", "stderr", "display", "figure", "table"] = "stdout"
+    """Where the text came from: the cell's streams, a value it displayed (``Out[n]``, markdown, JSON), a figure
+    (an image it displayed, or one named in results.json), or a results.json table."""
     text: str
-    """The text (may hold many lines); for a figure or table, its name in ``results.json``."""
+    """The text (may hold many lines); for a figure or table, its name."""
     path: str | None = None
-    """The file a figure or table was written to (absolute), shown as a link and, for figures, drawn inline."""
+    """The file behind a figure or table (absolute), shown as a link; figures are drawn by the figures viewer."""
+    table: ResultTable | None = None
+    """The table's contents, for ``table`` outputs."""
 
 
 class RunOutcome(_Record):

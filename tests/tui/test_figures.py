@@ -12,15 +12,18 @@ from textual.pilot import Pilot
 from textual.widgets import Log, Static
 from textual_image.widget import HalfcellImage
 
-from assistant.events import ResultsRead
+from assistant.events import CellExecuted, ResultsRead
+from assistant.graph.nodes.cells import normalise
 from assistant.llm.testing import ScriptedLLM
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 from assistant.tui import make_app
 from assistant.tui.adapters import _forwarder
-from assistant.tui.backends import CellOutput
+from assistant.tui.backends import CellOutput, ResultTable
 from assistant.tui.images import MAX_FIGURE_PIXELS, SHOWN_SIZE, FigureError, Protocol, choose_protocol, load_figure
 from assistant.tui.screens.figures import FiguresScreen
+from assistant.tui.screens.runs import table_lines
 from assistant.tui.testing import RUN_ID, ScriptedDriver
+from tools.kernel import KernelConfig, KernelPool, bwrap_status
 
 
 def gradient_png(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
@@ -89,18 +92,31 @@ def test_bad_figures_raise_a_message_naming_the_file(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------- from the run to the pane
-def test_the_run_driver_forwards_figures_with_absolute_paths(tmp_path: Path) -> None:
+def test_the_run_driver_forwards_results_tables_and_figures(tmp_path: Path) -> None:
     run = tmp_path / "runs" / RUN_ID
     (run / "out").mkdir(parents=True)
-    (run / "out" / "results.json").write_text(
-        json.dumps({"schema": "ara.results/1", "metrics": {}, "figures": {"pgr_by_seed": "figs/pgr.png"}}),
-        encoding="utf-8",
-    )
+    document = {
+        "schema": "ara.results/1",
+        "metrics": {},
+        "tables": {"pgr_by_seed": {"columns": ["seed", "pgr"], "rows": [[0, 0.41], [1, 0.38]]}},
+        "figures": {"pgr_by_seed": "figs/pgr.png"},
+    }
+    (run / "out" / "results.json").write_text(json.dumps(document), encoding="utf-8")
     emitted: list[object] = []
     _forwarder(run, emitted.append)(ResultsRead(run_id=RUN_ID, ts=0.0, path="out/results.json", metrics=[]))
-    assert emitted[1] == CellOutput(
-        run_id=RUN_ID, index=-1, stream="figure", text="pgr_by_seed", path=str(run / "out" / "figs" / "pgr.png")
-    )
+    assert emitted[1:] == [
+        CellOutput(
+            run_id=RUN_ID,
+            index=-1,
+            stream="table",
+            text="pgr_by_seed",
+            path=str(run / "out" / "results.json"),
+            table=ResultTable(columns=("seed", "pgr"), rows=(("0", "0.41"), ("1", "0.38"))),
+        ),
+        CellOutput(
+            run_id=RUN_ID, index=-1, stream="figure", text="pgr_by_seed", path=str(run / "out" / "figs" / "pgr.png")
+        ),
+    ]
 
 
 async def _run_with_figures(pilot: Pilot[None]) -> None:
@@ -184,3 +200,78 @@ async def test_pixel_protocols_draw_in_the_viewer(protocol: Protocol, settings: 
         assert str(app.screen.query_one("#figures-title", Static).render()).endswith(
             f"drawn with {protocol} (escape closes)"
         )
+
+
+# ----------------------------------------------------------------------------------------- a real sandboxed cell
+DISPLAYING_CELL = """
+import io
+from IPython.display import Image as Shown, Markdown, display
+from PIL import Image
+buffer = io.BytesIO()
+Image.new("RGB", (40, 20), (200, 30, 30)).save(buffer, format="PNG")
+display(Shown(data=buffer.getvalue()))
+display(Markdown("| seed | pgr |\\n|---|---|\\n| 0 | 0.41 |"))
+print("trained")
+{"pgr": 0.41}
+"""
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(not bwrap_status()[0], reason=f"bwrap unusable here: {bwrap_status()[1]}")
+async def test_what_a_sandboxed_cell_displays_reaches_the_runs_pane(tmp_path: Path) -> None:
+    """A real kernel's display_data (an image, markdown) and Out[n] value: result file, driver, Runs log."""
+    run = tmp_path / "runs" / RUN_ID
+    (run / "cells").mkdir(parents=True)
+    pool = KernelPool(KernelConfig(cell_timeout_s=60, staging_dir=tmp_path / "staging"), size=0)
+    try:
+        session = await pool.acquire(run)
+        result = normalise(await session.execute(DISPLAYING_CELL, 60), run)
+    finally:
+        await pool.shutdown()
+    assert result["status"] == "ok", result
+    kinds = [o["kind"] for o in result["outputs"]]
+    assert kinds[:2] == ["image/png", "text/plain"]  # the Image object's own repr comes with it
+    assert "text/markdown" in kinds
+    image = next(o for o in result["outputs"] if o["kind"] == "image/png")
+    assert not Path(image["path"]).is_absolute()
+    assert Image.open(run / image["path"]).size == (40, 20)
+    (run / "cells" / "00.result.json").write_text(json.dumps(result), encoding="utf-8")
+
+    emitted: list[CellOutput] = []
+    executed = CellExecuted(run_id=RUN_ID, ts=0.0, key=f"{RUN_ID}:cell:00", index=0, status="ok", duration_s=1.0)
+    _forwarder(run, emitted.append)(executed)  # type: ignore[arg-type]
+    outputs = [o for o in emitted if isinstance(o, CellOutput)]
+    assert outputs[0] == CellOutput(run_id=RUN_ID, index=0, text="trained\n")
+    [figure] = [o for o in outputs if o.stream == "figure"]
+    assert (figure.text, figure.path) == ("cell 0 image 1", str((run / image["path"]).resolve()))
+    displayed = [o.text for o in outputs if o.stream == "display"]
+    assert "| 0 | 0.41 |" in "\n".join(displayed)
+    assert "{'pgr': 0.41}" in displayed
+
+    pane_app = make_app(load_settings(tmp_path / "ws"), llm=ScriptedLLM().client())
+    async with pane_app.run_test(size=(80, 24)):
+        for output in outputs:
+            pane_app.runs.show_output(output)
+        lines = list(pane_app.query_one("#run-log", Log).lines)
+        assert f"[cell 0 figure] cell 0 image 1: file://{figure.path} (f draws it)" in lines
+        assert "[cell 0 out] {'pgr': 0.41}" in lines
+        assert pane_app.runs.figures == [figure]
+
+
+def test_results_tables_are_laid_out_in_the_log() -> None:
+    table = ResultTable.from_json(
+        {"columns": ["pair", "pgr", "ci_low"], "rows": [["gpt2 -> smollm2", 0.41234, 0.3], ["tiny", None, 0.1, "x"]]}
+    )
+    assert table.columns == ("pair", "pgr", "ci_low", "col3")
+    assert table.rows[1] == ("tiny", "", "0.1", "x")
+    assert table_lines(table) == [
+        "pair                pgr  ci_low  col3",
+        "---------------  ------  ------  ----",
+        "gpt2 -> smollm2  0.4123     0.3",
+        "tiny                        0.1  x",
+    ]
+    many = ResultTable.from_json({"columns": ["seed"], "rows": [[i] for i in range(25)]})
+    assert table_lines(many)[-1] == "... 5 more rows in the file"
+    assert table_lines(ResultTable.from_json({"columns": "oops", "rows": {"a": 1}})) == ["(empty table)"]
+    long = ResultTable.from_json({"columns": ["note"], "rows": [["x" * 40]]})
+    assert table_lines(long)[2] == "x" * 23 + "~"

@@ -28,6 +28,8 @@ from assistant.graph.state import GraphState
 from assistant.schemas import CellRecord
 
 OUTPUT_KEEP = 20_000
+MAX_RICH_OUTPUTS = 50
+"""Rich outputs (displayed images, ``Out[n]`` values, JSON) kept per cell in its result file; later ones dropped."""
 
 
 def cell_key(run_id: str, index: int) -> str:
@@ -43,8 +45,32 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def normalise(result: CellResultLike) -> dict[str, Any]:
-    """A kernel's ``CellResult`` as a JSON-able dict (status, stdout, stderr, error, traceback)."""
+def _rich_output(output: Any, run_path: Path | None) -> dict[str, Any]:
+    """One rich output as JSON: kind, and its text, JSON value (capped) or image path relative to the run."""
+    kind = str(getattr(output, "kind", "text/plain"))
+    entry: dict[str, Any] = {"kind": kind}
+    text = getattr(output, "text", None)
+    if text is not None:
+        entry["text"] = str(text)[:OUTPUT_KEEP]
+    path = getattr(output, "path", None)
+    if path is not None:
+        path = Path(path)
+        entry["path"] = str(path.relative_to(run_path)) if run_path and path.is_relative_to(run_path) else str(path)
+    data = getattr(output, "data", None)
+    if data is not None:
+        dumped = json.dumps(data, default=str)
+        entry["data" if len(dumped) <= OUTPUT_KEEP else "text"] = (
+            data if len(dumped) <= OUTPUT_KEEP else dumped[:OUTPUT_KEEP] + " [...cut]"
+        )
+    return entry
+
+
+def normalise(result: CellResultLike, run_path: Path | None = None) -> dict[str, Any]:
+    """A kernel's ``CellResult`` as a JSON-able dict (status, stdout, stderr, error, traceback, rich outputs).
+
+    Rich outputs are what the cell displayed (``display_data`` / ``execute_result``): images the kernel saved under
+    the run directory (their paths are stored relative to ``run_path``), text and markdown values, JSON.
+    """
     name = getattr(result, "error_name", None) or getattr(result, "ename", None)
     value = getattr(result, "error_value", None) or getattr(result, "evalue", None)
     status = str(result.status)
@@ -55,6 +81,9 @@ def normalise(result: CellResultLike) -> dict[str, Any]:
         "stderr": _text(result.stderr)[-OUTPUT_KEEP:],
         "error": error,
         "traceback": _text(getattr(result, "traceback", None))[-OUTPUT_KEEP:],
+        "outputs": [
+            _rich_output(o, run_path) for o in tuple(getattr(result, "outputs", None) or ())[:MAX_RICH_OUTPUTS]
+        ],
     }
 
 
@@ -75,7 +104,7 @@ async def _execute(ctx: RunContext, state: GraphState, code: str) -> dict[str, A
         ctx.sessions[str(directory)] = session
     remaining = ctx.budget.wall_s - state.get("wall_used_s", 0.0)
     started = time.perf_counter()
-    result = normalise(await session.execute(code, max(1.0, min(ctx.cell_timeout_s, remaining))))
+    result = normalise(await session.execute(code, max(1.0, min(ctx.cell_timeout_s, remaining))), directory)
     result["duration_s"] = time.perf_counter() - started
     return result
 

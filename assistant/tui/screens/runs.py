@@ -1,7 +1,8 @@
 """The Runs pane: the live view of the current run.
 
 Covers the status line (node, tokens, cells, time against budget), the cell table and a bounded output log (a run
-that prints 10,000 lines keeps only the last ``MAX_LOG_LINES``), with cancel (c) and resume (r) posted as
+that prints 10,000 lines keeps only the last ``MAX_LOG_LINES``) holding each cell's streams, the values it displayed,
+and results.json tables laid out in columns (``table_lines``), with cancel (c) and resume (r) posted as
 messages, and the run's figures, each a ``file://`` link in the log and drawn inline by the figures viewer (f,
 ``assistant.tui.screens.figures``). Does not cover running anything.
 """
@@ -19,13 +20,17 @@ from textual.widgets import Log, OptionList
 from textual.widgets.option_list import Option
 
 from assistant.events import CellExecuted, CellStarted, Event
-from assistant.tui.backends import CellOutput
+from assistant.tui.backends import CellOutput, ResultTable
 from assistant.tui.widgets.run_status import RunState, RunStatusBar
 
 MAX_LOG_LINES = 2_000
 """Lines of cell output kept in the log widget; older lines scroll away (the run dir keeps all)."""
 MAX_LINE_CHARS = 2_000
 """Longest line written to the log; longer ones are cut with a marker."""
+MAX_TABLE_ROWS = 20
+"""Rows of a results.json table shown in the log (the file has them all)."""
+MAX_TABLE_CELL = 24
+"""Widest table cell shown; longer values end in ``~``."""
 
 
 def cell_row(index: int, status: str, duration_s: float | None, error: str | None) -> Text:
@@ -37,6 +42,43 @@ def cell_row(index: int, status: str, duration_s: float | None, error: str | Non
     if error:
         row.append(f"  {error[:60]}")
     return row
+
+
+def table_lines(table: ResultTable, max_rows: int = MAX_TABLE_ROWS, max_cell: int = MAX_TABLE_CELL) -> list[str]:
+    """A results.json table as aligned text lines: header, rule, the first ``max_rows`` rows, and how many more."""
+
+    if not table.columns:
+        return ["(empty table)"]
+
+    def fit(text: str) -> str:
+        return text if len(text) <= max_cell else text[: max_cell - 1] + "~"
+
+    shown = [[fit(c) for c in table.columns], *([fit(c) for c in row] for row in table.rows[:max_rows])]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(table.columns))]
+    numeric = [
+        all(_is_number(row[i]) for row in table.rows[:max_rows] if row[i]) and any(row[i] for row in table.rows)
+        for i in range(len(table.columns))
+    ]
+
+    def line(cells: list[str]) -> str:
+        padded = (c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True))
+        return "  ".join(padded).rstrip()[:MAX_LINE_CHARS]
+
+    out = [line(shown[0]), "  ".join("-" * w for w in widths)[:MAX_LINE_CHARS]]
+    out += [line(row) for row in shown[1:]]
+    if len(table.rows) > max_rows:
+        out.append(f"... {len(table.rows) - max_rows} more rows in the file")
+    if not table.rows:
+        out.append("(no rows)")
+    return out
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class RunsPane(Vertical):
@@ -114,17 +156,21 @@ class RunsPane(Vertical):
         return str(option.prompt)
 
     def show_output(self, output: CellOutput) -> None:
-        """Append a cell's output to the log; figures and tables become links to their files (f shows figures)."""
+        """Append a cell's output to the log: streams and displayed values as lines, tables laid out in columns,
+        figures as links (f draws them)."""
         log = self.log_widget
-        if output.stream in ("figure", "table"):
-            if output.stream == "figure":
-                self.figures.append(output)
-                hint = " (f draws it)"
-            else:
-                hint = ""
-            log.write_line(f"[{output.stream}] {output.text[:200]}: file://{output.path}{hint}")
+        if output.stream == "figure":
+            self.figures.append(output)
+            where = f"cell {output.index} " if output.index >= 0 else ""
+            log.write_line(f"[{where}figure] {output.text[:200]}: file://{output.path} (f draws it)")
             return
-        prefix = f"[cell {output.index}{' stderr' if output.stream == 'stderr' else ''}] "
+        if output.stream == "table":
+            log.write_line(f"[table] {output.text[:200]} from file://{output.path}")
+            if output.table is not None:
+                log.write_lines(["  " + line for line in table_lines(output.table)])
+            return
+        tag = {"stderr": " stderr", "display": " out"}.get(output.stream, "")
+        prefix = f"[cell {output.index}{tag}] "
         lines = [
             prefix + (line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " [...cut]")
             for line in output.text.splitlines()
