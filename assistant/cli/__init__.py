@@ -16,40 +16,85 @@ import click
 
 from assistant.errors import AssistantError
 
-# name -> "module:attribute" (a click.Command). Add a line here when adding a subcommand module.
-COMMANDS: dict[str, str] = {
-    "campaign": "assistant.cli.campaign:campaign",
-    "chat": "assistant.cli.chat:chat",
-    "config": "assistant.cli.config:config",
-    "doctor": "assistant.cli.doctor:doctor",
-    "kernel": "assistant.cli.kernel:kernel",
-    "llm": "assistant.cli.llm:llm",
-    "schedule": "assistant.cli.campaign:schedule",
-    "scheduler": "assistant.cli.campaign:scheduler",
-    "papers": "assistant.cli.papers:papers",
-    "report": "assistant.cli.report:report",
-    "review": "assistant.cli.review:review",
-    "run": "assistant.cli.run:run",
-    "resume": "assistant.cli.run:resume",
-    "runs": "assistant.cli.run:runs",
-    "tui": "assistant.cli.tui:tui",
+# name -> ("module:attribute" of a click.Command, its one-line help). Add a line here when adding a subcommand
+# module; the help is repeated so ``ara --help`` lists commands without importing them (a test keeps it in step).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "campaign": (
+        "assistant.cli.campaign:campaign",
+        "Overnight campaigns: queued research runs that survive crashes (see docs/campaigns.md).",
+    ),
+    "chat": ("assistant.cli.chat:chat", "Ask QUESTION and stream the answer."),
+    "config": (
+        "assistant.cli.config:config",
+        "Inspect settings (environment ARA_* > <workspace>/ara.toml > defaults).",
+    ),
+    "doctor": (
+        "assistant.cli.doctor:doctor",
+        "Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space.",
+    ),
+    "kernel": (
+        "assistant.cli.kernel:kernel",
+        "Sandboxed Python kernels (bubblewrap + seccomp + rlimits, or a remote gateway).",
+    ),
+    "llm": ("assistant.cli.llm:llm", "The embedded local model server (SmolLM2-135M-Instruct on llama-cpp-python)."),
+    "schedule": (
+        "assistant.cli.campaign:schedule",
+        "Cron schedules for campaign files (fired by 'ara scheduler' or system cron).",
+    ),
+    "scheduler": (
+        "assistant.cli.campaign:scheduler",
+        "Long-running scheduler: launches due campaigns as detached 'ara campaign run' processes.",
+    ),
+    "papers": (
+        "assistant.cli.papers:papers",
+        "The paper library under <workspace>/.ara/papers (local MiniLM embeddings, hybrid search).",
+    ),
+    "report": (
+        "assistant.cli.report:report",
+        "Render a run's report (ara report RUN_ID) or check it (ara report check RUN_ID).",
+    ),
+    "review": ("assistant.cli.review:review", "Review the agent's proposals; only a person can approve (merge) one."),
+    "run": (
+        "assistant.cli.run:run",
+        "Research QUESTION: plan, run sandboxed experiments, write a report and propose it for review.",
+    ),
+    "resume": (
+        "assistant.cli.run:resume",
+        "Continue RUN_ID from its last checkpoint (after a crash, Ctrl-C, a budget stop or an approval pause).",
+    ),
+    "runs": ("assistant.cli.run:runs", "Research runs in this workspace."),
+    "tui": ("assistant.cli.tui:tui", "Open the terminal UI: chat, live runs, papers and review (F1 lists the keys)."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group that imports a subcommand's module on first use."""
+    """A group that imports a subcommand's module on first use (listing them in ``--help`` imports nothing)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*COMMANDS, *super().list_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return super().get_command(ctx, cmd_name)
-        module_name, attr = target.split(":")
+        module_name, attr = entry[0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in COMMANDS:
+                rows.append((name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)))
+            else:
+                command = super().get_command(ctx, name)
+                if command is not None and not command.hidden:
+                    rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 @click.group(

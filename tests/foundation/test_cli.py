@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from assistant.cli import COMMANDS, cli
@@ -53,6 +54,22 @@ def test_every_listed_command_imports_and_has_help() -> None:
         result = runner.invoke(cli, [name, "--help"])
         assert result.exit_code == 0, f"ara {name} --help failed: {result.output}"
         assert "Usage:" in result.output
+
+
+def test_group_help_lists_each_command_with_its_own_help_without_importing_it() -> None:
+    for name, (_, summary) in COMMANDS.items():
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        assert command.help is not None
+        assert command.help.startswith(summary), f"COMMANDS[{name!r}] help is out of step with the command's"
+    probe = (
+        "import sys; from assistant.cli import cli; cli.main(['--help'], standalone_mode=False); "
+        "heavy = [m for m in ('assistant.graph', 'assistant.tui', 'openai', 'langgraph', 'textual') if m in sys.modules]; "
+        "print('HEAVY', heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert "HEAVY []" in done.stdout
+    assert "  tui        Open the terminal UI: chat, live runs, papers and review" in done.stdout
 
 
 def test_doctor_reports_missing_local_model_and_exits_2(tmp_path: Path) -> None:
