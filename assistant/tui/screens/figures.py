@@ -3,7 +3,8 @@
 Covers ``FiguresScreen`` (opened with ``f`` on the Runs pane): one entry per figure with its name and ``file://``
 link, the figure drawn with the protocol chosen at start (``assistant.tui.images``) once a worker has decoded it,
 and a clear line instead of the image for a figure that cannot be shown (missing, not an image, too large). Figures
-are decoded off the event loop, so a large one never blocks keys. Does not cover choosing the protocol.
+are decoded one after another off the event loop, so a large one never blocks keys. Does not cover choosing the
+protocol.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from assistant.tui.backends import CellOutput
 from assistant.tui.images import FigureError, Protocol, image_widget, load_figure
@@ -67,15 +69,20 @@ class FiguresScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#figures-scroll", VerticalScroll).focus()
         if self.protocol is not None:
-            for slot in range(max(0, len(self.figures) - MAX_FIGURES_SHOWN), len(self.figures)):
-                self._decode(slot, Path(self.figures[slot].path or ""))
+            first = max(0, len(self.figures) - MAX_FIGURES_SHOWN)
+            self._decode([(slot, Path(self.figures[slot].path or "")) for slot in range(first, len(self.figures))])
 
-    @work(thread=True, group="figures")
-    def _decode(self, slot: int, path: Path) -> None:
-        try:
-            self.post_message(self.FigureLoaded(slot, load_figure(path), None))
-        except FigureError as exc:
-            self.post_message(self.FigureLoaded(slot, None, str(exc)))
+    @work(thread=True, exclusive=True, group="figures")
+    def _decode(self, slots: list[tuple[int, Path]]) -> None:
+        """Decode the figures one after another in one thread (not one thread each: bounded CPU and memory)."""
+        worker = get_current_worker()
+        for slot, path in slots:
+            if worker.is_cancelled:
+                return
+            try:
+                self.post_message(self.FigureLoaded(slot, load_figure(path), None))
+            except FigureError as exc:
+                self.post_message(self.FigureLoaded(slot, None, str(exc)))
 
     async def on_figures_screen_figure_loaded(self, message: FigureLoaded) -> None:
         placeholder = self.query_one(f"#figure-{message.slot}", Static)
