@@ -27,6 +27,7 @@ def tasks_dir(shared_dir: Path) -> Path:
         ("misconceptions", 219, {"misconceptions": 219}),
         ("politifact", 400, {"politifact": 400}),
         ("fever", 6612, {"fever": 6612}),
+        ("strategyqa", 2290, {"strategyqa": 2290}),
     ],
 )
 def test_real_tasks_load_with_counts_and_categories(
@@ -112,6 +113,24 @@ def test_missing_field_names_file_and_example(tmp_path: Path) -> None:
         load_bigbench(path, "custom")
 
 
+def test_no_wrong_answer_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "task_mc.json"
+    path.write_text(json.dumps({"examples": [{"input": "a", "target_scores": {"x": 1}}]}))
+    with pytest.raises(UserInputError, match=r"task_mc\.json example 0: 'target_scores' must map at least two options"):
+        load_bigbench(path, "truthful_qa")
+
+
+def test_invalid_json_and_empty_examples_name_the_file(tmp_path: Path) -> None:
+    (tmp_path / "misconceptions").mkdir()
+    path = tmp_path / "misconceptions" / "task.json"
+    path.write_text("{not json")
+    with pytest.raises(UserInputError, match=r"misconceptions/task\.json is not valid JSON .*re-copy the task file"):
+        load_bigbench(tmp_path, "misconceptions")
+    path.write_text(json.dumps({"examples": []}))
+    with pytest.raises(UserInputError, match=r"misconceptions/task\.json has no 'examples' list \(or it is empty\)"):
+        load_bigbench(tmp_path, "misconceptions")
+
+
 def test_two_correct_options_rejected(tmp_path: Path) -> None:
     path = tmp_path / "task.json"
     path.write_text(json.dumps({"examples": [{"input": "a", "target_scores": {"x": 1, "y": 1}}]}))
@@ -124,6 +143,8 @@ def test_unknown_task_and_missing_dir(tmp_path: Path) -> None:
         load_bigbench(tmp_path, "nope")
     with pytest.raises(UserInputError, match=r"misconceptions/task\.json does not exist"):
         load_bigbench(tmp_path, "misconceptions")
+    with pytest.raises(UserInputError, match=r"BIG-bench source .*/absent does not exist"):
+        load_bigbench(tmp_path / "absent", "misconceptions")
 
 
 def test_contrast_pairs_for_qa_items() -> None:

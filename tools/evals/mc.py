@@ -231,7 +231,9 @@ class MCEvalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    task: TaskName = Field(description="BIG-bench task: truthful_qa, hhh_alignment, misconceptions, fever, politifact")
+    task: TaskName = Field(
+        description="BIG-bench task: truthful_qa, hhh_alignment, misconceptions, fever, politifact, strategyqa"
+    )
     source: Path | None = Field(
         default=None, description="benchmark_tasks directory, bigbench sdist tarball or task JSON (None = shared copy)"
     )
