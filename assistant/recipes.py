@@ -189,6 +189,22 @@ def summary(values):
             "ci_high": float(np.percentile(boots, 97.5)), "n": len(arr), "values": [float(v) for v in arr],
             "ci": "bootstrap95"}}
 
+import matplotlib
+matplotlib.use("Agg")  # a file, not an inline display
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+width = 0.27
+for offset, column, label in ((-width, 1, "weak"), (0.0, 2, "weak-to-strong"), (width, 3, "ceiling")):
+    ax.bar([i + offset for i in range(len(rows))], [r[column] for r in rows], width, label=label)
+ax.set_xticks(range(len(rows)), [str(r[0]) for r in rows])
+low = max(0.0, min(min(r[1], r[2], r[3]) for r in rows) - 0.05)
+ax.set(xlabel="seed", ylabel="test accuracy", ylim=(low, 1.0), title="Accuracy by seed")
+ax.legend(loc="lower right", fontsize="small")
+fig.tight_layout()
+(OUT / "figures").mkdir(exist_ok=True)
+fig.savefig(OUT / "figures" / "accuracy_by_seed.png")
+plt.close(fig)
+
 results = {{
     "schema": "ara.results/1", "tool": "recipes.synthetic_w2s",
     "title": "Weak-to-strong generalization on a synthetic task",
@@ -197,8 +213,9 @@ results = {{
                 "accuracy.ceiling": summary([r[3] for r in rows]), "pgr": summary(pgrs)}},
     "tables": {{"per_seed": {{"columns": ["seed", "weak_acc", "w2s_acc", "ceiling_acc", "pgr"],
                              "rows": [[r[0], r[1], r[2], r[3], None if r[4] != r[4] else r[4]] for r in rows]}}}},
-    "figures": {{}},
-    "provenance": {{"packages": {{"numpy": np.__version__}}, "data_hash": "synthetic:make_classification",
+    "figures": {{"accuracy_by_seed": "figures/accuracy_by_seed.png"}},
+    "provenance": {{"packages": {{"numpy": np.__version__, "matplotlib": matplotlib.__version__}},
+                   "data_hash": "synthetic:make_classification",
                    "seeds": CONFIG["seeds"], "wall_time_s": time.time() - started}},
 }}
 (OUT / "results.json").write_text(json.dumps(results, indent=2))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from assistant.budget import Budget, budget_from_settings
-from assistant.events import CellExecuted, Event, ResultsRead
+from assistant.events import CellExecuted, Event, ReportWritten, ResultsRead
 from assistant.llm.client import LLMClient
 from assistant.schemas import Approval, ExperimentPlan
 from assistant.settings import Settings
@@ -216,7 +216,8 @@ class GraphRunDriver:
 
 
 def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
-    """A run-log listener: forward each event, then the output a finished cell left in ``cells/NN.result.json``."""
+    """A run-log listener: forward each event, then what it points at: a finished cell's output
+    (``cells/NN.result.json``), results.json's tables and figures, and the figures the report drew."""
 
     def forward(event: Event) -> None:
         emit(event)
@@ -251,6 +252,15 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
                 for name, rel in (document.get("figures") or {}).items():
                     path = (results.parent / str(rel)).resolve()
                     emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=str(name), path=str(path)))
+        elif isinstance(event, ReportWritten):
+            report = run_path / "report.json"
+            if report.is_file():
+                for figure in json.loads(report.read_text(encoding="utf-8")).get("figures") or []:
+                    # results.json figures were forwarded with ResultsRead; these are the report's own
+                    if isinstance(figure, dict) and figure.get("origin") == "generated" and figure.get("path"):
+                        path = (run_path / str(figure["path"])).resolve()
+                        name = f"report: {figure.get('name', path.stem)}"
+                        emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=name, path=str(path)))
 
     return forward
 

@@ -130,6 +130,42 @@ async def test_cell_output_reaches_the_log(settings: Settings) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_real_recipe_run_shows_its_table_and_figures_in_the_ui(settings: Settings) -> None:
+    """synthetic_w2s through the real loop: its per-seed table in the log, its figure and the report's in the viewer."""
+    config = {"n_samples": 300, "strong_model": "logreg", "seeds": [0, 1]}
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(recipe="synthetic_w2s", config=config, citations=["arxiv:2312.09390#c1"]),
+            config,
+            analysis(metric="pgr"),
+        ]
+    )
+    driver, _ = _driver(settings, script)
+    app = make_app(settings, llm=script.client(), runner=driver, reviewer="ada", image_protocol="halfcell")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "/run Does a strong student trained on weak labels beat its teacher?")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.run_state.status == "done"
+        lines = list(app.query_one("#run-log", Log).lines)
+        run = app.run_state.run_id
+        run_dir = settings.workspace / "runs" / run
+        table_at = lines.index(f"[table] per_seed from file://{(run_dir / 'results.json').resolve()}")
+        assert lines[table_at + 1].split() == ["seed", "weak_acc", "w2s_acc", "ceiling_acc", "pgr"]
+        assert [line.split()[0] for line in lines[table_at + 3 : table_at + 5]] == ["0", "1"]
+        names = [figure.text for figure in app.runs.figures]
+        assert names == ["accuracy_by_seed", "report: metrics_ci"]
+        assert all(Path(figure.path or "").is_file() for figure in app.runs.figures)
+        await pilot.press("f")
+        await settle(pilot)
+        drawn = [widget.id for widget in app.screen.query(".figure-image")]
+        assert drawn == ["figure-0", "figure-1"]
+    script.assert_done()
+
+
+@pytest.mark.anyio
 async def test_review_approved_through_the_ui_merges_into_main(settings: Settings) -> None:
     from assistant.graph import compile_graph, open_checkpointer, start_run
     from assistant.runlog import RunLog
