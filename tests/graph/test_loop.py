@@ -493,3 +493,28 @@ async def test_a_modified_plan_passes_the_same_structural_checks(workspace: Work
         "divide.sandbox=False",
     )
     assert '"denominator": 5' in later.requests[0]["messages"][-1]["content"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("config", "kept", "refused"),
+    [
+        ({}, {}, []),  # small models often send an empty draft
+        ({"seeds": "many", "loss": "xent"}, {"loss": "xent"}, ["w2s: ['seeds']"]),
+    ],
+)
+async def test_a_plan_config_missing_required_fields_waits_for_write_code(
+    workspace: Workspace, config: dict[str, Any], kept: dict[str, Any], refused: list[str]
+) -> None:
+    """W2SConfig needs ``dataset``; a plan that leaves it out is kept for approval, not a crash of the run."""
+    script = ScriptedLLM(replies=[brief(), plans(recipe="w2s", config=config)])
+    run = workspace.new_run("draft")
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()
+    assert outcome.status == "awaiting_approval"
+    [plan] = outcome.plans
+    assert (plan["recipe"], plan["config"]) == ("w2s", kept)
+    events = events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)
+    invalid = [e.detail for e in events if e.rule == "config_value_invalid"]
+    assert invalid == refused

@@ -14,7 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from assistant.errors import AssistantError
 from assistant.events import PlanApproved, PlanProposed, PlanRejected
@@ -49,6 +49,29 @@ def evidence_block(ctx: RunContext, state: GraphState) -> str:
     )
 
 
+def _checked_config(
+    ctx: RunContext, state: GraphState, node: str, recipe: str, model: type[BaseModel], config: dict[str, Any]
+) -> dict[str, Any]:
+    """The plan's config with invalid values dropped (each logged); complete and normalised when it validates.
+
+    A plan's config is a draft shown at approval: ``write_code`` asks for the full typed config again with the
+    schema enforced, so a plan that leaves out a required field (small models often send ``{}``) is kept with what
+    it did give rather than failing the run.
+    """
+    try:
+        return model.model_validate(config).model_dump(mode="json")
+    except ValidationError as err:
+        errors = err.errors()
+    bad = sorted({str(e["loc"][0]) for e in errors if e["loc"] and e["type"] != "missing"})
+    if bad:
+        log_blocked(ctx, state, node, "config_value_invalid", f"{recipe}: {bad}")
+    kept = {k: v for k, v in config.items() if k not in bad}
+    try:
+        return model.model_validate(kept).model_dump(mode="json")
+    except ValidationError:
+        return kept  # only required fields are missing: write_code fills them under the schema
+
+
 def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str) -> ExperimentPlan | None:
     """The plan with disallowed parts removed, or None when its recipe is not allowed (each refusal logged)."""
     if plan.recipe == FREE:
@@ -66,12 +89,7 @@ def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: s
         model = recipe.load_config()
         for key in [k for k in config if k not in model.model_fields]:
             log_blocked(ctx, state, node, "config_field_not_allowed", f"{plan.recipe}.{key}={config.pop(key)!r}")
-        try:
-            config = model.model_validate(config).model_dump(mode="json")
-        except ValidationError as err:
-            bad = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
-            log_blocked(ctx, state, node, "config_value_invalid", f"{plan.recipe}: {sorted(bad)}")
-            config = model.model_validate({k: v for k, v in config.items() if k not in bad}).model_dump(mode="json")
+        config = _checked_config(ctx, state, node, plan.recipe, model, config)
     known = [e["key"] for e in state.get("evidence", [])]
     unknown = unknown_citations(plan.citations, known)
     for key in unknown:
