@@ -198,8 +198,9 @@ for offset, column, label in ((-width, 1, "weak"), (0.0, 2, "weak-to-strong"), (
     ax.bar([i + offset for i in range(len(rows))], [r[column] for r in rows], width, label=label)
 ax.set_xticks(range(len(rows)), [str(r[0]) for r in rows])
 low = max(0.0, min(min(r[1], r[2], r[3]) for r in rows) - 0.05)
-ax.set(xlabel="seed", ylabel="test accuracy", ylim=(low, 1.0), title="Accuracy by seed")
-ax.legend(loc="lower right", fontsize="small")
+ax.set(xlabel="seed", ylabel="test accuracy", xlim=(-0.6, len(rows) - 0.4), ylim=(low, 1.0),
+       title="Accuracy by seed")
+ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
 fig.tight_layout()
 (OUT / "figures").mkdir(exist_ok=True)
 fig.savefig(OUT / "figures" / "accuracy_by_seed.png")
