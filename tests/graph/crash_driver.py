@@ -68,6 +68,9 @@ async def main(ws_path: str, run_id: str, mode: str, kill: str) -> None:
 
 
 if __name__ == "__main__":
+    # Behave like ara in a terminal even when the suite runs as a background job, which starts with SIGINT ignored
+    # (POSIX shells do that without job control, and Python then leaves Ctrl-C ignored): the test sends one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         asyncio.run(main(*sys.argv[1:5]))
     except KeyboardInterrupt:
