@@ -17,6 +17,7 @@ Decision = Literal["approve", "modify", "reject"]
 RunStatus = Literal["running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped"]
 CellStatus = Literal["ok", "error", "timeout", "died", "aborted", "blocked"]
 CodeMode = Literal["recipe", "free"]
+ReportDraftMode = Literal["analysis", "model"]
 
 
 def _cap(limit: int) -> AfterValidator:

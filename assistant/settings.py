@@ -128,6 +128,10 @@ class RunSettings(_Section):
     """Debug rounds after a failing cell."""
     code_mode: Literal["auto", "recipe", "free"] = "auto"
     """``recipe`` (model fills a typed config) or ``free`` (model writes cells); ``auto`` = recipe for the embedded model."""
+    report_draft: Literal["auto", "analysis", "model"] = "auto"
+    """Who writes the report's prose: ``model`` (a ReportDraft with placeholders; kept only if it passes the report
+    checks, else the analysis draft is used and the report says so) or ``analysis`` (assembled from the model's
+    typed analysis); ``auto`` = analysis for the embedded model, model for any other endpoint."""
 
 
 class _TomlDictSource(PydanticBaseSettingsSource):

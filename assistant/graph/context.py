@@ -19,7 +19,7 @@ from assistant.budget import Budget
 from assistant.llm.client import LLMClient
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import RunLog
-from assistant.schemas import Approval, CodeMode
+from assistant.schemas import Approval, CodeMode, ReportDraftMode
 
 
 class HitLike(Protocol):
@@ -120,6 +120,8 @@ class RunContext:
         budget: Limits of this run (usage lives in graph state).
         approval_policy: ``ask`` interrupts for a human; ``auto-approve`` is the unattended policy.
         code_mode: ``recipe`` (the model fills typed configs) or ``free`` (the model writes cells).
+        report_draft: ``analysis`` (the report is assembled from the typed analysis) or ``model`` (the model writes a
+            ``ReportDraft``, used when it passes the report checks).
         recipes: The allow-list of recipes.
         cell_timeout_s: Wall-clock limit for one cell.
         top_k: Passages retrieved per query.
@@ -133,6 +135,7 @@ class RunContext:
     budget: Budget = field(default_factory=Budget)
     approval_policy: ApprovalPolicy = "ask"
     code_mode: CodeMode = "recipe"
+    report_draft: ReportDraftMode = "analysis"
     recipes: RecipeRegistry = field(default_factory=default_registry)
     cell_timeout_s: float = 300.0
     top_k: int = 6

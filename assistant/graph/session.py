@@ -2,7 +2,7 @@
 
 Covers ``open_run_context`` (an async context manager that shuts the kernel pool and closes the library on exit),
 used by ``ara run``/``ara resume`` and by the campaign runner, and the small pieces it is made of
-(``open_library``, ``code_mode_for``; kernels come from ``assistant.kernels.kernel_pool``). Does not drive the graph (``assistant.graph.runner``).
+(``open_library``, ``code_mode_for``, ``report_draft_for``; kernels come from ``assistant.kernels.kernel_pool``). Does not drive the graph (``assistant.graph.runner``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from assistant.graph.context import ApprovalPolicy, LibraryLike, RunContext
 from assistant.kernels import kernel_pool
 from assistant.paths import state_dir
 from assistant.runlog import RunLog
-from assistant.schemas import CodeMode
+from assistant.schemas import CodeMode, ReportDraftMode
 from assistant.settings import Settings
 
 
@@ -41,6 +41,14 @@ def code_mode_for(settings: Settings, flag: str | None = None) -> CodeMode:
     if chosen == "auto":
         return "recipe" if settings.uses_embedded_llm else "free"
     return "free" if chosen == "free" else "recipe"
+
+
+def report_draft_for(settings: Settings) -> ReportDraftMode:
+    """``analysis`` or ``model`` from ``settings.run.report_draft``; ``auto`` = analysis for the embedded model."""
+    chosen = settings.run.report_draft
+    if chosen == "auto":
+        return "analysis" if settings.uses_embedded_llm else "model"
+    return chosen
 
 
 @asynccontextmanager
@@ -80,6 +88,7 @@ async def open_run_context(
             budget=budget,
             approval_policy=approval_policy,
             code_mode=code_mode or code_mode_for(settings),
+            report_draft=report_draft_for(settings),
             cell_timeout_s=settings.kernel.cell_timeout_s,
             top_k=settings.papers.top_k,
         )

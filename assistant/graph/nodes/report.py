@@ -3,7 +3,10 @@
 ``write_report`` turns the model's ``Analysis`` and the approved plan into a ``ReportDraft`` (findings refer to
 metrics by placeholder, never by number) and hands it to ``assistant.report``, which fills every number from
 results.json, resolves citations against the paper library, checks the result and writes report.md, report.html
-and report.json into the run directory (with a plain statement when the library had no passages).
+and report.json into the run directory (with a plain statement when the library had no passages). With
+``report_draft="model"`` the model first writes its own ``ReportDraft`` (prose, claims judged by their confidence
+intervals); it is kept only when the built report passes every check, otherwise the analysis draft is used and
+its methods section says why.
 ``propose_change`` commits the run directory on ``ara/<run_id>/<slug>`` through the workspace, which is idempotent
 per (run id, step), so a resumed run never makes a second proposal. Neither node can approve or merge: the review
 functions are not reachable from the graph. Does not cover review.
@@ -12,17 +15,20 @@ functions are not reachable from the graph. Does not cover review.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
+from assistant.errors import StructuredOutputError
 from assistant.events import ProposalCreated, ReportWritten
 from assistant.graph.context import RunContext
-from assistant.graph.nodes._common import Update, run_dir, traced
+from assistant.graph.nodes._common import Update, ask, run_dir, traced
+from assistant.graph.prompts import quote_data
 from assistant.graph.state import GraphState
-from assistant.report import CitationResolver, ReportDraft, build_report
+from assistant.report import CitationResolver, Report, ReportDraft, build_report, load_results, placeholder_guide
 from assistant.report import write_report as build_write_report
 from assistant.schemas import Analysis, Approval, ExperimentPlan
 
@@ -31,11 +37,20 @@ def _field(metric: dict[str, Any]) -> str:
     return "value" if "value" in metric else "mean"
 
 
-def draft_from(state: GraphState) -> ReportDraft:
+log = logging.getLogger(__name__)
+
+METRICS_FIGURE = "metrics_ci"
+"""The figure ``build_report`` draws from metrics with intervals (``assistant.report.figures``)."""
+REJECTED_DRAFT = "report_draft_rejected.json"
+"""Written into the run when the model's own draft fails the checks: the draft and what failed, for reviewers."""
+
+
+def draft_from(state: GraphState, note: str = "") -> ReportDraft:
     """The ``ReportDraft`` of a finished experiment, built from the model's ``Analysis`` and the approved plan.
 
     No number is typed here or by the model: each finding refers to its metric with a
-    ``{{ metric:<name>.<field> }}`` placeholder that ``assistant.report`` fills from results.json.
+    ``{{ metric:<name>.<field> }}`` placeholder that ``assistant.report`` fills from results.json. ``note`` is
+    appended to the methods (why the model's own draft was not used).
     """
     plan = ExperimentPlan.model_validate(state["plan"])
     analysis = Analysis.model_validate(state["analysis"])
@@ -54,7 +69,7 @@ def draft_from(state: GraphState) -> ReportDraft:
     )
     methods = (
         f"Hypothesis: {plan.hypothesis}\n\nMethod: {plan.method}\n\nRecipe `{plan.recipe}` (config in config.json); "
-        f"plan approved by {approval.reviewer} ({approval.decision}).{library_note}"
+        f"plan approved by {approval.reviewer} ({approval.decision}).{library_note}" + (f"\n\n{note}" if note else "")
     )
     discussion = "\n".join([*findings, "", f"Supports the hypothesis: {analysis.supports_hypothesis}."])
     return ReportDraft(
@@ -75,7 +90,11 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     directory = run_dir(state)
     library = ctx.library
     resolver = cast(CitationResolver, library) if library is not None and hasattr(library, "resolve") else None
-    report = build_report(directory, draft_from(state), resolver, question=state["question"])
+    report, note = None, ""
+    if ctx.report_draft == "model":
+        report, note = await _model_report(ctx, state, directory, resolver)
+    if report is None:
+        report = build_report(directory, draft_from(state, note), resolver, question=state["question"])
     paths = build_write_report(directory, report)
     workspace = Path(state["workspace"])
     path = paths.markdown
@@ -86,6 +105,43 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
         ReportWritten(run_id=state["run_id"], path=rel, verified=check.ok if check else None, problems=problems)
     )
     return {"report_path": rel}
+
+
+async def _model_report(
+    ctx: RunContext, state: GraphState, directory: Path, resolver: CitationResolver | None
+) -> tuple[Report | None, str]:
+    """The report built from the model's own draft when it passes every check; else None and why not."""
+    results = load_results(directory / str(state["results_path"]))
+    keys = [e["key"] for e in state.get("evidence", [])]
+    drawn = [METRICS_FIGURE] if any(metric.has_ci for metric in results.metrics.values()) else []
+    guide = placeholder_guide(results, keys, drawn)
+    try:
+        draft = await ask(
+            ctx,
+            state,
+            node="write_report",
+            prompt="write_report.draft",
+            schema=ReportDraft,
+            question=state["question"],
+            plan=ExperimentPlan.model_validate(state["plan"]).model_dump_json(indent=1),
+            analysis=quote_data(json.dumps(state["analysis"], indent=1), source="analyse_results"),
+            placeholders=quote_data(guide, source=str(state["results_path"])),
+        )
+    except StructuredOutputError as err:
+        log.warning("run %s: the model wrote no valid report draft: %s", state["run_id"], err)
+        return None, "The model returned no valid report draft; this report was assembled from its analysis."
+    report = build_report(directory, draft, resolver, question=state["question"])
+    if report.check is not None and report.check.ok:
+        return report, ""
+    offenders = report.check.offenders if report.check else []
+    rejected = {"draft": draft.model_dump(mode="json"), "offenders": [o.model_dump(mode="json") for o in offenders]}
+    (directory / REJECTED_DRAFT).write_text(json.dumps(rejected, indent=1), encoding="utf-8")
+    log.warning("run %s: the model's report draft failed the checks; see %s", state["run_id"], REJECTED_DRAFT)
+    # no numbers in the note: the checker would take them for figures the report must trace to results.json
+    return None, (
+        f"The model's own draft failed the report checks (its text and what failed are in `{REJECTED_DRAFT}`); "
+        "this report was assembled from its analysis instead."
+    )
 
 
 def slug_of(title: str) -> str:
