@@ -103,3 +103,16 @@ def test_auto_means_analysis_for_the_embedded_model_and_model_for_an_endpoint(tm
     assert report_draft_for(remote) == "model"
     forced = embedded.model_copy(update={"run": embedded.run.model_copy(update={"report_draft": "model"})})
     assert report_draft_for(forced) == "model"
+
+
+@pytest.mark.anyio
+async def test_a_draft_that_leaves_sections_empty_is_set_aside(workspace: Workspace) -> None:
+    """A small model's draft can pass the number and citation checks while saying almost nothing."""
+    _, run, report = await _run(workspace, [model_draft(methods="", limitations="  ")])
+    assert "The model's own draft left methods, limitations empty (its text and what failed are in" in report
+    assert "Hypothesis: A strong student recovers part of the gap." in report  # the analysis draft's methods
+    rejected = json.loads((run.path / REJECTED_DRAFT).read_text(encoding="utf-8"))
+    assert rejected["offenders"] == [
+        {"kind": "empty_section", "location": "methods"},
+        {"kind": "empty_section", "location": "limitations"},
+    ]

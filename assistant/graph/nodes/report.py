@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 METRICS_FIGURE = "metrics_ci"
 """The figure ``build_report`` draws from metrics with intervals (``assistant.report.figures``)."""
+REQUIRED_SECTIONS = ("summary", "methods", "results_discussion", "limitations")
+"""Sections a model-written draft must fill to be used (a reviewer needs each; next steps are optional)."""
 REJECTED_DRAFT = "report_draft_rejected.json"
 """Written into the run when the model's own draft fails the checks: the draft and what failed, for reviewers."""
 
@@ -110,7 +112,8 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
 async def _model_report(
     ctx: RunContext, state: GraphState, directory: Path, resolver: CitationResolver | None
 ) -> tuple[Report | None, str]:
-    """The report built from the model's own draft when it passes every check; else None and why not."""
+    """The report built from the model's own draft when it fills the required sections and passes every check;
+    else None and why not (the rejected draft is saved in the run)."""
     results = load_results(directory / str(state["results_path"]))
     keys = [e["key"] for e in state.get("evidence", [])]
     drawn = [METRICS_FIGURE] if any(metric.has_ci for metric in results.metrics.values()) else []
@@ -130,17 +133,22 @@ async def _model_report(
     except StructuredOutputError as err:
         log.warning("run %s: the model wrote no valid report draft: %s", state["run_id"], err)
         return None, "The model returned no valid report draft; this report was assembled from its analysis."
-    report = build_report(directory, draft, resolver, question=state["question"])
-    if report.check is not None and report.check.ok:
-        return report, ""
-    offenders = report.check.offenders if report.check else []
-    rejected = {"draft": draft.model_dump(mode="json"), "offenders": [o.model_dump(mode="json") for o in offenders]}
+    empty = [name for name in REQUIRED_SECTIONS if not getattr(draft, name).strip()]
+    if empty:
+        why, found = f"left {', '.join(empty)} empty", [{"kind": "empty_section", "location": name} for name in empty]
+    else:
+        report = build_report(directory, draft, resolver, question=state["question"])
+        if report.check is not None and report.check.ok:
+            return report, ""
+        why = "failed the report checks"
+        found = [o.model_dump(mode="json") for o in (report.check.offenders if report.check else [])]
+    rejected = {"draft": draft.model_dump(mode="json"), "offenders": found}
     (directory / REJECTED_DRAFT).write_text(json.dumps(rejected, indent=1), encoding="utf-8")
-    log.warning("run %s: the model's report draft failed the checks; see %s", state["run_id"], REJECTED_DRAFT)
+    log.warning("run %s: the model's report draft %s; see %s", state["run_id"], why, REJECTED_DRAFT)
     # no numbers in the note: the checker would take them for figures the report must trace to results.json
     return None, (
-        f"The model's own draft failed the report checks (its text and what failed are in `{REJECTED_DRAFT}`); "
-        "this report was assembled from its analysis instead."
+        f"The model's own draft {why} (its text and what failed are in `{REJECTED_DRAFT}`); this report was "
+        "assembled from its analysis instead."
     )
 
 
