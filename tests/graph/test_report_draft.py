@@ -35,11 +35,15 @@ def model_draft(**changes: Any) -> dict[str, Any]:
     return {**draft, **changes}
 
 
-async def _run(workspace: Workspace, draft_replies: list[Any]) -> tuple[ScriptedLLM, Any, str]:
+async def _run(
+    workspace: Workspace, draft_replies: list[Any], *, stale_rejection: bool = False
+) -> tuple[ScriptedLLM, Any, str]:
     script = ScriptedLLM(replies=[brief(), plans(citations=[KEY]), {"denominator": 2}, analysis(), *draft_replies])
     run = workspace.new_run("draft")
     ctx = make_context(script.client(), workspace, run.path, library=FakeLibrary(HITS))
     ctx.report_draft = "model"
+    if stale_rejection:  # as if an earlier attempt of write_report had set a draft aside, then crashed
+        (run.path / REJECTED_DRAFT).write_text("{}", encoding="utf-8")
     outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     assert outcome.status == "done", outcome
     script.assert_done()
@@ -48,7 +52,7 @@ async def _run(workspace: Workspace, draft_replies: list[Any]) -> tuple[Scripted
 
 @pytest.mark.anyio
 async def test_a_draft_that_passes_the_checks_is_the_report(workspace: Workspace) -> None:
-    script, run, report = await _run(workspace, [model_draft()])
+    script, run, report = await _run(workspace, [model_draft()], stale_rejection=True)
     assert "Dividing one by two gave 0.5, as the plan expected." in report
     assert "nothing here is noisy" in report
     assert not (run.path / REJECTED_DRAFT).exists()

@@ -114,6 +114,7 @@ async def _model_report(
 ) -> tuple[Report | None, str]:
     """The report built from the model's own draft when it fills the required sections and passes every check;
     else None and why not (the rejected draft is saved in the run)."""
+    (directory / REJECTED_DRAFT).unlink(missing_ok=True)  # left by an earlier attempt of this node (a resume)
     results = load_results(directory / str(state["results_path"]))
     keys = [e["key"] for e in state.get("evidence", [])]
     drawn = [METRICS_FIGURE] if any(metric.has_ci for metric in results.metrics.values()) else []
