@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,11 +20,21 @@ from assistant.campaign.runner import CampaignRunner, EntryContext, EntryInterru
 
 def main() -> None:
     workspace, campaign_id, store = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-    db = sqlite3.connect(store, isolation_level=None, check_same_thread=False, timeout=30)
-    db.execute("CREATE TABLE IF NOT EXISTS steps (run_id TEXT, step TEXT, PRIMARY KEY (run_id, step))")
-    db.execute("CREATE TABLE IF NOT EXISTS executions (entry TEXT, run_id TEXT, step TEXT, at REAL)")
+    local = threading.local()
+
+    def connect() -> sqlite3.Connection:
+        # One connection per worker thread: entries run concurrently, and two threads issuing BEGIN on a shared
+        # connection fail with "cannot start a transaction within a transaction".
+        if not hasattr(local, "db"):
+            local.db = sqlite3.connect(store, isolation_level=None, timeout=30)
+        return local.db  # type: ignore[no-any-return]
+
+    setup = connect()
+    setup.execute("CREATE TABLE IF NOT EXISTS steps (run_id TEXT, step TEXT, PRIMARY KEY (run_id, step))")
+    setup.execute("CREATE TABLE IF NOT EXISTS executions (entry TEXT, run_id TEXT, step TEXT, at REAL)")
 
     def run_entry(ctx: EntryContext) -> EntryOutcome:
+        db = connect()
         for step in ("cell-1", "cell-2", "cell-3", "commit"):
             if ctx.stop.is_set():
                 raise EntryInterrupted("stopping")

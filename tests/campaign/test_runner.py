@@ -210,6 +210,7 @@ def test_kill_9_five_times_then_resume_finishes_every_entry_once(
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     record = queue.get(cid)
+    assert [(e.entry.id, e.status, e.error) for e in record.entries if e.status != "done"] == []
     assert [e.status for e in record.entries] == ["done"] * 6
     finals = [e["entry"] for e in queue.events(cid) if e["kind"] == "done"]
     assert sorted(finals) == [f"e{i}" for i in range(6)]
