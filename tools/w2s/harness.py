@@ -263,6 +263,39 @@ def run_w2s(config: W2SConfig, out_dir: Path | str, *, _ctx: _Context | None = N
             )
         )
         log.info("w2s %s seed %d: %s", config.slug(), seed, seed_results[-1])
+
+    def stats() -> CacheStats:
+        after = ctx.stats()
+        return CacheStats(hits=after[0] - before[0], misses=after[1] - before[1], corrupt=after[2] - before[2])
+
+    return summarise_w2s(
+        config,
+        seed_results,
+        out,
+        cache=ctx.cache,
+        stats=stats,
+        data_hash=data.content_hash(),
+        started=start,
+        provenance={"data_source": data.source},
+    )
+
+
+def summarise_w2s(
+    config: W2SConfig,
+    seed_results: list[SeedResult],
+    out: Path,
+    *,
+    cache: ArrayCache,
+    stats: Callable[[], CacheStats],
+    data_hash: str,
+    started: float,
+    provenance: dict[str, Any],
+) -> W2SResult:
+    """Bootstrap summaries over seeds, the per-seed figure and ``results.json`` (shared by every w2s protocol).
+
+    ``stats`` is read after the figure is drawn or copied from ``cache``, so its hits and misses count it;
+    ``started`` is the run's ``time.perf_counter()`` at its start.
+    """
     summaries = {
         name: bootstrap_summary([getattr(r, name) for r in seed_results])
         for name in ("weak_acc", "ceiling_acc", "w2s_acc", "pgr", "agreement")
@@ -275,14 +308,13 @@ def run_w2s(config: W2SConfig, out_dir: Path | str, *, _ctx: _Context | None = N
     title = f"{config.slug()} (PGR mean {summaries['pgr'].mean:.2f})"
     seeds = [r.seed for r in seed_results]
     figure = _cached_figure(
-        ctx.cache,
+        cache,
         out / "figures" / "seed_accuracies.png",
         {"figure": "seeds", "seeds": seeds, "series": series, "title": title},
         lambda path: plot_seed_accuracies(path, seeds, series, title),
     )
-    after = ctx.stats()
-    stats = CacheStats(hits=after[0] - before[0], misses=after[1] - before[1], corrupt=after[2] - before[2])
-    wall = time.perf_counter() - start
+    cache_stats = stats()
+    wall_time_s = time.perf_counter() - started
     table = {
         "columns": ["seed", "weak_acc", "ceiling_acc", "w2s_acc", "pgr", "agreement", "weak_label_acc"],
         "rows": [
@@ -297,19 +329,19 @@ def run_w2s(config: W2SConfig, out_dir: Path | str, *, _ctx: _Context | None = N
         metrics={name: s.as_metric() for name, s in summaries.items()},
         tables={"per_seed": table},
         figures={"seed_accuracies": str(figure.relative_to(out))},
-        data_hash=data.content_hash(),
+        data_hash=data_hash,
         seeds=list(config.seeds),
-        wall_time_s=wall,
-        extra_provenance={"data_source": data.source, "cache": stats.model_dump()},
+        wall_time_s=wall_time_s,
+        extra_provenance={**provenance, "cache": cache_stats.model_dump()},
     )
     return W2SResult(
         config=config,
         seeds=seed_results,
         out_dir=out,
         results_path=results_path,
-        wall_time_s=wall,
-        cache=stats,
-        data_hash=data.content_hash(),
+        wall_time_s=wall_time_s,
+        cache=cache_stats,
+        data_hash=data_hash,
         **summaries,
     )
 
