@@ -14,11 +14,16 @@ from typing import Any
 
 from assistant.paths import ensure_state_dir
 from assistant.settings import Settings
+from tools.datasets import heldout_sources
 from tools.kernel import GatewaySession, KernelConfig, KernelPool, SandboxLimits
 
 
 def kernel_config(settings: Settings, staging_dir: Path | None = None) -> KernelConfig:
-    """The ``tools.kernel`` configuration for ``settings.kernel``."""
+    """The ``tools.kernel`` configuration for ``settings.kernel``.
+
+    The datasets' source files are always hidden from kernels (``tools.datasets.heldout_sources``): held-out labels
+    are scored on the host, and code that could read the sources could recompute them.
+    """
     k = settings.kernel
     return KernelConfig(
         isolation=k.isolation,
@@ -34,6 +39,7 @@ def kernel_config(settings: Settings, staging_dir: Path | None = None) -> Kernel
         output_cap_bytes=k.output_cap_bytes,
         sandbox_uid=k.sandbox_uid,
         readonly_paths=tuple(k.readonly_paths),
+        hidden_paths=tuple(heldout_sources()),
         staging_dir=staging_dir,
     )
 

@@ -36,3 +36,51 @@ print(os.path.exists({str(host_labels)!r}), sorted(os.listdir(".")))
     assert result.stdout.strip() == "False ['submissions', 'task.json', 'task.npz']"
     score = scorer.score_submission(run_dir, "lstsq")
     assert score.accuracy > 0.9
+
+
+def test_w2s_heldout_protocol_through_the_sandbox_matches_the_in_process_run(tmp_path: Path) -> None:
+    from tools.datasets import heldout_sources
+    from tools.kernel import KernelConfig
+    from tools.w2s import W2SConfig
+    from tools.w2s.heldout import export_w2s_task, run_w2s_heldout, score_w2s_task
+
+    config = W2SConfig(
+        dataset="sk_breast_cancer",
+        weak_features="tab_coarse",
+        strong_features="tab_raw",
+        n_weak_train=120,
+        n_strong_train=120,
+        n_test=120,
+        seeds=[0, 1],
+        epochs=5,
+        cache_dir=None,
+    )
+    run_dir = tmp_path / "run"
+    export_w2s_task(config, run_dir)
+    sources = heldout_sources()
+    rt = next(str(p) for p in sources if p.name.startswith("rotten_tomatoes"))
+    probe = f"""
+import os
+from sklearn.datasets import load_breast_cancer, load_iris
+try:
+    load_breast_cancer()
+    print("breast cancer readable")
+except Exception as err:
+    print("breast cancer hidden:", type(err).__name__)
+print("rotten tomatoes bytes:", os.path.getsize({rt!r}))
+print("iris rows:", load_iris().data.shape[0])
+"""
+    train = "from tools.w2s.heldout import train_w2s_task\nprint(train_w2s_task('.'))"
+    probe_result, train_result = run_code([probe, train], run_dir, KernelConfig(hidden_paths=tuple(sources)))
+    assert probe_result.status == "ok", probe_result.traceback
+    lines = probe_result.stdout.strip().splitlines()
+    assert lines[0].startswith("breast cancer hidden:")
+    assert lines[1:] == ["rotten tomatoes bytes: 0", "iris rows: 150"], "other bundled data stays readable"
+    assert train_result.status == "ok", train_result.traceback
+    kernel = score_w2s_task(config, run_dir)
+    local = run_w2s_heldout(config, tmp_path / "local")
+    assert [(s.weak_acc, s.ceiling_acc, s.w2s_acc) for s in kernel.seeds] == [
+        (s.weak_acc, s.ceiling_acc, s.w2s_acc) for s in local.seeds
+    ]
+    results = (run_dir / "results.json").read_text()
+    assert '"scoring": "host: test labels never left the host' in results

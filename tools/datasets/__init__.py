@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -51,6 +52,31 @@ def load_dataset(name: str, data_root: Path | str | None = None) -> Dataset:
     return _load(name, str(Path(data_root).resolve()) if data_root is not None else None)
 
 
+def heldout_sources() -> list[Path]:
+    """Files the datasets are read from, where they exist here: what a sandbox must hide from agent code.
+
+    A kernel that can read a dataset's source can recompute the held-out labels the host scores against, so the
+    research loop's kernels cover these paths (``tools.kernel.KernelConfig.hidden_paths``). Covers the Rotten
+    Tomatoes file, scikit-learn's breast-cancer and digits files, and the default BIG-bench source.
+    """
+    import importlib.util
+
+    from tools.datasets.bigbench import default_source
+    from tools.datasets.text import rotten_tomatoes_path
+    from tools.errors import MissingDependencyError
+
+    paths: list[Path] = []
+    with contextlib.suppress(MissingDependencyError):
+        paths.append(rotten_tomatoes_path())
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.submodule_search_locations:
+        data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+        paths += [data / name for name in ("breast_cancer.csv", "digits.csv.gz")]
+    with contextlib.suppress(UserInputError):
+        paths.append(default_source())
+    return [p for p in paths if p.exists()]
+
+
 @functools.lru_cache(maxsize=16)
 def _load(name: str, data_root: str | None) -> Dataset:
     if name == "rotten_tomatoes":
@@ -77,5 +103,6 @@ __all__ = [
     "TEXT_DATASETS",
     "Dataset",
     "DatasetKind",
+    "heldout_sources",
     "load_dataset",
 ]

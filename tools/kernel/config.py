@@ -72,6 +72,9 @@ class KernelConfig(BaseModel):
     """The ``tools`` package bound read-only at ``/ara/lib/tools`` (on the kernel's PYTHONPATH)."""
     readonly_paths: tuple[Path, ...] = ()
     """Extra host paths (datasets, model files) bound read-only at the same path."""
+    hidden_paths: tuple[Path, ...] = ()
+    """Files or directories inside the bound trees that kernels must not read (held-out data sources): each is
+    covered, a file by ``/dev/null`` and a directory by an empty directory. Only ``bwrap`` isolation can hide."""
     staging_dir: Path | None = None
     """Where warm kernels' empty run directories wait; put it on the filesystem of the run directories so an
     acquire is a rename. None = a private temporary directory (an acquire on another filesystem cold-starts)."""

@@ -300,6 +300,22 @@ def _venv_paths(python: Path) -> list[Path]:
     return unique
 
 
+def _hide_args(hidden: Iterable[Path], roots: Iterable[Path], empty_dir: Path) -> list[str]:
+    """Cover each hidden path that lies inside a bound tree: a file with ``/dev/null``, a directory with an empty
+    read-only directory. Paths outside every bound tree are invisible already and are skipped."""
+    bound = [Path(os.path.abspath(r)) for r in roots]
+    args: list[str] = []
+    for path in hidden:
+        path = Path(os.path.abspath(path))
+        if not any(path.is_relative_to(root) for root in bound):
+            continue
+        if path.is_dir():
+            args += ["--ro-bind", str(empty_dir), str(path)]
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
 def _dir_args(targets: Iterable[Path]) -> list[str]:
     """``--perms 0755 --dir`` for every ancestor of the bind targets, so uid 65534 can traverse them."""
     needed: set[Path] = set()
@@ -402,6 +418,11 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
     cgroup = create_cgroup(config, f"ara-kernel-{kid}")
     fds: list[int] = []
     if config.isolation == "rlimits-only":
+        if config.hidden_paths:
+            logger.warning(
+                "rlimits-only kernels can read the %d hidden path(s) too; only bwrap hides them",
+                len(config.hidden_paths),
+            )
         argv = _rlimit_args(config) + _setpriv_args(uid) + kernel_argv
     else:
         bpf = runtime / "seccomp.bpf"
@@ -431,6 +452,10 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
         for p in ro:
             argv += ["--ro-bind", str(p), str(p)]
         argv += ["--ro-bind", str(config.tools_dir), str(LIB_MOUNT / "tools")]
+        if config.hidden_paths:
+            empty = runtime / "empty"
+            empty.mkdir(mode=0o555)
+            argv += _hide_args(config.hidden_paths, [*ro, Path("/usr")], empty)
         argv += ["--bind", str(sockets), str(sockets), "--bind", str(workdir), str(RUN_MOUNT)]
         argv += ["--chdir", str(RUN_MOUNT)]
         for key, value in _inner_env(config, workdir).items():
