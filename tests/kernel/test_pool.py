@@ -210,6 +210,30 @@ def test_readonly_paths_from_settings_are_visible_but_not_writable(tmp_path: Pat
     assert "Read-only file system" in (r.error_value or "")
 
 
+def test_hidden_paths_read_as_empty_inside_a_bound_tree(tmp_path: Path, run_dir: Path) -> None:
+    from assistant.cli.kernel import kernel_config
+    from assistant.settings import load_settings
+    from tools.datasets import heldout_sources
+
+    data = tmp_path / "datasets"
+    (data / "heldout").mkdir(parents=True)
+    (data / "heldout" / "labels.csv").write_text("0,1,1\n")
+    (data / "answers.txt").write_text("secret")
+    (data / "train.csv").write_text("a,b\n")
+    for path in (tmp_path, data, data / "heldout"):
+        path.chmod(0o755)
+    hidden = (data / "heldout", data / "answers.txt", tmp_path / "elsewhere.txt")
+    settings = load_settings(tmp_path / "ws").with_overrides(**{"kernel.readonly_paths": [str(data)]})
+    assert kernel_config(settings).hidden_paths == tuple(heldout_sources()), "the loop's kernels hide the sources"
+    config = kernel_config(settings).model_copy(update={"limits": TEST_CONFIG.limits, "hidden_paths": hidden})
+    code = f"""import os
+print(sorted(os.listdir({str(data)!r})), os.listdir({str(data / "heldout")!r}))
+print(repr(open({str(data / "answers.txt")!r}).read()), open({str(data / "train.csv")!r}).read().strip())"""
+    [r] = run_code(code, run_dir, config)
+    assert r.status == "ok", r.traceback
+    assert r.stdout.splitlines() == ["['answers.txt', 'heldout', 'train.csv'] []", "'' a,b"]
+
+
 @pytest.mark.anyio
 async def test_warm_kernels_failing_to_start_leave_nothing_behind(tmp_path: Path) -> None:
     broken = tmp_path / "venv" / "bin" / "python"

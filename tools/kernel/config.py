@@ -74,7 +74,7 @@ class KernelConfig(BaseModel):
     """Extra host paths (datasets, model files) bound read-only at the same path."""
     hidden_paths: tuple[Path, ...] = ()
     """Files or directories inside the bound trees that kernels must not read (held-out data sources): each is
-    covered, a file by ``/dev/null`` and a directory by an empty directory. Only ``bwrap`` isolation can hide."""
+    covered by an empty read-only file or directory. Only ``bwrap`` isolation can hide."""
     staging_dir: Path | None = None
     """Where warm kernels' empty run directories wait; put it on the filesystem of the run directories so an
     acquire is a rename. None = a private temporary directory (an acquire on another filesystem cold-starts)."""

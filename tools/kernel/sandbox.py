@@ -300,9 +300,10 @@ def _venv_paths(python: Path) -> list[Path]:
     return unique
 
 
-def _hide_args(hidden: Iterable[Path], roots: Iterable[Path], empty_dir: Path) -> list[str]:
-    """Cover each hidden path that lies inside a bound tree: a file with ``/dev/null``, a directory with an empty
-    read-only directory. Paths outside every bound tree are invisible already and are skipped."""
+def _hide_args(hidden: Iterable[Path], roots: Iterable[Path], empty: Path) -> list[str]:
+    """Cover each hidden path that lies inside a bound tree with an empty read-only file or directory under
+    ``empty`` (not ``/dev/null``: binds are ``nodev``, so opening it would fail rather than read nothing).
+    Paths outside every bound tree are invisible already and are skipped."""
     bound = [Path(os.path.abspath(r)) for r in roots]
     args: list[str] = []
     for path in hidden:
@@ -310,9 +311,9 @@ def _hide_args(hidden: Iterable[Path], roots: Iterable[Path], empty_dir: Path) -
         if not any(path.is_relative_to(root) for root in bound):
             continue
         if path.is_dir():
-            args += ["--ro-bind", str(empty_dir), str(path)]
+            args += ["--ro-bind", str(empty / "dir"), str(path)]
         elif path.exists():
-            args += ["--ro-bind", "/dev/null", str(path)]
+            args += ["--ro-bind", str(empty / "file"), str(path)]
     return args
 
 
@@ -454,7 +455,8 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
         argv += ["--ro-bind", str(config.tools_dir), str(LIB_MOUNT / "tools")]
         if config.hidden_paths:
             empty = runtime / "empty"
-            empty.mkdir(mode=0o555)
+            (empty / "dir").mkdir(parents=True)
+            (empty / "file").touch()  # both bound read-only; plain modes keep cleanup simple for any user
             argv += _hide_args(config.hidden_paths, [*ro, Path("/usr")], empty)
         argv += ["--bind", str(sockets), str(sockets), "--bind", str(workdir), str(RUN_MOUNT)]
         argv += ["--chdir", str(RUN_MOUNT)]
