@@ -4,7 +4,9 @@ In recipe mode the model fills a recipe's typed config (schema-constrained for w
 the cell, so the only code that reaches a kernel is code written here. A plan naming a recipe that is not
 registered is refused by structure. Covers ``Recipe``, ``RecipeRegistry`` and the built-in recipes; research tools
 (``tools.w2s``, ``tools.probes``) are imported lazily, only when their recipe is used, so this module loads without
-them. Does not execute anything (``tools.kernel`` does).
+them. A recipe may also have trusted host steps around its cell (``HostSteps``): the ``w2s`` recipe exports a task
+without test labels before the cell and scores the kernel's predictions after it, so the labels never enter the
+sandbox. Does not execute anything (``tools.kernel`` runs cells; ``assistant.graph`` calls the host steps).
 """
 
 from __future__ import annotations
@@ -31,6 +33,21 @@ class RecipeError(Exception):
 
 
 @dataclass(frozen=True)
+class HostSteps:
+    """Trusted code a recipe runs on the host around its cell (never inside the sandbox).
+
+    Attributes:
+        prepare: ``(config, run_dir, cache_dir)`` before the cell: writes what the kernel may see (e.g. a task
+            without test labels). Deterministic, so a resumed run can call it again.
+        score: ``(config, run_dir, cache_dir)`` after the cell ran ok: reads what the kernel submitted, scores it
+            against data only the host holds and writes ``results.json`` (replacing any the kernel wrote).
+    """
+
+    prepare: Callable[[BaseModel, Path, Path | None], None]
+    score: Callable[[BaseModel, Path, Path | None], None]
+
+
+@dataclass(frozen=True)
 class Recipe:
     """One allow-listed entry point.
 
@@ -41,6 +58,7 @@ class Recipe:
         render: ``(config, out_dir) -> cell code``; the cell must write ``config.json`` and ``results.json``
             into ``out_dir``.
         requires: Modules that must import for the recipe to be available.
+        host: Host steps around the cell, or None when the cell writes its own ``results.json``.
     """
 
     name: str
@@ -48,6 +66,7 @@ class Recipe:
     load_config: Callable[[], type[BaseModel]]
     render: Callable[[BaseModel, Path], str]
     requires: tuple[str, ...] = ()
+    host: HostSteps | None = None
 
     def available(self) -> bool:
         """True when every required module is installed here and the config class loads."""
@@ -244,6 +263,32 @@ def _tool_template(module: str, config_cls: str, entry: str) -> Callable[[BaseMo
     return render
 
 
+_W2S_HELDOUT = """\
+# ara recipe: w2s (rendered from a typed config; do not edit by hand)
+# Held-out protocol: before this cell the host wrote task.npz (features, training labels, test inputs WITHOUT
+# labels); this cell trains the weak supervisor, the ceiling and the student per seed and submits test
+# predictions; after it the host scores them and writes results.json. Config: {config_json}
+from tools.w2s.heldout import train_w2s_task
+print(train_w2s_task({out_dir}))
+"""
+
+
+def _render_w2s(config: BaseModel, out_dir: Path) -> str:
+    return _W2S_HELDOUT.format(config_json=config.model_dump_json(), out_dir=repr(str(out_dir)))
+
+
+def _w2s_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.w2s.heldout import export_w2s_task, host_config
+
+    export_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+
+
+def _w2s_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.w2s.heldout import host_config, score_w2s_task
+
+    score_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+
+
 def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
     def load() -> type[BaseModel]:
         cls = getattr(importlib.import_module(module), name)
@@ -269,10 +314,14 @@ def default_registry() -> RecipeRegistry:
     registry.register(
         Recipe(
             name="w2s",
-            summary="Weak-to-strong generalization with the tools.w2s harness on the shared offline datasets.",
+            summary=(
+                "Weak-to-strong generalization with the tools.w2s harness on the shared offline datasets; "
+                "test labels stay on the host, which scores the kernel's predictions."
+            ),
             load_config=_lazy_class("tools.w2s.config", "W2SConfig"),
-            render=_tool_template("tools.w2s", "W2SConfig", "run_w2s"),
+            render=_render_w2s,
             requires=("tools.w2s",),
+            host=HostSteps(prepare=_w2s_prepare, score=_w2s_score),
         )
     )
     registry.register(

@@ -125,6 +125,8 @@ class RunContext:
         recipes: The allow-list of recipes.
         cell_timeout_s: Wall-clock limit for one cell.
         top_k: Passages retrieved per query.
+        host_cache_dir: Cache of recipes' host steps (features, activations): ``<workspace>/.ara/cache``, outside
+            every kernel; None = no cache.
     """
 
     llm: LLMClient
@@ -139,6 +141,7 @@ class RunContext:
     recipes: RecipeRegistry = field(default_factory=default_registry)
     cell_timeout_s: float = 300.0
     top_k: int = 6
+    host_cache_dir: Path | None = None
     sessions: dict[str, SessionLike] = field(default_factory=dict)
     """Kernel sessions opened during this process, by run directory (reused across cells)."""
     prompt_hashes: dict[str, str] = field(default_factory=dict)

@@ -91,6 +91,7 @@ async def open_run_context(
             report_draft=report_draft_for(settings),
             cell_timeout_s=settings.kernel.cell_timeout_s,
             top_k=settings.papers.top_k,
+            host_cache_dir=state_dir(settings.workspace) / "cache",
         )
     finally:
         await pool.shutdown()

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from assistant.report.errors import ResultsFileError
 
@@ -39,9 +39,18 @@ class Metric(BaseModel):
     n: int | None = None
     """Number of seeds or samples."""
     values: list[float] | None = None
-    """Per-seed values (paired by seed across metrics of one run)."""
+    """Per-seed values (paired by seed across metrics of one run); NaN where a seed's value is undefined."""
     ci: str | None = None
     """How the interval was computed, e.g. ``bootstrap95``."""
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _undefined_as_nan(cls, value: Any) -> Any:
+        # The writer stores NaN as null (strict JSON has no NaN): e.g. PGR for a seed whose ceiling did not beat
+        # its weak supervisor. Read it back as NaN so "undefined" stays a number the statistics skip.
+        if isinstance(value, list):
+            return [math.nan if v is None else v for v in value]
+        return value
 
     def field(self, name: str) -> float | None:
         """A numeric field by name, extra numeric fields (``std``, ``median``) included; None when absent."""

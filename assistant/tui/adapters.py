@@ -163,7 +163,8 @@ class GraphRunDriver:
         approval: Approval | None,
     ) -> RunOutcome:
         from assistant.graph import RunContext, compile_graph, open_checkpointer, resume_run, start_run
-        from assistant.graph.session import code_mode_for, open_library
+        from assistant.graph.session import code_mode_for, open_library, report_draft_for
+        from assistant.paths import state_dir
         from assistant.runlog import RunLog
         from tools.vcs import Workspace
 
@@ -186,8 +187,10 @@ class GraphRunDriver:
                 budget=self.budget,
                 approval_policy="ask",
                 code_mode=code_mode_for(self.settings),
+                report_draft=report_draft_for(self.settings),
                 cell_timeout_s=self.settings.kernel.cell_timeout_s,
                 top_k=self.settings.papers.top_k,
+                host_cache_dir=state_dir(self.settings.workspace) / "cache",
                 **({"recipes": self.recipes} if self.recipes is not None else {}),
             )
             saver = await stack.enter_async_context(open_checkpointer(self.settings.workspace))

@@ -102,3 +102,88 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
     assert "Weak-to-strong generalization" in report.split("## References")[1]
     [proposal] = workspace.list_proposals()
     assert proposal.status == "open"
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.skipif(not bwrap_status()[0], reason=f"bwrap unusable here: {bwrap_status()[1]}")
+async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_failure(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from tools.datasets import heldout_sources
+
+    good = {
+        "dataset": "sk_breast_cancer",
+        "weak_features": "tab_coarse",
+        "strong_features": "tab_raw",
+        "n_weak_train": 100,
+        "n_strong_train": 100,
+        "n_test": 100,
+        "seeds": [0, 1],
+        "epochs": 5,
+        "cache_dir": "/etc/not-a-cache",  # a host path the model chose: ignored, the host picks the cache
+    }
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            plans(recipe="w2s", config={"dataset": "sk_breast_cancer"}),
+            {**good, "n_test": 5000},  # more examples than the dataset has: the host's export fails
+            good,
+            analysis(metric="pgr"),
+        ]
+    )
+    run = workspace.new_run("heldout")
+    config = KernelConfig(
+        limits=SandboxLimits(memory_mb=3072, cpu_seconds=120, max_processes=48, tmp_size_mb=16),
+        cell_timeout_s=120,
+        staging_dir=tmp_path / "staging",
+        hidden_paths=tuple(heldout_sources()),
+    )
+    pool = KernelPool(config, size=0)
+    ctx = RunContext(
+        llm=script.client(),
+        runlog=RunLog(run.events_path),
+        workspace=workspace,
+        kernels=pool,
+        budget=Budget(cells=3, debug_attempts=1),
+        approval_policy="auto-approve",
+        recipes=default_registry(),
+        host_cache_dir=workspace.path / ".ara" / "cache",
+    )
+    try:
+        outcome = await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question="Does a strong MLP trained on a coarse supervisor's labels beat it?",
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+    finally:
+        await pool.shutdown()
+    script.assert_done()
+    assert outcome.status == "done", outcome
+    failed, passed = events_of(read_events(run.path / "events.jsonl"), CellExecuted)
+    assert failed.status == "error"
+    assert failed.error is not None
+    assert failed.error.startswith(
+        "HostStepError: prepare on the host failed: UserInputError: split sizes need 5200 examples but dataset "
+        "'sk_breast_cancer' has 569"
+    )
+    assert "HostStepError" in script.requests[3]["messages"][-1]["content"], "debug saw the host's error"
+    assert (passed.status, passed.error) == ("ok", None)
+    cell = (run.path / "cells" / "01.py").read_text()
+    assert "train_w2s_task('.')" in cell
+    results = read_json(run.path / "results.json")
+    assert results["tool"] == "tools.w2s"
+    assert results["provenance"]["scoring"].startswith("host: test labels never left the host")
+    assert results["config"]["cache_dir"] == str(workspace.path / ".ara" / "cache")
+    assert results["metrics"]["w2s_acc"]["n"] == 2
+    assert sorted(p.name for p in (run.path / "submissions").iterdir())[:3] == [
+        "seed0.ceiling.npy",
+        "seed0.w2s.npy",
+        "seed0.weak.npy",
+    ]
+    assert not Path("/etc/not-a-cache").exists()
+    report = (run.path / "report.md").read_text()
+    assert "| pgr | n/a | none | 0 |" in report, "PGR undefined on both seeds (ceiling <= weak) reads as n/a"

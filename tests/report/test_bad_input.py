@@ -90,6 +90,22 @@ def test_nan_and_inf_are_rendered_explicitly(run_dir: Path) -> None:
     ]
 
 
+def test_null_per_seed_values_read_as_undefined(run_dir: Path) -> None:
+    # tools.results writes NaN as null: PGR of a seed whose ceiling did not beat the weak supervisor.
+    _rewrite(run_dir, {"metrics": {"pgr": {"mean": 0.4, "n": 1, "excluded": 1, "values": [0.4, None]}}})
+
+    report = build_report(run_dir, ReportDraft(summary="PGR {{ metric:pgr }}."), None, now=NOW)
+
+    assert report.results is not None
+    values = report.results.metrics["pgr"].values
+    assert values is not None
+    assert values[0] == 0.4
+    assert math.isnan(values[1])
+    assert "PGR 0.4." in render_markdown(report)
+    assert report.check is not None
+    assert report.check.ok
+
+
 def test_broken_figures_are_flagged_not_fatal(run_dir: Path) -> None:
     (run_dir / "figures" / "corrupt.png").write_bytes(b"not a png at all")
     secret = run_dir.parent.parent / "secret.png"

@@ -5,13 +5,18 @@ Each cell has an idempotency key ``<run_id>:cell:<index>``; its code and its res
 finds the result file reuses it instead of executing again, so a crash after a cell finished never repeats it; a
 crash during a cell leaves no result and the cell runs again (it never finished). After a failure the node decides
 where the loop goes: ``debug`` while attempts are left and the error is new, a stop when the same error repeats,
-and a resumable ``BudgetExceededError`` when debug attempts or cells run out. Does not write code.
+and a resumable ``BudgetExceededError`` when debug attempts or cells run out. A recipe with host steps
+(``assistant.recipes.HostSteps``) has them run here, on the host and off the event loop: ``prepare`` before its
+cell, ``score`` after it ran ok (again on resume: both are deterministic); a failing host step fails the cell with
+a ``HostStepError`` the debug node can act on. Does not write code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -25,7 +30,11 @@ from assistant.events import CellExecuted, CellStarted
 from assistant.graph.context import CellResultLike, RunContext
 from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
 from assistant.graph.state import GraphState
+from assistant.recipes import HostSteps
 from assistant.schemas import CellRecord
+from tools.errors import MissingDependencyError, ToolError, UserInputError
+
+log = logging.getLogger(__name__)
 
 OUTPUT_KEEP = 20_000
 MAX_RICH_OUTPUTS = 50
@@ -109,6 +118,36 @@ async def _execute(ctx: RunContext, state: GraphState, code: str) -> dict[str, A
     return result
 
 
+HOST_STEP_ERRORS = (UserInputError, ToolError, MissingDependencyError, OSError)
+"""Failures of a host step that say something about the config or the data, reported as the cell's error."""
+
+
+def _host_steps(ctx: RunContext, pending: dict[str, Any]) -> tuple[HostSteps, Any] | None:
+    """The pending cell's recipe host steps with its validated config, or None (free code, no host steps)."""
+    if not pending.get("recipe"):
+        return None
+    recipe = ctx.recipes.get(pending["recipe"])
+    if recipe.host is None:
+        return None
+    return recipe.host, recipe.validate_config(pending.get("config") or {})
+
+
+async def _host_step(ctx: RunContext, step: str, steps: tuple[HostSteps, Any], directory: Path) -> str | None:
+    """Run ``prepare`` or ``score`` in a worker thread; None when it worked, else the cell's error text."""
+    host, config = steps
+    call = host.prepare if step == "prepare" else host.score
+    try:
+        await asyncio.to_thread(call, config, directory, ctx.host_cache_dir)
+    except HOST_STEP_ERRORS as err:
+        log.warning("host step %s for %s failed: %s", step, directory, err)
+        return f"HostStepError: {step} on the host failed: {type(err).__name__}: {err}"
+    return None
+
+
+def _failed(result: dict[str, Any], error: str) -> dict[str, Any]:
+    return {**result, "status": "error", "error": error}
+
+
 @traced("run_cells")
 async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Execute (or reuse) the pending cell and choose the next step."""
@@ -122,6 +161,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
     code_rel = f"cells/{index:02d}.py"
     result_path = directory / f"cells/{index:02d}.result.json"
     reused = result_path.is_file()
+    host = _host_steps(ctx, pending)
     if reused:
         result = json.loads(result_path.read_text(encoding="utf-8"))
     elif pending.get("blocked"):
@@ -140,15 +180,21 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         (directory / pending["out_dir"] / "results.json").unlink(missing_ok=True)
         write_atomic(directory / code_rel, pending["code"])
         ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
-        result = await _execute(ctx, state, pending["code"])
+        started = time.perf_counter()
+        failure = await _host_step(ctx, "prepare", host, directory) if host is not None else None
+        if failure is None:
+            result = await _execute(ctx, state, pending["code"])
+        else:
+            result = {"status": "error", "stdout": "", "stderr": "", "traceback": "", "error": failure}
+            result["duration_s"] = time.perf_counter() - started
         write_atomic(result_path, json.dumps(result, indent=1))
+    if result["status"] == "ok" and host is not None:
+        failure = await _host_step(ctx, "score", host, directory)
+        if failure is not None:
+            result = _failed(result, failure)
     results_file = directory / pending["out_dir"] / "results.json"
     if result["status"] == "ok" and not results_file.is_file():
-        result = {
-            **result,
-            "status": "error",
-            "error": f"NoResults: the cell wrote no {pending['out_dir']}/results.json",
-        }
+        result = _failed(result, f"NoResults: the cell wrote no {pending['out_dir']}/results.json")
     ctx.runlog.append(
         CellExecuted(
             run_id=state["run_id"],

@@ -70,7 +70,14 @@ async def _recipe_pending(
     )
     rel = RESULTS_DIR
     code = recipe.render(config, Path(rel))
-    return {"source": source, "recipe": recipe.name, "code": code, "out_dir": rel, "blocked": []}
+    return {
+        "source": source,
+        "recipe": recipe.name,
+        "config": config.model_dump(mode="json"),
+        "code": code,
+        "out_dir": rel,
+        "blocked": [],
+    }
 
 
 @traced("write_code")
