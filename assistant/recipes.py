@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import json
 import logging
-import textwrap
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,22 +247,6 @@ def _render_synthetic(config: BaseModel, out_dir: Path) -> str:
     return _SYNTHETIC_W2S.format(config_json=repr(config.model_dump_json()), out_dir=repr(str(out_dir)))
 
 
-def _tool_template(module: str, config_cls: str, entry: str) -> Callable[[BaseModel, Path], str]:
-    def render(config: BaseModel, out_dir: Path) -> str:
-        return textwrap.dedent(
-            f"""\
-            # ara recipe: {module}.{entry} (rendered from a typed config; do not edit by hand)
-            import pathlib
-            from {module} import {config_cls}, {entry}
-            config = {config_cls}.model_validate_json({config.model_dump_json()!r})
-            result = {entry}(config, pathlib.Path({str(out_dir)!r}))
-            print(type(result).__name__)
-            """
-        )
-
-    return render
-
-
 _W2S_HELDOUT = """\
 # ara recipe: w2s (rendered from a typed config; do not edit by hand)
 # Held-out protocol: before this cell the host wrote task.npz (features, training labels, test inputs WITHOUT
@@ -287,6 +271,63 @@ def _w2s_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None
     from tools.w2s.heldout import host_config, score_w2s_task
 
     score_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+
+
+_PAIRS_HELDOUT = """\
+# ara recipe: {name} (rendered from a typed config; do not edit by hand)
+# Held-out protocol: before this cell the host extracted the contrast pairs' activations and wrote task.npz
+# (held-out pairs WITHOUT labels); this cell fits the supervised probe and CCS per layer and submits test
+# predictions; after it the host scores them, adds the zero-shot baseline and writes results.json.
+# Config: {config_json}
+from tools.probes.heldout import train_pair_task
+print(train_pair_task({out_dir}))
+"""
+
+
+def _pairs_renderer(name: str) -> Callable[[BaseModel, Path], str]:
+    def render(config: BaseModel, out_dir: Path) -> str:
+        return _PAIRS_HELDOUT.format(name=name, config_json=config.model_dump_json(), out_dir=repr(str(out_dir)))
+
+    return render
+
+
+def _probe_host_config(config: BaseModel, cache_dir: Path | None) -> Any:
+    from tools.datasets import BIGBENCH
+    from tools.datasets.bigbench import default_source
+
+    dataset = getattr(config, "dataset", "")
+    root = default_source() if dataset in BIGBENCH else None
+    return config.model_copy(update={"cache_dir": cache_dir, "data_root": root})
+
+
+def _probes_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.probes.heldout import export_probe_task
+
+    export_probe_task(_probe_host_config(config, cache_dir), run_dir)
+
+
+def _probes_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.probes.heldout import score_probe_task
+
+    score_probe_task(_probe_host_config(config, cache_dir), run_dir)
+
+
+def _honesty_host_config(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> Any:
+    # source=None: the configured BIG-bench copy; the cache must not be the kernel-writable run directory.
+    cache = cache_dir if cache_dir is not None else Path(tempfile.mkdtemp(prefix="ara-honesty-"))
+    return config.model_copy(update={"run_dir": run_dir, "cache_dir": cache, "source": None})
+
+
+def _honesty_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.evals.probes import export_honesty_task
+
+    export_honesty_task(_honesty_host_config(config, run_dir, cache_dir))
+
+
+def _honesty_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+    from tools.evals.probes import score_honesty_task
+
+    score_honesty_task(_honesty_host_config(config, run_dir, cache_dir))
 
 
 def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
@@ -327,10 +368,14 @@ def default_registry() -> RecipeRegistry:
     registry.register(
         Recipe(
             name="probes",
-            summary="Linear-probe comparison on model activations with tools.probes.",
+            summary=(
+                "Supervised probe vs CCS vs zero-shot by layer on SmolLM2 activations with tools.probes; "
+                "test labels stay on the host."
+            ),
             load_config=_lazy_class("tools.probes", "ProbeConfig"),
-            render=_tool_template("tools.probes", "ProbeConfig", "run_probe_comparison"),
+            render=_pairs_renderer("probes"),
             requires=("tools.probes",),
+            host=HostSteps(prepare=_probes_prepare, score=_probes_score),
         )
     )
     # Eval recipes that call a model (run_mc_eval, run_oversight, run_cot_faithfulness) are not offered: the
@@ -340,8 +385,9 @@ def default_registry() -> RecipeRegistry:
             name="honesty_probes",
             summary="Lie-detector baseline: supervised probe vs CCS vs zero-shot by layer on BIG-bench true/false statements.",
             load_config=_lazy_class("tools.evals.probes", "HonestyProbeConfig"),
-            render=_tool_template("tools.evals.probes", "HonestyProbeConfig", "run_honesty_probes"),
+            render=_pairs_renderer("honesty_probes"),
             requires=("tools.evals", "tools.probes"),
+            host=HostSteps(prepare=_honesty_prepare, score=_honesty_score),
         )
     )
     return registry

@@ -14,15 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import UserInputError
 from tools.evals.data import ContrastPair, TaskName, contrast_pairs, data_hash, load_bigbench
 from tools.evals.results import bootstrap_metric, write_results
+
+if TYPE_CHECKING:
+    from tools.probes import LayerResult
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +105,42 @@ def run_honesty_probes(
     started = time.perf_counter()
     if out_dir is not None:
         config = config.model_copy(update={"run_dir": Path(out_dir)})
+    inputs = honesty_inputs(config, activations=activations)
+    rows = compare_on_arrays(
+        inputs.acts_neg,
+        inputs.acts_pos,
+        inputs.labels,
+        inputs.train,
+        inputs.dev,
+        inputs.test,
+        restarts=config.ccs_restarts,
+        epochs=config.ccs_epochs,
+        seed=config.seed,
+    )
+    return write_honesty_results(config, inputs, rows, started=started)
+
+
+@dataclass(frozen=True)
+class HonestyInputs:
+    """The statements' contrast pairs with activations, labels, group-wise split and zero-shot scores."""
+
+    items_hash: str
+    labels: npt.NDArray[np.int64]
+    acts_neg: dict[int, npt.NDArray[np.float32]]
+    acts_pos: dict[int, npt.NDArray[np.float32]]
+    diff: npt.NDArray[np.float32]
+    """log P(" Yes") - log P(" No") per pair: the zero-shot score."""
+    train: npt.NDArray[np.int64]
+    dev: npt.NDArray[np.int64]
+    test: npt.NDArray[np.int64]
+
+
+def honesty_inputs(config: HonestyProbeConfig, *, activations: Any = None) -> HonestyInputs:
+    """Load the task's statements, pair them, split by source item and extract activations.
+
+    Raises:
+        UserInputError: ``hhh_alignment`` (no statements), too few statements or one class only.
+    """
     if config.task == "hhh_alignment":
         raise UserInputError("hhh_alignment compares replies, it has no true/false statements; pick another task.")
     items = load_bigbench(config.source, config.task, limit=config.limit)
@@ -108,7 +149,6 @@ def run_honesty_probes(
     if len(pairs) < 20 or np.unique(labels).size < 2:
         raise UserInputError(f"{config.task} gave {len(pairs)} statements with one class or too few; raise limit.")
     train, test = split_by_group(pairs, config.test_fraction, config.seed)
-    dev = train[: config.n_dev]
     if activations is None:
         from tools.probes import SmolLM2Activations
 
@@ -116,18 +156,24 @@ def run_honesty_probes(
     layers = list(config.layers)
     acts_neg = activations.extract([p.negative for p in pairs], layers, pooling="last", last_token_logprob=True)
     acts_pos = activations.extract([p.positive for p in pairs], layers, pooling="last", last_token_logprob=True)
-    diff = (acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0]
-    rows = compare_on_arrays(
-        acts_neg,
-        acts_pos,
-        labels,
-        train,
-        dev,
-        test,
-        restarts=config.ccs_restarts,
-        epochs=config.ccs_epochs,
-        seed=config.seed,
+    diff = np.asarray((acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0], dtype=np.float32)
+    return HonestyInputs(
+        items_hash=data_hash(items),
+        labels=labels,
+        acts_neg=acts_neg,
+        acts_pos=acts_pos,
+        diff=diff,
+        train=train,
+        dev=train[: config.n_dev],
+        test=test,
     )
+
+
+def write_honesty_results(
+    config: HonestyProbeConfig, inputs: HonestyInputs, rows: list[LayerResult], *, started: float
+) -> dict[str, Any]:
+    """Add the zero-shot and majority baselines and write ``results.json`` into ``config.run_dir``."""
+    labels, diff, train, test = inputs.labels, inputs.diff, inputs.train, inputs.test
     zero_shot = bootstrap_metric([float((diff[i] > 0) == bool(labels[i])) for i in test], seed=config.seed)
     majority = float(max(labels[test].mean(), 1 - labels[test].mean()))
     metrics: dict[str, dict[str, Any]] = {"zero_shot_acc": zero_shot, "majority_class_acc": {"value": majority}}
@@ -151,7 +197,7 @@ def run_honesty_probes(
             }
         },
         provenance={
-            "data_hash": data_hash(items),
+            "data_hash": inputs.items_hash,
             "seeds": [config.seed],
             "wall_time_s": round(wall, 3),
             "n_pairs": {"train": int(train.size), "test": int(test.size)},
@@ -159,3 +205,34 @@ def run_honesty_probes(
     )
     loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
+
+
+def export_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) -> Path:
+    """Host step of the held-out form: extract on the host and export the pairs into ``config.run_dir``."""
+    from tools.probes.heldout import export_pair_task
+
+    inputs = honesty_inputs(config, activations=activations)
+    return export_pair_task(
+        config.run_dir,
+        inputs.acts_neg,
+        inputs.acts_pos,
+        inputs.labels,
+        inputs.train,
+        inputs.dev,
+        inputs.test,
+        restarts=config.ccs_restarts,
+        epochs=config.ccs_epochs,
+        lr=1e-2,
+        seed=config.seed,
+        description=f"honesty probes on {config.task} statements",
+    )
+
+
+def score_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) -> dict[str, Any]:
+    """Host step: score the kernel's submissions in ``config.run_dir`` and write ``results.json`` there."""
+    from tools.probes.heldout import score_pair_task
+
+    started = time.perf_counter()
+    inputs = honesty_inputs(config, activations=activations)
+    rows = score_pair_task(config.run_dir, inputs.labels[inputs.test], list(config.layers), config.ccs_restarts)
+    return write_honesty_results(config, inputs, rows, started=started)

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tools.datasets import TEXT_DATASETS, load_dataset
+from tools.datasets import TEXT_DATASETS, Dataset, load_dataset
 from tools.errors import UserInputError
 from tools.probes.ccs import ccs_predict, fit_pair_norm, normalize_pairs, train_ccs, train_probe
 from tools.w2s.features import check_finite
@@ -107,6 +108,78 @@ class ProbeResult(BaseModel):
     wall_time_s: float
 
 
+class LayerPredictions(NamedTuple):
+    """One layer's test predictions: P(true) of the supervised probe and of every CCS restart."""
+
+    probe: npt.NDArray[np.float32]
+    ccs: list[npt.NDArray[np.float32]]
+    best: int
+    """The CCS restart with the lowest unsupervised loss."""
+
+
+def predict_layer(
+    x_neg: npt.NDArray[np.float32],
+    x_pos: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    train: npt.NDArray[np.int64],
+    dev: npt.NDArray[np.int64],
+    test: npt.NDArray[np.int64],
+    *,
+    layer: int,
+    restarts: int = 10,
+    epochs: int = 1000,
+    lr: float = 1e-2,
+    seed: int = 0,
+) -> LayerPredictions:
+    """Fit the probe and CCS on ``train`` rows (CCS's sign on ``dev``) and predict the ``test`` rows.
+
+    Reads ``labels`` only at ``train`` and ``dev``: the test entries may hold anything (a kernel passes -1).
+    """
+    check_finite(x_neg, f"layer {layer} activations")
+    check_finite(x_pos, f"layer {layer} activations")
+    norm = fit_pair_norm(x_neg[train], x_pos[train])
+    n_neg, n_pos = normalize_pairs(norm, x_neg, x_pos)
+    probe = train_probe(n_neg[train], n_pos[train], labels[train], seed=seed)
+    probe_probs = np.asarray(probe.predict_proba(n_pos[test] - n_neg[test])[:, 1], dtype=np.float32)
+    fit = train_ccs(
+        n_neg[train],
+        n_pos[train],
+        restarts=restarts,
+        epochs=epochs,
+        lr=lr,
+        seed=seed + layer,
+        dev=(n_neg[dev], n_pos[dev], labels[dev]),
+    )
+    ccs = [ccs_predict(fit, r, n_neg[test], n_pos[test]) for r in range(restarts)]
+    return LayerPredictions(probe=probe_probs, ccs=ccs, best=fit.best)
+
+
+def score_layer(layer: int, predictions: LayerPredictions, scorer: HeldoutScorer) -> LayerResult:
+    """Test accuracies of one layer's predictions, scored by the host-side ``scorer``."""
+    probe_acc = scorer.score(predictions.probe, name=f"layer{layer}.probe").accuracy
+    accs = [scorer.score(p, name=f"layer{layer}.ccs{r}").accuracy for r, p in enumerate(predictions.ccs)]
+    if not 0 <= predictions.best < len(accs):
+        raise UserInputError(f"layer {layer}: best CCS restart {predictions.best} is not one of 0..{len(accs) - 1}")
+    log.info(
+        "layer %d: probe %.3f ccs %.3f (restarts %.3f±%.3f)",
+        layer,
+        probe_acc,
+        accs[predictions.best],
+        np.mean(accs),
+        np.std(accs),
+    )
+    return LayerResult(
+        layer=layer,
+        probe_acc=probe_acc,
+        ccs_acc=accs[predictions.best],
+        ccs_restart_accs=accs,
+        ccs_mean=float(np.mean(accs)),
+        ccs_std=float(np.std(accs)),
+        ccs_min=float(np.min(accs)),
+        ccs_max=float(np.max(accs)),
+    )
+
+
 def compare_on_arrays(
     acts_neg: dict[int, npt.NDArray[np.float32]],
     acts_pos: dict[int, npt.NDArray[np.float32]],
@@ -122,49 +195,26 @@ def compare_on_arrays(
 ) -> list[LayerResult]:
     """Probe and CCS per layer on given contrast-pair activations; test labels are used only by a scorer."""
     scorer = HeldoutScorer(labels[test])
-    out = []
-    for layer in sorted(acts_neg):
-        x_neg, x_pos = acts_neg[layer], acts_pos[layer]
-        check_finite(x_neg, f"layer {layer} activations")
-        check_finite(x_pos, f"layer {layer} activations")
-        norm = fit_pair_norm(x_neg[train], x_pos[train])
-        n_neg, n_pos = normalize_pairs(norm, x_neg, x_pos)
-        probe = train_probe(n_neg[train], n_pos[train], labels[train], seed=seed)
-        probe_acc = scorer.score(probe.predict_proba(n_pos[test] - n_neg[test])[:, 1], name="probe").accuracy
-        fit = train_ccs(
-            n_neg[train],
-            n_pos[train],
-            restarts=restarts,
-            epochs=epochs,
-            lr=lr,
-            seed=seed + layer,
-            dev=(n_neg[dev], n_pos[dev], labels[dev]),
-        )
-        accs = [
-            scorer.score(ccs_predict(fit, r, n_neg[test], n_pos[test]), name=f"ccs{r}").accuracy
-            for r in range(restarts)
-        ]
-        out.append(
-            LayerResult(
-                layer=layer,
-                probe_acc=probe_acc,
-                ccs_acc=accs[fit.best],
-                ccs_restart_accs=accs,
-                ccs_mean=float(np.mean(accs)),
-                ccs_std=float(np.std(accs)),
-                ccs_min=float(np.min(accs)),
-                ccs_max=float(np.max(accs)),
-            )
-        )
-        log.info(
-            "layer %d: probe %.3f ccs %.3f (restarts %.3f±%.3f)",
+    return [
+        score_layer(
             layer,
-            probe_acc,
-            accs[fit.best],
-            np.mean(accs),
-            np.std(accs),
+            predict_layer(
+                acts_neg[layer],
+                acts_pos[layer],
+                labels,
+                train,
+                dev,
+                test,
+                layer=layer,
+                restarts=restarts,
+                epochs=epochs,
+                lr=lr,
+                seed=seed,
+            ),
+            scorer,
         )
-    return out
+        for layer in sorted(acts_neg)
+    ]
 
 
 def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activations: Any = None) -> ProbeResult:
@@ -183,7 +233,43 @@ def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activation
         True
     """
     start = time.perf_counter()
-    out = Path(out_dir)
+    inputs = probe_inputs(config, activations=activations)
+    layer_results = compare_on_arrays(
+        inputs.acts_neg,
+        inputs.acts_pos,
+        inputs.labels,
+        inputs.train,
+        inputs.dev,
+        inputs.test,
+        restarts=config.ccs_restarts,
+        epochs=config.ccs_epochs,
+        lr=config.ccs_lr,
+        seed=config.seed,
+    )
+    return write_probe_results(config, Path(out_dir), inputs, layer_results, started=start)
+
+
+@dataclass(frozen=True)
+class ProbeInputs:
+    """Everything a comparison needs before any probe is fitted: pairs' activations, labels, splits, zero-shot."""
+
+    data: Dataset
+    labels: npt.NDArray[np.int64]
+    acts_neg: dict[int, npt.NDArray[np.float32]]
+    acts_pos: dict[int, npt.NDArray[np.float32]]
+    diff: npt.NDArray[np.float32]
+    """log P(class-1 answer) - log P(class-0 answer) per pair: the zero-shot score."""
+    train: npt.NDArray[np.int64]
+    dev: npt.NDArray[np.int64]
+    test: npt.NDArray[np.int64]
+
+
+def probe_inputs(config: ProbeConfig, *, activations: Any = None) -> ProbeInputs:
+    """Load the dataset, draw the pool and split, build the contrast pairs and extract their activations.
+
+    Raises:
+        UserInputError: ``n_dev >= n_train``, more pairs asked for than the dataset has, one-class training pairs.
+    """
     if config.n_dev >= config.n_train:
         raise UserInputError(f"n_dev={config.n_dev} must be smaller than n_train={config.n_train}")
     data = load_dataset(config.dataset, config.data_root)
@@ -194,7 +280,7 @@ def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activation
         )
     rng = np.random.default_rng(config.seed)
     pool = rng.permutation(data.n)[:n_total]
-    labels = data.labels[pool]
+    labels = np.asarray(data.labels[pool], dtype=np.int64)
     if np.unique(labels[: config.n_train]).size < 2:
         raise UserInputError(f"the training pairs of {data.name!r} have one class only; raise n_train")
     if activations is None:
@@ -206,27 +292,31 @@ def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activation
     pos_texts = [p.replace("{answer}", data.answers[1]) for p in prompts]
     acts_neg = activations.extract(neg_texts, config.layers, pooling="last", last_token_logprob=True)
     acts_pos = activations.extract(pos_texts, config.layers, pooling="last", last_token_logprob=True)
-    diff = (acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0]
+    diff = np.asarray((acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0], dtype=np.float32)
     idx = np.arange(n_total)
-    train, dev, test = idx[: config.n_train], idx[: config.n_dev], idx[config.n_train :]
-    layer_results = compare_on_arrays(
-        acts_neg,
-        acts_pos,
-        labels,
-        train,
-        dev,
-        test,
-        restarts=config.ccs_restarts,
-        epochs=config.ccs_epochs,
-        lr=config.ccs_lr,
-        seed=config.seed,
+    return ProbeInputs(
+        data=data,
+        labels=labels,
+        acts_neg=acts_neg,
+        acts_pos=acts_pos,
+        diff=diff,
+        train=idx[: config.n_train],
+        dev=idx[: config.n_dev],
+        test=idx[config.n_train :],
     )
+
+
+def write_probe_results(
+    config: ProbeConfig, out: Path, inputs: ProbeInputs, layer_results: list[LayerResult], *, started: float
+) -> ProbeResult:
+    """Score the zero-shot baselines, draw the by-layer figure and write ``config.json`` + ``results.json``."""
+    labels, diff, train, test = inputs.labels, inputs.diff, inputs.train, inputs.test
     scorer = HeldoutScorer(labels[test])
     zero_shot = scorer.score((diff[test] > 0).astype(np.float32), name="zero_shot").accuracy
     threshold = float(np.median(diff[train]))
     calibrated = scorer.score((diff[test] > threshold).astype(np.float32), name="zero_shot_cal").accuracy
     figure = _plot(out / "figures" / "by_layer.png", layer_results, zero_shot, calibrated, config)
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - started
     metrics: dict[str, dict[str, Any]] = {
         "zero_shot_acc": {"value": zero_shot},
         "zero_shot_calibrated_acc": {"value": calibrated},
@@ -237,6 +327,7 @@ def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activation
         metrics[f"ccs_acc.layer_{r.layer}"] = {"value": r.ccs_acc}
         metrics[f"ccs_restarts.layer_{r.layer}"] = bootstrap_summary(r.ccs_restart_accs).as_metric()
         rows.append([r.layer, r.probe_acc, r.ccs_acc, r.ccs_mean, r.ccs_std, r.ccs_min, r.ccs_max, zero_shot])
+    data = inputs.data
     results_path = write_results(
         out,
         tool=TOOL,

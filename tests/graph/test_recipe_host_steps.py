@@ -1,0 +1,92 @@
+"""Recipes with host steps: prepare on the host, the rendered cell (run here in-process), score on the host.
+
+The real sandbox path is covered by tests/graph/test_integration.py (w2s) and tests/w2s/test_heldout_kernel.py;
+these check each recipe's wiring with scripted activations: the host picks every path, the kernel-visible task has
+no test labels, and results.json comes from the host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.recipes import default_registry
+from tests.evals.test_probes_bridge import FakeActivations as HonestyActivations
+from tests.probes.test_ccs import FakeActivations
+from tools.datasets import load_dataset
+from tools.evals.data import contrast_pairs, load_bigbench
+
+
+def _run(name: str, config: dict[str, object], run_dir: Path, cache: Path) -> dict[str, object]:
+    recipe = default_registry().get(name)
+    assert recipe.host is not None
+    validated = recipe.validate_config(config)
+    run_dir.mkdir(parents=True)
+    recipe.host.prepare(validated, run_dir, cache)
+    code = recipe.render(validated, Path("."))
+    assert "train_pair_task('.')" in code
+    with contextlib.chdir(run_dir):
+        exec(compile(code, "<cell>", "exec"), {})
+    (run_dir / "results.json").write_text("{}")  # whatever the kernel wrote is replaced by the host
+    recipe.host.score(validated, run_dir, cache)
+    result: dict[str, object] = json.loads((run_dir / "results.json").read_text())
+    return result
+
+
+def test_probes_recipe_exports_extracts_and_scores_on_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = load_dataset("rotten_tomatoes")
+    fresh = {f"Review: {t}" for t, label in zip(data.texts, data.labels, strict=True) if label == 1}
+    made: list[object] = []
+
+    def fake(cache_dir: object, **kw: object) -> FakeActivations:
+        made.append(cache_dir)
+        return FakeActivations(fresh)
+
+    monkeypatch.setattr("tools.probes.activations.SmolLM2Activations", fake)
+    config = {
+        "dataset": "rotten_tomatoes",
+        "layers": [4],
+        "n_train": 80,
+        "n_dev": 10,
+        "n_test": 40,
+        "ccs_restarts": 2,
+        "ccs_epochs": 50,
+        "cache_dir": "/etc/ara-cache",
+    }
+    results = _run("probes", config, tmp_path / "run", tmp_path / "cache")
+    assert made == [tmp_path / "cache", tmp_path / "cache"], "the host's cache, not the model's path"
+    assert results["tool"] == "tools.probes"
+    metrics = results["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["probe_acc.layer_4"]["value"] > 0.9
+    with np.load(tmp_path / "run" / "task.npz") as npz:
+        assert npz["x_test"].tolist() == list(range(40))
+        assert npz["y_train"].shape == (80,)
+
+
+def test_honesty_recipe_reads_the_configured_bigbench_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_dir: Path
+) -> None:
+    tasks = shared_dir / "datasets" / "bigbench_tasks"
+    monkeypatch.setenv("ARA_BIGBENCH_TASKS", str(tasks))
+    items = load_bigbench(tasks, "misconceptions", limit=60)
+    truth = {p.positive.rsplit("\nIs this true? ", 1)[0]: p.label for p in contrast_pairs(items)}
+    monkeypatch.setattr("tools.probes.SmolLM2Activations", lambda *a, **k: HonestyActivations(truth))
+    config = {
+        "task": "misconceptions",
+        "source": "/etc",  # a host path the model chose: ignored
+        "limit": 60,
+        "layers": [8],
+        "ccs_restarts": 2,
+        "ccs_epochs": 50,
+    }
+    results = _run("honesty_probes", config, tmp_path / "run", tmp_path / "cache")
+    assert results["tool"] == "tools.evals.probes"
+    metrics = results["metrics"]
+    assert isinstance(metrics, dict)
+    assert metrics["probe_acc.layer_8"]["value"] == 1.0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["source"] is None

@@ -1,0 +1,80 @@
+"""Probe / CCS comparisons in their held-out form: the exported pairs carry no test labels, the host scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.evals.test_probes_bridge import FakeActivations as HonestyActivations
+from tests.probes.test_ccs import FakeActivations
+from tools.datasets import load_dataset
+from tools.errors import UserInputError
+from tools.evals.data import contrast_pairs, load_bigbench
+from tools.evals.probes import HonestyProbeConfig, export_honesty_task, run_honesty_probes, score_honesty_task
+from tools.probes import ProbeConfig, run_probe_comparison
+from tools.probes.comparison import probe_inputs
+from tools.probes.heldout import export_probe_task, score_probe_task, train_pair_task
+
+
+def _config() -> ProbeConfig:
+    return ProbeConfig(
+        dataset="rotten_tomatoes", layers=[4, 8], n_train=120, n_dev=20, n_test=80, ccs_restarts=3, ccs_epochs=200
+    )
+
+
+def _fake() -> FakeActivations:
+    data = load_dataset("rotten_tomatoes")
+    return FakeActivations({f"Review: {t}" for t, label in zip(data.texts, data.labels, strict=True) if label == 1})
+
+
+def test_held_out_probe_comparison_equals_the_in_process_one(tmp_path: Path) -> None:
+    config, run_dir = _config(), tmp_path / "run"
+    export_probe_task(config, run_dir, activations=_fake())
+    test_labels = probe_inputs(config, activations=_fake()).labels[120:]
+    with np.load(run_dir / "task.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    assert sorted(arrays) == ["dev", "neg_layer4", "neg_layer8", "pos_layer4", "pos_layer8", "x_test", "y_train"]
+    assert arrays["neg_layer4"].shape == (200, 8)
+    assert arrays["y_train"].shape == (120,)
+    assert not any(a.shape == test_labels.shape and np.array_equal(a, test_labels) for a in arrays.values())
+    names = train_pair_task(run_dir)
+    assert names[:4] == ["layer4.probe", "layer4.ccs0", "layer4.ccs1", "layer4.ccs2"]
+    held_out = score_probe_task(config, run_dir, activations=_fake())
+    local = run_probe_comparison(config, tmp_path / "local", activations=_fake())
+    assert held_out.layers == local.layers
+    assert held_out.zero_shot_acc == local.zero_shot_acc
+    assert json.loads((run_dir / "results.json").read_text())["metrics"]["probe_acc.layer_8"]["value"] > 0.9
+
+
+def test_missing_or_forged_submissions_are_clear_errors(tmp_path: Path) -> None:
+    config, run_dir = _config(), tmp_path / "run"
+    export_probe_task(config, run_dir, activations=_fake())
+    with pytest.raises(UserInputError, match=r"ccs_best\.json is missing or not JSON"):
+        score_probe_task(config, run_dir, activations=_fake())
+    train_pair_task(run_dir)
+    (run_dir / "submissions" / "ccs_best.json").write_text('{"4": 7, "8": 0}')
+    with pytest.raises(UserInputError, match=r"layer 4: best CCS restart 7 is not one of 0\.\.2"):
+        score_probe_task(config, run_dir, activations=_fake())
+    (run_dir / "submissions" / "ccs_best.json").write_text('{"4": 0, "8": 0}')
+    (run_dir / "submissions" / "layer8.ccs2.npy").unlink()
+    with pytest.raises(UserInputError, match=r"no submission 'layer8\.ccs2'"):
+        score_probe_task(config, run_dir, activations=_fake())
+
+
+def test_held_out_honesty_probes_equal_the_in_process_ones(shared_dir: Path, tmp_path: Path) -> None:
+    tasks = shared_dir / "datasets" / "bigbench_tasks"
+    items = load_bigbench(tasks, "misconceptions", limit=80)
+    truth = {p.positive.rsplit("\nIs this true? ", 1)[0]: p.label for p in contrast_pairs(items)}
+    base = {"task": "misconceptions", "source": tasks, "limit": 80, "layers": (2, 8), "ccs_restarts": 2}
+    config = HonestyProbeConfig.model_validate({**base, "ccs_epochs": 50, "run_dir": tmp_path / "run"})
+    export_honesty_task(config, activations=HonestyActivations(truth))
+    train_pair_task(config.run_dir)
+    held_out = score_honesty_task(config, activations=HonestyActivations(truth))
+    local = run_honesty_probes(
+        config.model_copy(update={"run_dir": tmp_path / "local"}), activations=HonestyActivations(truth)
+    )
+    assert held_out["tables"] == local["tables"]
+    assert held_out["metrics"]["zero_shot_acc"] == local["metrics"]["zero_shot_acc"]
