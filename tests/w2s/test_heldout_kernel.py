@@ -61,12 +61,14 @@ def test_w2s_heldout_protocol_through_the_sandbox_matches_the_in_process_run(tmp
     rt = next(str(p) for p in sources if p.name.startswith("rotten_tomatoes"))
     probe = f"""
 import os
-from sklearn.datasets import load_breast_cancer, load_iris
-try:
-    load_breast_cancer()
-    print("breast cancer readable")
-except Exception as err:
-    print("breast cancer hidden:", type(err).__name__)
+from sklearn.datasets import load_iris
+from tools.datasets import load_dataset
+for name in ("sk_breast_cancer", "rotten_tomatoes"):
+    try:
+        load_dataset(name)
+        print(name, "readable")
+    except ValueError as err:
+        print(type(err).__name__, str(err).split(": ")[0])
 print("rotten tomatoes bytes:", os.path.getsize({rt!r}))
 print("iris rows:", load_iris().data.shape[0])
 """
@@ -74,8 +76,12 @@ print("iris rows:", load_iris().data.shape[0])
     probe_result, train_result = run_code([probe, train], run_dir, KernelConfig(hidden_paths=tuple(sources)))
     assert probe_result.status == "ok", probe_result.traceback
     lines = probe_result.stdout.strip().splitlines()
-    assert lines[0].startswith("breast cancer hidden:")
-    assert lines[1:] == ["rotten tomatoes bytes: 0", "iris rows: 150"], "other bundled data stays readable"
+    assert lines == [
+        "UserInputError dataset 'sk_breast_cancer' cannot be read here",
+        "UserInputError dataset 'rotten_tomatoes' cannot be read here",
+        "rotten tomatoes bytes: 0",
+        "iris rows: 150",
+    ], "the sources read as hidden with a clear error; other bundled data stays readable"
     assert train_result.status == "ok", train_result.traceback
     kernel = score_w2s_task(config, run_dir)
     local = run_w2s_heldout(config, tmp_path / "local")

@@ -59,19 +59,15 @@ def heldout_sources() -> list[Path]:
     research loop's kernels cover these paths (``tools.kernel.KernelConfig.hidden_paths``). Covers the Rotten
     Tomatoes file, scikit-learn's breast-cancer and digits files, and the default BIG-bench source.
     """
-    import importlib.util
-
     from tools.datasets.bigbench import default_source
+    from tools.datasets.sklearn_data import sklearn_data_file
     from tools.datasets.text import rotten_tomatoes_path
     from tools.errors import MissingDependencyError
 
     paths: list[Path] = []
     with contextlib.suppress(MissingDependencyError):
         paths.append(rotten_tomatoes_path())
-    spec = importlib.util.find_spec("sklearn")
-    if spec is not None and spec.submodule_search_locations:
-        data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
-        paths += [data / name for name in ("breast_cancer.csv", "digits.csv.gz")]
+    paths += [sklearn_data_file(name) for name in ("breast_cancer.csv", "digits.csv.gz")]
     with contextlib.suppress(UserInputError):
         paths.append(default_source())
     return [p for p in paths if p.exists()]

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from tools.datasets._hash import hash_array, hash_texts
+from tools.errors import UserInputError
+
+
+def check_not_hidden(path: Path, name: str) -> None:
+    """Raise a clear error when ``path`` is empty: the sandbox covers dataset sources inside ara's kernels."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise UserInputError(
+            f"dataset {name!r} cannot be read here: {path} is empty. Inside ara's kernels the datasets' sources are "
+            "hidden so code cannot read held-out labels; use the w2s, probes or honesty_probes recipe (the host "
+            "exports the task without test labels and scores the predictions), or load the data outside the sandbox."
+        )
+
 
 DatasetKind = Literal["text", "tabular"]
 

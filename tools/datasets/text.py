@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.datasets._base import Dataset
+from tools.datasets._base import Dataset, check_not_hidden
 from tools.errors import MissingDependencyError
 
 RT_FILE = "data/rotten_tomatoes_corpus_full.csv.bz2"
@@ -36,6 +36,7 @@ def rotten_tomatoes_path() -> Path:
 def load_rotten_tomatoes() -> Dataset:
     """12,808 fresh/rotten critic snippets (label 1 = fresh); prompts ask for the review's sentiment."""
     path = rotten_tomatoes_path()
+    check_not_hidden(path, "rotten_tomatoes")
     rows = csv.DictReader(io.StringIO(bz2.decompress(path.read_bytes()).decode("utf-8")))
     texts: list[str] = []
     labels: list[int] = []
