@@ -16,18 +16,15 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import UserInputError
 from tools.evals.data import ContrastPair, TaskName, contrast_pairs, data_hash, load_bigbench
 from tools.evals.results import bootstrap_metric, write_results
-
-if TYPE_CHECKING:
-    from tools.probes import LayerResult
+from tools.probes.comparison import ContrastActivations, LayerResult, extract_contrast
 
 log = logging.getLogger(__name__)
 
@@ -100,39 +97,19 @@ def run_honesty_probes(
         ...     source="/work/shared/datasets/bigbench_tasks", run_dir="runs/honesty", layers=(8, 16)))
         >>> out["tables"]["by_layer"]["rows"][0]  # doctest: +SKIP
     """
-    from tools.probes import compare_on_arrays
-
     started = time.perf_counter()
     if out_dir is not None:
         config = config.model_copy(update={"run_dir": Path(out_dir)})
     inputs = honesty_inputs(config, activations=activations)
-    rows = compare_on_arrays(
-        inputs.acts_neg,
-        inputs.acts_pos,
-        inputs.labels,
-        inputs.train,
-        inputs.dev,
-        inputs.test,
-        restarts=config.ccs_restarts,
-        epochs=config.ccs_epochs,
-        seed=config.seed,
-    )
+    rows = inputs.compare(restarts=config.ccs_restarts, epochs=config.ccs_epochs, seed=config.seed)
     return write_honesty_results(config, inputs, rows, started=started)
 
 
 @dataclass(frozen=True)
-class HonestyInputs:
-    """The statements' contrast pairs with activations, labels, group-wise split and zero-shot scores."""
+class HonestyInputs(ContrastActivations):
+    """The statements' contrast pairs (zero-shot: log P(" Yes") - log P(" No")) with the items' content hash."""
 
     items_hash: str
-    labels: npt.NDArray[np.int64]
-    acts_neg: dict[int, npt.NDArray[np.float32]]
-    acts_pos: dict[int, npt.NDArray[np.float32]]
-    diff: npt.NDArray[np.float32]
-    """log P(" Yes") - log P(" No") per pair: the zero-shot score."""
-    train: npt.NDArray[np.int64]
-    dev: npt.NDArray[np.int64]
-    test: npt.NDArray[np.int64]
 
 
 def honesty_inputs(config: HonestyProbeConfig, *, activations: Any = None) -> HonestyInputs:
@@ -153,10 +130,8 @@ def honesty_inputs(config: HonestyProbeConfig, *, activations: Any = None) -> Ho
         from tools.probes import SmolLM2Activations
 
         activations = SmolLM2Activations(config.cache_dir or config.run_dir / "cache", max_tokens=config.max_tokens)
-    layers = list(config.layers)
-    acts_neg = activations.extract([p.negative for p in pairs], layers, pooling="last", last_token_logprob=True)
-    acts_pos = activations.extract([p.positive for p in pairs], layers, pooling="last", last_token_logprob=True)
-    diff = np.asarray((acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0], dtype=np.float32)
+    negatives, positives = [p.negative for p in pairs], [p.positive for p in pairs]
+    acts_neg, acts_pos, diff = extract_contrast(activations, negatives, positives, list(config.layers))
     return HonestyInputs(
         items_hash=data_hash(items),
         labels=labels,
@@ -214,12 +189,7 @@ def export_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) 
     inputs = honesty_inputs(config, activations=activations)
     return export_pair_task(
         config.run_dir,
-        inputs.acts_neg,
-        inputs.acts_pos,
-        inputs.labels,
-        inputs.train,
-        inputs.dev,
-        inputs.test,
+        inputs,
         restarts=config.ccs_restarts,
         epochs=config.ccs_epochs,
         lr=1e-2,

@@ -234,34 +234,56 @@ def run_probe_comparison(config: ProbeConfig, out_dir: Path | str, *, activation
     """
     start = time.perf_counter()
     inputs = probe_inputs(config, activations=activations)
-    layer_results = compare_on_arrays(
-        inputs.acts_neg,
-        inputs.acts_pos,
-        inputs.labels,
-        inputs.train,
-        inputs.dev,
-        inputs.test,
-        restarts=config.ccs_restarts,
-        epochs=config.ccs_epochs,
-        lr=config.ccs_lr,
-        seed=config.seed,
+    layer_results = inputs.compare(
+        restarts=config.ccs_restarts, epochs=config.ccs_epochs, lr=config.ccs_lr, seed=config.seed
     )
     return write_probe_results(config, Path(out_dir), inputs, layer_results, started=start)
 
 
 @dataclass(frozen=True)
-class ProbeInputs:
-    """Everything a comparison needs before any probe is fitted: pairs' activations, labels, splits, zero-shot."""
+class ContrastActivations:
+    """Contrast pairs ready for probing: activations per layer, labels, the split and the zero-shot score."""
 
-    data: Dataset
     labels: npt.NDArray[np.int64]
     acts_neg: dict[int, npt.NDArray[np.float32]]
     acts_pos: dict[int, npt.NDArray[np.float32]]
     diff: npt.NDArray[np.float32]
-    """log P(class-1 answer) - log P(class-0 answer) per pair: the zero-shot score."""
+    """log P(positive answer) - log P(negative answer) per pair: the zero-shot score."""
     train: npt.NDArray[np.int64]
     dev: npt.NDArray[np.int64]
     test: npt.NDArray[np.int64]
+
+    def compare(self, *, restarts: int, epochs: int, lr: float = 1e-2, seed: int = 0) -> list[LayerResult]:
+        """``compare_on_arrays`` on these pairs (in one process: the test labels are at hand)."""
+        return compare_on_arrays(
+            self.acts_neg,
+            self.acts_pos,
+            self.labels,
+            self.train,
+            self.dev,
+            self.test,
+            restarts=restarts,
+            epochs=epochs,
+            lr=lr,
+            seed=seed,
+        )
+
+
+def extract_contrast(
+    activations: Any, neg_texts: list[str], pos_texts: list[str], layers: list[int]
+) -> tuple[dict[int, npt.NDArray[np.float32]], dict[int, npt.NDArray[np.float32]], npt.NDArray[np.float32]]:
+    """Last-token activations of both halves of every pair at ``layers`` and the zero-shot log-prob difference."""
+    acts_neg = activations.extract(neg_texts, layers, pooling="last", last_token_logprob=True)
+    acts_pos = activations.extract(pos_texts, layers, pooling="last", last_token_logprob=True)
+    diff = np.asarray((acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0], dtype=np.float32)
+    return acts_neg, acts_pos, diff
+
+
+@dataclass(frozen=True)
+class ProbeInputs(ContrastActivations):
+    """A probe comparison's pairs with the dataset they came from."""
+
+    data: Dataset
 
 
 def probe_inputs(config: ProbeConfig, *, activations: Any = None) -> ProbeInputs:
@@ -290,9 +312,7 @@ def probe_inputs(config: ProbeConfig, *, activations: Any = None) -> ProbeInputs
     prompts = [data.prompts[i] for i in pool]
     neg_texts = [p.replace("{answer}", data.answers[0]) for p in prompts]
     pos_texts = [p.replace("{answer}", data.answers[1]) for p in prompts]
-    acts_neg = activations.extract(neg_texts, config.layers, pooling="last", last_token_logprob=True)
-    acts_pos = activations.extract(pos_texts, config.layers, pooling="last", last_token_logprob=True)
-    diff = np.asarray((acts_pos.pop(-1) - acts_neg.pop(-1))[:, 0], dtype=np.float32)
+    acts_neg, acts_pos, diff = extract_contrast(activations, neg_texts, pos_texts, list(config.layers))
     idx = np.arange(n_total)
     return ProbeInputs(
         data=data,

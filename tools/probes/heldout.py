@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from tools.errors import UserInputError
 from tools.probes.comparison import (
+    ContrastActivations,
     LayerPredictions,
     LayerResult,
     ProbeConfig,
@@ -46,12 +47,7 @@ UNLABELLED = -1
 
 def export_pair_task(
     run_dir: Path | str,
-    acts_neg: dict[int, npt.NDArray[np.float32]],
-    acts_pos: dict[int, npt.NDArray[np.float32]],
-    labels: npt.NDArray[np.int64],
-    train: npt.NDArray[np.int64],
-    dev: npt.NDArray[np.int64],
-    test: npt.NDArray[np.int64],
+    pairs: ContrastActivations,
     *,
     restarts: int,
     epochs: int,
@@ -61,9 +57,11 @@ def export_pair_task(
 ) -> Path:
     """Host step: write the kernel-visible pair task (no held-out labels) into ``run_dir``; returns ``task.npz``.
 
-    ``train``, ``dev`` and ``test`` index the rows of the activation matrices; ``dev`` must lie within ``train``.
+    ``pairs.train``, ``.dev`` and ``.test`` index the activation rows; ``dev`` must lie within ``train``.
     """
     root = Path(run_dir)
+    acts_neg, acts_pos, labels = pairs.acts_neg, pairs.acts_pos, pairs.labels
+    train, dev, test = pairs.train, pairs.dev, pairs.test
     where = {int(i): k for k, i in enumerate(train)}
     missing = [int(i) for i in dev if int(i) not in where]
     if missing:
@@ -173,15 +171,9 @@ def _submission(root: Path, name: str) -> npt.NDArray[np.float32]:
 
 def export_probe_task(config: ProbeConfig, run_dir: Path | str, *, activations: Any = None) -> Path:
     """Host step of ``run_probe_comparison``'s held-out form: build the pairs, extract, export (no test labels)."""
-    inputs = probe_inputs(config, activations=activations)
     return export_pair_task(
         run_dir,
-        inputs.acts_neg,
-        inputs.acts_pos,
-        inputs.labels,
-        inputs.train,
-        inputs.dev,
-        inputs.test,
+        probe_inputs(config, activations=activations),
         restarts=config.ccs_restarts,
         epochs=config.ccs_epochs,
         lr=config.ccs_lr,
