@@ -6,6 +6,7 @@ Only the model is scripted. Slow (kernel start, MiniLM, Chroma) but this is the 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -14,12 +15,14 @@ from assistant.budget import Budget
 from assistant.events import CellExecuted, EvidenceRetrieved, ReportWritten
 from assistant.graph import RunContext, compile_graph, start_run
 from assistant.graph.prompts import CLOSE, OPEN
+from assistant.graph.runner import RunOutcome
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import default_registry
 from assistant.runlog import RunLog, events_of, read_events
 from tests.graph.conftest import analysis, brief, plans, read_json
 from tools.kernel import KernelConfig, KernelPool, SandboxLimits, bwrap_status
 from tools.vcs import Workspace
+from tools.vcs.records import RunDir
 
 PAPER = """# Weak-to-strong generalization: eliciting strong capabilities with weak supervision
 
@@ -29,6 +32,50 @@ We study whether weak model supervision can elicit the full capabilities of a mu
 students trained on labels from weak supervisors consistently perform better than their weak supervisors, a
 phenomenon we call weak-to-strong generalization. We measure the performance gap recovered (PGR).
 """
+
+
+async def _run_in_sandbox(
+    script: ScriptedLLM,
+    workspace: Workspace,
+    run: RunDir,
+    tmp_path: Path,
+    question: str,
+    *,
+    budget: Budget,
+    library: Any = None,
+    hidden: tuple[Path, ...] = (),
+    host_cache_dir: Path | None = None,
+) -> RunOutcome:
+    """Run the loop once over real sandboxed kernels (a cold pool, shut down after)."""
+    config = KernelConfig(
+        limits=SandboxLimits(memory_mb=3072, cpu_seconds=120, max_processes=48, tmp_size_mb=16),
+        cell_timeout_s=120,
+        staging_dir=tmp_path / "staging",
+        hidden_paths=hidden,
+    )
+    pool = KernelPool(config, size=0)
+    ctx = RunContext(
+        llm=script.client(),
+        runlog=RunLog(run.events_path),
+        workspace=workspace,
+        kernels=pool,
+        library=library,
+        budget=budget,
+        approval_policy="auto-approve",
+        recipes=default_registry(),
+        host_cache_dir=host_cache_dir,
+    )
+    try:
+        return await start_run(
+            compile_graph(InMemorySaver()),
+            ctx,
+            run_id=run.run_id,
+            question=question,
+            run_dir=run.path,
+            workspace=workspace.path,
+        )
+    finally:
+        await pool.shutdown()
 
 
 @pytest.mark.slow
@@ -53,33 +100,17 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
         ]
     )
     run = workspace.new_run("real")
-    config = KernelConfig(
-        limits=SandboxLimits(memory_mb=3072, cpu_seconds=120, max_processes=48, tmp_size_mb=16),
-        cell_timeout_s=120,
-        staging_dir=tmp_path / "staging",
-    )
-    pool = KernelPool(config, size=0)
-    ctx = RunContext(
-        llm=script.client(),
-        runlog=RunLog(run.events_path),
-        workspace=workspace,
-        kernels=pool,
-        library=library,
-        budget=Budget(cells=2, debug_attempts=0),
-        approval_policy="auto-approve",
-        recipes=default_registry(),
-    )
     try:
-        outcome = await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question="Does weak-to-strong generalization hold?",
-            run_dir=run.path,
-            workspace=workspace.path,
+        outcome = await _run_in_sandbox(
+            script,
+            workspace,
+            run,
+            tmp_path,
+            "Does weak-to-strong generalization hold?",
+            library=library,
+            budget=Budget(cells=2, debug_attempts=0),
         )
     finally:
-        await pool.shutdown()
         library.close()
     script.assert_done()
     assert outcome.status == "done", outcome
@@ -133,34 +164,16 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
         ]
     )
     run = workspace.new_run("heldout")
-    config = KernelConfig(
-        limits=SandboxLimits(memory_mb=3072, cpu_seconds=120, max_processes=48, tmp_size_mb=16),
-        cell_timeout_s=120,
-        staging_dir=tmp_path / "staging",
-        hidden_paths=tuple(heldout_sources()),
-    )
-    pool = KernelPool(config, size=0)
-    ctx = RunContext(
-        llm=script.client(),
-        runlog=RunLog(run.events_path),
-        workspace=workspace,
-        kernels=pool,
+    outcome = await _run_in_sandbox(
+        script,
+        workspace,
+        run,
+        tmp_path,
+        "Does a strong MLP trained on a coarse supervisor's labels beat it?",
         budget=Budget(cells=3, debug_attempts=1),
-        approval_policy="auto-approve",
-        recipes=default_registry(),
+        hidden=tuple(heldout_sources()),
         host_cache_dir=workspace.path / ".ara" / "cache",
     )
-    try:
-        outcome = await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question="Does a strong MLP trained on a coarse supervisor's labels beat it?",
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
-    finally:
-        await pool.shutdown()
     script.assert_done()
     assert outcome.status == "done", outcome
     failed, passed = events_of(read_events(run.path / "events.jsonl"), CellExecuted)

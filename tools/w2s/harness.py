@@ -58,6 +58,29 @@ class SeedResult(BaseModel):
     weak_label_acc: float
     """Accuracy of the weak labels on B (how noisy the student's supervision is)."""
 
+    @classmethod
+    def of(
+        cls,
+        seed: int,
+        accuracies: tuple[float, float, float],
+        *,
+        weak_t: npt.NDArray[Any],
+        w2s_t: npt.NDArray[Any],
+        weak_b: npt.NDArray[Any],
+        gt_b: npt.NDArray[Any],
+    ) -> SeedResult:
+        """A seed's result from its (weak, ceiling, w2s) test accuracies and the predictions behind them."""
+        weak, ceiling, w2s = accuracies
+        return cls(
+            seed=seed,
+            weak_acc=weak,
+            ceiling_acc=ceiling,
+            w2s_acc=w2s,
+            pgr=pgr(weak, w2s, ceiling),
+            agreement=agreement(w2s_t, weak_t),
+            weak_label_acc=float(np.mean((np.asarray(weak_b) > 0.5) == (np.asarray(gt_b) > 0.5))),
+        )
+
 
 class CacheStats(BaseModel):
     """Cache counters of one run (hits, misses, corrupt entries detected and recomputed)."""
@@ -252,15 +275,7 @@ def run_w2s(config: W2SConfig, out_dir: Path | str, *, _ctx: _Context | None = N
         w2s_acc = scorer.score(w2s_t, name="w2s").accuracy
         np.savez(out / "predictions" / f"seed_{seed}.npz", weak=weak_t, ceiling=ceiling_t, w2s=w2s_t)
         seed_results.append(
-            SeedResult(
-                seed=seed,
-                weak_acc=weak_acc,
-                ceiling_acc=ceiling_acc,
-                w2s_acc=w2s_acc,
-                pgr=pgr(weak_acc, w2s_acc, ceiling_acc),
-                agreement=agreement(w2s_t, weak_t),
-                weak_label_acc=float(np.mean((weak_b > 0.5) == (gt_b > 0.5))),
-            )
+            SeedResult.of(seed, (weak_acc, ceiling_acc, w2s_acc), weak_t=weak_t, w2s_t=w2s_t, weak_b=weak_b, gt_b=gt_b)
         )
         log.info("w2s %s seed %d: %s", config.slug(), seed, seed_results[-1])
 

@@ -42,7 +42,6 @@ from tools.w2s.config import W2SConfig
 from tools.w2s.features import FeatureStore, fit_bow
 from tools.w2s.harness import CacheStats, SeedResult, W2SResult, summarise_w2s
 from tools.w2s.heads import fit_weak, predict_head, train_head
-from tools.w2s.metrics import agreement, pgr
 from tools.w2s.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
 from tools.w2s.splits import Index, Splits, pool_indices
 
@@ -245,17 +244,9 @@ def score_w2s_task(config: W2SConfig, run_dir: Path | str, *, started: float | N
         b = heldout_splits(config, seed).strong_train
         gt_b = labels[b]
         weak_b = _weak_b(root, name, b.size)
-        weak, ceiling, w2s = (scores[role].accuracy for role in ROLES)
+        accuracies = (scores["weak"].accuracy, scores["ceiling"].accuracy, scores["w2s"].accuracy)
         seed_results.append(
-            SeedResult(
-                seed=seed,
-                weak_acc=weak,
-                ceiling_acc=ceiling,
-                w2s_acc=w2s,
-                pgr=pgr(weak, w2s, ceiling),
-                agreement=agreement(probs["w2s"], probs["weak"]),
-                weak_label_acc=float(np.mean((weak_b > 0.5) == (gt_b > 0.5))),
-            )
+            SeedResult.of(seed, accuracies, weak_t=probs["weak"], w2s_t=probs["w2s"], weak_b=weak_b, gt_b=gt_b)
         )
     return summarise_w2s(
         config,
