@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,3 +95,51 @@ def test_honesty_recipe_reads_the_configured_bigbench_copy(
     assert isinstance(metrics, dict)
     assert metrics["probe_acc.layer_8"]["value"] == 1.0
     assert json.loads((tmp_path / "run" / "config.json").read_text())["source"] is None
+
+
+@pytest.mark.anyio
+async def test_a_slow_host_step_fails_the_cell_within_the_wall_time_left(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from assistant.budget import Budget
+    from assistant.graph.nodes.cells import _host_step
+    from assistant.recipes import HostSteps
+
+    def slow(config: object, run_dir: Path, cache: Path | None) -> None:
+        time.sleep(3)
+
+    def broken(config: object, run_dir: Path, cache: Path | None) -> None:
+        raise FileNotFoundError(2, "No such file or directory", str(run_dir / "task.npz"))
+
+    ctx: Any = SimpleNamespace(budget=Budget(wall_s=10.0), host_cache_dir=None)
+    state: Any = {"wall_used_s": 9.0}
+    started = time.perf_counter()
+    message = await _host_step(ctx, state, "prepare", (HostSteps(prepare=slow, score=slow), None), tmp_path)
+    assert message == "HostStepError: prepare on the host took longer than the 1 s of wall time left"
+    assert time.perf_counter() - started < 2.5
+    assert any(t.name == "ara-host-prepare" and t.daemon for t in threading.enumerate())
+    message = await _host_step(ctx, {}, "score", (HostSteps(prepare=slow, score=broken), None), tmp_path)
+    assert message == (
+        "HostStepError: score on the host failed: FileNotFoundError: [Errno 2] No such file or directory: "
+        f"'{tmp_path / 'task.npz'}'"
+    )
+
+
+def test_ctrl_c_during_a_host_step_does_not_wait_for_it() -> None:
+    script = """
+import asyncio, os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # background shells start children with SIGINT ignored
+from assistant.graph.nodes.cells import _in_daemon_thread
+async def main():
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.5, os.kill, os.getpid(), signal.SIGINT)
+    await _in_daemon_thread(lambda: time.sleep(30), "ara-host-prepare")
+try:
+    asyncio.run(main())
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=False)
+    assert done.stdout.strip() == "interrupted", done.stderr
+    assert time.perf_counter() - started < 10, "the 30 s host step was abandoned, not joined"

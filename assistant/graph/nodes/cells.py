@@ -14,11 +14,14 @@ a ``HostStepError`` the debug node can act on. Does not write code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import re
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,12 +135,53 @@ def _host_steps(ctx: RunContext, pending: dict[str, Any]) -> tuple[HostSteps, An
     return recipe.host, recipe.validate_config(pending.get("config") or {})
 
 
-async def _host_step(ctx: RunContext, step: str, steps: tuple[HostSteps, Any], directory: Path) -> str | None:
-    """Run ``prepare`` or ``score`` in a worker thread; None when it worked, else the cell's error text."""
+async def _in_daemon_thread(call: Callable[[], None], name: str) -> None:
+    """Await ``call`` run in a daemon thread.
+
+    Not ``asyncio.to_thread``: on Ctrl-C ``asyncio.run`` joins the default executor, so a long feature extraction
+    would hold the terminal until it ended. A daemon thread is abandoned at exit; the step is deterministic and
+    runs again on resume.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def target() -> None:
+        error: BaseException | None = None
+        try:
+            call()
+        except BaseException as err:  # noqa: BLE001 - handed to the awaiting coroutine, which decides
+            error = err
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody awaits this step any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    await done
+
+
+async def _host_step(
+    ctx: RunContext, state: GraphState, step: str, steps: tuple[HostSteps, Any], directory: Path
+) -> str | None:
+    """Run ``prepare`` or ``score`` off the event loop within the run's remaining wall time.
+
+    Returns None when it worked, else the cell's error text.
+    """
     host, config = steps
     call = host.prepare if step == "prepare" else host.score
+    remaining = max(1.0, ctx.budget.wall_s - state.get("wall_used_s", 0.0))
     try:
-        await asyncio.to_thread(call, config, directory, ctx.host_cache_dir)
+        await asyncio.wait_for(
+            _in_daemon_thread(lambda: call(config, directory, ctx.host_cache_dir), f"ara-host-{step}"), remaining
+        )
+    except TimeoutError:
+        return f"HostStepError: {step} on the host took longer than the {remaining:.0f} s of wall time left"
     except HOST_STEP_ERRORS as err:
         log.warning("host step %s for %s failed: %s", step, directory, err)
         return f"HostStepError: {step} on the host failed: {type(err).__name__}: {err}"
@@ -181,7 +225,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         write_atomic(directory / code_rel, pending["code"])
         ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
         started = time.perf_counter()
-        failure = await _host_step(ctx, "prepare", host, directory) if host is not None else None
+        failure = await _host_step(ctx, state, "prepare", host, directory) if host is not None else None
         if failure is None:
             result = await _execute(ctx, state, pending["code"])
         else:
@@ -189,7 +233,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
             result["duration_s"] = time.perf_counter() - started
         write_atomic(result_path, json.dumps(result, indent=1))
     if result["status"] == "ok" and host is not None:
-        failure = await _host_step(ctx, "score", host, directory)
+        failure = await _host_step(ctx, state, "score", host, directory)
         if failure is not None:
             result = _failed(result, failure)
     results_file = directory / pending["out_dir"] / "results.json"
