@@ -43,7 +43,10 @@ class ProbeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dataset: str = Field(description=f"Text dataset with contrast prompts: {', '.join(TEXT_DATASETS)}.")
+    dataset: str = Field(
+        description=f"Text dataset with contrast prompts: {', '.join(TEXT_DATASETS)}.",
+        json_schema_extra={"enum": list(TEXT_DATASETS)},
+    )
     data_root: Path | None = Field(default=None, description="BIG-bench task directory for BIG-bench datasets.")
     layers: list[int] = Field(
         default_factory=lambda: list(range(2, 31, 2)), min_length=1, description="SmolLM2 layers 0..30."

@@ -19,6 +19,8 @@ StrongHead = Literal["linear", "mlp"]
 
 TEXT_FEATURES = ("bow", "minilm", "smollm2_l<k> (k = 0..30, e.g. smollm2_l16)")
 TABULAR_FEATURES = ("tab_raw", "tab_coarse")
+FEATURE_NAMES = ("bow", "minilm", *(f"smollm2_l{k}" for k in range(31)), *TABULAR_FEATURES)
+"""Every feature-set name, listed as an ``enum`` in the JSON schema so constrained decoding cannot invent one."""
 _SMOL = re.compile(r"^smollm2_l(\d+)$")
 
 
@@ -48,7 +50,9 @@ class W2SConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    dataset: str = Field(description=f"Dataset name, one of: {', '.join(DATASETS)}.")
+    dataset: str = Field(
+        description=f"Dataset name, one of: {', '.join(DATASETS)}.", json_schema_extra={"enum": list(DATASETS)}
+    )
     data_root: Path | None = Field(
         default=None,
         description="Directory of BIG-bench task folders (strategyqa, misconceptions, truthful_qa).",
@@ -56,11 +60,13 @@ class W2SConfig(BaseModel):
     weak_features: str = Field(
         default="bow",
         description="Weak supervisor's input: bow | minilm | smollm2_l<k> | tab_raw | tab_coarse.",
+        json_schema_extra={"enum": list(FEATURE_NAMES)},
     )
     weak_head: WeakHead = Field(default="logreg", description="Weak supervisor: logistic regression or small MLP.")
     strong_features: str = Field(
         default="smollm2_l16",
         description="Frozen strong features: minilm | smollm2_l<k> | tab_raw | tab_coarse.",
+        json_schema_extra={"enum": [name for name in FEATURE_NAMES if name != "bow"]},
     )
     strong_head: StrongHead = Field(default="linear", description="Strong student head trained in torch.")
     loss: Loss = Field(
