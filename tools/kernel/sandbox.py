@@ -301,19 +301,32 @@ def _venv_paths(python: Path) -> list[Path]:
 
 
 def _hide_args(hidden: Iterable[Path], roots: Iterable[Path], empty: Path) -> list[str]:
-    """Cover each hidden path that lies inside a bound tree with an empty read-only file or directory under
+    """Cover each hidden path that is visible in the sandbox with an empty read-only file or directory under
     ``empty`` (not ``/dev/null``: binds are ``nodev``, so opening it would fail rather than read nothing).
-    Paths outside every bound tree are invisible already and are skipped."""
-    bound = [Path(os.path.abspath(r)) for r in roots]
+
+    A hidden path inside a bound tree is covered where it is; a bound tree inside a hidden directory (a
+    ``readonly_paths`` entry pointing into a dataset) is covered whole. Paths are compared resolved, so a symlink
+    on either side does not dodge the check; a hidden path outside every bound tree is already invisible.
+    """
+    bound = {Path(os.path.abspath(r)): Path(os.path.realpath(r)) for r in roots}
     args: list[str] = []
+    covered: set[Path] = set()
+
+    def cover(target: Path, like: Path) -> None:
+        if target in covered:
+            return
+        covered.add(target)
+        args.extend(["--ro-bind", str(empty / ("dir" if like.is_dir() else "file")), str(target)])
+
     for path in hidden:
-        path = Path(os.path.abspath(path))
-        if not any(path.is_relative_to(root) for root in bound):
+        if not os.path.exists(path):
             continue
-        if path.is_dir():
-            args += ["--ro-bind", str(empty / "dir"), str(path)]
-        elif path.exists():
-            args += ["--ro-bind", str(empty / "file"), str(path)]
+        real = Path(os.path.realpath(path))
+        for mount, root in bound.items():
+            if real.is_relative_to(root):
+                cover(mount / real.relative_to(root), real)
+            elif root.is_relative_to(real):
+                cover(mount, root)
     return args
 
 
