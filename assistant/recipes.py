@@ -4,9 +4,9 @@ In recipe mode the model fills a recipe's typed config (schema-constrained for w
 the cell, so the only code that reaches a kernel is code written here. A plan naming a recipe that is not
 registered is refused by structure. Covers ``Recipe``, ``RecipeRegistry`` and the built-in recipes; research tools
 (``tools.w2s``, ``tools.probes``) are imported lazily, only when their recipe is used, so this module loads without
-them. A recipe may also have trusted host steps around its cell (``HostSteps``): the ``w2s`` recipe exports a task
-without test labels before the cell and scores the kernel's predictions after it, so the labels never enter the
-sandbox. Does not execute anything (``tools.kernel`` runs cells; ``assistant.graph`` calls the host steps).
+them. A recipe may also have trusted host steps around its cell (``HostSteps``): ``w2s``, ``probes`` and
+``honesty_probes`` export a task without test labels before the cell and score the kernel's predictions after it,
+so the labels never enter the sandbox. Does not execute anything (``tools.kernel`` runs cells; ``assistant.graph`` calls the host steps).
 """
 
 from __future__ import annotations
@@ -313,8 +313,9 @@ def _probes_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> N
 
 
 def _honesty_host_config(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> Any:
-    # source=None: the configured BIG-bench copy; the cache must not be the kernel-writable run directory.
-    cache = cache_dir if cache_dir is not None else Path(tempfile.mkdtemp(prefix="ara-honesty-"))
+    # source=None: the configured BIG-bench copy; the cache must not be the kernel-writable run directory (its
+    # default), so without a host cache one shared host temp folder serves prepare and score.
+    cache = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / "ara-honesty-cache"
     return config.model_copy(update={"run_dir": run_dir, "cache_dir": cache, "source": None})
 
 

@@ -98,31 +98,68 @@ def test_honesty_recipe_reads_the_configured_bigbench_copy(
 
 
 @pytest.mark.anyio
-async def test_a_slow_host_step_fails_the_cell_within_the_wall_time_left(tmp_path: Path) -> None:
+async def test_host_step_failures_and_timeouts_fail_the_cell_and_steps_on_one_run_never_overlap(
+    tmp_path: Path,
+) -> None:
     from types import SimpleNamespace
 
     from assistant.budget import Budget
     from assistant.graph.nodes.cells import _host_step
     from assistant.recipes import HostSteps
 
-    def slow(config: object, run_dir: Path, cache: Path | None) -> None:
-        time.sleep(3)
+    log: list[str] = []
 
-    def broken(config: object, run_dir: Path, cache: Path | None) -> None:
+    def slow(config: object, run_dir: Path, cache: Path | None) -> None:
+        log.append("slow start")
+        time.sleep(2.5)
+        log.append("slow end")
+
+    def quick(config: object, run_dir: Path, cache: Path | None) -> None:
+        log.append("quick")
+
+    def missing(config: object, run_dir: Path, cache: Path | None) -> None:
         raise FileNotFoundError(2, "No such file or directory", str(run_dir / "task.npz"))
 
+    def invalid(config: object, run_dir: Path, cache: Path | None) -> None:
+        np.random.default_rng(-1)
+
     ctx: Any = SimpleNamespace(budget=Budget(wall_s=10.0), host_cache_dir=None)
-    state: Any = {"wall_used_s": 9.0}
+    state: Any = {"wall_used_s": 8.0}
     started = time.perf_counter()
-    message = await _host_step(ctx, state, "prepare", (HostSteps(prepare=slow, score=slow), None), tmp_path)
+    message = await _host_step(ctx, state, "prepare", (HostSteps(prepare=slow, score=slow), None), tmp_path, 1.0)
     assert message == "HostStepError: prepare on the host took longer than the 1 s of wall time left"
-    assert time.perf_counter() - started < 2.5
+    assert time.perf_counter() - started < 2.0
     assert any(t.name == "ara-host-prepare" and t.daemon for t in threading.enumerate())
-    message = await _host_step(ctx, {}, "score", (HostSteps(prepare=slow, score=broken), None), tmp_path)
+    # The abandoned step still holds the run directory: the next one waits for it, so its files win.
+    assert await _host_step(ctx, {}, "score", (HostSteps(prepare=slow, score=quick), None), tmp_path, 0.0) is None
+    assert log == ["slow start", "slow end", "quick"]
+    message = await _host_step(ctx, {}, "score", (HostSteps(prepare=slow, score=missing), None), tmp_path, 0.0)
     assert message == (
         "HostStepError: score on the host failed: FileNotFoundError: [Errno 2] No such file or directory: "
         f"'{tmp_path / 'task.npz'}'"
     )
+    message = await _host_step(ctx, {}, "prepare", (HostSteps(prepare=invalid, score=quick), None), tmp_path, 0.0)
+    assert message is not None
+    assert message.startswith("HostStepError: prepare on the host failed: ValueError:")
+
+
+def test_cells_rendered_before_host_steps_existed_run_as_written() -> None:
+    from types import SimpleNamespace
+
+    from assistant.graph.nodes.cells import _host_steps
+
+    ctx: Any = SimpleNamespace(recipes=default_registry())
+    assert _host_steps(ctx, {"recipe": "w2s", "code": "run_w2s(...)"}) is None
+    assert _host_steps(ctx, {"recipe": None, "code": "print(1)", "config": None}) is None
+    steps = _host_steps(
+        ctx,
+        {
+            "recipe": "w2s",
+            "config": {"dataset": "sk_digits_parity", "weak_features": "tab_coarse", "strong_features": "tab_raw"},
+        },
+    )
+    assert steps is not None
+    assert steps[1].dataset == "sk_digits_parity"
 
 
 def test_ctrl_c_during_a_host_step_does_not_wait_for_it() -> None:

@@ -35,7 +35,7 @@ from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
 from assistant.graph.state import GraphState
 from assistant.recipes import HostSteps
 from assistant.schemas import CellRecord
-from tools.errors import MissingDependencyError, ToolError, UserInputError
+from tools.errors import ToolError
 
 log = logging.getLogger(__name__)
 
@@ -108,27 +108,44 @@ def error_signature(status: str, error: str | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-async def _execute(ctx: RunContext, state: GraphState, code: str) -> dict[str, Any]:
+def _wall_left(ctx: RunContext, state: GraphState, spent: float) -> float:
+    """Seconds of the run's wall budget left, counting ``spent`` seconds already used in this node."""
+    return ctx.budget.wall_s - state.get("wall_used_s", 0.0) - spent
+
+
+async def _execute(ctx: RunContext, state: GraphState, code: str, spent: float = 0.0) -> dict[str, Any]:
     directory = run_dir(state)
     session = ctx.sessions.get(str(directory))
     if session is None:
         session = await ctx.kernels.acquire(directory)
         ctx.sessions[str(directory)] = session
-    remaining = ctx.budget.wall_s - state.get("wall_used_s", 0.0)
+    remaining = _wall_left(ctx, state, spent)
     started = time.perf_counter()
     result = normalise(await session.execute(code, max(1.0, min(ctx.cell_timeout_s, remaining))), directory)
     result["duration_s"] = time.perf_counter() - started
     return result
 
 
-HOST_STEP_ERRORS = (UserInputError, ToolError, MissingDependencyError, OSError)
-"""Failures of a host step that say something about the config or the data, reported as the cell's error."""
+HOST_STEP_ERRORS = (ValueError, TypeError, RuntimeError, ToolError, OSError)
+"""Failures of a host step, reported as the cell's error for debug (UserInputError is a ValueError; missing
+dependencies are RuntimeErrors; a malformed submission fails np.load with ValueError): the host steps run our code
+on a config the model wrote, so such errors are about that config or its data, not a reason to end the run."""
+
+_DIR_LOCKS: dict[str, threading.Lock] = {}
+_DIR_LOCKS_GUARD = threading.Lock()
+
+
+def _directory_lock(directory: Path) -> threading.Lock:
+    """One lock per run directory: a host step abandoned after a timeout finishes before the next one starts, so
+    its late writes can never land over a newer step's files."""
+    with _DIR_LOCKS_GUARD:
+        return _DIR_LOCKS.setdefault(str(directory), threading.Lock())
 
 
 def _host_steps(ctx: RunContext, pending: dict[str, Any]) -> tuple[HostSteps, Any] | None:
     """The pending cell's recipe host steps with its validated config, or None (free code, no host steps)."""
-    if not pending.get("recipe"):
-        return None
+    if not pending.get("recipe") or "config" not in pending:
+        return None  # free code, or a cell rendered before recipes had host steps (it runs as it was written)
     recipe = ctx.recipes.get(pending["recipe"])
     if recipe.host is None:
         return None
@@ -167,19 +184,21 @@ async def _in_daemon_thread(call: Callable[[], None], name: str) -> None:
 
 
 async def _host_step(
-    ctx: RunContext, state: GraphState, step: str, steps: tuple[HostSteps, Any], directory: Path
+    ctx: RunContext, state: GraphState, step: str, steps: tuple[HostSteps, Any], directory: Path, spent: float
 ) -> str | None:
-    """Run ``prepare`` or ``score`` off the event loop within the run's remaining wall time.
-
-    Returns None when it worked, else the cell's error text.
-    """
+    """Run ``prepare`` or ``score`` off the event loop within the run's wall time left (``spent`` seconds of this
+    node already counted). Returns None when it worked, else the cell's error text."""
     host, config = steps
     call = host.prepare if step == "prepare" else host.score
-    remaining = max(1.0, ctx.budget.wall_s - state.get("wall_used_s", 0.0))
+    remaining = max(1.0, _wall_left(ctx, state, spent))
+    lock = _directory_lock(directory)
+
+    def locked() -> None:
+        with lock:
+            call(config, directory, ctx.host_cache_dir)
+
     try:
-        await asyncio.wait_for(
-            _in_daemon_thread(lambda: call(config, directory, ctx.host_cache_dir), f"ara-host-{step}"), remaining
-        )
+        await asyncio.wait_for(_in_daemon_thread(locked, f"ara-host-{step}"), remaining)
     except TimeoutError:
         return f"HostStepError: {step} on the host took longer than the {remaining:.0f} s of wall time left"
     except HOST_STEP_ERRORS as err:
@@ -205,6 +224,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
     code_rel = f"cells/{index:02d}.py"
     result_path = directory / f"cells/{index:02d}.result.json"
     reused = result_path.is_file()
+    node_started = time.perf_counter()
     host = _host_steps(ctx, pending)
     if reused:
         result = json.loads(result_path.read_text(encoding="utf-8"))
@@ -225,15 +245,15 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         write_atomic(directory / code_rel, pending["code"])
         ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
         started = time.perf_counter()
-        failure = await _host_step(ctx, state, "prepare", host, directory) if host is not None else None
+        failure = await _host_step(ctx, state, "prepare", host, directory, 0.0) if host is not None else None
         if failure is None:
-            result = await _execute(ctx, state, pending["code"])
+            result = await _execute(ctx, state, pending["code"], time.perf_counter() - started)
         else:
             result = {"status": "error", "stdout": "", "stderr": "", "traceback": "", "error": failure}
             result["duration_s"] = time.perf_counter() - started
         write_atomic(result_path, json.dumps(result, indent=1))
     if result["status"] == "ok" and host is not None:
-        failure = await _host_step(ctx, state, "score", host, directory)
+        failure = await _host_step(ctx, state, "score", host, directory, time.perf_counter() - node_started)
         if failure is not None:
             result = _failed(result, failure)
     results_file = directory / pending["out_dir"] / "results.json"
