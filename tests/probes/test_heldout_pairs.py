@@ -78,3 +78,25 @@ def test_held_out_honesty_probes_equal_the_in_process_ones(shared_dir: Path, tmp
     )
     assert held_out["tables"] == local["tables"]
     assert held_out["metrics"]["zero_shot_acc"] == local["metrics"]["zero_shot_acc"]
+
+
+def test_held_out_rows_do_not_keep_the_files_order(shared_dir: Path) -> None:
+    from pydantic import ValidationError
+
+    from tools.evals.probes import honesty_inputs
+    from tools.w2s import W2SConfig
+
+    tasks = shared_dir / "datasets" / "bigbench_tasks"
+    items = load_bigbench(tasks, "truthful_qa", limit=40)
+    truth = {p.positive.rsplit("\nIs this true? ", 1)[0]: p.label for p in contrast_pairs(items)}
+    config = HonestyProbeConfig(task="truthful_qa", source=tasks, limit=40, layers=(8,))
+    inputs = honesty_inputs(config, activations=HonestyActivations(truth))
+    test = inputs.test.tolist()
+    assert sorted(test) != test, "in file order every question's true answer comes first"
+    assert sorted(test) == sorted(set(range(inputs.labels.size)) - set(inputs.train.tolist()))
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        HonestyProbeConfig(task="truthful_qa", seed=-1)
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        ProbeConfig(dataset="rotten_tomatoes", seed=-1)
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        W2SConfig(dataset="sk_digits_parity", weak_features="tab_coarse", strong_features="tab_raw", seeds=[0, -3])

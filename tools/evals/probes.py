@@ -11,6 +11,7 @@ of " Yes" vs " No". Test labels are scored by ``tools.probes``' held-out scorer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -52,7 +53,7 @@ class HonestyProbeConfig(BaseModel):
     n_dev: int = Field(default=20, ge=4, description="Labelled training pairs used only to fix CCS's sign")
     ccs_restarts: int = Field(default=10, ge=1, le=100)
     ccs_epochs: int = Field(default=1000, ge=10)
-    seed: int = Field(default=0)
+    seed: int = Field(default=0, ge=0)
     max_tokens: int = Field(default=96, ge=8, description="Tokens kept per statement")
     cache_dir: Path | None = Field(default=None, description="Activation cache (None = run_dir/cache)")
 
@@ -126,6 +127,9 @@ def honesty_inputs(config: HonestyProbeConfig, *, activations: Any = None) -> Ho
     if len(pairs) < 20 or np.unique(labels).size < 2:
         raise UserInputError(f"{config.task} gave {len(pairs)} statements with one class or too few; raise limit.")
     train, test = split_by_group(pairs, config.test_fraction, config.seed)
+    # Held-out rows go out in an order unrelated to the file's: there a question's true answer comes first
+    # (TruthfulQA's is always option 0), so row order alone would give the labels away.
+    test = np.array(sorted(test.tolist(), key=lambda i: hashlib.sha256(pairs[i].positive.encode()).digest()))
     if activations is None:
         from tools.probes import SmolLM2Activations
 

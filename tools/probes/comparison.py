@@ -57,7 +57,7 @@ class ProbeConfig(BaseModel):
     ccs_restarts: int = Field(default=10, ge=1, le=100, description="Random restarts of CCS per layer.")
     ccs_epochs: int = Field(default=1000, ge=10, description="Full-batch AdamW steps per CCS fit.")
     ccs_lr: float = Field(default=1e-2, gt=0.0, description="CCS learning rate.")
-    seed: int = Field(default=0, description="Seed for the pool, the split and CCS initialisations.")
+    seed: int = Field(default=0, ge=0, description="Seed for the pool, the split and CCS initialisations.")
     max_tokens: int = Field(default=96, ge=8, description="Tokens kept per prompt (left part of long texts).")
     cache_dir: Path | None = Field(default=Path(".ara/cache"), description="Activation cache; None = off.")
 

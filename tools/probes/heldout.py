@@ -149,7 +149,7 @@ def score_pair_task(
         raise UserInputError(f"{best_path} is missing or not JSON ({err}); the kernel step did not finish") from err
     scorer = HeldoutScorer(test_labels)
     results = []
-    for layer in sorted(layers):
+    for layer in sorted(set(layers)):
         chosen = best.get(str(layer)) if isinstance(best, dict) else None
         if not isinstance(chosen, int) or isinstance(chosen, bool):
             raise UserInputError(f"{best_path} gives no best restart for layer {layer}")
@@ -185,8 +185,8 @@ def export_probe_task(config: ProbeConfig, run_dir: Path | str, *, activations: 
 def score_probe_task(config: ProbeConfig, run_dir: Path | str, *, activations: Any = None) -> ProbeResult:
     """Host step: score the kernel's submissions, add the zero-shot baselines, write ``results.json``.
 
-    The pairs are rebuilt from ``config`` (activations come from the host's cache), so nothing the kernel wrote
-    is trusted except its predictions.
+    The pairs and labels are rebuilt from ``config`` (activations come from the host's cache); of what the kernel
+    wrote only its own outputs are read: the predictions and which CCS restart had the lowest loss.
     """
     start = time.perf_counter()
     inputs = probe_inputs(config, activations=activations)

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
 
 from tools.datasets import DATASETS, TABULAR_DATASETS
 
@@ -82,8 +82,10 @@ class W2SConfig(BaseModel):
     n_weak_train: int = Field(default=1000, ge=10, description="Split A: ground truth for the weak supervisor.")
     n_strong_train: int = Field(default=1000, ge=10, description="Split B: weak-labelled student training set.")
     n_test: int = Field(default=1000, ge=10, description="Held-out test split, scored on the host.")
-    seeds: list[int] = Field(default_factory=lambda: list(range(10)), min_length=1, description="Seeds to run.")
-    data_seed: int = Field(default=0, description="Seed choosing the example pool shared by all seeds.")
+    seeds: list[NonNegativeInt] = Field(
+        default_factory=lambda: list(range(10)), min_length=1, description="Seeds to run (0 or more)."
+    )
+    data_seed: NonNegativeInt = Field(default=0, description="Seed choosing the example pool shared by all seeds.")
     cache_dir: Path | None = Field(
         default=Path(".ara/cache"),
         description="Content-hash cache (features, weak labels, heads); None = off.",

@@ -93,7 +93,7 @@ def _dataset(config: W2SConfig) -> tuple[Dataset, Index, npt.NDArray[np.int64]]:
 
 
 def _seed_name(seed: int) -> str:
-    return f"seed{seed}" if seed >= 0 else f"seed_m{-seed}"
+    return f"seed{seed}"
 
 
 def export_w2s_task(config: W2SConfig, run_dir: Path | str) -> Path:
