@@ -6,7 +6,8 @@ registered is refused by structure. Covers ``Recipe``, ``RecipeRegistry`` and th
 (``tools.w2s``, ``tools.probes``) are imported lazily, only when their recipe is used, so this module loads without
 them. A recipe may also have trusted host steps around its cell (``HostSteps``): ``w2s``, ``probes`` and
 ``honesty_probes`` export a task without test labels before the cell and score the kernel's predictions after it,
-so the labels never enter the sandbox. Does not execute anything (``tools.kernel`` runs cells; ``assistant.graph`` calls the host steps).
+so the labels never enter the sandbox. Does not execute anything (``tools.kernel`` runs cells;
+``assistant.graph`` calls the host steps).
 """
 
 from __future__ import annotations
@@ -291,25 +292,18 @@ def _pairs_renderer(name: str) -> Callable[[BaseModel, Path], str]:
     return render
 
 
-def _probe_host_config(config: BaseModel, cache_dir: Path | None) -> Any:
-    from tools.datasets import BIGBENCH
-    from tools.datasets.bigbench import default_source
-
-    dataset = getattr(config, "dataset", "")
-    root = default_source() if dataset in BIGBENCH else None
-    return config.model_copy(update={"cache_dir": cache_dir, "data_root": root})
-
-
 def _probes_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import export_probe_task
+    from tools.w2s.heldout import host_config
 
-    export_probe_task(_probe_host_config(config, cache_dir), run_dir)
+    export_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
 
 def _probes_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import score_probe_task
+    from tools.w2s.heldout import host_config
 
-    score_probe_task(_probe_host_config(config, cache_dir), run_dir)
+    score_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
 
 def _honesty_host_config(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> Any:

@@ -29,10 +29,11 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel
 
 from tools.datasets import BIGBENCH, Dataset, load_dataset
 from tools.datasets.bigbench import default_source
@@ -47,6 +48,7 @@ from tools.w2s.splits import Index, Splits, pool_indices
 
 log = logging.getLogger(__name__)
 
+C = TypeVar("C", bound=BaseModel)
 TASK_KIND = "ara.w2s-task/1"
 TEXTS_FILE = "task_texts.json"
 ROLES = ("weak", "ceiling", "w2s")
@@ -67,14 +69,15 @@ def train_positions(config: W2SConfig) -> Index:
     return np.setdiff1d(np.arange(config.n_total, dtype=np.int64), test)
 
 
-def host_config(config: W2SConfig, *, cache_dir: Path | None, data_root: Path | None = None) -> W2SConfig:
+def host_config(config: C, *, cache_dir: Path | None, data_root: Path | None = None) -> C:
     """``config`` with host-chosen paths: the model never picks a host path to read or write.
 
-    ``cache_dir`` replaces the config's cache; BIG-bench datasets read ``data_root``, else the configured default
-    source (``tools.datasets.bigbench.default_source``).
+    Works for any config with ``dataset``, ``data_root`` and ``cache_dir`` fields (``W2SConfig``,
+    ``tools.probes.ProbeConfig``): ``cache_dir`` replaces the config's cache; BIG-bench datasets read
+    ``data_root``, else the configured default source (``tools.datasets.bigbench.default_source``).
     """
     root = None
-    if config.dataset in BIGBENCH:
+    if getattr(config, "dataset", None) in BIGBENCH:
         root = data_root if data_root is not None else default_source()
     return config.model_copy(update={"cache_dir": cache_dir, "data_root": root})
 
