@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.memory import InMemorySaver
 
 from assistant.budget import Budget
 from assistant.events import CellExecuted, EvidenceRetrieved, ReportWritten
-from assistant.graph import RunContext, compile_graph, start_run
+from assistant.graph import RunContext
 from assistant.graph.prompts import CLOSE, OPEN
 from assistant.graph.runner import RunOutcome
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import default_registry
 from assistant.runlog import RunLog, events_of, read_events
-from tests.graph.conftest import analysis, brief, plans, read_json
+from tests.graph.conftest import analysis, brief, plans, read_json, start_in_memory
 from tools.kernel import KernelConfig, KernelPool, SandboxLimits, bwrap_status
 from tools.vcs import Workspace
 from tools.vcs.records import RunDir
@@ -66,14 +65,7 @@ async def _run_in_sandbox(
         host_cache_dir=host_cache_dir,
     )
     try:
-        return await start_run(
-            compile_graph(InMemorySaver()),
-            ctx,
-            run_id=run.run_id,
-            question=question,
-            run_dir=run.path,
-            workspace=workspace.path,
-        )
+        return await start_in_memory(ctx, run, workspace, question)
     finally:
         await pool.shutdown()
 
