@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 log = logging.getLogger(__name__)
-
-RESULTS_SCHEMA = "ara.results/1"
 
 
 class RecipeError(Exception):
@@ -142,105 +139,12 @@ class RecipeRegistry:
         return "\n".join(lines)
 
 
-# -- built-in: a self-contained weak-to-strong experiment on synthetic data ------------------------------------
-class SyntheticW2SConfig(BaseModel):
-    """Weak-to-strong generalization on a synthetic classification task (numpy + scikit-learn only)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_samples: int = Field(default=4000, ge=200, le=20_000, description="Examples in the task.")
-    n_features: int = Field(default=20, ge=4, le=500, description="Input features.")
-    weak_features: int = Field(
-        default=4, ge=1, le=100, description="Features the weak supervisor sees (fewer = weaker)."
-    )
-    strong_model: Literal["logreg", "mlp"] = Field(default="mlp", description="The student trained on weak labels.")
-    seeds: list[int] = Field(default=[0, 1, 2], min_length=1, max_length=10, description="Random seeds.")
-
-
+# -- built-in: the synthetic weak-to-strong smoke test (tools.w2s.synthetic) ---------------------------------------
 _SYNTHETIC_W2S = """\
 # ara recipe: synthetic_w2s (rendered from a typed config; do not edit by hand)
-import json, pathlib, time
-import numpy as np
-from sklearn.datasets import make_classification
-from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
-from sklearn.model_selection import train_test_split
-
-CONFIG = json.loads({config_json})
-OUT = pathlib.Path({out_dir})
-OUT.mkdir(parents=True, exist_ok=True)
-(OUT / "config.json").write_text(json.dumps(CONFIG, indent=2))
-started = time.time()
-
-def student():
-    if CONFIG["strong_model"] == "mlp":
-        return MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, random_state=0)
-    return LogisticRegression(max_iter=1000)
-
-rows, pgrs = [], []
-for seed in CONFIG["seeds"]:
-    X, y = make_classification(n_samples=CONFIG["n_samples"], n_features=CONFIG["n_features"],
-                               n_informative=max(2, CONFIG["n_features"] // 2), random_state=seed)
-    X_sup, X_rest, y_sup, y_rest = train_test_split(X, y, test_size=0.66, random_state=seed)
-    X_tr, X_te, y_tr, y_te = train_test_split(X_rest, y_rest, test_size=0.5, random_state=seed)
-    k = min(CONFIG["weak_features"], CONFIG["n_features"])
-    weak = LogisticRegression(max_iter=1000).fit(X_sup[:, :k], y_sup)
-    weak_acc = float(weak.score(X_te[:, :k], y_te))
-    weak_labels = weak.predict(X_tr[:, :k])
-    w2s_acc = float(student().fit(X_tr, weak_labels).score(X_te, y_te))
-    ceiling_acc = float(student().fit(X_tr, y_tr).score(X_te, y_te))
-    gap = ceiling_acc - weak_acc
-    pgr = (w2s_acc - weak_acc) / gap if gap > 1e-9 else float("nan")
-    if pgr == pgr:
-        pgrs.append(pgr)
-    rows.append([seed, weak_acc, w2s_acc, ceiling_acc, pgr])
-
-def summary(values):
-    values = [v for v in values if v == v]
-    if not values:
-        return {{"value": None}}
-    arr = np.asarray(values, dtype=float)
-    if len(arr) < 2:  # one seed has no interval; a [x, x] CI would read as certainty
-        return {{"mean": float(arr.mean()), "ci_low": None, "ci_high": None, "n": len(arr),
-                "values": [float(v) for v in arr], "ci": "none: fewer than 2 seeds"}}
-    rng = np.random.default_rng(0)
-    boots = [float(rng.choice(arr, size=len(arr)).mean()) for _ in range(1000)]
-    return {{"mean": float(arr.mean()), "ci_low": float(np.percentile(boots, 2.5)),
-            "ci_high": float(np.percentile(boots, 97.5)), "n": len(arr), "values": [float(v) for v in arr],
-            "ci": "bootstrap95"}}
-
-import matplotlib
-matplotlib.use("Agg")  # a file, not an inline display
-import matplotlib.pyplot as plt
-fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
-width = 0.27
-for offset, column, label in ((-width, 1, "weak"), (0.0, 2, "weak-to-strong"), (width, 3, "ceiling")):
-    ax.bar([i + offset for i in range(len(rows))], [r[column] for r in rows], width, label=label)
-ax.set_xticks(range(len(rows)), [str(r[0]) for r in rows])
-low = max(0.0, min(min(r[1], r[2], r[3]) for r in rows) - 0.05)
-ax.set(xlabel="seed", ylabel="test accuracy", xlim=(-0.6, len(rows) - 0.4), ylim=(low, 1.0),
-       title="Accuracy by seed")
-ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-fig.tight_layout()
-(OUT / "figures").mkdir(exist_ok=True)
-fig.savefig(OUT / "figures" / "accuracy_by_seed.png")
-plt.close(fig)
-
-results = {{
-    "schema": "ara.results/1", "tool": "recipes.synthetic_w2s",
-    "title": "Weak-to-strong generalization on a synthetic task",
-    "config": CONFIG,
-    "metrics": {{"accuracy.weak": summary([r[1] for r in rows]), "accuracy.w2s": summary([r[2] for r in rows]),
-                "accuracy.ceiling": summary([r[3] for r in rows]), "pgr": summary(pgrs)}},
-    "tables": {{"per_seed": {{"columns": ["seed", "weak_acc", "w2s_acc", "ceiling_acc", "pgr"],
-                             "rows": [[r[0], r[1], r[2], r[3], None if r[4] != r[4] else r[4]] for r in rows]}}}},
-    "figures": {{"accuracy_by_seed": "figures/accuracy_by_seed.png"}},
-    "provenance": {{"packages": {{"numpy": np.__version__, "matplotlib": matplotlib.__version__}},
-                   "data_hash": "synthetic:make_classification",
-                   "seeds": CONFIG["seeds"], "wall_time_s": time.time() - started}},
-}}
-(OUT / "results.json").write_text(json.dumps(results, indent=2))
-print("pgr", results["metrics"]["pgr"])
+from tools.w2s.synthetic import SyntheticW2SConfig, run_synthetic_w2s
+CONFIG = SyntheticW2SConfig.model_validate_json({config_json})
+print("pgr", run_synthetic_w2s(CONFIG, {out_dir}))
 """
 
 
@@ -263,13 +167,15 @@ def _render_w2s(config: BaseModel, out_dir: Path) -> str:
 
 
 def _w2s_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
-    from tools.w2s.heldout import export_w2s_task, host_config
+    from tools.research.hostconfig import host_config
+    from tools.w2s.heldout import export_w2s_task
 
     export_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
 
 def _w2s_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
-    from tools.w2s.heldout import host_config, score_w2s_task
+    from tools.research.hostconfig import host_config
+    from tools.w2s.heldout import score_w2s_task
 
     score_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
@@ -294,14 +200,14 @@ def _pairs_renderer(name: str) -> Callable[[BaseModel, Path], str]:
 
 def _probes_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import export_probe_task
-    from tools.w2s.heldout import host_config
+    from tools.research.hostconfig import host_config
 
     export_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
 
 def _probes_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import score_probe_task
-    from tools.w2s.heldout import host_config
+    from tools.research.hostconfig import host_config
 
     score_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
 
@@ -342,9 +248,9 @@ def default_registry() -> RecipeRegistry:
         Recipe(
             name="synthetic_w2s",
             summary="Weak-to-strong generalization (PGR) on a synthetic classification task; fast, offline.",
-            load_config=lambda: SyntheticW2SConfig,
+            load_config=_lazy_class("tools.w2s.synthetic", "SyntheticW2SConfig"),
             render=_render_synthetic,
-            requires=("numpy", "sklearn"),
+            requires=("numpy", "sklearn", "tools.w2s.synthetic"),
         )
     )
     registry.register(
@@ -386,22 +292,3 @@ def default_registry() -> RecipeRegistry:
         )
     )
     return registry
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    """Load a ``results.json`` and check it follows ``ara.results/1``.
-
-    Raises:
-        RecipeError: missing, not JSON, or another schema (path named).
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise RecipeError(f"{path} does not exist: the experiment cell did not write its results.json") from err
-    except json.JSONDecodeError as err:
-        raise RecipeError(f"{path} is not valid JSON ({err}); the cell must write ara.results/1") from err
-    if not isinstance(data, dict) or data.get("schema") != RESULTS_SCHEMA:
-        raise RecipeError(f"{path} is not an {RESULTS_SCHEMA} document (schema={data.get('schema')!r})")
-    if not isinstance(data.get("metrics"), dict):
-        raise RecipeError(f"{path} has no 'metrics' object")
-    return data

@@ -1,8 +1,11 @@
-"""The shared ``ara.results/1`` files every research tool writes: ``results.json`` beside ``config.json``.
+"""The one ``ara.results/1`` document: ``ResultsDocument``, its writer and its reader.
 
-Covers the document layout, NaN/inf written as JSON null (strict JSON; the report renders missing values
-explicitly), and package-version provenance. Each tool (``tools.w2s``, ``tools.probes``, ``tools.evals``)
-decides what its metrics, tables and provenance hold. Does not cover rendering (``assistant.report``).
+Every research tool writes ``results.json`` (beside ``config.json``) through ``write_results``, and every reader
+(the report, the research loop, campaigns, review, the TUI) gets a validated ``ResultsDocument`` from
+``parse_results``/``read_results``: the schema constant, the record shapes and the error messages live here only.
+NaN and infinities are written as JSON null (strict JSON) and read back as NaN inside per-seed ``values``, so an
+undefined seed stays a number the statistics skip. Does not cover rendering or number formatting
+(``assistant.report``) or how a host opens a file a kernel could have written (a caller passes the bytes).
 """
 
 from __future__ import annotations
@@ -14,11 +17,135 @@ import platform
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tools.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "ara.results/1"
+"""The results convention every tool writes and every reader checks."""
+DEFAULT_PACKAGES = ("numpy", "torch", "scikit-learn", "transformers", "gguf", "matplotlib", "inspect-ai", "pydantic")
+"""Packages whose versions ``write_results`` records when the caller names none."""
+
+Cell = str | int | float | bool | None
+"""One table cell."""
+
+
+class ResultsFileError(UserInputError):
+    """``results.json`` or ``config.json`` is missing, not JSON, or breaks ``ara.results/1`` (file and field named)."""
+
+
+class Metric(BaseModel):
+    """One metric: a single ``value``, or a mean over seeds or items with a confidence interval."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, ser_json_inf_nan="constants")
+
+    value: float | None = None
+    """A single measurement."""
+    mean: float | None = None
+    """Mean over ``values``."""
+    ci_low: float | None = None
+    """Lower end of the confidence interval."""
+    ci_high: float | None = None
+    """Upper end of the confidence interval."""
+    n: int | None = None
+    """Number of seeds or items."""
+    values: list[float] | None = None
+    """Per-seed (or per-item) values, paired by position across metrics of one run; NaN where undefined."""
+    ci: str | None = None
+    """How the interval was computed, e.g. ``bootstrap95``."""
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _undefined_as_nan(cls, value: Any) -> Any:
+        # The writer stores NaN as null (strict JSON has no NaN): e.g. PGR for a seed whose ceiling did not beat
+        # its weak supervisor. Read it back as NaN so "undefined" stays a number the statistics skip.
+        if isinstance(value, list):
+            return [math.nan if v is None else v for v in value]
+        return value
+
+    def field(self, name: str) -> float | None:
+        """A numeric field by name, extra numeric fields (``std``, ``median``) included; None when absent."""
+        raw = getattr(self, name, None) if name in type(self).model_fields else (self.model_extra or {}).get(name)
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            return None
+        return float(raw)
+
+    @property
+    def point(self) -> float | None:
+        """The headline number: ``mean`` if given, else ``value``."""
+        return self.mean if self.mean is not None else self.value
+
+    @property
+    def has_ci(self) -> bool:
+        """True when both interval ends are present."""
+        return self.ci_low is not None and self.ci_high is not None
+
+
+class Table(BaseModel):
+    """A table of results: column names and rows of plain cells."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    columns: list[str]
+    """Column headers."""
+    rows: list[list[Cell]]
+    """Rows, each exactly ``len(columns)`` cells."""
+
+    @model_validator(mode="after")
+    def _rows_match_columns(self) -> Table:
+        for i, row in enumerate(self.rows):
+            if len(row) != len(self.columns):
+                raise ValueError(f"row {i} has {len(row)} cells but there are {len(self.columns)} columns")
+        return self
+
+
+class ResultsDocument(BaseModel):
+    """A run's ``results.json`` in the ``ara.results/1`` convention."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, ser_json_inf_nan="constants")
+
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    """Always ``ara.results/1``."""
+    tool: str = ""
+    """The research tool that wrote the file, e.g. ``tools.w2s``."""
+    title: str = ""
+    """A short title of the experiment."""
+    config: dict[str, Any] = Field(default_factory=dict)
+    """The experiment's configuration."""
+    metrics: dict[str, Metric] = Field(default_factory=dict)
+    """Metrics by dotted name."""
+    tables: dict[str, Table] = Field(default_factory=dict)
+    """Tables by name."""
+    figures: dict[str, str] = Field(default_factory=dict)
+    """Figure name -> path relative to the directory of ``results.json``."""
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    """Package versions, data hash, seeds, wall time."""
+
+    @model_validator(mode="after")
+    def _known_schema(self) -> ResultsDocument:
+        if self.schema_ != SCHEMA:
+            raise ValueError(f"schema is {self.schema_!r}; this version of ara reads {SCHEMA!r}")
+        return self
+
+    def headline(self, limit: int = 6) -> dict[str, float]:
+        """Up to ``limit`` metrics' headline numbers (mean, else value), finite ones only, in file order."""
+        out: dict[str, float] = {}
+        for name, metric in self.metrics.items():
+            point = metric.point
+            if point is not None and math.isfinite(point):
+                out[name] = float(point)
+            if len(out) >= limit:
+                break
+        return out
+
+    def to_json(self) -> str:
+        """Strict JSON text (NaN and infinities as null) of the fields that were given, as ``write_results`` stores it."""
+        data = self.model_dump(mode="python", by_alias=True, exclude_unset=True)
+        return json.dumps(clean(data), indent=2, default=str) + "\n"
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str]:
@@ -43,42 +170,133 @@ def clean(value: Any) -> Any:
     return value
 
 
-def write_results(
-    out_dir: Path,
-    *,
-    tool: str,
-    title: str,
-    config: Mapping[str, Any],
-    metrics: Mapping[str, Mapping[str, Any]],
-    tables: Mapping[str, Mapping[str, Any]] | None = None,
-    figures: Mapping[str, str] | None = None,
-    provenance: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write ``config.json`` and ``results.json`` into ``out_dir``; return the results path.
+def _problems(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors())
 
-    Args:
-        out_dir: The experiment's directory (created if needed).
-        tool: Dotted name of the producing tool, e.g. ``tools.w2s``.
-        title: One-line title.
-        config: The experiment's configuration (also written alone as ``config.json``).
-        metrics: ``name -> {"value": x}`` or ``{"mean", "ci_low", "ci_high", "n", "values", "ci"}``.
-        tables: ``name -> {"columns": [...], "rows": [[...]]}``.
-        figures: ``name -> path relative to out_dir``.
-        provenance: Package versions, data hash, seeds, wall time, ...
+
+class ResultsFields(TypedDict, total=False):
+    """What a tool passes to ``build_results``/``write_results``.
+
+    ``tool`` (dotted name of the producing tool, e.g. ``tools.w2s``), ``title`` (one line), ``config`` (the
+    experiment's configuration, also written alone as ``config.json``) and ``metrics`` (``name -> {"value": x}`` or
+    ``{"mean", "ci_low", "ci_high", "n", "values", "ci"}``) are required; ``tables`` (``name -> {"columns",
+    "rows"}``), ``figures`` (``name -> path relative to the results file``), ``provenance`` (data hash, seeds, wall
+    time...) and ``packages`` (distributions whose versions go into ``provenance["packages"]``) are optional.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(clean(config), indent=2, default=str) + "\n", encoding="utf-8")
-    document = {
-        "schema": SCHEMA,
-        "tool": tool,
-        "title": title,
-        "config": config,
-        "metrics": metrics,
-        "tables": tables or {},
-        "figures": figures or {},
-        "provenance": provenance or {},
+
+    tool: Required[str]
+    title: Required[str]
+    config: Required[Mapping[str, Any]]
+    metrics: Required[Mapping[str, Mapping[str, Any]]]
+    tables: Mapping[str, Mapping[str, Any]] | None
+    figures: Mapping[str, str] | None
+    provenance: Mapping[str, Any] | None
+    packages: Iterable[str]
+
+
+def build_results(**fields: Unpack[ResultsFields]) -> ResultsDocument:
+    """A validated document; ``provenance["packages"]`` is filled from ``packages`` unless given.
+
+    Raises:
+        ValueError: a metric, table or figure does not fit the convention (a bug in the calling tool).
+    """
+    tool = fields["tool"]
+    record = {
+        "packages": package_versions(fields.get("packages", DEFAULT_PACKAGES)),
+        **(fields.get("provenance") or {}),
     }
+    try:
+        return ResultsDocument.model_validate(
+            clean(
+                {
+                    "schema": SCHEMA,
+                    "tool": tool,
+                    "title": fields["title"],
+                    "config": dict(fields["config"]),
+                    "metrics": dict(fields["metrics"]),
+                    "tables": dict(fields.get("tables") or {}),
+                    "figures": dict(fields.get("figures") or {}),
+                    "provenance": record,
+                }
+            )
+        )
+    except ValidationError as err:
+        raise ValueError(f"{tool} built results that break {SCHEMA}: {_problems(err)}") from err
+
+
+def write_results(out_dir: Path, **fields: Unpack[ResultsFields]) -> Path:
+    """Write ``config.json`` and ``results.json`` (see ``ResultsFields``) into ``out_dir``; return the results path."""
+    document = build_results(**fields)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = json.dumps(clean(dict(fields["config"])), indent=2, default=str) + "\n"
+    (out_dir / "config.json").write_text(config, encoding="utf-8")
     path = out_dir / "results.json"
-    path.write_text(json.dumps(clean(document), indent=2, default=str) + "\n", encoding="utf-8")
+    path.write_text(document.to_json(), encoding="utf-8")
     log.info("wrote %s", path)
     return path
+
+
+def _json(text: str, source: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ResultsFileError(
+            f"{source} is not valid JSON (line {err.lineno}, column {err.colno}: {err.msg}). "
+            f"Fix or regenerate the file; it must follow the {SCHEMA} convention."
+        ) from err
+
+
+def parse_results(data: str | bytes, source: str) -> ResultsDocument:
+    """Validate the text of a ``results.json``; ``source`` names it in errors.
+
+    Raises:
+        ResultsFileError: not JSON, not an object, or a field that breaks the convention (each bad field named).
+    """
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    loaded = _json(text, source, "results.json")
+    if not isinstance(loaded, dict):
+        raise ResultsFileError(f"{source} must hold a JSON object following {SCHEMA}, not {type(loaded).__name__}.")
+    try:
+        return ResultsDocument.model_validate(loaded)
+    except ValidationError as err:
+        raise ResultsFileError(
+            f"{source} does not follow {SCHEMA}: {_problems(err)}. Fix the tool that wrote it or the file itself."
+        ) from err
+
+
+def _missing(path: Path, what: str) -> ResultsFileError:
+    return ResultsFileError(
+        f"{path} not found: the run wrote no {what}. Finish or re-run the experiment "
+        "(it must write results.json and config.json in its run directory), or check the run id."
+    )
+
+
+def read_results(path: Path) -> ResultsDocument:
+    """Read and validate the ``results.json`` at ``path`` (see ``parse_results``).
+
+    Raises:
+        ResultsFileError: missing, not JSON, or breaks the convention.
+    """
+    if not path.is_file():
+        raise _missing(path, "results.json")
+    return parse_results(path.read_bytes(), str(path))
+
+
+def parse_config(data: str | bytes, source: str) -> dict[str, Any]:
+    """Validate the text of a ``config.json`` (a JSON object).
+
+    Raises:
+        ResultsFileError: not JSON or not an object.
+    """
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    loaded = _json(text, source, "config.json")
+    if not isinstance(loaded, dict):
+        raise ResultsFileError(f"{source} must hold a JSON object, not {type(loaded).__name__}.")
+    return loaded
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Read ``config.json`` beside ``results.json``; an absent file gives ``{}``, a malformed one raises."""
+    if not path.is_file():
+        return {}
+    return parse_config(path.read_bytes(), str(path))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools.evals.results import write_results as write_eval_results
 from tools.results import SCHEMA, write_results
 
 
@@ -35,8 +34,13 @@ def test_nan_and_inf_are_written_as_null(tmp_path: Path) -> None:
 
 
 def test_eval_results_are_strict_json_with_package_provenance(tmp_path: Path) -> None:
-    path = write_eval_results(
-        tmp_path, tool="tools.evals.mc", title="mc", config={}, metrics={"accuracy": {"mean": float("nan"), "n": 0}}
+    path = write_results(
+        tmp_path,
+        tool="tools.evals.mc",
+        title="mc",
+        config={},
+        metrics={"accuracy": {"mean": float("nan"), "n": 0}},
+        packages=("inspect-ai", "numpy"),
     )
     doc = strict_load(path)
     assert doc["metrics"] == {"accuracy": {"mean": None, "n": 0}}

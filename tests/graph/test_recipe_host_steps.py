@@ -51,7 +51,7 @@ def test_probes_recipe_exports_extracts_and_scores_on_the_host(tmp_path: Path, m
         made.append(cache_dir)
         return FakeActivations(fresh)
 
-    monkeypatch.setattr("tools.probes.activations.SmolLM2Activations", fake)
+    monkeypatch.setattr("tools.research.activations.SmolLM2Activations", fake)
     config = {
         "dataset": "rotten_tomatoes",
         "layers": [4],

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.w2s.cache import ArrayCache, content_key, hash_array, hash_texts
+from tools.research.cache import ArrayCache, content_key, hash_array, hash_texts
 
 
 def test_round_trip_counts_hits_and_misses(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_corrupt_entry_is_detected_recomputed_and_logged(tmp_path: Path, caplog:
     raw = bytearray(entry.read_bytes())
     raw[-40] ^= 0xFF
     entry.write_bytes(bytes(raw))
-    with caplog.at_level(logging.WARNING, logger="tools.w2s.cache"):
+    with caplog.at_level(logging.WARNING, logger="tools.research.cache"):
         value = cache.get_or_compute(key, lambda: {"w": np.full(3, 7.0)})
     assert value["w"].tolist() == [7.0, 7.0, 7.0]
     assert cache.corrupt == 1
@@ -77,7 +77,7 @@ def test_read_only_cache_dir_warns_and_still_computes(tmp_path: Path, caplog: py
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     cache = ArrayCache(blocker / "cache")  # a path under a regular file can never be created
-    with caplog.at_level(logging.WARNING, logger="tools.w2s.cache"):
+    with caplog.at_level(logging.WARNING, logger="tools.research.cache"):
         value = cache.get_or_compute("feat-abc", lambda: {"x": np.arange(2)})
     assert value["x"].tolist() == [0, 1]
     assert any("continuing without caching" in r.getMessage() for r in caplog.records)

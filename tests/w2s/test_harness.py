@@ -65,7 +65,7 @@ def test_second_run_is_served_from_cache_and_corruption_is_recomputed(
     entries = sorted((tmp_path / "cache" / "head").glob("*.npz"))
     assert len(entries) == 4
     entries[0].write_bytes(entries[0].read_bytes()[:-20] + b"\x00" * 20)
-    with caplog.at_level(logging.WARNING, logger="tools.w2s.cache"):
+    with caplog.at_level(logging.WARNING, logger="tools.research.cache"):
         third = run_w2s(config, tmp_path / "c")
     assert (third.cache.corrupt, third.cache.misses) == (1, 1)
     assert [s.w2s_acc for s in third.seeds] == [s.w2s_acc for s in first.seeds]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tools.errors import UserInputError
-from tools.w2s.heads import _target, aux_conf_target, fit_weak, predict_head, train_head
+from tools.research.heads import _target, aux_conf_target, fit_weak, predict_head, train_head
 
 
 def test_aux_conf_hardens_at_the_weak_positive_rate() -> None:

@@ -10,11 +10,11 @@ import pytest
 
 from tools.datasets import load_dataset
 from tools.errors import UserInputError
+from tools.research.hostconfig import host_config
 from tools.w2s import W2SConfig
 from tools.w2s.heldout import (
     export_w2s_task,
     heldout_splits,
-    host_config,
     run_w2s_heldout,
     score_w2s_task,
     train_positions,

@@ -7,8 +7,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from tools.research.metrics import accuracy, agreement
 from tools.w2s import W2SConfig, bootstrap_summary, pgr
-from tools.w2s.metrics import accuracy, agreement
 
 
 def test_pgr_values_and_undefined_cases() -> None:

@@ -29,7 +29,8 @@ from tools.errors import UserInputError
 from tools.evals.data import MCItem, TaskName, data_hash, load_bigbench
 from tools.evals.endpoint import ChatClient, Endpoint, EndpointError, EndpointTimeoutError, Message
 from tools.evals.mc import INSTRUCTIONS, LETTERS, format_prompt, parse_letter, shuffled
-from tools.evals.results import bootstrap_metric, write_results
+from tools.research.metrics import bootstrap_metric
+from tools.results import write_results
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.errors import UserInputError
 from tools.evals.data import MCItem, TaskName, data_hash, load_bigbench
 from tools.evals.endpoint import Endpoint
-from tools.evals.results import bootstrap_metric, write_results
+from tools.research.metrics import bootstrap_metric
+from tools.results import write_results
 
 log = logging.getLogger(__name__)
 

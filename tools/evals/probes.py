@@ -24,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import UserInputError
 from tools.evals.data import ContrastPair, TaskName, contrast_pairs, data_hash, load_bigbench
-from tools.evals.results import bootstrap_metric, write_results
 from tools.probes.comparison import ContrastActivations, LayerResult, extract_contrast
+from tools.research.metrics import bootstrap_metric
+from tools.results import write_results
 
 log = logging.getLogger(__name__)
 

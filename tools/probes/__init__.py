@@ -23,9 +23,9 @@ Example:
 
 from __future__ import annotations
 
-from tools.probes.activations import SmolLM2Activations, gguf_path
 from tools.probes.ccs import CCSFit, ccs_predict, train_ccs, train_probe
 from tools.probes.comparison import LayerResult, ProbeConfig, ProbeResult, compare_on_arrays, run_probe_comparison
+from tools.research.activations import SmolLM2Activations, gguf_path
 
 __all__ = [
     "CCSFit",

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from tools.w2s.heads import single_thread
+from tools.research.heads import single_thread
 
 Matrix = npt.NDArray[np.float32]
 

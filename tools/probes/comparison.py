@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tools.datasets import TEXT_DATASETS, Dataset, load_dataset
 from tools.errors import UserInputError
 from tools.probes.ccs import ccs_predict, fit_pair_norm, normalize_pairs, train_ccs, train_probe
-from tools.w2s.features import check_finite
-from tools.w2s.metrics import bootstrap_summary
-from tools.w2s.results import write_results
-from tools.w2s.scoring import HeldoutScorer
+from tools.research.features import check_finite
+from tools.research.metrics import bootstrap_summary
+from tools.research.scoring import HeldoutScorer
+from tools.results import write_results
 
 log = logging.getLogger(__name__)
 TOOL = "tools.probes"
@@ -309,7 +309,7 @@ def probe_inputs(config: ProbeConfig, *, activations: Any = None) -> ProbeInputs
     if np.unique(labels[: config.n_train]).size < 2:
         raise UserInputError(f"the training pairs of {data.name!r} have one class only; raise n_train")
     if activations is None:
-        from tools.probes.activations import SmolLM2Activations
+        from tools.research.activations import SmolLM2Activations
 
         activations = SmolLM2Activations(config.cache_dir, max_tokens=config.max_tokens)
     prompts = [data.prompts[i] for i in pool]
@@ -364,10 +364,13 @@ def write_probe_results(
             }
         },
         figures={"by_layer": str(figure.relative_to(out))},
-        data_hash=data.content_hash(),
-        seeds=[config.seed],
-        wall_time_s=wall,
-        extra_provenance={"data_source": data.source, "answers": list(data.answers)},
+        provenance={
+            "data_hash": data.content_hash(),
+            "seeds": [config.seed],
+            "wall_time_s": round(wall, 3),
+            "data_source": data.source,
+            "answers": list(data.answers),
+        },
     )
     return ProbeResult(
         config=config,

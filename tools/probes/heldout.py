@@ -38,7 +38,7 @@ from tools.probes.comparison import (
     score_layer,
     write_probe_results,
 )
-from tools.w2s.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
+from tools.research.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
 
 TASK_KIND = "ara.pair-task/1"
 BEST_FILE = "ccs_best.json"

@@ -14,7 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from tools.results import SCHEMA, ResultsDocument
 
 ProposalStatus = Literal["open", "approved", "rejected", "superseded"]
 """Where a proposal stands. Only a human reviewer (``assistant.review.approve``) ever sets ``approved``."""
@@ -135,23 +137,24 @@ def slugify(hint: str, max_len: int = 40) -> str:
 def key_numbers(results: Mapping[str, Any]) -> dict[str, KeyNumber]:
     """Key numbers from a results mapping.
 
-    Accepts either an ``ara.results/1`` document (each metric's ``value`` or ``mean``, plus ``ci_low``/``ci_high``
-    where present) or a flat mapping of names to scalars (non-scalars are dropped). Non-finite floats become None
-    so the index stays valid JSON.
+    Accepts either an ``ara.results/1`` document (read through ``tools.results.ResultsDocument``: each metric's
+    headline ``mean`` or ``value``, plus ``ci_low``/``ci_high`` where the document has them) or a flat mapping of
+    names to scalars (non-scalars are dropped). A document that breaks the convention gives no numbers.
+    Non-finite floats become None so the index stays valid JSON.
     """
     out: dict[str, KeyNumber] = {}
-    metrics = results.get("metrics") if results.get("schema") == "ara.results/1" else None
-    if isinstance(metrics, Mapping):
-        for name, metric in metrics.items():
-            if not isinstance(metric, Mapping):
-                continue
-            for field in ("value", "mean"):
-                if field in metric:
-                    out[str(name)] = _scalar(metric[field])
-                    break
+    if results.get("schema") == SCHEMA:
+        try:
+            document = ResultsDocument.model_validate(dict(results))
+        except ValidationError:
+            return out
+        for name, metric in document.metrics.items():
+            if metric.model_fields_set & {"mean", "value"}:
+                out[name] = _scalar(metric.point)
             for field in ("ci_low", "ci_high"):
-                if field in metric:
-                    out[f"{name}.{field}"] = _scalar(metric[field])
+                bound = getattr(metric, field)
+                if bound is not None:
+                    out[f"{name}.{field}"] = _scalar(bound)
         return out
     for name, value in results.items():
         if value is None or isinstance(value, (bool, int, float, str)):

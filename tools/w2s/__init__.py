@@ -28,11 +28,12 @@ Example:
 
 from __future__ import annotations
 
-from tools.w2s.cache import ArrayCache
-from tools.w2s.config import Loss, W2SConfig
+from tools.research.cache import ArrayCache
+from tools.research.heads import Loss
+from tools.research.metrics import Summary, bootstrap_summary, pgr
+from tools.research.scoring import HeldoutScorer, KernelTask, Score
+from tools.w2s.config import W2SConfig
 from tools.w2s.harness import CacheStats, SeedResult, SweepResult, W2SResult, run_sweep, run_w2s
-from tools.w2s.metrics import Summary, bootstrap_summary, pgr
-from tools.w2s.scoring import HeldoutScorer, KernelTask, Score
 
 __all__ = [
     "ArrayCache",

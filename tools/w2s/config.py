@@ -12,8 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, field_validator, model_validator
 
 from tools.datasets import DATASETS, TABULAR_DATASETS
+from tools.research.heads import Loss
 
-Loss = Literal["xent", "aux_conf", "bootstrap"]
 WeakHead = Literal["logreg", "mlp"]
 StrongHead = Literal["linear", "mlp"]
 

@@ -25,14 +25,14 @@ from pydantic import BaseModel, ConfigDict
 
 from tools.datasets import Dataset, load_dataset
 from tools.errors import UserInputError
-from tools.w2s.cache import ArrayCache, content_key, hash_array
+from tools.research.cache import ArrayCache, content_key, hash_array
+from tools.research.features import FeatureStore, fit_bow
+from tools.research.heads import fit_weak, predict_head, train_head
+from tools.research.metrics import Summary, agreement, bootstrap_summary, pgr
+from tools.research.scoring import HeldoutScorer
+from tools.results import write_results
 from tools.w2s.config import W2SConfig
-from tools.w2s.features import FeatureStore, fit_bow
-from tools.w2s.heads import fit_weak, predict_head, train_head
-from tools.w2s.metrics import Summary, agreement, bootstrap_summary, pgr
 from tools.w2s.plots import plot_pgr, plot_seed_accuracies
-from tools.w2s.results import write_results
-from tools.w2s.scoring import HeldoutScorer
 from tools.w2s.splits import Splits, pool_indices, split_pool
 
 log = logging.getLogger(__name__)
@@ -344,10 +344,13 @@ def summarise_w2s(
         metrics={name: s.as_metric() for name, s in summaries.items()},
         tables={"per_seed": table},
         figures={"seed_accuracies": str(figure.relative_to(out))},
-        data_hash=data_hash,
-        seeds=list(config.seeds),
-        wall_time_s=wall_time_s,
-        extra_provenance={**provenance, "cache": cache_stats.model_dump()},
+        provenance={
+            "data_hash": data_hash,
+            "seeds": list(config.seeds),
+            "wall_time_s": round(wall_time_s, 3),
+            **provenance,
+            "cache": cache_stats.model_dump(),
+        },
     )
     return W2SResult(
         config=config,
@@ -462,9 +465,11 @@ def run_sweep(base: W2SConfig, grid: dict[str, list[Any]], out_dir: Path | str) 
             }
         },
         figures={"pgr": str(figure.relative_to(out))},
-        data_hash=",".join(sorted({run.data_hash for run in runs})),
-        seeds=list(base.seeds),
-        wall_time_s=wall,
-        extra_provenance={"cache": stats.model_dump()},
+        provenance={
+            "data_hash": ",".join(sorted({run.data_hash for run in runs})),
+            "seeds": list(base.seeds),
+            "wall_time_s": round(wall, 3),
+            "cache": stats.model_dump(),
+        },
     )
     return SweepResult(runs=runs, results_path=results_path, wall_time_s=wall, cache=stats)

@@ -29,26 +29,23 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel
 
-from tools.datasets import BIGBENCH, Dataset, load_dataset
-from tools.datasets.bigbench import default_source
+from tools.datasets import Dataset, load_dataset
 from tools.errors import UserInputError
-from tools.w2s.cache import ArrayCache
+from tools.research.cache import ArrayCache
+from tools.research.features import FeatureStore, fit_bow
+from tools.research.heads import fit_weak, predict_head, train_head
+from tools.research.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
 from tools.w2s.config import W2SConfig
-from tools.w2s.features import FeatureStore, fit_bow
 from tools.w2s.harness import CacheStats, SeedResult, W2SResult, summarise_w2s
-from tools.w2s.heads import fit_weak, predict_head, train_head
-from tools.w2s.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
 from tools.w2s.splits import Index, Splits, pool_indices
 
 log = logging.getLogger(__name__)
 
-C = TypeVar("C", bound=BaseModel)
 TASK_KIND = "ara.w2s-task/1"
 TEXTS_FILE = "task_texts.json"
 ROLES = ("weak", "ceiling", "w2s")
@@ -67,19 +64,6 @@ def train_positions(config: W2SConfig) -> Index:
     """Pool positions outside the test split, in the row order of the exported training arrays."""
     test = heldout_splits(config, 0).test
     return np.setdiff1d(np.arange(config.n_total, dtype=np.int64), test)
-
-
-def host_config(config: C, *, cache_dir: Path | None, data_root: Path | None = None) -> C:
-    """``config`` with host-chosen paths: the model never picks a host path to read or write.
-
-    Works for any config with ``dataset``, ``data_root`` and ``cache_dir`` fields (``W2SConfig``,
-    ``tools.probes.ProbeConfig``): ``cache_dir`` replaces the config's cache; BIG-bench datasets read
-    ``data_root``, else the configured default source (``tools.datasets.bigbench.default_source``).
-    """
-    root = None
-    if getattr(config, "dataset", None) in BIGBENCH:
-        root = data_root if data_root is not None else default_source()
-    return config.model_copy(update={"cache_dir": cache_dir, "data_root": root})
 
 
 def _dataset(config: W2SConfig) -> tuple[Dataset, Index, npt.NDArray[np.int64]]:
@@ -102,7 +86,7 @@ def _seed_name(seed: int) -> str:
 def export_w2s_task(config: W2SConfig, run_dir: Path | str) -> Path:
     """Host step: write the kernel-visible task (no test labels) into ``run_dir``; returns ``task.npz``.
 
-    ``config`` should come from ``host_config`` (its ``cache_dir`` caches the features on the host).
+    ``config`` should come from ``tools.research.hostconfig.host_config`` (its ``cache_dir`` caches the features on the host).
 
     Raises:
         UserInputError: unknown or missing dataset, split sizes larger than the data, one-class splits.
@@ -229,7 +213,7 @@ def _weak_b(run_dir: Path, name: str, n_b: int) -> npt.NDArray[np.float32]:
 def score_w2s_task(config: W2SConfig, run_dir: Path | str, *, started: float | None = None) -> W2SResult:
     """Host step: score the kernel's submissions against labels rebuilt from the dataset; write ``results.json``.
 
-    ``config`` must be the one the task was exported with (``host_config``); ``results.json``, ``config.json`` and
+    ``config`` must be the one the task was exported with (``tools.research.hostconfig.host_config``); ``results.json``, ``config.json`` and
     ``figures/seed_accuracies.png`` are written here, replacing anything the kernel wrote under those names.
 
     Raises:

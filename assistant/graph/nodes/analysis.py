@@ -18,20 +18,18 @@ from assistant.graph.context import RunContext
 from assistant.graph.guard import numbers_in_text, strip_numbers
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import quote_data
-from assistant.graph.state import GraphState
-from assistant.recipes import read_results
-from assistant.schemas import Analysis, ExperimentPlan, Finding
+from assistant.graph.state import GraphState, plan_of
+from assistant.schemas import Analysis, Finding
+from tools.results import ResultsDocument, read_results
 
 _FIELDS = ("value", "mean", "ci_low", "ci_high", "n")
 
 
-def metric_summary(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each metric's scalar fields (value/mean/ci_low/ci_high/n), as read from results.json."""
-    out: dict[str, dict[str, Any]] = {}
-    for name, metric in results["metrics"].items():
-        if isinstance(metric, dict):
-            out[str(name)] = {k: metric[k] for k in _FIELDS if k in metric}
-    return out
+def metric_summary(results: ResultsDocument) -> dict[str, dict[str, Any]]:
+    """Each metric's scalar fields (value/mean/ci_low/ci_high/n) that results.json gave."""
+    return {
+        name: metric.model_dump(include=set(_FIELDS), exclude_unset=True) for name, metric in results.metrics.items()
+    }
 
 
 def _clean(ctx: RunContext, state: GraphState, text: str, where: str) -> str:
@@ -49,7 +47,7 @@ async def analyse_results(state: GraphState, *, runtime: Runtime[RunContext]) ->
     path = run_dir(state) / str(state["results_path"])
     metrics = metric_summary(read_results(path))
     ctx.runlog.append(ResultsRead(run_id=state["run_id"], path=str(path), metrics=sorted(metrics)))
-    plan = ExperimentPlan.model_validate(state["plan"])
+    plan = plan_of(state)
     analysis = await ask(
         ctx,
         state,

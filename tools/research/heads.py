@@ -28,7 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tools.errors import UserInputError
-from tools.w2s.config import Loss
+
+Loss = Literal["xent", "aux_conf", "bootstrap"]
+"""The student losses (see the module docstring)."""
 
 Head = Literal["linear", "mlp"]
 Arrays = dict[str, npt.NDArray[Any]]

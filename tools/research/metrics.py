@@ -1,12 +1,14 @@
-"""Weak-to-strong metrics: accuracy, PGR (undefined cases excluded and counted), agreement, bootstrap CIs.
+"""Metrics shared by the research tools: accuracy, PGR (undefined cases excluded and counted), agreement, bootstrap CIs.
 
 PGR = (w2s - weak) / (ceiling - weak), undefined when the ceiling does not beat the weak supervisor
 (``ceiling - weak <= min_gap``); such seeds are excluded from PGR summaries and their count is reported.
+``bootstrap_summary`` resamples seeds; ``bootstrap_metric`` resamples items (per-item 0/1 outcomes of an eval).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -98,3 +100,36 @@ def bootstrap_summary(values: list[float], *, n_boot: int = 10_000, seed: int = 
         values=[float(v) for v in arr],
         median=float(np.median(defined)),
     )
+
+
+def bootstrap_metric(values: Sequence[float], n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Mean of ``values`` with a 95% percentile-bootstrap CI, in the results-file metric shape.
+
+    Args:
+        values: Per-item outcomes (1.0 correct, 0.0 wrong; failures count as 0.0, never dropped).
+        n_boot: Bootstrap resamples.
+        seed: RNG seed.
+
+    Returns:
+        ``{"mean", "ci_low", "ci_high", "n", "values", "ci": "bootstrap95"}``; for no values the mean and
+        bounds are None (an empty slice is reported, not hidden).
+
+    Example:
+        >>> from tools.research.metrics import bootstrap_metric
+        >>> bootstrap_metric([1, 1, 0, 0])["mean"]
+        0.5
+    """
+    array = np.asarray(values, dtype=float)
+    if array.size == 0:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "values": [], "ci": "bootstrap95"}
+    rng = np.random.default_rng(seed)
+    means = array[rng.integers(0, array.size, size=(n_boot, array.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {
+        "mean": float(array.mean()),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n": int(array.size),
+        "values": [float(v) for v in array],
+        "ci": "bootstrap95",
+    }

@@ -1,7 +1,7 @@
 """Feature sets for weak supervisors and strong students, computed once per example pool and cached.
 
 Covers: ``minilm`` (``tools.embeddings.MiniLMEmbedder``, 384-d), ``smollm2_l<k>`` (mean-pooled layer-k hidden
-states of SmolLM2-135M-Instruct, 576-d, via ``tools.probes.activations``), ``tab_raw`` (a tabular dataset's
+states of SmolLM2-135M-Instruct, 576-d, via ``tools.research.activations``), ``tab_raw`` (a tabular dataset's
 columns) and ``tab_coarse`` (standardised columns averaged in groups of four: a deliberately lossy view for weak
 supervisors), and the split-dependent ``bow`` (binary bag of words fitted on the training split only).
 Frozen features are keyed by the pool's content hash, so every seed and loss of a sweep reuses them.
@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from tools.datasets import Dataset
 from tools.errors import UserInputError
-from tools.w2s.cache import ArrayCache, content_key, hash_texts
+from tools.research.cache import ArrayCache, content_key, hash_texts
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class FeatureStore:
 
     def _smollm2(self) -> Any:
         if self._smol is None:
-            from tools.probes.activations import SmolLM2Activations
+            from tools.research.activations import SmolLM2Activations
 
             self._smol = SmolLM2Activations(self.cache_dir, threads=self.threads)
         return self._smol

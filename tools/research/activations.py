@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tools.errors import MissingDependencyError, UserInputError
-from tools.w2s.cache import ArrayCache, content_key, hash_texts
+from tools.research.cache import ArrayCache, content_key, hash_texts
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from tools.errors import UserInputError
-from tools.w2s.metrics import accuracy
+from tools.research.metrics import accuracy
 
 TASK_FILE = "task.npz"
 TASK_META = "task.json"
