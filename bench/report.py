@@ -24,14 +24,15 @@ from markdown_it import MarkdownIt
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from assistant.report import InMemoryResolver, ReportDraft, build_report, check_report, render_html, render_markdown
+from assistant.report import ReportDraft, build_report, check_report, render_html, render_markdown
 from assistant.report.results import load_config, load_results
 from bench._results import write_section
+from tools.papers.citations import InMemoryCitations, resolved_citation
 
 N_FIGURES, N_CITATIONS, N_METRICS, REPEATS = 20, 200, 30, 5
 
 
-def _make_run(root: Path) -> tuple[Path, ReportDraft, InMemoryResolver]:
+def _make_run(root: Path) -> tuple[Path, ReportDraft, InMemoryCitations]:
     run = root / "runs" / "01BENCHREPORT"
     (run / "figures").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -68,12 +69,13 @@ def _make_run(root: Path) -> tuple[Path, ReportDraft, InMemoryResolver]:
     }
     (run / "results.json").write_text(json.dumps(results), encoding="utf-8")
     records = {
-        f"arxiv:2401.{i:05d}#c{i % 7}": {
-            "title": f"A paper about alignment number {i}",
-            "year": 2020 + i % 5,
-            "authors": ["A. Author", "B. Author"],
-            "arxiv_id": f"2401.{i:05d}",
-        }
+        f"arxiv:2401.{i:05d}#c{i % 7}": resolved_citation(
+            f"arxiv:2401.{i:05d}#c{i % 7}",
+            title=f"A paper about alignment number {i}",
+            year=2020 + i % 5,
+            authors=["A. Author", "B. Author"],
+            arxiv_id=f"2401.{i:05d}",
+        )
         for i in range(N_CITATIONS)
     }
     keys = list(records)
@@ -92,7 +94,7 @@ def _make_run(root: Path) -> tuple[Path, ReportDraft, InMemoryResolver]:
         methods="We trained for 3 epochs.",
         cited_keys=keys,
     )
-    return run, draft, InMemoryResolver(records)
+    return run, draft, InMemoryCitations(records)
 
 
 def _median(fn: Callable[[], object]) -> float:

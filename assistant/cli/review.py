@@ -143,8 +143,8 @@ def _print_view(view: ProposalView, *, full: bool = True) -> None:
         f"cost: {cost.llm_calls} LLM calls, {cost.prompt_tokens}+{cost.completion_tokens} tokens, "
         f"{cost.cells} cells{wall}{dollars}"
     )
-    if view.citations:
-        click.echo("citations: " + ", ".join(view.citations))
+    if view.references:
+        click.echo("citations: " + ", ".join(f"{r.key} ({r.title})" for r in view.references))
     for comment in view.comments:
         click.echo(f"comment ({comment.action}, {comment.actor}): {comment.text}")
     if full and view.report is not None:

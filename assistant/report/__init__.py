@@ -8,8 +8,8 @@ See docs/report.md.
 
 from assistant.report.build import ReportPaths, build_report, load_report, write_report
 from assistant.report.check import check_report
-from assistant.report.citations import ArxivIndex, CitationResolver, InMemoryResolver
-from assistant.report.errors import ReportError, ResultsFileError, UnknownCitationError
+from assistant.report.citations import CitationResolver
+from assistant.report.errors import ReportError, ResultsFileError
 from assistant.report.guide import placeholder_guide
 from assistant.report.model import (
     CheckResult,
@@ -24,16 +24,14 @@ from assistant.report.model import (
 )
 from assistant.report.render_html import render_html
 from assistant.report.render_md import render_markdown
-from assistant.report.results import Metric, Results, Table, load_results
+from assistant.report.results import Metric, ResultsDocument, Table, load_results
 
 __all__ = [
-    "ArxivIndex",
     "CheckResult",
     "CitationResolver",
     "ClaimVerdict",
     "DraftClaim",
     "FigureRef",
-    "InMemoryResolver",
     "Metric",
     "Offender",
     "Provenance",
@@ -42,10 +40,9 @@ __all__ = [
     "ReportDraft",
     "ReportError",
     "ReportPaths",
-    "Results",
+    "ResultsDocument",
     "ResultsFileError",
     "Table",
-    "UnknownCitationError",
     "build_report",
     "check_report",
     "load_report",

@@ -16,13 +16,7 @@ from typing import NamedTuple
 from pydantic import ValidationError
 
 from assistant.report.check import check_report, prose_fields
-from assistant.report.citations import (
-    KEY_RE,
-    ArxivIndex,
-    CitationResolver,
-    reference_from,
-    unknown_citation_errors,
-)
+from assistant.report.citations import KEY_RE, CitationResolver, reference_from
 from assistant.report.errors import ReportError
 from assistant.report.figures import draw_metrics_figure
 from assistant.report.model import SECTIONS, FigureRef, Reference, Report, ReportDraft
@@ -32,6 +26,8 @@ from assistant.report.render_html import render_html
 from assistant.report.render_md import render_markdown
 from assistant.report.results import load_config, load_results
 from assistant.report.stats import judge_claim
+from tools.papers.ids import ArxivTitleIndex
+from tools.papers.models import UnknownCitationError
 
 MAX_SECTION_CHARS = 100_000
 """Model text kept per section; the rest is cut with a visible marker (a 10 MB answer is not a report)."""
@@ -69,11 +65,10 @@ def _references(report: Report, resolver: CitationResolver | None) -> list[Refer
             continue
         seen.add(key)
         try:
-            record = resolver.resolve(key)
-        except unknown_citation_errors():
+            citation = resolver.resolve(key)
+        except UnknownCitationError:
             continue
-        if record is not None:
-            refs.append(reference_from(key, len(refs) + 1, record))
+        refs.append(reference_from(len(refs) + 1, citation))
     return refs
 
 
@@ -83,7 +78,7 @@ def build_report(
     resolver: CitationResolver | None,
     *,
     question: str | None = None,
-    arxiv_index: ArxivIndex | None = None,
+    arxiv_index: ArxivTitleIndex | None = None,
     now: datetime | None = None,
 ) -> Report:
     """Build and check the report of the run in ``run_dir`` from the model's ``draft``.

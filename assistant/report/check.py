@@ -15,18 +15,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from assistant.report.citations import (
-    KEY_RE,
-    ArxivIndex,
-    CitationResolver,
-    arxiv_form_ok,
-    reference_from,
-    unknown_citation_errors,
-)
+from assistant.report.citations import KEY_RE, CitationResolver
 from assistant.report.figures import read_figure
 from assistant.report.model import SECTIONS, CheckResult, Offender, Report
 from assistant.report.prose import ARXIV_MENTION_RE, LineIndex, NumberSet, cite_keys, numerals, placeholders
-from assistant.report.results import METRIC_FIELDS, Metric, Results, format_number
+from assistant.report.results import METRIC_FIELDS, Metric, ResultsDocument, format_number
+from tools.papers.ids import ArxivTitleIndex, check_arxiv_id
+from tools.papers.models import UnknownCitationError
 
 TRUNCATION_MARK = "[truncated by ara:"
 
@@ -78,7 +73,7 @@ def _numbers(x: Any, depth: int = 0) -> Iterator[float]:
             yield from _numbers(value, depth + 1)
 
 
-def traceable_numbers(report: Report, results: Results, config: Mapping[str, Any] | None = None) -> NumberSet:
+def traceable_numbers(report: Report, results: ResultsDocument, config: Mapping[str, Any] | None = None) -> NumberSet:
     """All numbers a model-typed numeral may match: results, config, seeds, wall time, cited years."""
     values: list[float] = []
     for metric in results.metrics.values():
@@ -100,7 +95,7 @@ def traceable_numbers(report: Report, results: Results, config: Mapping[str, Any
     return NumberSet(values)
 
 
-def _dump(results: Results) -> dict[str, str]:
+def _dump(results: ResultsDocument) -> dict[str, str]:
     return {
         name: json.dumps(metric.model_dump(), sort_keys=True, allow_nan=True)
         for name, metric in results.metrics.items()
@@ -111,9 +106,9 @@ class _Checker:
     def __init__(
         self,
         report: Report,
-        results: Results,
+        results: ResultsDocument,
         resolver: CitationResolver | None,
-        arxiv_index: ArxivIndex | None,
+        arxiv_index: ArxivTitleIndex | None,
         run_dir: Path | None,
         config: Mapping[str, Any] | None,
     ) -> None:
@@ -142,28 +137,23 @@ class _Checker:
                 self.flag("citation", location, key, "unknown citation key: the paper library does not have it")
             return
         try:
-            record = self.resolver.resolve(key)
-        except unknown_citation_errors():
-            record = None
-        self.resolved[key] = record is not None
-        if record is None:
+            paper = self.resolver.resolve(key).paper
+        except UnknownCitationError:
+            self.resolved[key] = False
             self.flag("citation", location, key, "unknown citation key: the paper library does not have it")
             return
-        ref = reference_from(key, 0, record)
-        if ref.arxiv_id:
-            self.arxiv(ref.arxiv_id, f"{location} (reference {key})", ref.title)
+        self.resolved[key] = True
+        if paper.arxiv_id:
+            self.arxiv(paper.arxiv_id, f"{location} (reference {key})", paper.title)
 
     def arxiv(self, arxiv_id: str, location: str, title: str | None) -> None:
-        if not arxiv_form_ok(arxiv_id):
+        found = check_arxiv_id(arxiv_id, title=title, index=self.arxiv_index)
+        if found.status == "malformed":
             self.flag("arxiv", location, arxiv_id, "not a valid arXiv id (expected e.g. 2312.09390 or 2312.09390v2)")
-            return
-        if self.arxiv_index is None:
-            return
-        if self.arxiv_index.titles(arxiv_id) is None:
+        elif found.status == "unknown" and self.arxiv_index is not None:
             self.flag("arxiv", location, arxiv_id, f"arXiv id not found in the index {self.arxiv_index.source}")
-        elif title is not None and not self.arxiv_index.title_matches(arxiv_id, title):
-            known = (self.arxiv_index.titles(arxiv_id) or ["?"])[0]
-            self.flag("arxiv", location, arxiv_id, f"title {title!r} does not match arXiv's {known!r}")
+        elif found.status == "title-mismatch":
+            self.flag("arxiv", location, arxiv_id, f"title {title!r} does not match arXiv's {found.known_titles[0]!r}")
 
     def prose(self, where: str, text: str) -> None:
         before = len(self.offenders)
@@ -248,10 +238,10 @@ class _Checker:
 
 def check_report(
     report: Report,
-    results: Results,
+    results: ResultsDocument,
     resolver: CitationResolver | None,
     *,
-    arxiv_index: ArxivIndex | None = None,
+    arxiv_index: ArxivTitleIndex | None = None,
     run_dir: Path | None = None,
     config: Mapping[str, Any] | None = None,
 ) -> CheckResult:

@@ -23,9 +23,5 @@ class ResultsFileError(ReportError):
         super().__init__(message, title="Bad results file")
 
 
-class UnknownCitationError(LookupError):
-    """A citation key is not in the library. Resolvers raise it (or any ``LookupError``) for unknown keys."""
-
-
 class ConverterMissingError(ReportError):
     """No PDF converter (headless Chromium) is installed."""

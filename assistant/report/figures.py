@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from assistant.report.model import FigureRef
-from assistant.report.results import Results
+from assistant.report.results import ResultsDocument
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def read_figure(run_dir: Path, rel_path: str) -> FigureData:
     return FigureData(None, b"", f"{rel_path!r} is not a PNG, JPEG, GIF or WebP image (unreadable or corrupt)")
 
 
-def draw_metrics_figure(results: Results, run_dir: Path) -> FigureRef | None:
+def draw_metrics_figure(results: ResultsDocument, run_dir: Path) -> FigureRef | None:
     """Draw every metric that has a 95% interval as a point with error bars; None when no metric has one.
 
     Metrics whose mean or interval is NaN/infinite are left out of the plot and named in the caption.

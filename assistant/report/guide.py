@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from assistant.report.fill import metric_text
-from assistant.report.results import Results
+from assistant.report.results import ResultsDocument
 
 
-def placeholder_guide(results: Results, citation_keys: Iterable[str] = (), figures: Iterable[str] = ()) -> str:
+def placeholder_guide(results: ResultsDocument, citation_keys: Iterable[str] = (), figures: Iterable[str] = ()) -> str:
     """A menu of valid placeholders for this run, one per line, with the value each would show.
 
     Args:

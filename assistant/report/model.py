@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.report.results import Results
+from assistant.report.results import ResultsDocument
 
 REPORT_SCHEMA = "ara.report/1"
 SectionName = Literal["summary", "methods", "results_discussion", "limitations", "next_steps"]
@@ -229,7 +229,7 @@ class Report(BaseModel):
     """Resolved references, numbered."""
     figures: list[FigureRef] = Field(default_factory=list)
     """Figures, tool-made then generated."""
-    results: Results
+    results: ResultsDocument
     """The snapshot of results.json the report was built from."""
     provenance: Provenance
     """Where the numbers came from."""

@@ -20,7 +20,7 @@ from typing import Any
 import git
 
 from assistant.report.model import Provenance
-from assistant.report.results import Results
+from assistant.report.results import ResultsDocument
 
 logger = logging.getLogger(__name__)
 _MAX_DEPTH = 4
@@ -125,7 +125,7 @@ def _git_state(run_dir: Path) -> tuple[str | None, bool | None]:
         return None, repo.is_dirty(untracked_files=False)
 
 
-def collect_provenance(run_dir: Path, results: Results, config: Mapping[str, Any]) -> Provenance:
+def collect_provenance(run_dir: Path, results: ResultsDocument, config: Mapping[str, Any]) -> Provenance:
     """Provenance of the run in ``run_dir`` from its files and the workspace repository (when there is one)."""
     events = _read_events(run_dir / "events.jsonl")
     prov = results.provenance

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from assistant.report.model import ClaimVerdict, DraftClaim, Verdict
-from assistant.report.results import Metric, Results, format_number
+from assistant.report.results import Metric, ResultsDocument, format_number
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
@@ -60,7 +60,7 @@ def _usable_values(metric: Metric) -> list[float] | None:
     return None
 
 
-def judge_claim(claim: DraftClaim, results: Results) -> ClaimVerdict:
+def judge_claim(claim: DraftClaim, results: ResultsDocument) -> ClaimVerdict:
     """The verdict for one claim against ``results`` (unknown metrics give "inconclusive" with the reason)."""
     metric = results.metrics.get(claim.metric)
     if metric is None:

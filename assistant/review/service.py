@@ -14,13 +14,16 @@ import logging
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from assistant.report.model import Reference
 from assistant.review.audit import AuditEntry, AuditLog
 from assistant.review.errors import AlreadyDecidedError, ReviewError
 from assistant.review.identity import HumanAuthority
+from tools.results import ResultsFileError, read_results
 from tools.vcs import (
     AGENT_IDENTITY,
     BranchMissingError,
@@ -34,8 +37,13 @@ from tools.vcs.index import utcnow
 
 logger = logging.getLogger(__name__)
 
-_CITE_RE = re.compile(r"(?<![\w/.:#-])([A-Za-z0-9_][A-Za-z0-9_.:-]*#[A-Za-z0-9_.:-]*[A-Za-z0-9_])")
-_PLACEHOLDER_RE = re.compile(r"\{\{\s*cite\s*:\s*([^}]+?)\s*\}\}")
+
+class _ReportReferences(BaseModel):
+    """The part of ``report.json`` (``assistant.report.Report``) review reads: its resolved references."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    references: list[Reference] = []
 
 
 class RunCost(BaseModel):
@@ -78,8 +86,8 @@ class ProposalView(BaseModel):
     """``git diff --stat`` of base..head."""
     report: str | None
     """The report's text at the reviewed head, if the proposal has one."""
-    citations: list[str]
-    """``paper_id#chunk_id`` keys cited by the report."""
+    references: list[Reference]
+    """The report's resolved references, read from ``report.json`` at the reviewed head (never from the prose)."""
     cost: RunCost
     """What the run spent."""
     comments: list[Comment]
@@ -168,6 +176,9 @@ class ReviewService:
                 AuditEntry(action="viewed", proposal_id=proposal.id, run_id=proposal.run_id, actor=actor, head=head)
             )
         report = self._text_at(head, proposal.report_path)
+        references, problem = self._references(head, proposal.report_path)
+        if problem:
+            warnings.append(problem)
         return ProposalView(
             proposal=self.get(proposal_id),
             branch_exists=tip is not None,
@@ -179,7 +190,7 @@ class ReviewService:
                 c.decode("utf-8", "replace") for c in self.ws.iter_diff(proposal.base_commit, head, "--stat=100")
             ),
             report=report,
-            citations=_citations(report or ""),
+            references=references,
             cost=self._cost(proposal, head, price_in_per_mtok, price_out_per_mtok),
             comments=self.ws.index.comments(proposal.id),
             revisions=[child.id for child in self.ws.index.children(proposal.id)],
@@ -283,7 +294,7 @@ class ReviewService:
             report_path = candidate if candidate.is_file() else None
         if results is None:
             results_file = run_path / "results.json"
-            results = json.loads(results_file.read_text("utf-8")) if results_file.is_file() else parent.results
+            results = self._run_results(results_file) if results_file.is_file() else parent.results
         notes = [c.text for c in self.ws.index.comments(parent.id) if c.action == "rejected"]
         text = summary or parent.summary
         if notes:
@@ -346,6 +357,26 @@ class ReviewService:
         data = self.ws.file_at(commit, relpath)
         return None if data is None else data.decode("utf-8", "replace")
 
+    @staticmethod
+    def _run_results(path: Path) -> dict[str, Any]:
+        try:
+            return read_results(path).model_dump(mode="json", by_alias=True, exclude_unset=True)
+        except ResultsFileError as err:
+            raise ReviewError(f"{err}; fix or remove it, then revise again", title="Bad results file") from err
+
+    def _references(self, commit: str, report_path: str | None) -> tuple[list[Reference], str | None]:
+        """The typed references of the report's ``report.json`` beside ``report_path``, and a warning if unreadable."""
+        if report_path is None:
+            return [], None
+        rel = str(PurePosixPath(report_path).with_suffix(".json"))
+        data = self.ws.file_at(commit, rel)
+        if data is None:
+            return [], f"{rel} is not in the proposal, so its references cannot be listed (rebuild the report)"
+        try:
+            return list(_ReportReferences.model_validate_json(data).references), None
+        except ValidationError as err:
+            return [], f"{rel} is not a valid report ({err.error_count()} problem(s)); its references are not listed"
+
     def _cost(self, proposal: Proposal, head: str, price_in: float | None, price_out: float | None) -> RunCost:
         rel = f"{proposal.run_prefix}events.jsonl"
         data = self.ws.file_at(head, rel)
@@ -382,15 +413,6 @@ class ReviewService:
             wall_s=wall,
             dollars=dollars,
         )
-
-
-def _citations(report: str) -> list[str]:
-    keys: list[str] = []
-    for match in _PLACEHOLDER_RE.finditer(report):
-        keys.extend(k.strip() for k in match.group(1).split(","))
-    for match in _CITE_RE.finditer(_PLACEHOLDER_RE.sub(" ", report)):
-        keys.append(match.group(1))
-    return list(dict.fromkeys(k for k in keys if k and "://" not in k))
 
 
 def decided_message(proposal: Proposal) -> str:

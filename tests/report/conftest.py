@@ -8,28 +8,34 @@ from pathlib import Path
 
 import pytest
 
-from assistant.report import DraftClaim, InMemoryResolver, ReportDraft
+from assistant.report import DraftClaim, ReportDraft
+from tools.papers.citations import InMemoryCitations, resolved_citation
 
 FIXTURE_RUN = Path(__file__).parent / "fixtures" / "w2s_run"
 RUN_ID = "01JD7W2SFIXTURE0000000000"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 PAPERS = {
-    "arxiv:2312.09390#c7": {
-        "title": "Weak-to-Strong Generalization: Eliciting Strong Capabilities With Weak Supervision",
-        "year": 2023,
-        "authors": ["Collin Burns", "Pavel Izmailov", "Jan Hendrik Kirchner"],
-        "arxiv_id": "2312.09390",
-        "section": "4.3 Improving weak-to-strong generalization",
-        "page": 9,
-    },
-    "arxiv:2212.03827#c2": {
-        "title": "Discovering Latent Knowledge in Language Models Without Supervision",
-        "year": 2022,
-        "authors": ["Collin Burns", "Haotian Ye", "Dan Klein", "Jacob Steinhardt"],
-        "arxiv_id": "2212.03827",
-        "section": "Introduction",
-    },
+    c.key: c
+    for c in (
+        resolved_citation(
+            "arxiv:2312.09390#c7",
+            title="Weak-to-Strong Generalization: Eliciting Strong Capabilities With Weak Supervision",
+            year=2023,
+            authors=["Collin Burns", "Pavel Izmailov", "Jan Hendrik Kirchner"],
+            arxiv_id="2312.09390",
+            section="4.3 Improving weak-to-strong generalization",
+            page=9,
+        ),
+        resolved_citation(
+            "arxiv:2212.03827#c2",
+            title="Discovering Latent Knowledge in Language Models Without Supervision",
+            year=2022,
+            authors=["Collin Burns", "Haotian Ye", "Dan Klein", "Jacob Steinhardt"],
+            arxiv_id="2212.03827",
+            section="Introduction",
+        ),
+    )
 }
 
 
@@ -42,9 +48,9 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def resolver() -> InMemoryResolver:
+def resolver() -> InMemoryCitations:
     """Two real papers (titles and ids as on arXiv)."""
-    return InMemoryResolver(PAPERS)
+    return InMemoryCitations(PAPERS)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from assistant.report import (
-    InMemoryResolver,
     ReportDraft,
     ResultsFileError,
     build_report,
@@ -21,6 +20,7 @@ from assistant.report import (
 )
 from assistant.report.build import MAX_SECTION_CHARS
 from tests.report.conftest import NOW
+from tools.papers.citations import InMemoryCitations
 
 
 def _rewrite(run_dir: Path, change: dict[str, object]) -> None:
@@ -161,7 +161,7 @@ HOSTILE = (
 )
 
 
-def test_html_in_model_text_is_escaped(run_dir: Path, resolver: InMemoryResolver) -> None:
+def test_html_in_model_text_is_escaped(run_dir: Path, resolver: InMemoryCitations) -> None:
     draft = ReportDraft(summary=HOSTILE, limitations=HOSTILE, claims=[], cited_keys=['x"><script>#1'])
 
     report = build_report(run_dir, draft, resolver, now=NOW)

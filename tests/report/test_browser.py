@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.report import InMemoryResolver, ReportDraft, build_report, write_report
+from assistant.report import ReportDraft, build_report, write_report
 from assistant.report.browser import dump_dom, find_chromium, html_to_pdf, screenshot
 from tests.report.conftest import NOW
+from tools.papers.citations import InMemoryCitations
 
 pytestmark = [
     pytest.mark.slow,
@@ -20,7 +21,7 @@ pytestmark = [
 
 
 def test_hostile_text_does_not_execute_in_chromium(
-    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver
+    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations
 ) -> None:
     hostile = (
         "<script>document.title='pwned'</script>"
@@ -38,7 +39,7 @@ def test_hostile_text_does_not_execute_in_chromium(
     assert dom.count("<img ") == 2  # the two embedded figures only
 
 
-def test_pdf_and_screenshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_pdf_and_screenshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     paths = write_report(run_dir, build_report(run_dir, good_draft, resolver, now=NOW))
 
     pdf = html_to_pdf(paths.html, run_dir / "report.pdf")

@@ -10,8 +10,6 @@ from dirty_equals import IsStr
 from inline_snapshot import snapshot
 
 from assistant.report import (
-    ArxivIndex,
-    InMemoryResolver,
     ReportDraft,
     build_report,
     check_report,
@@ -20,6 +18,9 @@ from assistant.report import (
     render_markdown,
 )
 from tests.report.conftest import NOW, PAPERS
+from tools.papers.citations import CitationSource, InMemoryCitations
+from tools.papers.ids import ArxivTitleIndex, check_arxiv_id
+from tools.papers.models import ResolvedCitation, UnknownCitationError
 
 
 def _offenders(report_check: object) -> list[tuple[str, str, str]]:
@@ -28,7 +29,7 @@ def _offenders(report_check: object) -> list[tuple[str, str, str]]:
 
 
 def test_planted_number_and_unknown_citation_caught_with_location(
-    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver
+    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations
 ) -> None:
     planted = good_draft.model_copy(
         update={
@@ -55,6 +56,13 @@ def test_planted_number_and_unknown_citation_caught_with_location(
             "message": IsStr(regex="unknown.*"),
         },
         {
+            # one arXiv check for ids and prose mentions (tools.papers.ids): month 99 cannot exist
+            "kind": "arxiv",
+            "location": "summary:2:44",
+            "text": "9999.99999",
+            "message": "not a valid arXiv id (expected e.g. 2312.09390 or 2312.09390v2)",
+        },
+        {
             "kind": "citation",
             "location": "cited_keys[1]",
             "text": "arxiv:9999.99999#c1",
@@ -62,15 +70,15 @@ def test_planted_number_and_unknown_citation_caught_with_location(
         },
     ]
     markdown = render_markdown(report)
-    assert "**UNVERIFIED: 3 problem(s) found" in markdown
+    assert "**UNVERIFIED: 4 problem(s) found" in markdown
     assert "> - `summary:2:31` numeral 0.47:" in markdown
     assert "**[unresolved: cite:arxiv:9999.99999\\#c1]**" in markdown
     page = render_html(report, run_dir)
-    assert '<div class="status bad"><strong>UNVERIFIED: 3 problem(s) found' in page
+    assert '<div class="status bad"><strong>UNVERIFIED: 4 problem(s) found' in page
     assert "<code>summary:2:31</code> numeral <code>0.47</code>" in page
 
 
-def test_good_draft_passes(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_good_draft_passes(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     assert _offenders(report.check) == []
@@ -99,14 +107,14 @@ def test_good_draft_passes(run_dir: Path, good_draft: ReportDraft, resolver: InM
         ("Results [4] agree.", False),
     ],
 )
-def test_numeral_tracing(run_dir: Path, resolver: InMemoryResolver, sentence: str, traced: bool) -> None:
+def test_numeral_tracing(run_dir: Path, resolver: InMemoryCitations, sentence: str, traced: bool) -> None:
     report = build_report(run_dir, ReportDraft(results_discussion=sentence), resolver, now=NOW)
 
     assert report.check is not None
     assert report.check.ok is traced, report.check.offenders
 
 
-def test_names_with_digits_are_not_numerals(run_dir: Path, resolver: InMemoryResolver) -> None:
+def test_names_with_digits_are_not_numerals(run_dir: Path, resolver: InMemoryCitations) -> None:
     draft = ReportDraft(
         methods="Features from MiniLM-L6-v2 and GPT-2 on x86_64 (see https://arxiv.org/abs/2312.09390).\n"
         "1. first step\n2) second step"
@@ -117,7 +125,7 @@ def test_names_with_digits_are_not_numerals(run_dir: Path, resolver: InMemoryRes
     assert _offenders(report.check) == []
 
 
-def test_every_offender_kind(run_dir: Path, resolver: InMemoryResolver) -> None:
+def test_every_offender_kind(run_dir: Path, resolver: InMemoryCitations) -> None:
     draft = ReportDraft(
         summary="{{ metric:nope.mean }} {{ table:nope }} {{ figure:nope }} {{ whatever }} {{ cite:<b>#x }}",
         limitations="See arXiv:1234.5 and arXiv:2312.09390.",
@@ -149,18 +157,22 @@ def test_no_library_fails_every_citation(run_dir: Path, good_draft: ReportDraft)
 
 
 def test_arxiv_ids_checked_against_an_index(run_dir: Path, good_draft: ReportDraft) -> None:
+    def changed(key: str, **update: str) -> ResolvedCitation:
+        citation = PAPERS[key]
+        return citation.model_copy(update={"paper": citation.paper.model_copy(update=update)})
+
     wrong = dict(PAPERS)
-    wrong["arxiv:2212.03827#c2"] = {**PAPERS["arxiv:2212.03827#c2"], "title": "Sparse Autoencoders Find Everything"}
-    wrong["arxiv:2312.09390#c7"] = {**PAPERS["arxiv:2312.09390#c7"], "arxiv_id": "2312.99999"}
-    index = ArxivIndex(
+    wrong["arxiv:2212.03827#c2"] = changed("arxiv:2212.03827#c2", title="Sparse Autoencoders Find Everything")
+    wrong["arxiv:2312.09390#c7"] = changed("arxiv:2312.09390#c7", arxiv_id="2312.99999")
+    index = ArxivTitleIndex(
         {
             "2312.09390": ["Weak-to-Strong Generalization: Eliciting Strong Capabilities With Weak Supervision"],
             "2212.03827": ["Discovering latent knowledge in language models without supervision"],
         }
     )
 
-    ok = build_report(run_dir, good_draft, InMemoryResolver(PAPERS), arxiv_index=index, now=NOW)
-    bad = build_report(run_dir, good_draft, InMemoryResolver(wrong), arxiv_index=index, now=NOW)
+    ok = build_report(run_dir, good_draft, InMemoryCitations(PAPERS), arxiv_index=index, now=NOW)
+    bad = build_report(run_dir, good_draft, InMemoryCitations(wrong), arxiv_index=index, now=NOW)
 
     assert _offenders(ok.check) == []
     assert bad.check is not None
@@ -177,17 +189,18 @@ def test_arxiv_ids_checked_against_an_index(run_dir: Path, good_draft: ReportDra
 
 
 def test_real_arxiv_index_from_shared_corpus(shared_dir: Path) -> None:
-    index = ArxivIndex.load(shared_dir / "corpus" / "arxiv_id_title_index.json")
+    index = ArxivTitleIndex.load(shared_dir / "corpus" / "arxiv_id_title_index.json")
+    burns = "Weak-to-strong generalization: eliciting strong capabilities with weak supervision"
 
-    assert index.title_matches(
-        "2312.09390v2", "Weak-to-strong generalization: eliciting strong capabilities with weak supervision"
-    )
-    assert not index.title_matches("2312.09390", "Discovering Latent Knowledge in Language Models Without Supervision")
-    assert index.titles("2399.99999") is None
+    assert check_arxiv_id("2312.09390v2", title=burns, index=index).status == "ok"
+    ccs = "Discovering Latent Knowledge in Language Models Without Supervision"
+    assert check_arxiv_id("2312.09390", title=ccs, index=index).status == "title-mismatch"
+    assert check_arxiv_id("2312.99999", index=index).status == "unknown"
+    assert index.source == str(shared_dir / "corpus" / "arxiv_id_title_index.json")
 
 
 def test_changed_results_make_the_report_stale(
-    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver
+    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations
 ) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
     data = json.loads((run_dir / "results.json").read_text())
@@ -199,13 +212,14 @@ def test_changed_results_make_the_report_stale(
     assert [(o.kind, o.location) for o in outcome.offenders] == [("stale", "results.json metrics.xent.pgr")]
 
 
-def test_resolver_with_its_own_unknown_error_type(run_dir: Path, good_draft: ReportDraft) -> None:
+def test_any_citation_source_is_checked_through_the_typed_seam(run_dir: Path, good_draft: ReportDraft) -> None:
     class Library:
-        def resolve(self, key: str) -> object:
+        def resolve(self, key: str) -> ResolvedCitation:
             if key in PAPERS:
                 return PAPERS[key]
-            raise KeyError(key)
+            raise UnknownCitationError(key)
 
+    assert isinstance(Library(), CitationSource)
     report = build_report(run_dir, good_draft.model_copy(update={"cited_keys": ["p#c404"]}), Library(), now=NOW)
 
     assert _offenders(report.check) == [("citation", "cited_keys[0]", "p#c404")]

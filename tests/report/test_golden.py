@@ -13,13 +13,14 @@ from pathlib import Path
 
 from inline_snapshot import external_file, snapshot
 
-from assistant.report import InMemoryResolver, ReportDraft, build_report, render_html, render_markdown, write_report
+from assistant.report import ReportDraft, build_report, render_html, render_markdown, write_report
 from tests.report.conftest import NOW, RUN_ID
+from tools.papers.citations import InMemoryCitations
 
 _DATA_URI = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
 
 
-def test_markdown_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_markdown_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     assert report.check is not None
@@ -28,7 +29,7 @@ def test_markdown_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InM
     assert render_markdown(report) == external_file("golden/report.md", format=".txt")
 
 
-def test_html_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_html_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     page = _DATA_URI.sub("data:image/png;base64,<png>", render_html(report, run_dir))
@@ -36,7 +37,7 @@ def test_html_snapshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemor
     assert page == external_file("golden/report.html", format=".txt")
 
 
-def test_html_figures_are_embedded_pngs(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_html_figures_are_embedded_pngs(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     uris = _DATA_URI.findall(render_html(report, run_dir))
@@ -47,7 +48,7 @@ def test_html_figures_are_embedded_pngs(run_dir: Path, good_draft: ReportDraft, 
     assert (run_dir / "report_figures" / "metrics_ci.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_summary_of_check_and_verdicts(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_summary_of_check_and_verdicts(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     assert report.check is not None
@@ -68,7 +69,7 @@ def test_summary_of_check_and_verdicts(run_dir: Path, good_draft: ReportDraft, r
     assert report.provenance.run_id == RUN_ID
 
 
-def test_write_report_round_trips(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryResolver) -> None:
+def test_write_report_round_trips(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
     report = build_report(run_dir, good_draft, resolver, now=NOW)
 
     paths = write_report(run_dir, report)

@@ -9,19 +9,19 @@ import pytest
 
 from assistant.report import (
     DraftClaim,
-    InMemoryResolver,
     Metric,
     ReportDraft,
-    Results,
+    ResultsDocument,
     build_report,
     render_html,
     render_markdown,
 )
 from assistant.report.stats import bootstrap_diff, judge_claim
 from tests.report.conftest import NOW
+from tools.papers.citations import InMemoryCitations
 
 
-def test_non_significant_improvement_is_rendered_inconclusive(run_dir: Path, resolver: InMemoryResolver) -> None:
+def test_non_significant_improvement_is_rendered_inconclusive(run_dir: Path, resolver: InMemoryCitations) -> None:
     draft = ReportDraft(
         claims=[
             DraftClaim(
@@ -48,8 +48,8 @@ def test_non_significant_improvement_is_rendered_inconclusive(run_dir: Path, res
     assert "Supported" not in render_markdown(report)
 
 
-def _results(**metrics: Metric) -> Results:
-    return Results(metrics=metrics)
+def _results(**metrics: Metric) -> ResultsDocument:
+    return ResultsDocument(metrics=metrics)
 
 
 def _claim(metric: str, baseline: str | None = None, direction: str = "increase") -> DraftClaim:

@@ -41,7 +41,15 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
     run = make_run(
         ws,
         {
-            "report.md": "# Probe sweep\nAccuracy 0.81 {{ cite:belinkov2022#c3 }} and [zou2023#c1].\n",
+            "report.md": "# Probe sweep\nAccuracy 0.81 [1] and [2].\n",
+            "report.json": json.dumps(
+                {
+                    "references": [
+                        {"key": "belinkov2022#c3", "number": 1, "title": "Probing Classifiers"},
+                        {"key": "zou2023#c1", "number": 2, "title": "Representation Engineering"},
+                    ]
+                }
+            ),
             "results.json": json.dumps(
                 {"schema": "ara.results/1", "metrics": {"probe.acc": {"mean": 0.81, "ci_low": 0.78, "ci_high": 0.84}}}
             ),
@@ -75,7 +83,7 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
     shown = ara(root, "show", "1")
     assert shown.exit_code == 0, shown.output
     assert f"proposal 1  [open]  ara/{run.run_id}/probe-sweep" in shown.output
-    assert "citations: belinkov2022#c3, zou2023#c1" in shown.output
+    assert "citations: belinkov2022#c3 (Probing Classifiers), zou2023#c1 (Representation Engineering)" in shown.output
     assert "cost: 1 LLM calls, 120+30 tokens, 1 cells, 2 s" in shown.output
     assert "# Probe sweep" in shown.output
     assert f"+++ b/runs/{run.run_id}/code/cell_1.py" in shown.output

@@ -11,9 +11,12 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Literal, NamedTuple
+
+from tools.errors import UserInputError
 
 _NEW_ARXIV = re.compile(r"^(\d{2})(\d{2})\.(\d{4,5})(v\d+)?$")
 _OLD_ARXIV = re.compile(r"^([a-z\-]+(?:\.[A-Z]{2})?)/(\d{7})(v\d+)?$")
@@ -105,15 +108,32 @@ class ArxivTitleIndex:
     Accepts ``{"id": "title"}``, ``{"id": ["t1", ...]}`` or ``{"id": {"titles": [...]}}`` shapes.
     """
 
-    def __init__(self, titles: dict[str, tuple[str, ...]]) -> None:
-        self._titles = titles
+    def __init__(self, titles: Mapping[str, Sequence[str]], source: str = "(in memory)") -> None:
+        self._titles: dict[str, tuple[str, ...]] = {}
+        for key, found in titles.items():
+            norm = normalise_arxiv_id(str(key))
+            if norm is not None:
+                self._titles[norm] = tuple(found)
+        self.source = source
+        """Where the index came from (a file path), named in check messages."""
 
     @classmethod
     def load(cls, path: Path) -> ArxivTitleIndex:
-        """Read the index file at ``path``."""
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        """Read the index file at ``path``.
+
+        Raises:
+            UserInputError: the file is missing, not JSON, or not an object of id -> titles (file named).
+        """
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise UserInputError(f"arXiv index {path} not found; pass an existing file or drop the option.") from err
+        except json.JSONDecodeError as err:
+            raise UserInputError(f"arXiv index {path} is not valid JSON (line {err.lineno}): {err.msg}.") from err
         if isinstance(raw, dict) and "index" in raw and isinstance(raw["index"], dict):
             raw = raw["index"]
+        if not isinstance(raw, dict):
+            raise UserInputError(f"arXiv index {path} must be a JSON object of id -> titles, not {type(raw).__name__}.")
         titles: dict[str, tuple[str, ...]] = {}
         for key, value in raw.items():
             norm = normalise_arxiv_id(str(key))
@@ -129,7 +149,7 @@ class ArxivTitleIndex:
             else:
                 found = []
             titles[norm] = tuple(found)
-        return cls(titles)
+        return cls(titles, source=str(path))
 
     def __len__(self) -> int:
         return len(self._titles)
