@@ -2,7 +2,8 @@
 
 Covers the model-filled schemas (``ResearchBrief``, ``ExperimentPlan``/``ExperimentPlans``, ``FreeCell``,
 ``Analysis``, ``ReportText``; documented with ``Field(description=...)`` because the model reads those) and the
-records the graph and the CLI exchange (``EvidenceRef``, ``CellRecord``, ``Approval``, ``RunSummary``). Does not
+records the graph and its callers exchange (``EvidenceRef``, ``CellRecord``, ``Approval``, ``RunSummary``,
+``RunOutcome``) and the research question's validation (``validate_question``). Does not
 cover graph state (``assistant.graph.state``), events (``assistant.events``) or recipe configs
 (``assistant.recipes``).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from assistant.errors import AssistantError
 
 Decision = Literal["approve", "modify", "reject"]
 RunStatus = Literal["running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped"]
@@ -201,3 +204,62 @@ class RunSummary(_Record):
     """Report path once written."""
     tokens: int = 0
     """Tokens used so far."""
+
+
+class RunOutcome(_Record):
+    """Where a run stands when the loop returns control: paused for a plan approval, or ended.
+
+    The one outcome record of the research loop: ``RunSession`` returns it to ``ara run``, the TUI and campaigns.
+    """
+
+    run_id: str
+    """The run (and checkpoint thread) id."""
+    status: RunStatus
+    """``awaiting_approval`` pauses on the plans; the others are final (``failed`` and ``stopped`` can be resumed)."""
+    next_node: str | None = None
+    """Where a resume continues (None when finished)."""
+    plans: tuple[ExperimentPlan, ...] = ()
+    """The plans waiting for approval (status ``awaiting_approval``), decoded once."""
+    proposal_id: str | None = None
+    """Proposal id when proposed."""
+    report_path: str | None = None
+    """Report path when written (relative to the workspace)."""
+    results_path: str | None = None
+    """The ``results.json`` the run's analysis read, relative to its run directory."""
+    tokens: int = 0
+    """Tokens used so far."""
+    cells: int = 0
+    """Cells executed so far."""
+    failure: str | None = None
+    """Why the run stopped, when it did not finish."""
+
+    @property
+    def message(self) -> str:
+        """A one-line summary for the user: why it stopped, else what it spent."""
+        return self.failure or f"{self.tokens} tokens, {self.cells} cells"
+
+
+MAX_QUESTION_CHARS = 4000
+"""Longest research question accepted (long material belongs in the paper library)."""
+
+
+def validate_question(question: str) -> str:
+    """The stripped question.
+
+    Raises:
+        AssistantError: empty, or longer than ``MAX_QUESTION_CHARS`` (says what to do instead).
+    """
+    text = question.strip()
+    if not text:
+        raise AssistantError(
+            'the research question is empty; pass it in quotes, e.g. ara run "Does weak-to-strong '
+            'generalization hold on a synthetic task?"',
+            title="Empty question",
+        )
+    if len(text) > MAX_QUESTION_CHARS:
+        raise AssistantError(
+            f"the research question is {len(text)} characters long (the limit is {MAX_QUESTION_CHARS}); "
+            "ask one focused question and add long material to the paper library with 'ara papers add'.",
+            title="Question too long",
+        )
+    return text

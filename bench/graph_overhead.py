@@ -35,10 +35,12 @@ from assistant.events import NodeFinished, NodeStarted
 from assistant.graph import compile_graph, open_checkpointer, start_run
 from assistant.graph import nodes as N
 from assistant.graph.context import RunContext
+from assistant.graph.session import RunSession, SessionDeps
 from assistant.graph.state import initial_state
 from assistant.llm.testing import ScriptedLLM
-from assistant.recipes import Recipe, default_registry
+from assistant.recipes import Recipe, RecipeRegistry, default_registry
 from assistant.runlog import RunLog, events_of, read_events
+from assistant.settings import load_settings
 from bench._results import write_section
 from tools.vcs import Workspace
 
@@ -48,6 +50,7 @@ MODES = {
     "memory": "graph + InMemorySaver",
     "sqlite": 'graph + SQLite (`synchronous=NORMAL`, the default), durability="sync"',
     "sqlite_full": 'graph + SQLite (`synchronous=FULL`), durability="sync"',
+    "session": "`RunSession` (what `ara run`, the TUI and campaigns call): opens the SQLite checkpointer, makes the run",
 }
 
 
@@ -100,16 +103,20 @@ def _script() -> ScriptedLLM:
     )
 
 
-def _context(ws: Workspace, run_path: Path) -> RunContext:
+def _recipes() -> RecipeRegistry:
     recipes = default_registry()
     recipes.register(Recipe("bench", "bench recipe", lambda: _Cfg, _render))
+    return recipes
+
+
+def _context(ws: Workspace, run_path: Path) -> RunContext:
     return RunContext(
         llm=_script().client(),
         runlog=RunLog(run_path / "events.jsonl", fsync=False),
         workspace=ws,
         kernels=_Pool(),
         approval_policy="auto-approve",
-        recipes=recipes,
+        recipes=_recipes(),
     )
 
 
@@ -154,6 +161,18 @@ async def _graph(ws: Workspace, saver: Any) -> tuple[float, list[float]]:
     return elapsed, gaps
 
 
+async def _session(ws: Workspace) -> tuple[float, list[float]]:
+    settings = load_settings(ws.path)
+    deps = SessionDeps(llm=_script().client(), kernels=_Pool(), recipes=_recipes())
+    started = time.perf_counter()
+    async with RunSession(settings, deps=deps, approval_policy="auto-approve", fsync_events=False) as session:
+        run = session.new_run("q?", slug="bench")
+        outcome = await session.start(run, "q?")
+    elapsed = time.perf_counter() - started
+    assert outcome.status == "done", outcome
+    return elapsed, []
+
+
 async def _measure(n: int, root: Path) -> dict[str, tuple[list[float], list[float]]]:
     ws = Workspace.open_or_create(root / "ws")
     out: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in MODES}
@@ -168,6 +187,8 @@ async def _measure(n: int, root: Path) -> dict[str, tuple[list[float], list[floa
                     t, gaps = await _direct(ws)
                 elif name == "memory":
                     t, gaps = await _graph(ws, InMemorySaver())
+                elif name == "session":
+                    t, gaps = await _session(ws)
                 else:
                     t, gaps = await _graph(ws, normal if name == "sqlite" else full)
                 out[name][0].append(t)

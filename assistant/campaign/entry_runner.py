@@ -1,11 +1,12 @@
 """Run one campaign entry as a research-loop run, with the campaign's policy answering the plan approval.
 
-Covers starting (or resuming, on the entry's fixed run id) a run, answering its plan-approval interrupt from
-the campaign ``ApprovalPolicy`` (allowed recipes and limits are approved as ``policy:campaign:<name>``; an explicit
-plan entry replaces the model's plans through a ``modify`` approval; anything else is left waiting for a human),
-stopping cleanly when the campaign stops (the graph task is cancelled and its last checkpoint kept), and turning
-the run's outcome into an ``EntryOutcome`` with key numbers read from the run's ``results.json``. Does not approve
-or merge change proposals: those wait for ``ara review``.
+A thin caller of ``assistant.graph.session.RunSession`` (as ``ara run`` and the TUI are). Covers starting (or
+resuming, on the entry's fixed run id) a run, answering its plan-approval interrupt from the campaign
+``ApprovalPolicy`` (allowed recipes and limits are approved as ``policy:campaign:<name>``; an explicit plan entry
+replaces the model's plans through a ``modify`` approval; anything else is left waiting for a human), stopping
+cleanly when the campaign stops (the graph task is cancelled and its last checkpoint kept), and turning the run's
+outcome into an ``EntryOutcome`` with key numbers from the run's ``results.json``. Does not approve or merge change
+proposals: those wait for ``ara review``.
 """
 
 from __future__ import annotations
@@ -13,44 +14,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.campaign.queue import EntryOutcome
 from assistant.campaign.runner import EntryContext, EntryInterrupted
-from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
-from assistant.graph.context import RunContext
-from assistant.graph.runner import RunOutcome
-from assistant.schemas import Approval, ExperimentPlan
+from assistant.graph.session import RunSession, SessionDeps
+from assistant.schemas import Approval, ExperimentPlan, RunOutcome
 from assistant.settings import Settings
+from tools.results import ResultsFileError, read_results
 
 log = logging.getLogger(__name__)
 
-ContextFactory = Callable[[Settings, Path, Budget], AbstractAsyncContextManager[RunContext]]
-"""Builds the run's dependencies (LLM, kernels, library, workspace) for ``run_path`` under ``budget``."""
 
-
-def key_metrics(run_dir: Path, limit: int = 6) -> dict[str, float]:
-    """Headline numbers from the newest ``results.json`` under ``run_dir`` (means, or plain values)."""
-    found = sorted(run_dir.rglob("results.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    if not found:
+def key_metrics(results_path: Path | None, limit: int = 6) -> dict[str, float]:
+    """Headline numbers (means, or plain values) of the run's ``results.json``; none when it is absent or bad."""
+    if results_path is None:
         return {}
     try:
-        metrics = json.loads(found[0].read_text(encoding="utf-8")).get("metrics", {})
-    except (OSError, ValueError):
+        return read_results(results_path).headline(limit)
+    except ResultsFileError as err:
+        log.warning("no key numbers for the campaign summary: %s", err)
         return {}
-    out: dict[str, float] = {}
-    for name, metric in metrics.items():
-        value = metric.get("mean", metric.get("value")) if isinstance(metric, dict) else None
-        if isinstance(value, (int, float)) and value == value:
-            out[name] = float(value)
-        if len(out) >= limit:
-            break
-    return out
 
 
 def _explicit_plan(ctx: EntryContext) -> ExperimentPlan | None:
@@ -77,17 +62,12 @@ class ResearchEntryRunner:
 
     Args:
         settings: Effective settings (workspace, LLM, kernels, budgets).
-        open_context: Dependency factory; defaults to the one ``ara run`` uses.
+        deps: Injected dependencies of every entry's ``RunSession`` (None = built from settings).
     """
 
-    def __init__(self, settings: Settings, open_context: ContextFactory | None = None) -> None:
+    def __init__(self, settings: Settings, deps: SessionDeps | None = None) -> None:
         self.settings = settings
-        if open_context is None:
-            from assistant.graph.session import open_run_context
-
-            open_context = open_run_context
-        self.open_context = open_context
-        self._git_lock = threading.Lock()
+        self.deps = deps
 
     def __call__(self, ctx: EntryContext) -> EntryOutcome:
         return asyncio.run(self._run_until_stopped(ctx))
@@ -106,17 +86,6 @@ class ResearchEntryRunner:
                     ) from None
         return task.result()
 
-    def _run_dir(self, ctx: EntryContext) -> Path:
-        from tools.vcs import Workspace
-        from tools.vcs.errors import RunNotFoundError
-
-        with self._git_lock:
-            workspace = Workspace.open_or_create(self.settings.workspace)
-            try:
-                return workspace.run(ctx.run_id).path
-            except RunNotFoundError:
-                return workspace.new_run(f"{ctx.entry.id}", run_id=ctx.run_id).path
-
     def _budget(self, ctx: EntryContext) -> Budget:
         base = budget_from_settings(self.settings.run, ctx.token_budget or self.settings.llm.token_budget)
         if ctx.policy.max_wall_time_s is not None:
@@ -125,10 +94,10 @@ class ResearchEntryRunner:
 
     def _decide(self, ctx: EntryContext, outcome: RunOutcome) -> Approval | str:
         explicit = _explicit_plan(ctx)
-        candidates: list[dict[str, Any]] = [explicit.model_dump()] if explicit else list(outcome.plans)
+        candidates = [explicit] if explicit else list(outcome.plans)
         reasons = []
         for index, plan in enumerate(candidates):
-            allowed, why = ctx.policy.allows(str(plan.get("recipe")), cells=1)
+            allowed, why = ctx.policy.allows(plan.recipe, cells=1)
             if allowed:
                 reviewer = f"policy:campaign:{ctx.campaign_id}"
                 if explicit is not None:
@@ -138,24 +107,13 @@ class ResearchEntryRunner:
         return "; ".join(reasons) or "the run proposed no plan"
 
     async def _run(self, ctx: EntryContext) -> EntryOutcome:
-        run_dir = self._run_dir(ctx)
-        async with (
-            self.open_context(self.settings, run_dir, self._budget(ctx)) as run_ctx,
-            open_checkpointer(self.settings.workspace) as saver,
-        ):
-            graph = compile_graph(saver)
-            snapshot = await graph.aget_state({"configurable": {"thread_id": ctx.run_id}})
-            if snapshot.values:
-                outcome = await resume_run(graph, run_ctx, ctx.run_id)
+        async with RunSession(self.settings, deps=self.deps, budget=self._budget(ctx)) as session:
+            if await session.has_checkpoint(ctx.run_id):
+                outcome = await session.resume(ctx.run_id)
             else:
-                outcome = await start_run(
-                    graph,
-                    run_ctx,
-                    run_id=ctx.run_id,
-                    question=_question(ctx),
-                    run_dir=run_dir,
-                    workspace=self.settings.workspace,
-                )
+                question = _question(ctx)
+                run = session.new_run(question, run_id=ctx.run_id, slug=ctx.entry.id)
+                outcome = await session.start(run, question)
             if outcome.status == "awaiting_approval":
                 decision = self._decide(ctx, outcome)
                 if isinstance(decision, str):
@@ -164,8 +122,8 @@ class ResearchEntryRunner:
                         detail=f"{decision}; a person decides with: ara resume {ctx.run_id} --approve N",
                         tokens=outcome.tokens,
                     )
-                outcome = await resume_run(graph, run_ctx, ctx.run_id, approval=decision)
-        return self._outcome(outcome, run_dir)
+                outcome = await session.resume(ctx.run_id, decision)
+            return self._outcome(outcome, session.run_dir(ctx.run_id).path)
 
     @staticmethod
     def _outcome(outcome: RunOutcome, run_dir: Path) -> EntryOutcome:
@@ -175,7 +133,7 @@ class ResearchEntryRunner:
                 detail="proposal awaiting review" if outcome.proposal_id else "finished",
                 proposal_id=outcome.proposal_id,
                 report_path=outcome.report_path,
-                key_metrics=key_metrics(run_dir),
+                key_metrics=key_metrics(run_dir / outcome.results_path if outcome.results_path else None),
                 tokens=outcome.tokens,
             )
         return EntryOutcome(

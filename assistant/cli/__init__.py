@@ -126,10 +126,14 @@ def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
         ctx.invoke(command)
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: exit 0 ok, 1 bug, 2 user error."""
+def main(argv: list[str] | None = None, *, deps: Any = None) -> Any:
+    """Console-script entry point: exit 0 ok, 1 bug, 2 user error.
+
+    ``deps`` (an ``assistant.graph.session.SessionDeps``) replaces the research loop's dependencies built from
+    settings: the seam tests use instead of patching module globals.
+    """
     try:
-        return cli.main(args=argv, standalone_mode=False)
+        return cli.main(args=argv, standalone_mode=False, obj={"session_deps": deps} if deps is not None else None)
     except AssistantError as err:
         click.secho(f"error: {err.title}", fg="red", err=True, bold=True)
         click.echo(str(err), err=True)

@@ -24,15 +24,11 @@ class PapersError(AssistantError):
 
 
 def _open(ctx: click.Context) -> PaperLibrary:
-    from assistant.paths import ensure_state_dir
-    from tools.papers import LibraryConfig, PaperLibrary
+    from assistant.library import open_library
 
-    settings = settings_from(ctx)
-    config = LibraryConfig(
-        embedding_batch_size=settings.papers.embedding_batch_size,
-        chunk_words=max(16, int(settings.papers.chunk_tokens / 1.35)),
-    )
-    return PaperLibrary.open(ensure_state_dir(settings.workspace, "papers"), config)
+    library = open_library(settings_from(ctx), create=True)
+    assert library is not None  # create=True always opens one
+    return library
 
 
 def _ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:

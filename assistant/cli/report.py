@@ -7,18 +7,15 @@ files, and printing check results. Does not cover writing the draft (the researc
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import webbrowser
 from pathlib import Path
-from typing import Any
 
 import click
 
 from assistant.cli.common import echo_json, settings_from
 from assistant.report import (
-    ArxivIndex,
     CitationResolver,
     ReportDraft,
     ReportError,
@@ -31,6 +28,8 @@ from assistant.report import (
 from assistant.report.browser import html_to_pdf
 from assistant.report.results import load_config
 from assistant.settings import Settings
+from tools.errors import UserInputError
+from tools.papers.ids import ArxivTitleIndex
 
 logger = logging.getLogger(__name__)
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -49,27 +48,23 @@ def run_dir_of(settings: Settings, run_id: str) -> Path:
     return path
 
 
-def open_library(settings: Settings) -> CitationResolver | None:
-    """The workspace's paper library as a resolver, or None (with a warning) when it cannot be opened."""
-    try:
-        papers: Any = importlib.import_module("tools.papers")
-    except ImportError as err:
-        logger.warning("paper library unavailable (%s); citations cannot be resolved", err)
-        return None
-    library_cls = getattr(papers, "PaperLibrary", None)
-    if library_cls is None:
-        logger.warning("tools.papers has no PaperLibrary; citations cannot be resolved")
-        return None
-    store = settings.workspace / ".ara" / "papers"
-    if not store.is_dir():
-        logger.warning("no paper library at %s; citations cannot be resolved", store)
-        return None
-    library: CitationResolver = library_cls.open(store)
+def _resolver(settings: Settings) -> CitationResolver | None:
+    """The workspace's paper library as a resolver, or None (with a warning) when there is none."""
+    from assistant.library import library_path, open_library
+
+    library = open_library(settings)
+    if library is None:
+        logger.warning("no paper library at %s; citations cannot be resolved", library_path(settings))
     return library
 
 
-def _index(path: str | None) -> ArxivIndex | None:
-    return ArxivIndex.load(Path(path)) if path else None
+def _index(path: str | None) -> ArxivTitleIndex | None:
+    if not path:
+        return None
+    try:
+        return ArxivTitleIndex.load(Path(path))
+    except UserInputError as err:
+        raise ReportError(str(err)) from err
 
 
 class _DefaultToRender(click.Group):
@@ -111,7 +106,7 @@ def render(ctx: click.Context, run_id: str, fmt: str | None, open_: bool, pdf: b
         draft, question = old.to_draft(), old.question
     else:
         draft, question = ReportDraft(), None
-    built = build_report(run_dir, draft, open_library(settings), question=question, arxiv_index=_index(arxiv_index))
+    built = build_report(run_dir, draft, _resolver(settings), question=question, arxiv_index=_index(arxiv_index))
     formats = ("md", "html") if fmt is None or open_ or pdf else (fmt,)
     paths = write_report(run_dir, built, formats=formats)
     if "md" in formats:
@@ -145,7 +140,7 @@ def check(ctx: click.Context, run_id: str, arxiv_index: str | None, as_json: boo
     outcome = check_report(
         written,
         results,
-        open_library(settings),
+        _resolver(settings),
         arxiv_index=_index(arxiv_index),
         run_dir=run_dir,
         config=load_config(run_dir / "config.json"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,7 +21,6 @@ import click
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.cli.common import echo_json, settings_from
-from assistant.errors import AssistantError
 from assistant.events import (
     ApprovalRequested,
     BudgetExhausted,
@@ -33,11 +32,11 @@ from assistant.events import (
     RunFinished,
     RunStarted,
 )
-from assistant.graph.nodes.intake import validate_question
-from assistant.graph.session import code_mode_for
+from assistant.graph.session import RunSession, SessionDeps, code_mode_for
 from assistant.runlog import read_events
-from assistant.schemas import Approval, CodeMode, RunStatus, RunSummary
+from assistant.schemas import Approval, CodeMode, ExperimentPlan, RunOutcome, RunStatus, RunSummary
 from assistant.settings import Settings
+from tools.vcs import RunDir
 
 
 def _progress(to_stderr: bool) -> Callable[[Event], None]:
@@ -57,14 +56,14 @@ def _progress(to_stderr: bool) -> Callable[[Event], None]:
     return show
 
 
-def _ask_approval(plans: list[dict[str, Any]]) -> Approval | None:
+def _ask_approval(plans: Sequence[ExperimentPlan]) -> Approval | None:
     for number, plan in enumerate(plans, start=1):
-        click.echo(f"\nPlan {number}: {plan['title']}  [recipe {plan['recipe']}]")
-        click.echo(f"  hypothesis: {plan['hypothesis']}")
-        click.echo(f"  method: {plan['method']}")
-        click.echo(f"  config: {plan['config']}")
-        if plan.get("citations"):
-            click.echo(f"  cites: {', '.join(plan['citations'])}")
+        click.echo(f"\nPlan {number}: {plan.title}  [recipe {plan.recipe}]")
+        click.echo(f"  hypothesis: {plan.hypothesis}")
+        click.echo(f"  method: {plan.method}")
+        click.echo(f"  config: {plan.config}")
+        if plan.citations:
+            click.echo(f"  cites: {', '.join(plan.citations)}")
     answer = click.prompt(
         "\nApprove which plan? (number, 'r' to reject, 'l' to decide later)", default="1", show_default=True
     ).strip()
@@ -80,77 +79,65 @@ def _ask_approval(plans: list[dict[str, Any]]) -> Approval | None:
 
 async def _drive(
     settings: Settings,
-    run_id: str,
-    run_path: Path,
+    deps: SessionDeps | None,
     *,
+    run: RunDir | None,
     question: str | None,
+    run_id: str,
     budget: Budget,
     auto_approve: bool,
     code_mode: CodeMode,
     quiet: bool,
     approval: Approval | None = None,
-) -> dict[str, Any]:
-    from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
-    from assistant.graph.session import open_run_context
-
-    async with (
-        open_run_context(
-            settings,
-            run_path,
-            budget,
-            approval_policy="auto-approve" if auto_approve else "ask",
-            code_mode=code_mode,
-            listeners=[_progress(to_stderr=quiet)],
-        ) as ctx,
-        open_checkpointer(settings.workspace) as saver,
-    ):
-        graph = compile_graph(saver)
-        if question is not None:
-            from tools.vcs import Workspace
-
-            run = Workspace.open(settings.workspace).run(run_id)
-            outcome = await start_run(
-                graph,
-                ctx,
-                run_id=run_id,
-                question=question,
-                run_dir=run_path,
-                workspace=settings.workspace,
-                workspace_commit=run.base_commit,
-                workspace_dirty=run.workspace_dirty,
-            )
+) -> RunOutcome:
+    async with RunSession(
+        settings,
+        deps=deps,
+        approval_policy="auto-approve" if auto_approve else "ask",
+        code_mode=code_mode,
+        budget=budget,
+        listeners=[_progress(to_stderr=quiet)],
+    ) as session:
+        if run is not None and question is not None:
+            outcome = await session.start(run, question)
         else:
-            outcome = await resume_run(graph, ctx, run_id, approval=approval)
+            outcome = await session.resume(run_id, approval)
         interactive = not quiet and sys.stdin.isatty()
         while outcome.status == "awaiting_approval" and interactive:
             answer = _ask_approval(outcome.plans)
             if answer is None:
                 break
-            outcome = await resume_run(graph, ctx, run_id, approval=answer)
-        return outcome.model_dump()
+            outcome = await session.resume(run_id, answer)
+        return outcome
 
 
-def _finish(outcome: dict[str, Any], as_json: bool) -> None:
+def _finish(outcome: RunOutcome, as_json: bool) -> None:
     if as_json:
-        echo_json(outcome)
+        echo_json(outcome.model_dump(mode="json"))
         return
-    run_id = outcome["run_id"]
-    click.echo(f"\nrun {run_id}: {outcome['status']} ({outcome['tokens']} tokens, {outcome['cells']} cells)")
-    if outcome["status"] == "awaiting_approval":
+    run_id = outcome.run_id
+    click.echo(f"\nrun {run_id}: {outcome.status} ({outcome.tokens} tokens, {outcome.cells} cells)")
+    if outcome.status == "awaiting_approval":
         click.echo(f"waiting for a plan approval: ara resume {run_id} --approve 1 (or --reject)")
-    if outcome.get("failure"):
-        click.echo(f"stopped: {outcome['failure']}")
-    if outcome.get("report_path"):
-        click.echo(f"report: {outcome['report_path']}")
-    if outcome.get("proposal_id"):
-        click.echo(f"proposal: {outcome['proposal_id']} (review it with: ara review show {outcome['proposal_id']})")
+    if outcome.failure:
+        click.echo(f"stopped: {outcome.failure}")
+    if outcome.report_path:
+        click.echo(f"report: {outcome.report_path}")
+    if outcome.proposal_id:
+        click.echo(f"proposal: {outcome.proposal_id} (review it with: ara review show {outcome.proposal_id})")
 
 
-def _run_async(run_id: str, coro: Any) -> dict[str, Any]:
+def _deps(ctx: click.Context) -> SessionDeps | None:
+    """Dependencies injected through ``assistant.cli.main(..., deps=...)`` (tests); None = from settings."""
+    deps = (ctx.find_root().obj or {}).get("session_deps")
+    return deps if isinstance(deps, SessionDeps) else None
+
+
+def _run_async(run_id: str, coro: Coroutine[Any, Any, RunOutcome]) -> RunOutcome:
     # This process now runs the agent: the review gate refuses approvals from it (assistant.review.approve).
     os.environ["ARA_ROLE"] = "agent"
     try:
-        result: dict[str, Any] = asyncio.run(coro)
+        result = asyncio.run(coro)
     except KeyboardInterrupt:
         click.echo(f"\nstopped; the run is checkpointed. Resume with: ara resume {run_id}", err=True)
         sys.exit(130)
@@ -173,21 +160,19 @@ def run(
     as_json: bool,
 ) -> None:
     """Research QUESTION: plan, run sandboxed experiments, write a report and propose it for review."""
-    from tools.vcs import Workspace
-
-    text = validate_question(question)
     settings = settings_from(ctx)
     budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
-    run_dir = Workspace.open_or_create(settings.workspace).new_run(text[:60])
+    run_dir = RunSession(settings).new_run(question)
     if not as_json:
         click.echo(f"run {run_dir.run_id} in {run_dir.path}")
     outcome = _run_async(
         run_dir.run_id,
         _drive(
             settings,
-            run_dir.run_id,
-            run_dir.path,
-            question=text,
+            _deps(ctx),
+            run=run_dir,
+            question=question,
+            run_id=run_dir.run_id,
             budget=budget,
             auto_approve=auto_approve_plans,
             code_mode=code_mode_for(settings, code_mode),
@@ -219,14 +204,8 @@ def resume(
     as_json: bool,
 ) -> None:
     """Continue RUN_ID from its last checkpoint (after a crash, Ctrl-C, a budget stop or an approval pause)."""
-    from tools.vcs import Workspace
-    from tools.vcs.errors import RunNotFoundError
-
     settings = settings_from(ctx)
-    try:
-        run_dir = Workspace.open_or_create(settings.workspace).run(run_id)
-    except RunNotFoundError as err:
-        raise AssistantError(f"{err}. List runs with: ara runs list", title="Unknown run") from err
+    RunSession(settings).run_dir(run_id)  # an unknown run is refused before anything starts
     approval = None
     if approve_plan is not None and reject_comment is not None:
         raise click.UsageError("use either --approve N or --reject COMMENT")
@@ -239,9 +218,10 @@ def resume(
         run_id,
         _drive(
             settings,
-            run_id,
-            run_dir.path,
+            _deps(ctx),
+            run=None,
             question=None,
+            run_id=run_id,
             budget=budget,
             auto_approve=auto_approve_plans,
             code_mode=code_mode_for(settings, code_mode),

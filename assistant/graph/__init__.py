@@ -10,7 +10,6 @@ from assistant.graph.builder import NODE_ORDER, build_graph
 from assistant.graph.context import RunContext
 from assistant.graph.runner import (
     RunNotFoundError,
-    RunOutcome,
     compile_graph,
     load_state,
     open_checkpointer,
@@ -18,6 +17,7 @@ from assistant.graph.runner import (
     start_run,
 )
 from assistant.graph.state import SCHEMA_VERSION, CheckpointVersionError, GraphState
+from assistant.schemas import RunOutcome
 
 __all__ = [
     "NODE_ORDER",

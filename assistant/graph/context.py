@@ -20,6 +20,7 @@ from assistant.llm.client import LLMClient
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import RunLog
 from assistant.schemas import Approval, CodeMode, ReportDraftMode
+from tools.papers.models import ResolvedCitation
 
 
 class HitLike(Protocol):
@@ -38,10 +39,14 @@ class HitLike(Protocol):
 
 
 class LibraryLike(Protocol):
-    """The paper library (``tools.papers.PaperLibrary``)."""
+    """The paper library (``tools.papers.PaperLibrary``): retrieval, and the citation seam the report uses."""
 
     def search(self, query: str, k: int = ...) -> Sequence[HitLike]:
         """Hybrid retrieval."""
+        ...
+
+    def resolve(self, key: str) -> ResolvedCitation:
+        """The paper and chunk a citation key names; raises ``tools.papers.UnknownCitationError`` when none."""
         ...
 
 

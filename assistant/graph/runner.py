@@ -22,7 +22,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError, BudgetExceededError
 from assistant.events import (
@@ -35,10 +34,9 @@ from assistant.events import (
 )
 from assistant.graph.builder import build_graph
 from assistant.graph.context import RunContext
-from assistant.graph.nodes.intake import validate_question
 from assistant.graph.state import GraphState, check_schema_version, initial_state
 from assistant.paths import ensure_state_dir
-from assistant.schemas import Approval, RunStatus
+from assistant.schemas import Approval, ExperimentPlan, RunOutcome, validate_question
 from tools.errors import MissingDependencyError, ToolError, UserInputError
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
@@ -48,31 +46,6 @@ Graph = CompiledStateGraph[GraphState, RunContext, GraphState, GraphState]
 
 class RunNotFoundError(AssistantError):
     """No checkpoint exists for the given run id."""
-
-
-class RunOutcome(BaseModel):
-    """Where a run stands after ``start_run``/``resume_run`` returned."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    run_id: str
-    """The run (and checkpoint thread) id."""
-    status: RunStatus
-    """done, awaiting_approval, rejected, failed, ..."""
-    next_node: str | None = None
-    """Where a resume continues (None when finished)."""
-    plans: list[dict[str, Any]] = []
-    """The plans waiting for approval (status ``awaiting_approval``)."""
-    proposal_id: str | None = None
-    """Proposal id when proposed."""
-    report_path: str | None = None
-    """Report path when written."""
-    tokens: int = 0
-    """Tokens used so far."""
-    cells: int = 0
-    """Cells executed so far."""
-    failure: str | None = None
-    """Why the run stopped, when it did not finish."""
 
 
 def checkpoint_path(workspace: Path) -> Path:
@@ -108,7 +81,16 @@ def _config(run_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": run_id}}
 
 
-def _outcome(run_id: str, values: dict[str, Any], next_node: str | None, plans: list[dict[str, Any]]) -> RunOutcome:
+def _plans(value: Any) -> tuple[ExperimentPlan, ...]:
+    """The plans of a ``plan_approval`` interrupt, decoded once (``approve_plan`` wrote them from validated plans)."""
+    if isinstance(value, dict) and value.get("kind") == "plan_approval":
+        return tuple(ExperimentPlan.model_validate(p) for p in value["plans"])
+    return ()
+
+
+def _outcome(
+    run_id: str, values: dict[str, Any], next_node: str | None, plans: tuple[ExperimentPlan, ...]
+) -> RunOutcome:
     proposal = values.get("proposal") or {}
     status = values.get("status", "running")
     if plans:
@@ -120,6 +102,7 @@ def _outcome(run_id: str, values: dict[str, Any], next_node: str | None, plans: 
         plans=plans,
         proposal_id=str(proposal["id"]) if proposal else None,
         report_path=values.get("report_path"),
+        results_path=values.get("results_path"),
         tokens=int(values.get("tokens_used", 0)),
         cells=int(values.get("cells_run", 0)),
         failure=values.get("failure"),
@@ -158,10 +141,9 @@ async def _drive(graph: Graph, value: GraphState | Command[Any] | None, ctx: Run
         )
         raise
     snapshot = await graph.aget_state(_config(run_id))
-    plans: list[dict[str, Any]] = []
+    plans: tuple[ExperimentPlan, ...] = ()
     for item in out.interrupts:
-        if isinstance(item.value, dict) and item.value.get("kind") == "plan_approval":
-            plans = list(item.value["plans"])
+        plans = _plans(item.value) or plans
     next_node = snapshot.next[0] if snapshot.next else None
     outcome = _outcome(run_id, dict(snapshot.values), next_node, plans)
     if plans:
@@ -193,7 +175,8 @@ async def start_run(
     """Start a new run (thread ``run_id``) and drive it until it ends or pauses for an approval.
 
     Raises:
-        AssistantError: bad question, budget exhausted, model output invalid after retries, ...
+        AssistantError: empty or too long question (before any model call), budget exhausted, model output invalid
+            after retries, ...
     """
     text = validate_question(question)
     ctx.runlog.append(
@@ -239,11 +222,11 @@ async def resume_run(graph: Graph, ctx: RunContext, run_id: str, *, approval: Ap
     """
     values, next_node, interrupts = await load_state(graph, run_id)
     if next_node is None:
-        return _outcome(run_id, values, None, [])
+        return _outcome(run_id, values, None, ())
     ctx.runlog.append(RunResumed(run_id=run_id, next_node=next_node))
     if interrupts and approval is not None:
         command: Command[Any] = Command(resume={interrupts[0].id: approval.model_dump(mode="json")})
         return await _drive(graph, command, ctx, run_id)
     if interrupts and ctx.policy_approval() is None:
-        return _outcome(run_id, values, next_node, list(interrupts[0].value.get("plans", [])))
+        return _outcome(run_id, values, next_node, _plans(interrupts[0].value))
     return await _drive(graph, None, ctx, run_id)

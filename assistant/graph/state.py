@@ -2,8 +2,9 @@
 
 Big things (evidence text, cell code and output, results, the report) live in the run directory and are referenced
 by path or key. Pydantic records are stored as plain dicts (``model_dump(mode="json")``) so checkpoints never need
-a serializer allow-list and load across code changes; bump ``SCHEMA_VERSION`` on every change of shape. Does not
-cover nodes or routing.
+a serializer allow-list and load across code changes; bump ``SCHEMA_VERSION`` on every change of shape. Nodes read
+records back through the typed readers here (``plan_of``, ``brief_of``, ...), never by validating dicts themselves.
+Does not cover nodes or routing.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from assistant.errors import AssistantError
+from assistant.schemas import Analysis, Approval, ExperimentPlan, ResearchBrief
 
 SCHEMA_VERSION = 1
 """Bump when a key is added, removed or changes meaning; old checkpoints are then refused with a clear message."""
@@ -93,3 +95,39 @@ def check_schema_version(values: dict[str, Any], run_id: str) -> None:
             "(its files and events in <workspace>/runs/{run_id}/ are kept).".replace("{run_id}", run_id),
             title="Incompatible checkpoint",
         )
+
+
+class StateError(RuntimeError):
+    """A node read a record the graph has not written yet (a routing bug, never user input)."""
+
+
+def _required(state: GraphState, key: str) -> Any:
+    value = state.get(key)
+    if value is None:
+        raise StateError(f"run {state.get('run_id')}: state has no {key!r} yet (routing reached a node too early)")
+    return value
+
+
+def brief_of(state: GraphState) -> ResearchBrief:
+    """The run's brief (the question itself as the objective before ``intake`` wrote one)."""
+    return ResearchBrief.model_validate(state.get("brief") or {"objective": state["question"]})
+
+
+def plans_of(state: GraphState) -> list[ExperimentPlan]:
+    """The proposed plans."""
+    return [ExperimentPlan.model_validate(p) for p in state.get("plans") or []]
+
+
+def plan_of(state: GraphState) -> ExperimentPlan:
+    """The approved plan (what runs)."""
+    return ExperimentPlan.model_validate(_required(state, "plan"))
+
+
+def approval_of(state: GraphState) -> Approval:
+    """The recorded plan approval."""
+    return Approval.model_validate(_required(state, "approval"))
+
+
+def analysis_of(state: GraphState) -> Analysis:
+    """The analysis of the run's results."""
+    return Analysis.model_validate(_required(state, "analysis"))

@@ -1,9 +1,9 @@
 """The real backends behind the TUI's Protocols: the LangGraph research loop, the paper library, proposal review.
 
-Covers ``GraphRunDriver`` (builds the run's ``RunContext`` the way ``ara run`` does, drives ``start_run`` /
-``resume_run`` on a private event loop inside the app's worker thread, forwards run-log events and each cell's
-output, and cancels by cancelling the graph task: the loop logs an ``Interrupted`` failure and the checkpoint of
-the last finished node is kept), ``LibraryBackend`` (``tools.papers.PaperLibrary``) and ``ReviewServiceBackend``
+Covers ``GraphRunDriver`` (a thin caller of ``assistant.graph.session.RunSession``, as ``ara run`` and campaigns
+are: it drives the session on a private event loop inside the app's worker thread, forwards run-log events and each
+cell's output, and cancels by cancelling the graph task: the loop logs an ``Interrupted`` failure and the
+checkpoint of the last finished node is kept), ``LibraryBackend`` (``tools.papers.PaperLibrary``) and ``ReviewServiceBackend``
 (``assistant.review``: decisions carry the reviewer's git identity through channel ``tui``, which the review module
 counts as an interactive human). Does not cover drawing anything.
 """
@@ -14,26 +14,23 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from assistant.budget import Budget, budget_from_settings
+from assistant.budget import Budget
 from assistant.events import CellExecuted, Event, ReportWritten, ResultsRead
 from assistant.llm.client import LLMClient
-from assistant.schemas import Approval, ExperimentPlan
+from assistant.schemas import Approval, RunOutcome
 from assistant.settings import Settings
-from assistant.tui.backends import (
-    CellOutput,
-    Emit,
-    PaperHit,
-    ProposalDetail,
-    ProposalSummary,
-    ResultTable,
-    RunOutcome,
-)
+from assistant.tui.backends import CellOutput, Emit, PaperHit, ProposalDetail, ProposalSummary, ResultTable
+from tools.results import ResultsFileError, read_results
+
+if TYPE_CHECKING:
+    from assistant.graph.context import KernelPoolLike, LibraryLike
+    from assistant.graph.session import RunSession
+    from assistant.recipes import RecipeRegistry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,12 +39,12 @@ DIFF_CHUNK_BYTES = 1 << 16
 
 
 class GraphRunDriver:
-    """``RunDriver`` over ``assistant.graph``: one run at a time, each call on its own event loop.
+    """``RunDriver`` over ``assistant.graph.session.RunSession``: one run at a time, each call on its own event loop.
 
     Args:
         settings: Effective settings (workspace, kernels, budgets, code mode).
         llm: The connected client, or a callable returning it (the app connects lazily).
-        kernels: A kernel pool (default: the sandboxed ``tools.kernel`` pool ``ara run`` uses).
+        kernels: A kernel pool (default: the sandboxed pool ``ara run`` uses).
         library: The paper library, or None to open ``<workspace>/.ara/papers`` when it has papers.
         budget: Run limits (default: from settings).
         recipes: The recipe allow-list (default: the built-in one).
@@ -58,172 +55,88 @@ class GraphRunDriver:
         settings: Settings,
         llm: LLMClient | Callable[[], LLMClient | None],
         *,
-        kernels: Any | None = None,
-        library: Any | None = None,
+        kernels: KernelPoolLike | None = None,
+        library: LibraryLike | None = None,
         budget: Budget | None = None,
-        recipes: Any | None = None,
+        recipes: RecipeRegistry | None = None,
     ) -> None:
+        from assistant.graph.session import SessionDeps
+
         self.settings = settings
-        self.recipes = recipes
-        self._llm = llm
-        self._kernels = kernels
-        self._library = library
-        self.budget = budget or budget_from_settings(settings.run, settings.llm.token_budget)
+        self.deps = SessionDeps(
+            llm=None if callable(llm) else llm,
+            llm_factory=llm if callable(llm) else None,
+            kernels=kernels,
+            library=library,
+            recipes=recipes,
+        )
+        self.budget = budget
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._cancelled: set[str] = set()
 
-    def _client(self) -> LLMClient:
-        from assistant.errors import LLMError
+    def _session(self, emit: Emit) -> RunSession:
+        from assistant.graph.session import RunSession
 
-        client = self._llm() if callable(self._llm) else self._llm
-        if client is None:
-            raise LLMError(
-                "no language model is connected, so the research loop cannot start. Fix the endpoint (see the "
-                "error shown at start, or 'ara doctor') and press ctrl+l to reconnect.",
-                title="No language model",
-            )
-        return client
+        runs = self.settings.workspace / "runs"
+        return RunSession(self.settings, deps=self.deps, budget=self.budget, listeners=[_forwarder(runs, emit)])
 
     def start(self, question: str, emit: Emit) -> RunOutcome:
         """Start a run for ``question``; returns when it pauses for approval or ends."""
-        from assistant.graph.nodes.intake import validate_question
-        from tools.vcs import Workspace
+        session = self._session(emit)
+        run = session.new_run(question)
 
-        text = validate_question(question)
-        run = Workspace.open_or_create(self.settings.workspace).new_run(text[:60])
-        return self._run(
-            run.run_id,
-            run.path,
-            emit,
-            question=text,
-            commit=run.base_commit,
-            dirty=run.workspace_dirty,
-        )
+        async def drive() -> RunOutcome:
+            async with session:
+                return await session.start(run, question)
+
+        return self._run(run.run_id, drive())
 
     def resume(self, run_id: str, approval: Approval | None, emit: Emit) -> RunOutcome:
         """Continue ``run_id`` (answering a pending plan approval with ``approval``)."""
-        from assistant.errors import AssistantError
-        from tools.vcs import Workspace
-        from tools.vcs.errors import RunNotFoundError
+        session = self._session(emit)
+        session.run_dir(run_id)  # an unknown run is refused before anything starts
 
-        try:
-            run = Workspace.open_or_create(self.settings.workspace).run(run_id)
-        except RunNotFoundError as err:
-            raise AssistantError(f"{err}. List runs with: ara runs list", title="Unknown run") from err
-        return self._run(run_id, run.path, emit, approval=approval)
+        async def drive() -> RunOutcome:
+            async with session:
+                return await session.resume(run_id, approval)
+
+        return self._run(run_id, drive())
 
     def cancel(self, run_id: str) -> None:
         """Cancel the running graph task (thread safe); the run stops as ``stopped`` and can be resumed."""
         with self._lock:
             loop, task = self._loop, self._task
-            self._cancelled.add(run_id)
         if loop is not None and task is not None:
             loop.call_soon_threadsafe(task.cancel)
 
-    def _run(
-        self,
-        run_id: str,
-        run_path: Path,
-        emit: Emit,
-        *,
-        question: str | None = None,
-        commit: str | None = None,
-        dirty: bool | None = None,
-        approval: Approval | None = None,
-    ) -> RunOutcome:
+    def _run(self, run_id: str, drive: Coroutine[Any, Any, RunOutcome]) -> RunOutcome:
         loop = asyncio.new_event_loop()
         try:
-            task = loop.create_task(self._drive(run_id, run_path, emit, question, commit, dirty, approval))
+            task = loop.create_task(drive)
             with self._lock:
                 self._loop, self._task = loop, task
-                self._cancelled.discard(run_id)
             try:
                 return loop.run_until_complete(task)
             except asyncio.CancelledError:
                 return RunOutcome(
                     run_id=run_id,
                     status="stopped",
-                    message="cancelled; the last finished step is checkpointed (press r on Runs to resume)",
+                    failure="cancelled; the last finished step is checkpointed (press r on Runs to resume)",
                 )
         finally:
             with self._lock:
                 self._loop, self._task = None, None
             loop.close()
 
-    async def _drive(
-        self,
-        run_id: str,
-        run_path: Path,
-        emit: Emit,
-        question: str | None,
-        commit: str | None,
-        dirty: bool | None,
-        approval: Approval | None,
-    ) -> RunOutcome:
-        from assistant.graph import RunContext, compile_graph, open_checkpointer, resume_run, start_run
-        from assistant.graph.session import code_mode_for, open_library, report_draft_for
-        from assistant.paths import state_dir
-        from assistant.runlog import RunLog
-        from tools.vcs import Workspace
 
-        runlog = RunLog(run_path / "events.jsonl")
-        runlog.listeners.append(_forwarder(run_path, emit))
-        async with AsyncExitStack() as stack:
-            kernels = self._kernels if self._kernels is not None else _default_kernels(self.settings)
-            if self._kernels is None:
-                stack.push_async_callback(kernels.shutdown)
-            library = self._library if self._library is not None else open_library(self.settings)
-            close = getattr(library, "close", None) if self._library is None else None
-            if close is not None:
-                stack.callback(close)
-            ctx = RunContext(
-                llm=self._client(),
-                runlog=runlog,
-                workspace=Workspace.open_or_create(self.settings.workspace),
-                kernels=kernels,
-                library=library,
-                budget=self.budget,
-                approval_policy="ask",
-                code_mode=code_mode_for(self.settings),
-                report_draft=report_draft_for(self.settings),
-                cell_timeout_s=self.settings.kernel.cell_timeout_s,
-                top_k=self.settings.papers.top_k,
-                host_cache_dir=state_dir(self.settings.workspace) / "cache",
-                **({"recipes": self.recipes} if self.recipes is not None else {}),
-            )
-            saver = await stack.enter_async_context(open_checkpointer(self.settings.workspace))
-            graph = compile_graph(saver)
-            if question is not None:
-                outcome = await start_run(
-                    graph,
-                    ctx,
-                    run_id=run_id,
-                    question=question,
-                    run_dir=run_path,
-                    workspace=self.settings.workspace,
-                    workspace_commit=commit,
-                    workspace_dirty=dirty,
-                )
-            else:
-                outcome = await resume_run(graph, ctx, run_id, approval=approval)
-        return RunOutcome(
-            run_id=outcome.run_id,
-            status=outcome.status,
-            plans=tuple(ExperimentPlan.model_validate(p) for p in outcome.plans),
-            proposal_id=outcome.proposal_id,
-            report_path=outcome.report_path,
-            message=outcome.failure or f"{outcome.tokens} tokens, {outcome.cells} cells",
-        )
-
-
-def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
+def _forwarder(runs: Path, emit: Emit) -> Callable[[Event], None]:
     """A run-log listener: forward each event, then what it points at: a finished cell's output
     (``cells/NN.result.json``), results.json's tables and figures, and the figures the report drew."""
 
     def forward(event: Event) -> None:
         emit(event)
+        run_path = runs / event.run_id
         if isinstance(event, CellExecuted):
             result_file = run_path / "cells" / f"{event.index:02d}.result.json"
             if result_file.is_file():
@@ -237,24 +150,26 @@ def _forwarder(run_path: Path, emit: Emit) -> Callable[[Event], None]:
                 if result.get("traceback"):
                     emit(CellOutput(run_id=event.run_id, index=event.index, stream="stderr", text=result["traceback"]))
         elif isinstance(event, ResultsRead):
-            results = run_path / event.path
-            if results.is_file():
-                document = json.loads(results.read_text(encoding="utf-8"))
-                for name, table in (document.get("tables") or {}).items():
-                    if isinstance(table, dict):
-                        emit(
-                            CellOutput(
-                                run_id=event.run_id,
-                                index=-1,
-                                stream="table",
-                                text=str(name),
-                                path=str(results.resolve()),
-                                table=ResultTable.from_json(table),
-                            )
-                        )
-                for name, rel in (document.get("figures") or {}).items():
-                    path = (results.parent / str(rel)).resolve()
-                    emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=str(name), path=str(path)))
+            results_file = run_path / event.path
+            try:
+                document = read_results(results_file)
+            except ResultsFileError as err:
+                log.warning("results of run %s not shown: %s", event.run_id, err)
+                return
+            for name, table in document.tables.items():
+                emit(
+                    CellOutput(
+                        run_id=event.run_id,
+                        index=-1,
+                        stream="table",
+                        text=name,
+                        path=str(results_file.resolve()),
+                        table=ResultTable.of(table),
+                    )
+                )
+            for name, rel in document.figures.items():
+                path = (results_file.parent / rel).resolve()
+                emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=name, path=str(path)))
         elif isinstance(event, ReportWritten):
             report = run_path / "report.json"
             if report.is_file():
@@ -287,13 +202,6 @@ def _rich_outputs(run_path: Path, run_id: str, index: int, outputs: list[Any]) -
             yield CellOutput(run_id=run_id, index=index, stream="display", text=json.dumps(output["data"], default=str))
 
 
-def _default_kernels(settings: Settings) -> Any:
-    """The kernel pool ``ara run`` uses (local sandboxed kernels, or the configured gateway)."""
-    from assistant.kernels import kernel_pool
-
-    return kernel_pool(settings)
-
-
 class LibraryBackend:
     """``PapersBackend`` over ``tools.papers.PaperLibrary`` in ``<workspace>/.ara/papers`` (opened on first use).
 
@@ -311,11 +219,9 @@ class LibraryBackend:
 
     def _open(self) -> Any:
         if self._library is None:
-            from assistant.paths import ensure_state_dir
-            from tools.papers import LibraryConfig, PaperLibrary
+            from assistant.library import open_library
 
-            config = LibraryConfig(embedding_batch_size=self.settings.papers.embedding_batch_size)
-            self._library = PaperLibrary.open(ensure_state_dir(self.settings.workspace, "papers"), config)
+            self._library = open_library(self.settings, create=True)
         return self._library
 
     def search(self, query: str, k: int) -> Sequence[PaperHit]:
@@ -409,7 +315,7 @@ class ReviewServiceBackend:
             ),
             report=report,
             results={k: v for k, v in p.results.items()},
-            citations=tuple(view.citations),
+            citations=tuple(f"[{r.number}] {r.key}: {r.title}" for r in view.references),
         )
 
     def diff(self, proposal_id: int) -> Iterator[str]:

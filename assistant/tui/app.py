@@ -1,10 +1,11 @@
 """The Textual app: four panes over the research loop's events, and the workers that do the work.
 
-Covers ``AraApp`` and the ``make_app`` factory: routing past-tense messages to panes, running every slow thing
-(chat streaming, the graph, library search and ingest, review reads and decisions) in thread workers, opening an
-``ErrorModal`` when a worker fails (``Worker.StateChanged``), and keeping the app usable when the LLM endpoint is
-down. Widgets never call the LLM, the graph or a tool: they post messages; the methods below start workers.
-Does not cover the research loop, the library or review themselves (``assistant.tui.adapters`` binds them).
+Covers ``AraApp`` and the ``make_app`` factory: the pane switcher, the work that spans panes (chat streaming, and
+the research loop, whose events feed Runs and whose plans appear in Chat) in thread workers, opening an
+``ErrorModal`` when one of those fails (``Worker.StateChanged``), and keeping the app usable when the LLM endpoint
+is down. Panes that stand alone own their backend and workers (``PapersPane``, ``ReviewPane``): a new pane is a
+screen module plus its backend. Widgets never call the LLM, the graph or a tool directly. Does not cover the
+research loop, the library or review themselves (``assistant.tui.adapters`` binds them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import gc
 import getpass
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,14 +37,8 @@ from assistant.tui.messages import (
     CellOutputReceived,
     ChatAnswered,
     ChatDeltaReceived,
-    DiffChunkLoaded,
-    LibraryStatsLoaded,
     LLMConnected,
-    PapersAdded,
-    PapersFound,
     ProposalDecided,
-    ProposalLoaded,
-    ProposalsListed,
     RunEnded,
     RunEventReceived,
     RunPaused,
@@ -54,9 +49,9 @@ from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, P
 from assistant.tui.screens.papers import PapersPane
 from assistant.tui.screens.review import ReviewPane
 from assistant.tui.screens.runs import RunsPane
-from assistant.tui.widgets.diff_view import PAGE_CHARS
 from assistant.tui.widgets.plan_card import PlanCard
 from assistant.tui.widgets.run_status import RunState
+from assistant.tui.workers import describe_error, failed
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +81,6 @@ def freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def describe_error(error: BaseException) -> tuple[str, str]:
-    """Title and message for the error modal: ``AssistantError`` says what to do; anything else is a bug."""
-    if isinstance(error, AssistantError):
-        return error.title, error.message
-    return (
-        f"Unexpected {type(error).__name__}",
-        f"{type(error).__name__}: {error}\n\nThis is a bug in ara, not something you did. The app keeps working; "
-        "a run that crashed keeps its checkpoint: press r on Runs (F3) or type /resume to continue it. "
-        "Details are in the log (run with -vv).",
-    )
 
 
 class AraApp(App[None]):
@@ -147,9 +130,6 @@ class AraApp(App[None]):
         self.instance_lock = InstanceLock(settings.workspace)
         self.run_state = RunState()
         self.last_outcome: RunOutcome | None = None
-        self._diff_pages: dict[int, Iterator[str]] = {}
-        self._papers_loaded = False
-        self._review_loaded = False
         self._runs_backlog: list[Event | CellOutput] = []
         self._backlog_since = 0.0
         self._last_key = 0.0
@@ -163,8 +143,8 @@ class AraApp(App[None]):
         with ContentSwitcher(initial="chat", id="panes"):
             yield ChatPane(self.thread_id, id="chat")
             yield RunsPane(id="runs")
-            yield PapersPane(id="papers")
-            yield ReviewPane(id="review", no_color=self.no_color)
+            yield PapersPane(self.papers, top_k=self.settings.papers.top_k, id="papers")
+            yield ReviewPane(self.review, id="review", no_color=self.no_color)
         yield Footer()
 
     @staticmethod
@@ -227,12 +207,10 @@ class AraApp(App[None]):
         self.query_one("#tabs", Static).update(self._tabs_text(pane))
         focus = {"chat": "#chat-input", "runs": "#cells", "papers": "#papers-query", "review": "#proposals"}[pane]
         self.query_one(focus).focus()
-        if pane == "papers" and not self._papers_loaded and self.papers is not None:
-            self._papers_loaded = True
-            self.load_stats()
-        if pane == "review" and not self._review_loaded and self.review is not None:
-            self._review_loaded = True
-            self.list_proposals()
+        if pane == "papers":
+            self.papers_pane.activate()
+        if pane == "review":
+            self.review_pane.activate()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -470,7 +448,7 @@ class AraApp(App[None]):
         extra = f" - {outcome.message}" if outcome.message else ""
         if outcome.proposal_id:
             extra += f"; proposal {outcome.proposal_id} waits for review (F5)"
-            self._review_loaded = False
+            self.review_pane.invalidate()
         self.chat.add("system", f"run {outcome.run_id}: {outcome.status}{extra}")
 
     @on(PlanCard.Decided)
@@ -529,11 +507,10 @@ class AraApp(App[None]):
         self.push_screen(FiguresScreen(figures, self.image_protocol))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed worker opens the error modal; the app and other panes keep working."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
+        """A failed worker of the app (chat, runs, LLM) opens the error modal; the app keeps working."""
+        error = failed(event)
+        if error is None:
             return
-        error = event.worker.error
-        log.error("worker %s failed", event.worker.name, exc_info=error)
         title, message = describe_error(error)
         if event.worker.group == "agent":
             self.flush_runs()
@@ -549,137 +526,7 @@ class AraApp(App[None]):
             message += "\n\nChat and runs need a model; Papers (F4) and Review (F5) still work. Press ctrl+l to retry."
         self.show_error(title, message)
 
-    # ----------------------------------------------------------------------------------------- papers
-    @work(thread=True, exclusive=True, group="papers-stats", exit_on_error=False)
-    def load_stats(self) -> None:
-        """Read library counts."""
-        assert self.papers is not None
-        self.post_message(LibraryStatsLoaded(self.papers.stats()))
-
-    @on(PapersPane.SearchRequested)
-    def _search(self, message: PapersPane.SearchRequested) -> None:
-        if self.papers is None:
-            self.show_error("No paper library", "this app was started without a paper library.")
-            return
-        self.search_papers(message.query)
-
-    @work(thread=True, exclusive=True, group="papers", exit_on_error=False)
-    def search_papers(self, query: str) -> None:
-        """Search the library."""
-        assert self.papers is not None
-        self.post_message(PapersFound(query, self.papers.search(query, self.settings.papers.top_k)))
-
-    @on(PapersPane.AddRequested)
-    def _add(self, message: PapersPane.AddRequested) -> None:
-        if self.papers is None:
-            self.show_error("No paper library", "this app was started without a paper library.")
-            return
-        self.papers_pane.show_note(f"adding {len(message.paths)} path(s)... (embedding can take a while)")
-        self.add_papers(message.paths)
-
-    @work(thread=True, exclusive=True, group="papers-add", exit_on_error=False)
-    def add_papers(self, paths: list[str]) -> None:
-        """Ingest files into the library, then refresh the counts."""
-        assert self.papers is not None
-        self.post_message(PapersAdded(self.papers.add(paths)))
-        self.post_message(LibraryStatsLoaded(self.papers.stats()))
-
-    def on_papers_found(self, message: PapersFound) -> None:
-        self.papers_pane.show_hits(message.query, message.hits)
-
-    def on_papers_added(self, message: PapersAdded) -> None:
-        self.papers_pane.show_note(message.summary)
-
-    def on_library_stats_loaded(self, message: LibraryStatsLoaded) -> None:
-        self.papers_pane.show_stats(message.stats)
-
     # ----------------------------------------------------------------------------------------- review
-    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
-    def list_proposals(self) -> None:
-        """Read the proposal list."""
-        assert self.review is not None
-        self.post_message(ProposalsListed(self.review.list()))
-
-    def on_proposals_listed(self, message: ProposalsListed) -> None:
-        self.review_pane.show_list(message.proposals)
-
-    @on(ReviewPane.ReloadRequested)
-    def _reload(self) -> None:
-        if self.review is not None:
-            self.list_proposals()
-
-    @on(ReviewPane.ProposalSelected)
-    def _open_proposal(self, message: ReviewPane.ProposalSelected) -> None:
-        if self.review is not None:
-            self.open_proposal(message.proposal_id)
-
-    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
-    def open_proposal(self, proposal_id: int) -> None:
-        """Read one proposal and the first page of its diff."""
-        assert self.review is not None
-        detail = self.review.show(proposal_id)
-        self.post_message(ProposalLoaded(detail))
-        self._diff_pages[proposal_id] = self.review.diff(proposal_id)
-        self._post_diff_page(proposal_id)
-
-    def _post_diff_page(self, proposal_id: int) -> None:
-        pages = self._diff_pages[proposal_id]
-        parts: list[str] = []
-        size = 0
-        more = True
-        while size < PAGE_CHARS:
-            chunk = next(pages, None)
-            if chunk is None:
-                more = False
-                break
-            parts.append(chunk)
-            size += len(chunk)
-        self.post_message(DiffChunkLoaded(proposal_id, "".join(parts), more))
-
-    @on(ReviewPane.MoreDiffRequested)
-    def _more_diff(self, message: ReviewPane.MoreDiffRequested) -> None:
-        if message.proposal_id in self._diff_pages:
-            self.more_diff(message.proposal_id)
-
-    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
-    def more_diff(self, proposal_id: int) -> None:
-        """Read the next page of the diff."""
-        self._post_diff_page(proposal_id)
-
-    def on_proposal_loaded(self, message: ProposalLoaded) -> None:
-        self.review_pane.show_detail(message.detail)
-
-    def on_diff_chunk_loaded(self, message: DiffChunkLoaded) -> None:
-        view = self.review_pane.query_one("#review-diff")
-        if getattr(view, "proposal_id", None) == message.proposal_id:
-            view.append_page(message.text, message.more)  # type: ignore[attr-defined]
-
-    @on(ReviewPane.DecisionRequested)
-    def _decide(self, message: ReviewPane.DecisionRequested) -> None:
-        proposal_id, decision = message.proposal_id, message.decision
-        prompt = (
-            f"Approve proposal {proposal_id}: merge it into the main line. Comment (optional), enter to confirm:"
-            if decision == "approve"
-            else f"Reject proposal {proposal_id}: what should the agent change? (required)"
-        )
-
-        def confirmed(comment: str | None) -> None:
-            if comment is not None:
-                self.decide_proposal(proposal_id, decision, comment)
-
-        self.push_screen(CommentModal(prompt, required=decision == "reject"), confirmed)
-
-    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
-    def decide_proposal(self, proposal_id: int, decision: str, comment: str) -> None:
-        """Approve or reject through the review backend (the reviewer's identity, channel ``tui``)."""
-        assert self.review is not None
-        if decision == "approve":
-            result = self.review.approve(proposal_id, comment)
-        else:
-            result = self.review.reject(proposal_id, comment)
-        self.post_message(ProposalDecided(proposal_id, decision, result))
-        self.post_message(ProposalsListed(self.review.list()))
-
     def on_proposal_decided(self, message: ProposalDecided) -> None:
         word = "approved" if message.decision == "approve" else "rejected"
         self.notify(f"proposal {message.proposal_id} {word}: {message.result}")
@@ -714,7 +561,6 @@ def campaign_summary_text(workspace: Path, campaign_id: str | None) -> str:
     """The morning summary (Markdown source) of a campaign in ``workspace``, or what to do when there is none."""
     from assistant.campaign.queue import CampaignQueue
     from assistant.campaign.summary import build_summary, render_markdown
-    from assistant.errors import AssistantError
 
     queue = CampaignQueue(workspace)
     chosen = campaign_id or queue.latest()

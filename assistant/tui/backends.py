@@ -1,7 +1,7 @@
 """The seam between the TUI and everything that does work: runs, papers, proposals.
 
 Covers the Protocols the app calls from its workers (``RunDriver``, ``PapersBackend``, ``ReviewBackend``) and the
-small records that cross them (``RunOutcome``, ``CellOutput``, ``ProposalSummary``, ``ProposalDetail``). Widgets
+small records that cross them (``CellOutput``, ``ProposalSummary``, ``ProposalDetail``). Widgets
 never call these: screens post a request, the app runs it in a Textual worker (a thread), and results come back
 as past-tense messages (``assistant.tui.messages``). Does not cover the real implementations over the graph, the
 paper library or the review module (``assistant.tui.adapters``).
@@ -15,7 +15,21 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from assistant.events import Event
-from assistant.schemas import Approval, ExperimentPlan, RunStatus
+from assistant.schemas import Approval, RunOutcome
+from tools.results import Table
+
+__all__ = [
+    "CellOutput",
+    "Emit",
+    "PaperHit",
+    "PapersBackend",
+    "ProposalDetail",
+    "ProposalSummary",
+    "ResultTable",
+    "ReviewBackend",
+    "RunDriver",
+    "RunOutcome",
+]
 
 
 class _Record(BaseModel):
@@ -23,26 +37,17 @@ class _Record(BaseModel):
 
 
 class ResultTable(_Record):
-    """A table from results.json (``{"columns": [...], "rows": [[...], ...]}``), cells as display strings."""
+    """A results.json table (``tools.results.Table``) with its cells as display strings."""
 
     columns: tuple[str, ...]
     """Column names."""
     rows: tuple[tuple[str, ...], ...]
-    """Rows, each as long as ``columns`` (missing cells are empty strings)."""
+    """Rows, each as long as ``columns``."""
 
     @classmethod
-    def from_json(cls, table: dict[str, Any]) -> ResultTable:
-        """Read a results.json table; rows are padded to the widest, unnamed extra columns get ``colN`` names."""
-        raw_rows = table.get("rows")
-        cells = (
-            [[_cell(v) for v in (row if isinstance(row, list) else [row])] for row in raw_rows or []]
-            if isinstance(raw_rows, list)
-            else []
-        )
-        columns = [str(c) for c in table.get("columns") or []] if isinstance(table.get("columns"), list) else []
-        width = max([len(columns), *(len(row) for row in cells)])
-        columns += [f"col{i}" for i in range(len(columns), width)]
-        return cls(columns=tuple(columns), rows=tuple(tuple(row + [""] * (width - len(row))) for row in cells))
+    def of(cls, table: Table) -> ResultTable:
+        """The display form of a validated results table."""
+        return cls(columns=tuple(table.columns), rows=tuple(tuple(_cell(v) for v in row) for row in table.rows))
 
 
 def _cell(value: Any) -> str:
@@ -67,23 +72,6 @@ class CellOutput(_Record):
     """The file behind a figure or table (absolute), shown as a link; figures are drawn by the figures viewer."""
     table: ResultTable | None = None
     """The table's contents, for ``table`` outputs."""
-
-
-class RunOutcome(_Record):
-    """Where a run stands when the driver returns control: paused for approval, or ended."""
-
-    run_id: str
-    """The run."""
-    status: RunStatus
-    """``awaiting_approval`` pauses on the plan; the others are final (``failed`` can be resumed)."""
-    plans: tuple[ExperimentPlan, ...] = ()
-    """The proposed plans when ``status == "awaiting_approval"``."""
-    proposal_id: str | None = None
-    """The proposal made, if any."""
-    report_path: str | None = None
-    """The report written, if any."""
-    message: str = ""
-    """A one-line summary for the user."""
 
 
 Emit = Callable[[Event | CellOutput], None]

@@ -86,7 +86,7 @@ class ScriptedDriver:
     def resume(self, run_id: str, approval: Approval | None, emit: Emit) -> RunOutcome:
         self.approvals.append(approval)
         if approval is not None and approval.decision == "reject":
-            return RunOutcome(run_id=run_id, status="rejected", message="plan rejected")
+            return RunOutcome(run_id=run_id, status="rejected", failure="plan rejected")
         emit(RunResumed(run_id=run_id, ts=T0 + 4, next_node="write_code"))
         emit(NodeStarted(run_id=run_id, ts=T0 + 5, node="run_cells"))
         for index in range(self.cells):
@@ -110,7 +110,7 @@ class ScriptedDriver:
         for name, path in self.figures.items():
             emit(CellOutput(run_id=run_id, index=-1, stream="figure", text=name, path=path))
         emit(RunFinished(run_id=run_id, ts=T0 + 42, status="done", proposal_id="1", tokens=5120))
-        return RunOutcome(run_id=run_id, status="done", proposal_id="1", message="5120 tokens")
+        return RunOutcome(run_id=run_id, status="done", proposal_id="1", tokens=5120, cells=1)
 
     def cancel(self, run_id: str) -> None:
         self.cancelled.append(run_id)

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from assistant.budget import Budget
 from assistant.campaign.entry_runner import ResearchEntryRunner
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.runner import CampaignRunner
-from assistant.graph.context import RunContext
+from assistant.graph.session import SessionDeps
 from assistant.llm.testing import ScriptedLLM
-from assistant.settings import Settings, load_settings
-from tests.graph.conftest import FakeCellResult, InProcessPool, analysis, brief, make_context, plans
-from tools.vcs import Workspace
+from assistant.settings import load_settings
+from tests.graph.conftest import (
+    FakeCellResult,
+    InProcessPool,
+    InProcessSession,
+    analysis,
+    brief,
+    plans,
+    recipes_with_divide,
+)
 
 
 def reply(body: dict[str, Any]) -> dict[str, Any]:
@@ -37,30 +41,28 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     return analysis()
 
 
-@asynccontextmanager
-async def scripted_context(settings: Settings, run_path: Path, budget: Budget) -> AsyncIterator[RunContext]:
-    log = run_path / "executions.log"
+class RecordingPool(InProcessPool):
+    """Appends each cell's index to ``<run dir>/executions.log`` before it runs, then sleeps so kills land mid-run."""
 
-    def record(code: str, n: int) -> FakeCellResult | None:
-        with log.open("a") as fh:
-            fh.write(f"{n}\n")
-        time.sleep(0.3)
-        return None
+    async def acquire(self, run_dir: Path) -> InProcessSession:
+        log = run_dir / "executions.log"
 
-    script = ScriptedLLM(replies=[reply] * 30)
-    workspace = Workspace.open_or_create(settings.workspace)
-    yield make_context(
-        script.client(), workspace, run_path, pool=InProcessPool(override=record), budget=budget, policy="ask"
-    )
+        def record(code: str, n: int) -> FakeCellResult | None:
+            with log.open("a") as fh:
+                fh.write(f"{n}\n")
+            time.sleep(0.3)
+            return None
+
+        return InProcessSession(run_dir, [], record)
 
 
 def main(workspace: str, campaign_id: str) -> None:
     settings = load_settings(workspace)
+    deps = SessionDeps(
+        llm=ScriptedLLM(replies=[reply] * 400).client(), kernels=RecordingPool(), recipes=recipes_with_divide()
+    )
     runner = CampaignRunner(
-        CampaignQueue(settings.workspace),
-        campaign_id,
-        ResearchEntryRunner(settings, open_context=scripted_context),
-        poll_s=0.05,
+        CampaignQueue(settings.workspace), campaign_id, ResearchEntryRunner(settings, deps), poll_s=0.05
     )
     runner.install_signal_handlers()
     sys.stdout.write(runner.run().model_dump_json() + "\n")

@@ -24,10 +24,12 @@ from pydantic import BaseModel, ConfigDict
 from assistant.budget import Budget
 from assistant.graph import compile_graph, start_run
 from assistant.graph.context import RunContext
-from assistant.graph.runner import RunOutcome
 from assistant.llm.client import OpenAIClient
-from assistant.recipes import Recipe, default_registry
+from assistant.recipes import Recipe, RecipeRegistry, default_registry
 from assistant.runlog import RunLog
+from assistant.schemas import RunOutcome
+from tools.papers.citations import resolved_citation
+from tools.papers.models import ResolvedCitation, UnknownCitationError
 from tools.vcs import RunDir, Workspace
 
 
@@ -53,12 +55,12 @@ class FakeLibrary:
         self.queries.append(query)
         return self.hits[:k]
 
-    def resolve(self, key: str) -> dict[str, Any]:
-        """The record of a key (``LookupError`` when unknown), as ``tools.papers.PaperLibrary.resolve`` does."""
+    def resolve(self, key: str) -> ResolvedCitation:
+        """The citation a key names (``UnknownCitationError`` when unknown), as ``PaperLibrary.resolve`` does."""
         for hit in self.hits:
             if hit.key == key:
-                return {"title": hit.title, "anchor": hit.anchor, "year": 2023}
-        raise LookupError(key)
+                return resolved_citation(key, title=hit.title, year=2023, section=hit.anchor)
+        raise UnknownCitationError(key)
 
 
 @dataclass(frozen=True)
@@ -170,8 +172,6 @@ def make_context(
     code_mode: str = "recipe",
 ) -> RunContext:
     """A run context over the given fakes (the ``divide`` test recipe registered beside the built-ins)."""
-    recipes = default_registry()
-    recipes.register(DIVIDE)
     return RunContext(
         llm=llm,
         runlog=RunLog(run_dir / "events.jsonl"),
@@ -181,8 +181,15 @@ def make_context(
         budget=budget or Budget(),
         approval_policy=policy,  # type: ignore[arg-type]
         code_mode=code_mode,  # type: ignore[arg-type]
-        recipes=recipes,
+        recipes=recipes_with_divide(),
     )
+
+
+def recipes_with_divide() -> RecipeRegistry:
+    """The built-in recipes plus the ``divide`` test recipe."""
+    recipes = default_registry()
+    recipes.register(DIVIDE)
+    return recipes
 
 
 async def start_in_memory(ctx: RunContext, run: RunDir, workspace: Workspace, question: str) -> RunOutcome:

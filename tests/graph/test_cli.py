@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 
-import assistant.llm
 from assistant.cli import main
-from assistant.graph import session
+from assistant.graph.session import SessionDeps
 from assistant.llm.testing import ScriptedLLM
 from tests.graph.conftest import InProcessPool, analysis, brief, plans
 
 QUESTION = "Does a strong student beat its weak supervisor?"
 
 
-def ara(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+def ara(capsys: pytest.CaptureFixture[str], *args: str, deps: SessionDeps | None = None) -> tuple[int, str, str]:
     try:
-        main(list(args))
+        main(list(args), deps=deps)
         code = 0
     except SystemExit as exit_:
         code = int(exit_.code or 0)
@@ -27,7 +26,7 @@ def ara(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[ScriptedLLM, InProcessPool]:
+def scripted() -> tuple[ScriptedLLM, InProcessPool, SessionDeps]:
     script = ScriptedLLM(
         replies=[
             brief(),
@@ -37,19 +36,17 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> tuple[ScriptedLLM, InProcessPoo
         ]
     )
     pool = InProcessPool()
-    monkeypatch.setattr(assistant.llm, "connect_llm", lambda settings: script.client())
-    monkeypatch.setattr(session, "kernel_pool", lambda settings: pool)
-    return script, pool
+    return script, pool, SessionDeps(llm=script.client(), kernels=pool)
 
 
 def test_run_prints_progress_and_ends_with_the_proposal_and_report(
-    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool, SessionDeps], tmp_path: Path
 ) -> None:
-    script, pool = scripted
-    code, out, _ = ara(capsys, "run", QUESTION, "--auto-approve-plans", "--budget", "cells=3,debug=1")
+    script, pool, deps = scripted
+    code, out, _ = ara(capsys, "run", QUESTION, "--auto-approve-plans", "--budget", "cells=3,debug=1", deps=deps)
     assert code == 0, out
     script.assert_done()
-    assert pool.shut_down
+    assert not pool.shut_down, "an injected pool belongs to the caller"
     lines = out.splitlines()
     assert "▸ intake" in lines
     assert "▸ propose_change" in lines
@@ -61,24 +58,25 @@ def test_run_prints_progress_and_ends_with_the_proposal_and_report(
     report = (tmp_path / "workspace" / "runs" / run_id / "report.md").read_text()
     assert "`pgr`" in report
 
-    code, out, _ = ara(capsys, "runs", "list", "--json")
+    code, out, _ = ara(capsys, "runs", "list", "--json", deps=deps)
     [summary] = json.loads(out)
     assert (summary["run_id"], summary["status"], summary["proposal_id"]) == (run_id, "done", "1")
 
-    code, out, _ = ara(capsys, "resume", run_id, "--json")
+    code, out, _ = ara(capsys, "resume", run_id, "--json", deps=deps)
     assert code == 0
     assert json.loads(out)["status"] == "done"
 
 
 def test_pause_for_approval_then_resume_with_approve(
-    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool]
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool, SessionDeps]
 ) -> None:
-    code, out, _ = ara(capsys, "run", QUESTION, "--json")
+    deps = scripted[2]
+    code, out, _ = ara(capsys, "run", QUESTION, "--json", deps=deps)
     assert code == 0
     paused = json.loads(out)
     assert paused["status"] == "awaiting_approval"
     assert paused["plans"][0]["recipe"] == "synthetic_w2s"
-    code, out, _ = ara(capsys, "resume", paused["run_id"], "--approve", "1", "--reviewer", "alice", "--json")
+    code, out, _ = ara(capsys, "resume", paused["run_id"], "--approve", "1", "--reviewer", "alice", "--json", deps=deps)
     assert code == 0, out
     assert json.loads(out)["status"] == "done"
 

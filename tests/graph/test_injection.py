@@ -152,9 +152,9 @@ async def test_poisoned_paper_cannot_approve_choose_tools_or_change_budgets(
     assert prompt.count(CLOSE) == 1
     # structure held: the run still waits for a human, with only allow-listed, typed plans
     assert outcome.status == "awaiting_approval"
-    assert [p["recipe"] for p in outcome.plans] == ["divide"]
-    assert outcome.plans[0]["config"] == {"denominator": 2}
-    assert all(c == KEY for c in outcome.plans[0]["citations"])
+    assert [p.recipe for p in outcome.plans] == ["divide"]
+    assert outcome.plans[0].config == {"denominator": 2}
+    assert all(c == KEY for c in outcome.plans[0].citations)
     assert ctx.budget == budget
     assert pool.executed == []
     assert workspace.list_proposals() == []

@@ -338,7 +338,7 @@ async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace,
     script.assert_done()
     assert first.status == "awaiting_approval"
     assert first.next_node == "approve_plan"
-    assert [p["recipe"] for p in first.plans] == ["divide"]
+    assert [p.recipe for p in first.plans] == ["divide"]
     assert (workspace.path / ".ara/checkpoints.sqlite").is_file() == (backend == "sqlite")
 
     later = ScriptedLLM(replies=[{"denominator": 8}, analysis()])
@@ -514,7 +514,7 @@ async def test_a_plan_config_missing_required_fields_waits_for_write_code(
     script.assert_done()
     assert outcome.status == "awaiting_approval"
     [plan] = outcome.plans
-    assert (plan["recipe"], plan["config"]) == ("w2s", kept)
+    assert (plan.recipe, plan.config) == ("w2s", kept)
     events = events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)
     invalid = [e.detail for e in events if e.rule == "config_value_invalid"]
     assert invalid == refused

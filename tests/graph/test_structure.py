@@ -30,11 +30,12 @@ from assistant.graph.guard import check_free_code, numbers_in_text, unexpected_f
 from assistant.graph.prompts import CLOSE, quote_data
 from assistant.llm.testing import ScriptedLLM
 from assistant.paths import PROJECT_ROOT
-from assistant.recipes import SyntheticW2SConfig, default_registry
+from assistant.recipes import default_registry
 from assistant.runlog import RunLog, read_events
 from assistant.schemas import Approval, ExperimentPlans
 from tests.graph.conftest import make_context
 from tools.vcs import Workspace
+from tools.w2s.synthetic import SyntheticW2SConfig
 
 SNAPSHOT = Path(__file__).with_name("topology.mmd")
 
@@ -147,7 +148,7 @@ def test_recipes_render_typed_configs_only() -> None:
     assert names[0] == "synthetic_w2s"
     recipe = registry.get("synthetic_w2s")
     code = recipe.render(SyntheticW2SConfig(n_samples=300, seeds=[1]), Path("/tmp/out"))
-    assert "CONFIG = json.loads('" in code
+    assert "CONFIG = SyntheticW2SConfig.model_validate_json('" in code
     assert '"n_samples":300' in code
     with pytest.raises(Exception, match="not registered"):
         registry.get("shell")
@@ -174,8 +175,8 @@ async def test_a_committed_v1_checkpoint_still_loads_and_resumes(workspace: Work
 
 
 @pytest.mark.anyio
-async def test_open_run_context_builds_the_real_dependencies_from_settings(tmp_path: Path) -> None:
-    from assistant.graph.session import code_mode_for, open_run_context
+async def test_run_session_builds_the_real_dependencies_from_settings(tmp_path: Path) -> None:
+    from assistant.graph.session import RunSession, code_mode_for
     from assistant.settings import load_settings
     from tools.kernel import KernelPool
 
@@ -183,13 +184,16 @@ async def test_open_run_context_builds_the_real_dependencies_from_settings(tmp_p
     assert code_mode_for(settings) == "free"
     assert code_mode_for(settings, "recipe") == "recipe"
     seen: list[str] = []
-    async with open_run_context(
-        settings, tmp_path / "ws" / "runs" / "r1", Budget(cells=2), listeners=[lambda e: seen.append(type(e).__name__)]
-    ) as ctx:
+    session = RunSession(settings, budget=Budget(cells=2), listeners=[lambda e: seen.append(type(e).__name__)])
+    run = session.new_run("Does a strong student beat its weak supervisor?")
+    async with session:
+        ctx = session._context(run)
         assert isinstance(ctx.kernels, KernelPool)
         assert ctx.library is None
         assert ctx.llm.base_url == "http://127.0.0.1:9/v1"
         assert (ctx.approval_policy, ctx.code_mode, ctx.budget.cells) == ("ask", "free", 2)
         assert ctx.workspace.path == (tmp_path / "ws").resolve()
-        ctx.runlog.append(NodeStarted(run_id="r1", node="intake"))
+        ctx.runlog.append(NodeStarted(run_id=run.run_id, node="intake"))
     assert seen == ["NodeStarted"]
+    assert isinstance(ctx.kernels, KernelPool)
+    assert ctx.kernels._closed, "the session shuts down the pool it opened"

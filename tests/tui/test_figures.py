@@ -24,6 +24,7 @@ from assistant.tui.screens.figures import FiguresScreen
 from assistant.tui.screens.runs import table_lines
 from assistant.tui.testing import RUN_ID, ScriptedDriver
 from tools.kernel import KernelConfig, KernelPool, bwrap_status
+from tools.results import Table
 
 
 def gradient_png(path: Path, size: tuple[int, int] = (64, 48)) -> Path:
@@ -103,7 +104,7 @@ def test_the_run_driver_forwards_results_tables_and_figures(tmp_path: Path) -> N
     }
     (run / "out" / "results.json").write_text(json.dumps(document), encoding="utf-8")
     emitted: list[object] = []
-    _forwarder(run, emitted.append)(ResultsRead(run_id=RUN_ID, ts=0.0, path="out/results.json", metrics=[]))
+    _forwarder(run.parent, emitted.append)(ResultsRead(run_id=RUN_ID, ts=0.0, path="out/results.json", metrics=[]))
     assert emitted[1:] == [
         CellOutput(
             run_id=RUN_ID,
@@ -239,7 +240,7 @@ async def test_what_a_sandboxed_cell_displays_reaches_the_runs_pane(tmp_path: Pa
 
     emitted: list[CellOutput] = []
     executed = CellExecuted(run_id=RUN_ID, ts=0.0, key=f"{RUN_ID}:cell:00", index=0, status="ok", duration_s=1.0)
-    _forwarder(run, emitted.append)(executed)  # type: ignore[arg-type]
+    _forwarder(run.parent, emitted.append)(executed)  # type: ignore[arg-type]
     outputs = [o for o in emitted if isinstance(o, CellOutput)]
     assert outputs[0] == CellOutput(run_id=RUN_ID, index=0, text="trained\n")
     [figure] = [o for o in outputs if o.stream == "figure"]
@@ -259,19 +260,28 @@ async def test_what_a_sandboxed_cell_displays_reaches_the_runs_pane(tmp_path: Pa
 
 
 def test_results_tables_are_laid_out_in_the_log() -> None:
-    table = ResultTable.from_json(
-        {"columns": ["pair", "pgr", "ci_low"], "rows": [["gpt2 -> smollm2", 0.41234, 0.3], ["tiny", None, 0.1, "x"]]}
+    table = ResultTable.of(
+        Table(columns=["pair", "pgr", "ci_low"], rows=[["gpt2 -> smollm2", 0.41234, 0.3], ["tiny", None, 0.1]])
     )
-    assert table.columns == ("pair", "pgr", "ci_low", "col3")
-    assert table.rows[1] == ("tiny", "", "0.1", "x")
+    assert table.columns == ("pair", "pgr", "ci_low")
+    assert table.rows[1] == ("tiny", "", "0.1")
     assert table_lines(table) == [
-        "pair                pgr  ci_low  col3",
-        "---------------  ------  ------  ----",
+        "pair                pgr  ci_low",
+        "---------------  ------  ------",
         "gpt2 -> smollm2  0.4123     0.3",
-        "tiny                        0.1  x",
+        "tiny                        0.1",
     ]
-    many = ResultTable.from_json({"columns": ["seed"], "rows": [[i] for i in range(25)]})
+    many = ResultTable.of(Table(columns=["seed"], rows=[[i] for i in range(25)]))
     assert table_lines(many)[-1] == "... 5 more rows in the file"
-    assert table_lines(ResultTable.from_json({"columns": "oops", "rows": {"a": 1}})) == ["(empty table)"]
-    long = ResultTable.from_json({"columns": ["note"], "rows": [["x" * 40]]})
+    assert table_lines(ResultTable.of(Table(columns=[], rows=[]))) == ["(empty table)"]
+    long = ResultTable.of(Table(columns=["note"], rows=[["x" * 40]]))
     assert table_lines(long)[2] == "x" * 23 + "~"
+
+
+def test_a_malformed_results_file_forwards_no_table(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / RUN_ID
+    run.mkdir(parents=True)
+    (run / "results.json").write_text('{"schema": "ara.results/1", "tables": {"t": {"columns": "oops"}}}')
+    emitted: list[object] = []
+    _forwarder(run.parent, emitted.append)(ResultsRead(run_id=RUN_ID, ts=0.0, path="results.json", metrics=[]))
+    assert len(emitted) == 1, "only the event itself: the file breaks ara.results/1"

@@ -21,7 +21,7 @@ from assistant.graph.guard import ALLOWED_IMPORTS, check_free_code
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.nodes.planning import FREE
 from assistant.graph.prompts import has_markers, quote_data
-from assistant.graph.state import GraphState
+from assistant.graph.state import GraphState, plan_of
 from assistant.schemas import ExperimentPlan, FreeCell
 
 RESULTS_DIR = "."
@@ -84,7 +84,7 @@ async def _recipe_pending(
 async def write_code(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Produce the first cell of the approved plan."""
     ctx = runtime.context
-    plan = ExperimentPlan.model_validate(state["plan"])
+    plan = plan_of(state)
     if plan.recipe == FREE:
         cell = await ask(
             ctx,
@@ -121,7 +121,7 @@ async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     attempt = state.get("debug_attempts", 0) + 1
     last = state["cells"][-1]
     ctx.runlog.append(DebugAttempted(run_id=state["run_id"], attempt=attempt, error=last.get("error") or ""))
-    plan = ExperimentPlan.model_validate(state["plan"])
+    plan = plan_of(state)
     code, error = failure_text(state)
     if has_markers(error):
         log_blocked(ctx, state, "debug", "quote_markers_in_data", f"cell {last['index']} output")

@@ -14,8 +14,8 @@ from langgraph.runtime import Runtime
 from assistant.events import EvidenceRetrieved
 from assistant.graph.context import HitLike, RunContext
 from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
-from assistant.graph.state import GraphState
-from assistant.schemas import EvidenceRef, ResearchBrief
+from assistant.graph.state import GraphState, brief_of
+from assistant.schemas import EvidenceRef
 
 MAX_EVIDENCE = 8
 
@@ -24,7 +24,7 @@ MAX_EVIDENCE = 8
 async def search_literature(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Retrieve evidence for the brief's queries."""
     ctx = runtime.context
-    brief = ResearchBrief.model_validate(state["brief"] or {"objective": state["question"]})
+    brief = brief_of(state)
     queries = [q for q in brief.search_queries if q.strip()] or [state["question"][:300]]
     hits: dict[str, HitLike] = {}
     if ctx.library is not None:

@@ -22,9 +22,9 @@ from assistant.graph.context import RunContext
 from assistant.graph.guard import unknown_citations
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import has_markers, quote_data
-from assistant.graph.state import GraphState
+from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.recipes import RecipeError
-from assistant.schemas import Approval, ExperimentPlan, ResearchBrief, plans_schema
+from assistant.schemas import Approval, ExperimentPlan, plans_schema
 
 FREE = "free"
 
@@ -102,7 +102,7 @@ def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: s
 async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Ask for plans; keep those that pass the structural checks."""
     ctx = runtime.context
-    brief = ResearchBrief.model_validate(state["brief"] or {"objective": state["question"]})
+    brief = brief_of(state)
     recipes = ctx.recipes.describe()
     names = [r.name for r in ctx.recipes.available()]
     if ctx.code_mode == "free":
@@ -173,7 +173,7 @@ async def approve_plan(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
                 f"plan_index {approval.plan_index} is out of range (0..{len(state['plans']) - 1})",
                 title="Invalid approval",
             )
-        chosen = ExperimentPlan.model_validate(state["plans"][approval.plan_index])
+        chosen = plans_of(state)[approval.plan_index]
     ctx.runlog.append(
         PlanApproved(
             run_id=state["run_id"], reviewer=approval.reviewer, decision=approval.decision, plan_title=chosen.title

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from langgraph.runtime import Runtime
 
@@ -27,10 +27,9 @@ from assistant.events import ProposalCreated, ReportWritten
 from assistant.graph.context import RunContext
 from assistant.graph.nodes._common import Update, ask, run_dir, traced
 from assistant.graph.prompts import quote_data
-from assistant.graph.state import GraphState
+from assistant.graph.state import GraphState, analysis_of, approval_of, plan_of
 from assistant.report import CitationResolver, Report, ReportDraft, build_report, load_results, placeholder_guide
 from assistant.report import write_report as build_write_report
-from assistant.schemas import Analysis, Approval, ExperimentPlan
 
 
 def _field(metric: dict[str, Any]) -> str:
@@ -54,9 +53,9 @@ def draft_from(state: GraphState, note: str = "") -> ReportDraft:
     ``{{ metric:<name>.<field> }}`` placeholder that ``assistant.report`` fills from results.json. ``note`` is
     appended to the methods (why the model's own draft was not used).
     """
-    plan = ExperimentPlan.model_validate(state["plan"])
-    analysis = Analysis.model_validate(state["analysis"])
-    approval = Approval.model_validate(state["approval"])
+    plan = plan_of(state)
+    analysis = analysis_of(state)
+    approval = approval_of(state)
     metrics: dict[str, dict[str, Any]] = state.get("metrics", {})
     findings = [
         f"- `{f.metric}` = {{{{ metric:{f.metric}.{_field(metrics[f.metric])} }}}}: {f.statement}"
@@ -90,8 +89,7 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     """Build, check and write report.md/.html/.json with ``assistant.report``."""
     ctx = runtime.context
     directory = run_dir(state)
-    library = ctx.library
-    resolver = cast(CitationResolver, library) if library is not None and hasattr(library, "resolve") else None
+    resolver: CitationResolver | None = ctx.library
     report, note = None, ""
     if ctx.report_draft == "model":
         report, note = await _model_report(ctx, state, directory, resolver)
@@ -127,7 +125,7 @@ async def _model_report(
             prompt="write_report.draft",
             schema=ReportDraft,
             question=state["question"],
-            plan=ExperimentPlan.model_validate(state["plan"]).model_dump_json(indent=1),
+            plan=plan_of(state).model_dump_json(indent=1),
             analysis=quote_data(json.dumps(state["analysis"], indent=1), source="analyse_results"),
             placeholders=quote_data(guide, source=str(state["results_path"])),
         )
@@ -163,8 +161,8 @@ async def propose_change(state: GraphState, *, runtime: Runtime[RunContext]) -> 
     """Commit the run directory as a proposal branch (idempotent per run id and step)."""
     ctx = runtime.context
     directory = run_dir(state)
-    plan = ExperimentPlan.model_validate(state["plan"])
-    analysis = Analysis.model_validate(state["analysis"])
+    plan = plan_of(state)
+    analysis = analysis_of(state)
     files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".tmp"))
     results = json.loads((directory / str(state["results_path"])).read_text(encoding="utf-8"))
     proposal = ctx.workspace.propose(

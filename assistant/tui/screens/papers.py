@@ -1,8 +1,8 @@
 """The Papers pane: search the library, read the chunk text of a hit, add files, see library counts.
 
 Covers the query line (``add PATH [PATH...]`` ingests instead of searching), the hit table, the chunk text of the
-highlighted hit and the stats line. Requests go out as messages; the app runs them in a worker. Does not cover
-the library itself (``tools.papers``).
+highlighted hit and the stats line, and the pane's own thread workers over its ``PapersBackend`` (search, ingest,
+counts), whose results come back as past-tense messages. Does not cover the library itself (``tools.papers``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker
 
-from assistant.tui.backends import PaperHit
+from assistant.tui.backends import PaperHit, PapersBackend
+from assistant.tui.messages import LibraryStatsLoaded, PapersAdded, PapersFound
+from assistant.tui.workers import show_worker_error
 
 
 class PapersPane(Vertical):
@@ -38,9 +41,12 @@ class PapersPane(Vertical):
             super().__init__()
             self.paths = paths
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, backend: PapersBackend | None = None, *, top_k: int = 10, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.backend = backend
+        self.top_k = top_k
         self.hits: list[PaperHit] = []
+        self._loaded = False
 
     def compose(self) -> ComposeResult:
         yield Static("library: not loaded yet", id="papers-stats", classes="pane-title")
@@ -76,6 +82,60 @@ class PapersPane(Vertical):
         """Fill the query line and search (used by ``/papers QUERY``)."""
         self.query_one("#papers-query", Input).value = query
         self.post_message(self.SearchRequested(query))
+
+    def activate(self) -> None:
+        """The pane is shown: read the library counts the first time."""
+        if not self._loaded and self.backend is not None:
+            self._loaded = True
+            self.load_stats()
+
+    # ------------------------------------------------------------------------------------------ workers
+    def _backend(self) -> PapersBackend | None:
+        if self.backend is None:
+            self.app.notify("this app was started without a paper library", severity="error")
+        return self.backend
+
+    @on(SearchRequested)
+    def _search(self, message: SearchRequested) -> None:
+        if self._backend() is not None:
+            self.search_papers(message.query)
+
+    @on(AddRequested)
+    def _add(self, message: AddRequested) -> None:
+        if self._backend() is not None:
+            self.show_note(f"adding {len(message.paths)} path(s)... (embedding can take a while)")
+            self.add_papers(message.paths)
+
+    @work(thread=True, exclusive=True, group="papers-stats", exit_on_error=False)
+    def load_stats(self) -> None:
+        """Read library counts."""
+        assert self.backend is not None
+        self.post_message(LibraryStatsLoaded(self.backend.stats()))
+
+    @work(thread=True, exclusive=True, group="papers", exit_on_error=False)
+    def search_papers(self, query: str) -> None:
+        """Search the library."""
+        assert self.backend is not None
+        self.post_message(PapersFound(query, self.backend.search(query, self.top_k)))
+
+    @work(thread=True, exclusive=True, group="papers-add", exit_on_error=False)
+    def add_papers(self, paths: list[str]) -> None:
+        """Ingest files into the library, then refresh the counts."""
+        assert self.backend is not None
+        self.post_message(PapersAdded(self.backend.add(paths)))
+        self.post_message(LibraryStatsLoaded(self.backend.stats()))
+
+    def on_papers_found(self, message: PapersFound) -> None:
+        self.show_hits(message.query, message.hits)
+
+    def on_papers_added(self, message: PapersAdded) -> None:
+        self.show_note(message.summary)
+
+    def on_library_stats_loaded(self, message: LibraryStatsLoaded) -> None:
+        self.show_stats(message.stats)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        show_worker_error(self, event)
 
     def show_hits(self, query: str, hits: Sequence[PaperHit]) -> None:
         """Replace the hit table."""

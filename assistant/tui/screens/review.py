@@ -1,25 +1,31 @@
 """The Review pane: proposals, and one proposal's report, diff, results and citations; approve or reject.
 
-Covers the proposal table, the tabs of the selected proposal (the diff is paged lazily through ``DiffView``), and
-the keys a (approve), x (reject), m (more diff), g (reload list), posted as messages; the app asks for a comment
-and records the decision with the reviewer's identity. Does not cover the decision itself (``assistant.review``).
+Covers the proposal table, the tabs of the selected proposal (the diff is paged lazily through ``DiffView``), the
+keys a (approve), x (reject), m (more diff), g (reload list), the comment asked before a decision, and the pane's
+own thread workers over its ``ReviewBackend`` (list, show, diff pages, decide with the reviewer's identity). A
+decision is announced with ``ProposalDecided``, which bubbles to the app. Does not cover the decision itself
+(``assistant.review``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Markdown, Static, TabbedContent, TabPane
+from textual.worker import Worker
 
-from assistant.tui.backends import ProposalDetail, ProposalSummary
-from assistant.tui.widgets.diff_view import DiffView
+from assistant.tui.backends import ProposalDetail, ProposalSummary, ReviewBackend
+from assistant.tui.messages import DiffChunkLoaded, ProposalDecided, ProposalLoaded, ProposalsListed
+from assistant.tui.screens.modals import CommentModal
+from assistant.tui.widgets.diff_view import PAGE_CHARS, DiffView
+from assistant.tui.workers import show_worker_error
 
 REPORT_LIMIT = 200_000
 """Characters of a report rendered as Markdown; longer reports are cut with a note."""
@@ -60,11 +66,14 @@ class ReviewPane(Vertical):
     class ReloadRequested(Message):
         """The user asked to re-read the proposal list."""
 
-    def __init__(self, *, id: str | None = None, no_color: bool = False) -> None:
+    def __init__(self, backend: ReviewBackend | None = None, *, id: str | None = None, no_color: bool = False) -> None:
         super().__init__(id=id)
+        self.backend = backend
         self.no_color = no_color
         self.proposals: list[ProposalSummary] = []
         self.current: ProposalDetail | None = None
+        self._loaded = False
+        self._diff_pages: dict[int, Iterator[str]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("proposals", id="review-title", classes="pane-title")
@@ -131,3 +140,103 @@ class ReviewPane(Vertical):
 
     def action_reload(self) -> None:
         self.post_message(self.ReloadRequested())
+
+    def activate(self) -> None:
+        """The pane is shown: read the proposal list the first time (and after a decision elsewhere)."""
+        if not self._loaded and self.backend is not None:
+            self._loaded = True
+            self.list_proposals()
+
+    def invalidate(self) -> None:
+        """Re-read the proposal list the next time the pane is shown (a run proposed something)."""
+        self._loaded = False
+
+    # ------------------------------------------------------------------------------------------ workers
+    @on(ReloadRequested)
+    def _reload(self) -> None:
+        if self.backend is not None:
+            self.list_proposals()
+
+    @on(ProposalSelected)
+    def _open(self, message: ProposalSelected) -> None:
+        if self.backend is not None:
+            self.open_proposal(message.proposal_id)
+
+    @on(MoreDiffRequested)
+    def _more_diff(self, message: MoreDiffRequested) -> None:
+        if message.proposal_id in self._diff_pages:
+            self.more_diff(message.proposal_id)
+
+    @on(DecisionRequested)
+    def _decide(self, message: DecisionRequested) -> None:
+        proposal_id, decision = message.proposal_id, message.decision
+        prompt = (
+            f"Approve proposal {proposal_id}: merge it into the main line. Comment (optional), enter to confirm:"
+            if decision == "approve"
+            else f"Reject proposal {proposal_id}: what should the agent change? (required)"
+        )
+
+        def confirmed(comment: str | None) -> None:
+            if comment is not None:
+                self.decide_proposal(proposal_id, decision, comment)
+
+        self.app.push_screen(CommentModal(prompt, required=decision == "reject"), confirmed)
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def list_proposals(self) -> None:
+        """Read the proposal list."""
+        assert self.backend is not None
+        self.post_message(ProposalsListed(self.backend.list()))
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def open_proposal(self, proposal_id: int) -> None:
+        """Read one proposal and the first page of its diff."""
+        assert self.backend is not None
+        detail = self.backend.show(proposal_id)
+        self.post_message(ProposalLoaded(detail))
+        self._diff_pages[proposal_id] = self.backend.diff(proposal_id)
+        self._post_diff_page(proposal_id)
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def more_diff(self, proposal_id: int) -> None:
+        """Read the next page of the diff."""
+        self._post_diff_page(proposal_id)
+
+    def _post_diff_page(self, proposal_id: int) -> None:
+        pages = self._diff_pages[proposal_id]
+        parts: list[str] = []
+        size = 0
+        more = True
+        while size < PAGE_CHARS:
+            chunk = next(pages, None)
+            if chunk is None:
+                more = False
+                break
+            parts.append(chunk)
+            size += len(chunk)
+        self.post_message(DiffChunkLoaded(proposal_id, "".join(parts), more))
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def decide_proposal(self, proposal_id: int, decision: str, comment: str) -> None:
+        """Approve or reject through the review backend (the reviewer's identity, channel ``tui``)."""
+        assert self.backend is not None
+        if decision == "approve":
+            result = self.backend.approve(proposal_id, comment)
+        else:
+            result = self.backend.reject(proposal_id, comment)
+        self.post_message(ProposalDecided(proposal_id, decision, result))
+        self.post_message(ProposalsListed(self.backend.list()))
+
+    def on_proposals_listed(self, message: ProposalsListed) -> None:
+        self.show_list(message.proposals)
+
+    def on_proposal_loaded(self, message: ProposalLoaded) -> None:
+        self.show_detail(message.detail)
+
+    def on_diff_chunk_loaded(self, message: DiffChunkLoaded) -> None:
+        view = self.query_one(DiffView)
+        if view.proposal_id == message.proposal_id:
+            view.append_page(message.text, message.more)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        show_worker_error(self, event)
