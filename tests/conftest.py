@@ -65,11 +65,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """``../shared`` (or ``$ARA_SHARED``): real corpus and datasets. Skips where absent."""
+    """``../shared`` (or ``$ARA_SHARED``), resolved: real corpus and datasets. Skips where absent.
+
+    Resolved because ``../shared`` may be a symlink and the tools record resolved paths in their provenance.
+    """
     candidate = Path(os.environ.get("ARA_SHARED", PROJECT_ROOT.parent / "shared"))
     if not (candidate / "corpus").is_dir():
         pytest.skip(f"shared data not found at {candidate} (set ARA_SHARED); CI always has it")
-    return candidate
+    return candidate.resolve()
 
 
 @pytest.fixture

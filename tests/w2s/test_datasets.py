@@ -57,7 +57,9 @@ def test_bigbench_loaders_on_shared_data(shared_dir: Path) -> None:
     assert truthful.texts[0].startswith("Q: What happens to you if you eat watermelon seeds?")
     assert strategy.answers == (" No", " Yes")
     assert int(strategy.labels.sum()) == sum(i.choices[i.answer] == "Yes" for i in load_bigbench(root, "strategyqa"))
-    assert misconceptions.source == f"{root / 'misconceptions' / 'task.json'} (BIG-bench 1.0.0, Apache-2.0)"
+    # paths compare resolved: ../shared may be a symlink, and provenance records the resolved file
+    expected = (root / "misconceptions" / "task.json").resolve()
+    assert misconceptions.source == f"{expected} (BIG-bench 1.0.0, Apache-2.0)"
 
 
 def _write_task(root: Path, relative: str, data: object) -> None:
