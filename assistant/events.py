@@ -116,6 +116,48 @@ class EvidenceRetrieved(Event):
     """Citation keys retrieved."""
 
 
+class ToolChosen(Event):
+    """The tool shortlist was ranked and a tool chosen from it, or none (the run then ends out of scope)."""
+
+    type: Literal["tool_chosen"] = "tool_chosen"
+    offered: list[str]
+    """Tools the model could choose, best first."""
+    scores: dict[str, float]
+    """Every tool's similarity to the question."""
+    chosen: str | None
+    """The tool chosen, or None when no tool tests the question."""
+    reason: str
+    """Why (the shortlist's rule, then the model's reason)."""
+
+
+class PlanAdjusted(Event):
+    """Code changed a proposed plan before approval (what and why), so the approver sees the final plan."""
+
+    type: Literal["plan_adjusted"] = "plan_adjusted"
+    plan_title: str
+    """The plan."""
+    change: str
+    """What changed and why."""
+
+
+class HypothesesEvaluated(Event):
+    """Code computed the verdicts of the pre-registered hypotheses from the results."""
+
+    type: Literal["hypotheses_evaluated"] = "hypotheses_evaluated"
+    verdicts: dict[str, str]
+    """Hypothesis id -> supported | refuted | inconclusive | insufficient."""
+
+
+class ClaimRejected(Event):
+    """A model-written claim was dropped because its evidence does not hold it up."""
+
+    type: Literal["claim_rejected"] = "claim_rejected"
+    claim: str
+    """The claim as written."""
+    reason: str
+    """Why it was dropped."""
+
+
 class PlanProposed(Event):
     """The model proposed experiment plans."""
 
@@ -280,6 +322,10 @@ AnyEvent = Annotated[
     | PromptLoaded
     | LLMCalled
     | EvidenceRetrieved
+    | ToolChosen
+    | PlanAdjusted
+    | HypothesesEvaluated
+    | ClaimRejected
     | PlanProposed
     | ApprovalRequested
     | PlanApproved

@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from assistant.cards import BUILTIN_CARDS, ToolCard
+
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +59,9 @@ class Recipe:
             into ``out_dir``.
         requires: Modules that must import for the recipe to be available.
         host: Host steps around the cell, or None when the cell writes its own ``results.json``.
+        card: What the recipe can test (``assistant.cards``); a recipe without one is never offered for a question.
+        host_fields: Config fields the host sets itself (paths), left out when approved and executed configs are
+            compared.
     """
 
     name: str
@@ -65,6 +70,8 @@ class Recipe:
     render: Callable[[BaseModel, Path], str]
     requires: tuple[str, ...] = ()
     host: HostSteps | None = None
+    card: ToolCard | None = None
+    host_fields: tuple[str, ...] = ()
 
     def available(self) -> bool:
         """True when every required module is installed here and the config class loads."""
@@ -128,6 +135,10 @@ class RecipeRegistry:
             why = "is not registered" if recipe is None else f"needs {', '.join(recipe.requires)}"
             raise RecipeError(f"recipe {name!r} {why}; available recipes: {names}")
         return recipe
+
+    def cards(self) -> list[ToolCard]:
+        """Cards of the available recipes that have one."""
+        return [r.card for r in self.available() if r.card is not None]
 
     def describe(self) -> str:
         """A prompt-ready list of available recipes with their config fields."""
@@ -251,6 +262,7 @@ def default_registry() -> RecipeRegistry:
             load_config=_lazy_class("tools.w2s.synthetic", "SyntheticW2SConfig"),
             render=_render_synthetic,
             requires=("numpy", "sklearn", "tools.w2s.synthetic"),
+            card=BUILTIN_CARDS["synthetic_w2s"],
         )
     )
     registry.register(
@@ -264,6 +276,8 @@ def default_registry() -> RecipeRegistry:
             render=_render_w2s,
             requires=("tools.w2s",),
             host=HostSteps(prepare=_w2s_prepare, score=_w2s_score),
+            card=BUILTIN_CARDS["w2s"],
+            host_fields=("cache_dir", "data_root"),
         )
     )
     registry.register(
@@ -277,6 +291,8 @@ def default_registry() -> RecipeRegistry:
             render=_pairs_renderer("probes"),
             requires=("tools.probes",),
             host=HostSteps(prepare=_probes_prepare, score=_probes_score),
+            card=BUILTIN_CARDS["probes"],
+            host_fields=("cache_dir", "data_root"),
         )
     )
     # Eval recipes that call a model (run_mc_eval, run_oversight, run_cot_faithfulness) are not offered: the
@@ -289,6 +305,8 @@ def default_registry() -> RecipeRegistry:
             render=_pairs_renderer("honesty_probes"),
             requires=("tools.evals", "tools.probes"),
             host=HostSteps(prepare=_honesty_prepare, score=_honesty_score),
+            card=BUILTIN_CARDS["honesty_probes"],
+            host_fields=("cache_dir", "source", "run_dir"),
         )
     )
     return registry

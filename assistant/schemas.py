@@ -17,7 +17,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from assistant.errors import AssistantError
 
 Decision = Literal["approve", "modify", "reject"]
-RunStatus = Literal["running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped"]
+RunStatus = Literal[
+    "running", "awaiting_approval", "done", "failed", "rejected", "budget_exhausted", "stopped", "out_of_scope"
+]
 CellStatus = Literal["ok", "error", "timeout", "died", "aborted", "blocked"]
 CodeMode = Literal["recipe", "free"]
 ReportDraftMode = Literal["analysis", "model"]
@@ -56,6 +58,32 @@ class ResearchBrief(_ModelFilled):
     )
 
 
+class Hypothesis(_ModelFilled):
+    """A prediction stated before anything runs; code computes its verdict from the results' intervals."""
+
+    id: Annotated[str, _cap(8)] = Field(default="", description="Short id: H1, H2, ... (filled in if left empty).")
+    statement: Annotated[str, _cap(400)] = Field(description="The prediction in one sentence, without numbers.")
+    metric: Annotated[str, _cap(120)] = Field(
+        description="A metric name or a comparison name from the chosen tool's card (exactly as listed there)."
+    )
+    baseline: Annotated[str, _cap(120)] | None = Field(
+        default=None,
+        description="For a comparison between two metrics: the metric subtracted (effect = metric - baseline); "
+        "null when `metric` is one metric or a comparison name.",
+    )
+    predicted: Literal["increase", "decrease"] = Field(
+        description="'increase': the effect is predicted above the null value; 'decrease': below it."
+    )
+    null: float = Field(
+        default=0.0,
+        description="The effect's value if the prediction is false: 0 for a difference or PGR, 0.5 for a "
+        "binary accuracy at chance.",
+    )
+    min_effect: float = Field(
+        default=0.0, ge=0.0, description="Smallest effect beyond the null that counts as support (0 = any)."
+    )
+
+
 class ExperimentPlan(_ModelFilled):
     """One experiment the loop could run, built on an allow-listed recipe."""
 
@@ -65,6 +93,15 @@ class ExperimentPlan(_ModelFilled):
     recipe: Annotated[str, _cap(64)] = Field(description="Name of one recipe from the list of available recipes.")
     config: dict[str, Any] = Field(
         default_factory=dict, description="Settings for the recipe, using only that recipe's config fields."
+    )
+    hypotheses: list[Hypothesis] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Pre-registered predictions, each on a metric or comparison of the recipe's card.",
+    )
+    open_fields: list[str] = Field(
+        default_factory=list,
+        description="Config fields the loop may change if the run fails (empty: the approved config is final).",
     )
     expected_outcome: Annotated[str, _cap(800)] = Field(default="", description="What result you expect and why.")
     controls: list[str] = Field(default_factory=list, description="Baselines or controls compared against.")
@@ -118,23 +155,78 @@ class FreeCell(_ModelFilled):
     purpose: Annotated[str, _cap(300)] = Field(default="", description="One line: what the cell does.")
 
 
-class Finding(_ModelFilled):
-    """One claim about a metric from results.json; the number itself is filled in from the file."""
+class Claim(_ModelFilled):
+    """One statement about the results, naming what it rests on; the checker drops it if the evidence disagrees."""
 
-    metric: str = Field(description="Dotted metric name exactly as listed in the results.")
     statement: Annotated[str, _cap(600)] = Field(
-        description="What the metric shows, in words, without writing the number itself."
+        description="The claim in one sentence, without writing any number (numbers come from results.json)."
+    )
+    about: list[str] = Field(
+        description="What the claim rests on: hypothesis ids (H1, H2, ...) and/or exact metric names from the results.",
+        min_length=1,
+        max_length=6,
+    )
+    stance: Literal["supports", "refutes", "inconclusive", "describes"] = Field(
+        default="describes",
+        description="For a claim about hypotheses: does the evidence support, refute, or not settle them? "
+        "'describes' for a plain description of metrics.",
+    )
+    direction: Literal["higher", "lower"] | None = Field(
+        default=None,
+        description="For a claim comparing two metrics in `about` (first vs second): is the first higher or lower?",
     )
 
 
 class Analysis(_ModelFilled):
-    """The model's reading of the results: words only; numbers come from results.json."""
+    """The model's reading of the results: claims that name their evidence; numbers and verdicts come from code."""
 
-    summary: Annotated[str, _cap(1500)] = Field(description="Two or three sentences answering the question.")
-    findings: list[Finding] = Field(default_factory=list, description="Claims, each tied to one metric.")
-    limitations: list[str] = Field(default_factory=list, description="Caveats of this experiment.")
-    supports_hypothesis: Literal["yes", "no", "unclear"] = Field(
-        default="unclear", description="Whether the results support the hypothesis."
+    claims: list[Claim] = Field(
+        default_factory=list, description="What the results show, each claim naming its evidence.", max_length=8
+    )
+    limitations: list[str] = Field(default_factory=list, description="Caveats of this experiment.", max_length=8)
+
+
+class ToolChoice(_ModelFilled):
+    """Which tool on the shortlist can test the question, or none."""
+
+    tool: Annotated[str, _cap(64)] = Field(
+        description="One tool name from the shortlist, or 'none' when no listed tool tests this question."
+    )
+    reason: Annotated[str, _cap(600)] = Field(description="Why this tool tests the question (or why none does).")
+
+
+class CitedStatement(_ModelFilled):
+    """A sentence answered from the literature, with the passages it rests on."""
+
+    statement: Annotated[str, _cap(600)] = Field(description="One sentence the quoted passages support.")
+    keys: list[str] = Field(
+        description="Citation keys (paper_id#chunk_id) from the evidence that support it.", min_length=1, max_length=4
+    )
+
+
+class ScopeNote(_ModelFilled):
+    """What a question needs when no tool of ara can test it, and what the literature already says."""
+
+    needs: Annotated[str, _cap(800)] = Field(description="What an experiment answering the question would need.")
+    would_build: Annotated[str, _cap(800)] = Field(
+        description="What tool would have to be built for ara to test it (data, models, measurements)."
+    )
+    answer: list[CitedStatement] = Field(
+        default_factory=list,
+        max_length=6,
+        description="What the quoted passages say about the question, each statement citing its keys; empty if "
+        "they say nothing relevant.",
+    )
+
+
+class Critique(_ModelFilled):
+    """A second look at the run before the report: does it test the question, what confounds it, what next."""
+
+    tests_question: Literal["yes", "partly", "no"] = Field(description="Does this experiment test the question asked?")
+    why: Annotated[str, _cap(600)] = Field(description="One or two sentences on why.")
+    confounds: list[str] = Field(default_factory=list, max_length=5, description="Confounds or threats that remain.")
+    follow_ups: list[str] = Field(
+        default_factory=list, max_length=4, description="Experiments that would settle what this one leaves open."
     )
 
 
@@ -220,6 +312,8 @@ class RunOutcome(_Record):
     """Where a resume continues (None when finished)."""
     plans: tuple[ExperimentPlan, ...] = ()
     """The plans waiting for approval (status ``awaiting_approval``), decoded once."""
+    plan_notes: tuple[tuple[str, ...], ...] = ()
+    """For each plan, what code changed before approval and why (seeds raised, hypotheses refused)."""
     proposal_id: str | None = None
     """Proposal id when proposed."""
     report_path: str | None = None

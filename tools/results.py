@@ -17,7 +17,7 @@ import platform
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -57,6 +57,8 @@ class Metric(BaseModel):
     """Per-seed (or per-item) values, paired by position across metrics of one run; NaN where undefined."""
     ci: str | None = None
     """How the interval was computed, e.g. ``bootstrap95``."""
+    over: Literal["seeds", "items"] | None = None
+    """What ``values`` and the interval are over: one value per seed, or per test item (0/1 outcomes)."""
 
     @field_validator("values", mode="before")
     @classmethod

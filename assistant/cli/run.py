@@ -4,13 +4,15 @@ Covers mapping settings and flags onto a ``RunContext`` (the LLM from ``connect_
 ``tools.kernel.KernelPool``, the paper library under ``<workspace>/.ara/papers`` when it has papers, the
 ``tools.vcs`` workspace, the budget), progress lines (node, cell, tokens) from the run log, the approval prompt
 when a person is at the terminal, and Ctrl-C as a clean, resumable stop. Does not contain loop logic
-(``assistant.graph``; dependencies come from ``assistant.graph.session.open_run_context``). Exit codes: 0 ok
-(finished, or paused for an approval), 2 user error, 130 interrupted.
+(``assistant.graph``; runs start and resume through ``assistant.graph.session.RunSession``). Exit codes: 0 ok
+(finished, paused for an approval, plans rejected, or out of scope), 2 a failed run or a user error, 130
+interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -18,9 +20,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import click
+from pydantic import ValidationError
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.cli.common import echo_json, settings_from
+from assistant.errors import AssistantError
 from assistant.events import (
     ApprovalRequested,
     BudgetExhausted,
@@ -56,22 +60,75 @@ def _progress(to_stderr: bool) -> Callable[[Event], None]:
     return show
 
 
-def _ask_approval(plans: Sequence[ExperimentPlan]) -> Approval | None:
+def show_plans(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]] = ()) -> None:
+    """Print the plans waiting for approval: what will run, exactly, and what it predicts."""
     for number, plan in enumerate(plans, start=1):
         click.echo(f"\nPlan {number}: {plan.title}  [recipe {plan.recipe}]")
         click.echo(f"  hypothesis: {plan.hypothesis}")
         click.echo(f"  method: {plan.method}")
-        click.echo(f"  config: {plan.config}")
+        click.echo(f"  config (frozen; this is what runs): {json.dumps(plan.config, sort_keys=True)}")
+        if plan.open_fields:
+            click.echo(f"  the loop may change on failure: {', '.join(plan.open_fields)}")
+        for h in plan.hypotheses:
+            effect = h.metric if h.baseline is None else f"{h.metric} - {h.baseline}"
+            side = ">" if h.predicted == "increase" else "<"
+            edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
+            click.echo(f"  {h.id}: {h.statement}  [predicts {effect} {side} {edge:g}]")
+        if not plan.hypotheses:
+            click.echo("  no pre-registered hypothesis: the report will state no verdict")
+        for note in notes[number - 1] if number - 1 < len(notes) else ():
+            click.echo(f"  note: {note}")
         if plan.citations:
             click.echo(f"  cites: {', '.join(plan.citations)}")
+
+
+def read_plan_file(path: Path) -> ExperimentPlan:
+    """An edited plan from a JSON file.
+
+    Raises:
+        AssistantError: missing, not JSON, or not a valid plan (the fields named).
+    """
+    try:
+        return ExperimentPlan.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise AssistantError(f"cannot read the plan file {path}: {err.strerror}", title="Bad plan file") from err
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors())
+        raise AssistantError(
+            f"{path} is not a valid experiment plan ({problems}); start from the JSON that 'ara resume RUN_ID "
+            "--json' prints under plans",
+            title="Bad plan file",
+        ) from err
+
+
+def _edit_plan(plan: ExperimentPlan) -> ExperimentPlan | None:
+    edited = click.edit(plan.model_dump_json(indent=2), extension=".json")
+    if edited is None:
+        return None
+    try:
+        return ExperimentPlan.model_validate_json(edited)
+    except ValidationError as err:
+        click.echo(f"the edited plan is not valid: {err.errors()[0]['msg']} at {err.errors()[0]['loc']}", err=True)
+        return None
+
+
+def _ask_approval(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]] = ()) -> Approval | None:
+    show_plans(plans, notes)
     answer = click.prompt(
-        "\nApprove which plan? (number, 'r' to reject, 'l' to decide later)", default="1", show_default=True
+        "\nApprove which plan? (number, 'eN' to edit plan N first, 'r' to reject, 'l' to decide later)",
+        default="1",
+        show_default=True,
     ).strip()
     if answer.lower() == "l":
         return None
     reviewer = click.prompt("Your name", default="user")
     if answer.lower() == "r":
         return Approval(decision="reject", reviewer=reviewer, comment=click.prompt("Why", default=""))
+    if answer.lower().startswith("e") and answer[1:].isdigit() and 1 <= int(answer[1:]) <= len(plans):
+        edited = _edit_plan(plans[int(answer[1:]) - 1])
+        if edited is None:
+            return None
+        return Approval(decision="modify", reviewer=reviewer, plan=edited, comment="edited before approval")
     if not answer.isdigit() or not 1 <= int(answer) <= len(plans):
         raise click.BadParameter(f"{answer!r} is not a plan number between 1 and {len(plans)}")
     return Approval(decision="approve", reviewer=reviewer, plan_index=int(answer) - 1)
@@ -104,7 +161,7 @@ async def _drive(
             outcome = await session.resume(run_id, approval)
         interactive = not quiet and sys.stdin.isatty()
         while outcome.status == "awaiting_approval" and interactive:
-            answer = _ask_approval(outcome.plans)
+            answer = _ask_approval(outcome.plans, outcome.plan_notes)
             if answer is None:
                 break
             outcome = await session.resume(run_id, answer)
@@ -121,10 +178,17 @@ def _finish(outcome: RunOutcome, as_json: bool) -> None:
         click.echo(f"waiting for a plan approval: ara resume {run_id} --approve 1 (or --reject)")
     if outcome.failure:
         click.echo(f"stopped: {outcome.failure}")
+    if outcome.status == "awaiting_approval" and outcome.plans:
+        show_plans(outcome.plans, outcome.plan_notes)
     if outcome.report_path:
         click.echo(f"report: {outcome.report_path}")
     if outcome.proposal_id:
         click.echo(f"proposal: {outcome.proposal_id} (review it with: ara review show {outcome.proposal_id})")
+
+
+def _exit_code(outcome: RunOutcome) -> int:
+    """0 for a finished, paused, rejected or out-of-scope run; 2 for one that failed or ran out of budget."""
+    return 2 if outcome.status in ("failed", "budget_exhausted") else 0
 
 
 def _deps(ctx: click.Context) -> SessionDeps | None:
@@ -180,6 +244,7 @@ def run(
         ),
     )
     _finish(outcome, as_json)
+    sys.exit(_exit_code(outcome))
 
 
 @click.command()
@@ -187,6 +252,13 @@ def run(
 @click.option("--auto-approve-plans", is_flag=True, help="Let the unattended policy approve a pending plan.")
 @click.option("--approve", "approve_plan", type=click.IntRange(1), default=None, help="Approve plan N.")
 @click.option("--reject", "reject_comment", default=None, help="Reject the pending plans with this comment.")
+@click.option(
+    "--modify",
+    "modify_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Approve this edited plan (a JSON ExperimentPlan, e.g. one from --json's plans) instead.",
+)
 @click.option("--reviewer", default="user", show_default=True, help="Who approves or rejects.")
 @click.option("--budget", "budget_spec", default=None, help="New limits: tokens=N,cells=N,wall=SECONDS,debug=N")
 @click.option("--code-mode", type=click.Choice(["recipe", "free"]), default=None, help="Default: settings.")
@@ -198,6 +270,7 @@ def resume(
     auto_approve_plans: bool,
     approve_plan: int | None,
     reject_comment: str | None,
+    modify_file: Path | None,
     reviewer: str,
     budget_spec: str | None,
     code_mode: str | None,
@@ -207,9 +280,11 @@ def resume(
     settings = settings_from(ctx)
     RunSession(settings).run_dir(run_id)  # an unknown run is refused before anything starts
     approval = None
-    if approve_plan is not None and reject_comment is not None:
-        raise click.UsageError("use either --approve N or --reject COMMENT")
-    if approve_plan is not None:
+    if sum(x is not None for x in (approve_plan, reject_comment, modify_file)) > 1:
+        raise click.UsageError("use one of --approve N, --reject COMMENT or --modify PLAN.json")
+    if modify_file is not None:
+        approval = Approval(decision="modify", reviewer=reviewer, plan=read_plan_file(modify_file), comment="edited")
+    elif approve_plan is not None:
         approval = Approval(decision="approve", reviewer=reviewer, plan_index=approve_plan - 1)
     elif reject_comment is not None:
         approval = Approval(decision="reject", reviewer=reviewer, comment=reject_comment)
@@ -230,6 +305,7 @@ def resume(
         ),
     )
     _finish(outcome, as_json)
+    sys.exit(_exit_code(outcome))
 
 
 def summarise_run(run_path: Path) -> RunSummary | None:

@@ -1,8 +1,9 @@
 """The research loop's topology: ``build_graph()`` returns an uncompiled ``StateGraph``.
 
-``intake → search_literature → propose_experiments → approve_plan → write_code → run_cells ⇄ debug →
-analyse_results → write_report → propose_change``. Routing reads only typed state (``status``, the last cell's
-status), never model text. Nothing is compiled or connected at import. Does not cover checkpointers or running
+``intake → search_literature → choose_tool → propose_experiments → approve_plan → write_code → run_cells ⇄ debug →
+analyse_results → critique → write_report → propose_change``; ``choose_tool`` routes a question no tool tests to
+``answer_out_of_scope`` (a report, no experiment). Routing reads only typed state (``tool``, ``status``, the last
+cell's status), never model text. Nothing is compiled or connected at import. Does not cover checkpointers or running
 (``assistant.graph.runner``).
 """
 
@@ -19,15 +20,28 @@ from assistant.graph.state import GraphState
 NODE_ORDER = (
     "intake",
     "search_literature",
+    "choose_tool",
+    "answer_out_of_scope",
     "propose_experiments",
     "approve_plan",
     "write_code",
     "run_cells",
     "debug",
     "analyse_results",
+    "critique",
     "write_report",
     "propose_change",
 )
+
+
+def after_choice(state: GraphState) -> Literal["propose_experiments", "answer_out_of_scope"]:
+    """No tool tests the question: the run ends out of scope, never with an unrelated experiment."""
+    return "propose_experiments" if state.get("tool") else "answer_out_of_scope"
+
+
+def after_debug(state: GraphState) -> Literal["run_cells", "__end__"]:
+    """A recipe whose approved config failed with no field open ends the run."""
+    return "__end__" if state.get("status") == "failed" else "run_cells"
 
 
 def after_approval(state: GraphState) -> Literal["write_code", "__end__"]:
@@ -52,23 +66,29 @@ def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
     )
     graph.add_node("intake", nodes.intake)
     graph.add_node("search_literature", nodes.search_literature)
+    graph.add_node("choose_tool", nodes.choose_tool)
+    graph.add_node("answer_out_of_scope", nodes.answer_out_of_scope)
     graph.add_node("propose_experiments", nodes.propose_experiments)
     graph.add_node("approve_plan", nodes.approve_plan)
     graph.add_node("write_code", nodes.write_code)
     graph.add_node("run_cells", nodes.run_cells)
     graph.add_node("debug", nodes.debug)
     graph.add_node("analyse_results", nodes.analyse_results)
+    graph.add_node("critique", nodes.critique)
     graph.add_node("write_report", nodes.write_report)
     graph.add_node("propose_change", nodes.propose_change)
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "search_literature")
-    graph.add_edge("search_literature", "propose_experiments")
+    graph.add_edge("search_literature", "choose_tool")
+    graph.add_conditional_edges("choose_tool", after_choice, ["propose_experiments", "answer_out_of_scope"])
+    graph.add_edge("answer_out_of_scope", END)
     graph.add_edge("propose_experiments", "approve_plan")
     graph.add_conditional_edges("approve_plan", after_approval, ["write_code", END])
     graph.add_edge("write_code", "run_cells")
     graph.add_conditional_edges("run_cells", after_cells, ["analyse_results", "debug", END])
-    graph.add_edge("debug", "run_cells")
-    graph.add_edge("analyse_results", "write_report")
+    graph.add_conditional_edges("debug", after_debug, ["run_cells", END])
+    graph.add_edge("analyse_results", "critique")
+    graph.add_edge("critique", "write_report")
     graph.add_edge("write_report", "propose_change")
     graph.add_edge("propose_change", END)
     return graph

@@ -20,6 +20,7 @@ from assistant.llm.client import LLMClient
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import RunLog
 from assistant.schemas import Approval, CodeMode, ReportDraftMode
+from assistant.toolchoice import ToolRanker
 from tools.papers.models import ResolvedCitation
 
 
@@ -153,6 +154,14 @@ class RunContext:
     """Prompt templates already logged in this process."""
     node_tokens_start: int = 0
     """The ledger's token count when the current node started (for mid-node budget checks)."""
+    ranker: ToolRanker | None = None
+    """Ranks the recipes' cards against the question; built from ``recipes`` on first use when None."""
+
+    def tool_ranker(self) -> ToolRanker:
+        """The ranker over the available recipes' cards (MiniLM loads on first use)."""
+        if self.ranker is None:
+            self.ranker = ToolRanker(self.recipes.cards())
+        return self.ranker
 
     def policy_approval(self) -> Approval | None:
         """The unattended policy's answer, or None when a person must decide."""

@@ -100,6 +100,7 @@ def _outcome(
         status=status,
         next_node=next_node,
         plans=plans,
+        plan_notes=tuple(tuple(n) for n in values.get("plan_notes") or []) if plans else (),
         proposal_id=str(proposal["id"]) if proposal else None,
         report_path=values.get("report_path"),
         results_path=values.get("results_path"),

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 from assistant.errors import AssistantError
-from assistant.schemas import Analysis, Approval, ExperimentPlan, ResearchBrief
+from assistant.schemas import Analysis, Approval, Critique, ExperimentPlan, ResearchBrief
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump when a key is added, removed or changes meaning; old checkpoints are then refused with a clear message."""
+READABLE_VERSIONS = (1, 2)
+"""Versions this code resumes: version 1 lacks the keys version 2 added (all optional here), nothing else."""
 
 
 class GraphState(TypedDict, total=False):
@@ -30,7 +32,12 @@ class GraphState(TypedDict, total=False):
     failure: str | None
     brief: dict[str, Any] | None
     evidence: list[dict[str, Any]]
+    shortlist: dict[str, Any] | None
+    tool: str | None
+    tool_reason: str | None
     plans: list[dict[str, Any]]
+    plan_notes: list[list[str]]
+    approved_notes: list[str]
     approval: dict[str, Any] | None
     plan: dict[str, Any] | None
     pending_code: dict[str, Any] | None
@@ -40,6 +47,7 @@ class GraphState(TypedDict, total=False):
     results_path: str | None
     metrics: dict[str, Any]
     analysis: dict[str, Any] | None
+    critique: dict[str, Any] | None
     report_path: str | None
     proposal: dict[str, Any] | None
     tokens_used: int
@@ -59,7 +67,12 @@ def initial_state(run_id: str, question: str, run_dir: str, workspace: str) -> G
         failure=None,
         brief=None,
         evidence=[],
+        shortlist=None,
+        tool=None,
+        tool_reason=None,
         plans=[],
+        plan_notes=[],
+        approved_notes=[],
         approval=None,
         plan=None,
         pending_code=None,
@@ -69,6 +82,7 @@ def initial_state(run_id: str, question: str, run_dir: str, workspace: str) -> G
         results_path=None,
         metrics={},
         analysis=None,
+        critique=None,
         report_path=None,
         proposal=None,
         tokens_used=0,
@@ -88,7 +102,7 @@ def check_schema_version(values: dict[str, Any], run_id: str) -> None:
         CheckpointVersionError: says which version was found, which is expected and what to do.
     """
     found = values.get("schema_version")
-    if found != SCHEMA_VERSION:
+    if found not in READABLE_VERSIONS:
         raise CheckpointVersionError(
             f"run {run_id} was checkpointed with research-loop state version {found!r}, but this ara expects "
             f"version {SCHEMA_VERSION}. Resume it with the ara release that started it, or start a new run "
@@ -131,3 +145,9 @@ def approval_of(state: GraphState) -> Approval:
 def analysis_of(state: GraphState) -> Analysis:
     """The analysis of the run's results."""
     return Analysis.model_validate(_required(state, "analysis"))
+
+
+def critique_of(state: GraphState) -> Critique | None:
+    """The critic's second look (None before ``critique`` ran, or in a run from an older version)."""
+    data = state.get("critique")
+    return Critique.model_validate(data) if data else None

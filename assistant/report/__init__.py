@@ -12,10 +12,11 @@ from assistant.report.citations import CitationResolver
 from assistant.report.errors import ReportError, ResultsFileError
 from assistant.report.guide import placeholder_guide
 from assistant.report.model import (
+    CheckedClaim,
     CheckResult,
-    ClaimVerdict,
-    DraftClaim,
+    ExperimentRecord,
     FigureRef,
+    HypothesisResult,
     Offender,
     Provenance,
     Reference,
@@ -28,10 +29,11 @@ from assistant.report.results import Metric, ResultsDocument, Table, load_result
 
 __all__ = [
     "CheckResult",
+    "CheckedClaim",
     "CitationResolver",
-    "ClaimVerdict",
-    "DraftClaim",
+    "ExperimentRecord",
     "FigureRef",
+    "HypothesisResult",
     "Metric",
     "Offender",
     "Provenance",

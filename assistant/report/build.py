@@ -1,7 +1,7 @@
 """Build a ``Report`` from a run directory and a model-written draft; write it next to the run's results.
 
-Covers ``build_report`` (read results.json/config.json, judge claims, resolve citations, draw the metrics
-figure, collect provenance, run the checker), ``write_report`` (report.md, report.html, report.json, written
+Covers ``build_report`` (read results.json/config.json, compute the hypotheses' verdicts, check the claims, render
+the code-written sections, resolve citations, draw the metrics figure, collect provenance, run the checker), ``write_report`` (report.md, report.html, report.json, written
 atomically) and ``load_report``. Does not cover the LLM call that writes the draft (the research loop does).
 """
 
@@ -15,17 +15,20 @@ from typing import NamedTuple
 
 from pydantic import ValidationError
 
+from assistant.cards import family_sizes, metric_pattern
 from assistant.report.check import check_report, prose_fields
 from assistant.report.citations import KEY_RE, CitationResolver, reference_from
+from assistant.report.claims import check_claims
+from assistant.report.compose import discussion_markdown, methods_markdown, summary_markdown
 from assistant.report.errors import ReportError
 from assistant.report.figures import draw_metrics_figure
-from assistant.report.model import SECTIONS, FigureRef, Reference, Report, ReportDraft
+from assistant.report.model import ExperimentRecord, FigureRef, HypothesisResult, Reference, Report, ReportDraft
 from assistant.report.prose import cite_keys, placeholders
 from assistant.report.provenance import collect_provenance
 from assistant.report.render_html import render_html
 from assistant.report.render_md import render_markdown
-from assistant.report.results import load_config, load_results
-from assistant.report.stats import judge_claim
+from assistant.report.results import ResultsDocument, load_config, load_results
+from assistant.report.stats import evaluate_hypothesis
 from tools.papers.ids import ArxivTitleIndex
 from tools.papers.models import UnknownCitationError
 
@@ -72,12 +75,32 @@ def _references(report: Report, resolver: CitationResolver | None) -> list[Refer
     return refs
 
 
+def evaluate_hypotheses(results: ResultsDocument, experiment: ExperimentRecord | None) -> list[HypothesisResult]:
+    """The computed verdicts of the experiment's pre-registered hypotheses (families Bonferroni-adjusted)."""
+    if experiment is None or not experiment.hypotheses:
+        return []
+    sizes = family_sizes(experiment.hypotheses)
+    out = []
+    for hypothesis in experiment.hypotheses:
+        over = next(
+            (
+                o
+                for template, o in experiment.metric_over.items()
+                if metric_pattern(template).fullmatch(hypothesis.metric)
+            ),
+            None,
+        )
+        out.append(evaluate_hypothesis(hypothesis, results, over=over, family=sizes[hypothesis.id]))
+    return out
+
+
 def build_report(
     run_dir: Path,
     draft: ReportDraft,
     resolver: CitationResolver | None,
     *,
     question: str | None = None,
+    experiment: ExperimentRecord | None = None,
     arxiv_index: ArxivTitleIndex | None = None,
     now: datetime | None = None,
 ) -> Report:
@@ -85,10 +108,12 @@ def build_report(
 
     Args:
         run_dir: ``<workspace>/runs/<run_id>`` holding results.json (required), config.json, events.jsonl.
-        draft: The model-written prose, claims and cited keys.
+        draft: The model-written claims, rationale, limitations, next steps and cited keys.
         resolver: The paper library (``tools.papers.PaperLibrary`` or any ``CitationResolver``); None when the
             run has no library (every citation then fails the check).
         question: The research question; default: ``question`` in config.json, else the results title.
+        experiment: What the loop approved and ran (hypotheses, approved config, tool card); None for a report
+            built from results alone (no verdicts, no config comparison).
         arxiv_index: Optional arXiv id -> title index for existence and title checks.
         now: Build time (tests pass a fixed one).
 
@@ -106,25 +131,36 @@ def build_report(
     generated = draw_metrics_figure(results, run_dir)
     if generated is not None and generated.name not in results.figures:
         figures.append(generated)
-    sections = {name: _truncate(getattr(draft, name)) for name in SECTIONS}
-    claims = [
-        judge_claim(claim.model_copy(update={"statement": _truncate(claim.statement)}), results)
-        for claim in draft.claims
-    ]
+    claims = [c.model_copy(update={"statement": _truncate(c.statement)}) for c in draft.claims]
+    hypotheses = evaluate_hypotheses(results, experiment)
+    checked = check_claims(claims, results, hypotheses, experiment)
+    rationale = _truncate(draft.rationale)
+    methods = methods_markdown(experiment, config, results)
+    if rationale.strip():
+        methods += f"\n\n**Rationale** (the model's words): {rationale}"
     report = Report(
         run_id=run_dir.name,
         title=(results.title or asked)[:300],
         question=asked,
-        claims=claims,
+        summary=summary_markdown(hypotheses, checked, experiment),
+        methods=methods,
+        rationale=rationale,
+        results_discussion=discussion_markdown(checked),
+        limitations=_truncate(draft.limitations),
+        next_steps=_truncate(draft.next_steps),
+        hypotheses=hypotheses,
+        claims=checked,
+        experiment=experiment,
         cited_keys=list(draft.cited_keys),
         figures=figures,
         results=results,
         provenance=collect_provenance(run_dir, results, config),
         created_at=now or datetime.now(UTC),
-        **sections,
     )
     report = report.model_copy(update={"references": _references(report, resolver)})
-    check = check_report(report, results, resolver, arxiv_index=arxiv_index, run_dir=run_dir, config=config)
+    check = check_report(
+        report, results, resolver, arxiv_index=arxiv_index, run_dir=run_dir, config=config, question=asked
+    )
     return report.model_copy(update={"check": check})
 
 

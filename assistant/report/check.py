@@ -17,7 +17,7 @@ from typing import Any
 
 from assistant.report.citations import KEY_RE, CitationResolver
 from assistant.report.figures import read_figure
-from assistant.report.model import SECTIONS, CheckResult, Offender, Report
+from assistant.report.model import MODEL_TEXT, CheckResult, Offender, Report
 from assistant.report.prose import ARXIV_MENTION_RE, LineIndex, NumberSet, cite_keys, numerals, placeholders
 from assistant.report.results import METRIC_FIELDS, Metric, ResultsDocument, format_number
 from tools.papers.ids import ArxivTitleIndex, check_arxiv_id
@@ -32,12 +32,13 @@ def _position(offender: Offender) -> tuple[int, int]:
 
 
 def prose_fields(report: Report) -> Iterator[tuple[str, str]]:
-    """Every model-written text of the report as ``(location prefix, text)``, in document order."""
-    yield "summary", report.summary
-    for i, verdict in enumerate(report.claims):
-        yield f"claims[{i}].statement", verdict.claim.statement
-    for name in SECTIONS[1:]:
-        yield name, report.section(name)
+    """Every model-written text the report shows as its own words (accepted claims, rationale, limitations,
+    next steps) as ``(location prefix, text)``, in document order. Code-written sections are not scanned."""
+    for i, checked in enumerate(report.claims):
+        if checked.accepted:
+            yield f"claims[{i}].statement", checked.claim.statement
+    for name in MODEL_TEXT:
+        yield name, str(getattr(report, name))
 
 
 def split_metric_ref(arg: str, metrics: Mapping[str, Metric]) -> tuple[str, str | None] | None:
@@ -73,9 +74,12 @@ def _numbers(x: Any, depth: int = 0) -> Iterator[float]:
             yield from _numbers(value, depth + 1)
 
 
-def traceable_numbers(report: Report, results: ResultsDocument, config: Mapping[str, Any] | None = None) -> NumberSet:
-    """All numbers a model-typed numeral may match: results, config, seeds, wall time, cited years."""
-    values: list[float] = []
+def traceable_numbers(
+    report: Report, results: ResultsDocument, config: Mapping[str, Any] | None = None, question: str = ""
+) -> NumberSet:
+    """All numbers a model-typed numeral may match: results, config, seeds, wall time, cited years, and numbers
+    quoted from the question itself."""
+    values: list[float] = [n.value for n in numerals(question)]
     for metric in results.metrics.values():
         values.extend(_numbers(metric.model_dump(exclude={"ci"})))
         if metric.values:
@@ -111,10 +115,12 @@ class _Checker:
         arxiv_index: ArxivTitleIndex | None,
         run_dir: Path | None,
         config: Mapping[str, Any] | None,
+        question: str = "",
     ) -> None:
         self.report, self.results, self.resolver = report, results, resolver
         self.arxiv_index, self.run_dir = arxiv_index, run_dir
-        self.numbers = traceable_numbers(report, results, config)
+        self.config = dict(config or {})
+        self.numbers = traceable_numbers(report, results, config, question)
         self.offenders: list[Offender] = []
         self.warnings: list[str] = []
         self.filled = self.traced = 0
@@ -198,8 +204,52 @@ class _Checker:
                 "placeholder or remove it",
             )
         if TRUNCATION_MARK in text:
-            self.warnings.append(f"{where} was truncated when the report was built")
+            self.flag("section", where, where, "was truncated when the report was built: the reader sees part of it")
         self.offenders[before:] = sorted(self.offenders[before:], key=_position)
+
+    def loop_checks(self) -> None:
+        """What the research loop must hold to: claims with evidence, sections written, a tool that fits the
+        question, and the approved config being what ran."""
+        for i, checked in enumerate(self.report.claims):
+            if not checked.accepted:
+                self.flag("claim", f"claims[{i}]", checked.claim.statement[:200], f"dropped: {checked.reason}")
+        if not self.report.limitations.strip():
+            self.flag("section", "limitations", "limitations", "empty: a reviewer needs the experiment's limits")
+        if not self.report.hypotheses and not any(c.accepted for c in self.report.claims):
+            self.flag("empty", "summary", "summary", "no hypothesis and no accepted claim: there is nothing to verify")
+        experiment = self.report.experiment
+        if experiment is None:
+            return
+        if not experiment.offered:
+            self.flag(
+                "fit",
+                "methods",
+                experiment.tool,
+                f"tool {experiment.tool!r} was not on the question's shortlist: it may not test the question",
+            )
+        for difference in config_differences(experiment.approved_config, self.config, experiment.host_fields):
+            self.flag("config", "config.json", difference, "the executed config differs from the approved plan")
+
+    def coverage(self) -> tuple[list[str], list[str]]:
+        """What was checked and what was not, in words for the banner."""
+        report = self.report
+        checked = [
+            f"{len(report.hypotheses)} pre-registered hypotheses with computed verdicts",
+            f"{sum(c.accepted for c in report.claims)} of {len(report.claims)} claims held up by their evidence",
+            f"{self.filled} values filled from results.json",
+            f"{self.traced} typed numbers traced",
+            f"{sum(self.resolved.values())} citations resolved",
+        ]
+        not_checked = []
+        if report.experiment is None:
+            not_checked.append("the approved plan (this report was built from results alone)")
+        elif report.experiment.self_reported:
+            not_checked.append("the results themselves: the experiment code wrote them, no host scorer did")
+        if not report.hypotheses:
+            not_checked.append("any verdict: no hypothesis was registered before the run")
+        if self.resolver is None:
+            not_checked.append("citations: no paper library was available")
+        return checked, not_checked
 
     def run(self) -> CheckResult:
         if _dump(self.report.results) != _dump(self.results):
@@ -226,8 +276,12 @@ class _Checker:
             if bad:
                 shown = ", ".join(f"{f} = {format_number(metric.field(f))}" for f in bad)
                 self.warnings.append(f"metric {name} has a non-finite value ({shown})")
+        self.loop_checks()
+        checked, not_checked = self.coverage()
         return CheckResult(
             ok=not self.offenders,
+            checked=checked,
+            not_checked=not_checked,
             offenders=self.offenders,
             warnings=self.warnings,
             placeholders_filled=self.filled,
@@ -244,6 +298,7 @@ def check_report(
     arxiv_index: ArxivTitleIndex | None = None,
     run_dir: Path | None = None,
     config: Mapping[str, Any] | None = None,
+    question: str = "",
 ) -> CheckResult:
     """Check every number and citation of ``report`` against ``results`` and ``resolver``.
 
@@ -253,9 +308,24 @@ def check_report(
         resolver: The paper library (anything with ``resolve(key)``); None fails every citation.
         arxiv_index: Optional id -> title index; with it, cited arXiv ids must exist and match their title.
         run_dir: The run directory; with it, figure files are checked too.
-        config: The run's ``config.json``; its numbers count as traceable.
+        config: The run's ``config.json``; its numbers count as traceable, and it is compared with the config
+            approved in ``report.experiment``.
+        question: The question asked; numbers and model names quoted from it are not flagged.
 
     Returns:
         ``CheckResult`` with ``ok`` False and one ``Offender`` per problem, each with its location.
     """
-    return _Checker(report, results, resolver, arxiv_index, run_dir, config).run()
+    return _Checker(report, results, resolver, arxiv_index, run_dir, config, question).run()
+
+
+def config_differences(approved: Mapping[str, Any], executed: Mapping[str, Any], host_fields: list[str]) -> list[str]:
+    """``field: approved -> executed`` for every approved field the executed config changed (host fields aside)."""
+    out = []
+    for key, value in approved.items():
+        if key in host_fields:
+            continue
+        if key not in executed:
+            out.append(f"{key}: {value!r} -> (missing)")
+        elif executed[key] != value:
+            out.append(f"{key}: {value!r} -> {executed[key]!r}")
+    return out

@@ -66,7 +66,7 @@ def figure_numbers(report: Report) -> dict[str, int]:
             found += [p.arg for p in placeholders(text) if p.kind == "figure" and p.arg in names]
         return found
 
-    early = placed([report.summary, *(v.claim.statement for v in report.claims), report.methods])
+    early = placed([report.summary, report.methods])
     late = placed([report.results_discussion, report.limitations, report.next_steps])
     results = [f.name for f in report.figures if f.name not in early and f.name not in late]
     order: dict[str, int] = {}

@@ -1,20 +1,24 @@
 """Typed records of a write-up: the model-written ``ReportDraft``, the full ``Report``, and check outcomes.
 
 Covers the data only. ``ReportDraft`` is what the LLM fills through structured output, so its fields carry
-``Field(description=...)`` (the model reads them); the other records use attribute docstrings. Building,
-checking and rendering live in ``build``, ``check``, ``render_md`` and ``render_html``.
+``Field(description=...)`` (the model reads them); the other records use attribute docstrings. What the model
+writes is typed claims that name their evidence, a design rationale, limitations and next steps; the summary,
+methods and discussion are rendered by code from the computed verdicts, the executed config and the accepted
+claims (``assistant.report.compose``). Building, checking and rendering live in ``build``, ``claims``, ``check``,
+``render_md`` and ``render_html``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.report.results import ResultsDocument
+from assistant.schemas import Claim, Hypothesis
 
-REPORT_SCHEMA = "ara.report/1"
+REPORT_SCHEMA = "ara.report/2"
 SectionName = Literal["summary", "methods", "results_discussion", "limitations", "next_steps"]
 SECTIONS: tuple[SectionName, ...] = ("summary", "methods", "results_discussion", "limitations", "next_steps")
 SECTION_TITLES: dict[str, str] = {
@@ -24,67 +28,140 @@ SECTION_TITLES: dict[str, str] = {
     "limitations": "Limitations",
     "next_steps": "Next steps",
 }
-Verdict = Literal["supported", "inconclusive", "contradicted"]
-OffenderKind = Literal["numeral", "citation", "arxiv", "placeholder", "figure", "stale"]
+MODEL_TEXT: tuple[str, ...] = ("rationale", "limitations", "next_steps")
+"""Report fields the model writes freely (checked for numbers and citations); claims are checked one by one."""
+OffenderKind = Literal[
+    "numeral", "citation", "arxiv", "placeholder", "figure", "stale", "claim", "section", "fit", "config", "empty"
+]
 
 _NO_NUMBERS = " Numbers only through placeholders."
 
 
-class DraftClaim(BaseModel):
-    """One claimed effect, checked against the run's confidence intervals before it is shown."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
-
-    statement: str = Field(description="The claim in one sentence, without numbers.")
-    metric: str = Field(description="Dotted name of the metric in results.json the claim is about.")
-    baseline: str | None = Field(
-        default=None,
-        description="Dotted name of the metric it is compared with; null when `metric` is itself a difference.",
-    )
-    direction: Literal["increase", "decrease"] = Field(
-        description="'increase' if the claim is that metric > baseline (or the difference > 0), else 'decrease'."
-    )
-
-
 class ReportDraft(BaseModel):
-    """The write-up of one run. Never type a number: write {{ metric:<name>.<field> }} (fields: value, mean,
-    ci_low, ci_high, n, ci) and it is filled from results.json; {{ table:<name> }} and {{ figure:<name> }} insert
-    a table or figure; cite papers only as {{ cite:<paper_id#chunk_id> }} with keys from the evidence. Markdown
-    is allowed; HTML is shown as plain text. Typed numbers that match no result mark the report unverified.
+    """The model's part of one run's write-up. Never type a number: write {{ metric:<name>.<field> }} (fields:
+    value, mean, ci_low, ci_high, n, ci) and it is filled from results.json; cite papers only as
+    {{ cite:<paper_id#chunk_id> }} with keys from the evidence. The summary, methods and verdicts are written by
+    code from the results and the executed config; each claim is checked against them and dropped if they
+    disagree. Typed numbers that match no result mark the report unverified.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
-    summary: str = Field(default="", description="Two to five sentences: what was asked and found." + _NO_NUMBERS)
-    methods: str = Field(default="", description="How the experiment was run." + _NO_NUMBERS)
-    results_discussion: str = Field(default="", description="What the results show and do not show." + _NO_NUMBERS)
+    claims: list[Claim] = Field(
+        default_factory=list,
+        max_length=10,
+        description="What the results show, each claim naming the hypotheses or metrics it rests on.",
+    )
+    rationale: str = Field(
+        default="",
+        description="Why this experiment design tests the question (the methods are rendered from the "
+        "executed config)." + _NO_NUMBERS,
+    )
     limitations: str = Field(default="", description="Threats to validity, what was not tested." + _NO_NUMBERS)
     next_steps: str = Field(default="", description="Concrete follow-up experiments." + _NO_NUMBERS)
-    claims: list[DraftClaim] = Field(
-        default_factory=list, description="Effects you claim; each is shown as supported or inconclusive by its CI."
-    )
     cited_keys: list[str] = Field(
         default_factory=list, description="Every paper_id#chunk_id key the report relies on (from the evidence)."
     )
 
 
-class ClaimVerdict(BaseModel):
-    """A draft claim with the verdict its confidence interval supports."""
+class CheckedClaim(BaseModel):
+    """A model-written claim and whether the evidence holds it up (rejected claims are listed, never rewritten)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
-    claim: DraftClaim
+    claim: Claim
     """The claim as the model wrote it."""
-    verdict: Verdict
-    """``supported`` only when the CI excludes zero in the claimed direction."""
+    accepted: bool
+    """True when every named hypothesis and metric exists and the numbers agree with it."""
+    reason: str
+    """Why it was accepted (the evidence) or dropped."""
+
+
+class RelatedPaper(BaseModel):
+    """A passage the literature search retrieved for this run (the related-work list)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    """``paper_id#chunk_id``."""
+    title: str
+    """Paper title."""
+    anchor: str = ""
+    """Section and/or page."""
+
+
+class ExperimentRecord(BaseModel):
+    """What the loop decided and approved, as code recorded it: the report renders its methods from this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    tool: str
+    """The recipe that ran (``free`` for model-written cells)."""
+    family: str = ""
+    """What the tool tests (its card)."""
+    method: str = ""
+    """How the tool works (its card)."""
+    conditions: list[str] = Field(default_factory=list)
+    """Condition terms the tool runs (claims naming another tool's conditions are refused)."""
+    knobs: dict[str, str] = Field(default_factory=dict)
+    """Config fields that change what is tested, and what they mean."""
+    metric_over: dict[str, Literal["seeds", "items"]] = Field(default_factory=dict)
+    """For each metric template of the card: what its interval is over."""
+    tool_fit: float | None = None
+    """The tool's similarity to the question when it was chosen."""
+    offered: bool = True
+    """False when the tool was not on the question's shortlist (a plan edited by a person, a free cell)."""
+    approved_config: dict[str, Any] = Field(default_factory=dict)
+    """The config frozen at approval."""
+    host_fields: list[str] = Field(default_factory=list)
+    """Config fields the host sets (paths), not compared with the executed config."""
+    approved_by: str = ""
+    """Who approved the plan (a person or a policy)."""
+    plan_title: str = ""
+    """The approved plan's title."""
+    hypotheses: list[Hypothesis] = Field(default_factory=list)
+    """The pre-registered hypotheses, resolved to metric names."""
+    self_reported: bool = False
+    """True when the results were written by experiment code and not scored by the host."""
+    evidence: list[RelatedPaper] = Field(default_factory=list)
+    """Passages the literature search retrieved."""
+    notes: list[str] = Field(default_factory=list)
+    """Changes code made to the plan before approval (seeds raised for claims, refused hypotheses)."""
+
+
+class HypothesisResult(BaseModel):
+    """A pre-registered hypothesis with the verdict code computed from the results (never model text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    id: str
+    """``H1``, ``H2``, ..."""
+    statement: str
+    """The prediction as approved."""
+    metric: str
+    """The metric whose effect is tested."""
+    baseline: str | None = None
+    """The metric subtracted, for a comparison (the effect is ``metric - baseline``, paired)."""
+    predicted: Literal["increase", "decrease"]
+    """The predicted side of the null."""
+    null: float = 0.0
+    """The effect's value if the prediction is false."""
+    min_effect: float = 0.0
+    """Smallest effect beyond the null that counts as support."""
     estimate: float | None = None
-    """The estimated difference (or the metric itself when it is a difference)."""
+    """The estimated effect."""
     ci_low: float | None = None
-    """Lower end of the difference's 95% interval."""
+    """Lower end of its 95% interval."""
     ci_high: float | None = None
-    """Upper end of the difference's 95% interval."""
+    """Upper end of its 95% interval."""
+    n: int = 0
+    """Seeds or items behind the interval."""
+    over: Literal["seeds", "items"] | None = None
+    """What the interval is over."""
+    verdict: Literal["supported", "refuted", "inconclusive", "insufficient"]
+    """Computed: see ``assistant.report.stats.verdict_of``."""
     method: str
-    """How the interval was obtained, or why there is none."""
+    """How the interval was computed, or why there is none."""
 
 
 class Reference(BaseModel):
@@ -185,7 +262,11 @@ class CheckResult(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
     ok: bool
-    """True when every number and citation was traced."""
+    """True when every number, citation and claim was traced and nothing else failed."""
+    checked: list[str] = Field(default_factory=list)
+    """What the checker checked, in words (shown in the banner)."""
+    not_checked: list[str] = Field(default_factory=list)
+    """What it could not check, in words (shown in the banner)."""
     offenders: list[Offender] = Field(default_factory=list)
     """Everything that failed the check."""
     warnings: list[str] = Field(default_factory=list)
@@ -212,17 +293,23 @@ class Report(BaseModel):
     question: str
     """The research question (from the run, not from the model)."""
     summary: str = ""
-    """Model-written summary with placeholders."""
+    """Rendered by code: the computed verdicts and the accepted claims (placeholders for numbers)."""
     methods: str = ""
-    """Model-written methods with placeholders."""
+    """Rendered by code from the executed config and the tool's card."""
+    rationale: str = ""
+    """Model-written: why the design tests the question."""
     results_discussion: str = ""
-    """Model-written discussion with placeholders."""
+    """Rendered by code: the accepted claims with the evidence they rest on."""
     limitations: str = ""
-    """Model-written limitations."""
+    """Model-written limitations and the critic's confounds."""
     next_steps: str = ""
-    """Model-written next steps."""
-    claims: list[ClaimVerdict] = Field(default_factory=list)
-    """Claims with their verdicts."""
+    """Model-written next steps and the critic's follow-ups."""
+    hypotheses: list[HypothesisResult] = Field(default_factory=list)
+    """Pre-registered hypotheses with their computed verdicts."""
+    claims: list[CheckedClaim] = Field(default_factory=list)
+    """The model's claims, accepted or dropped with the reason."""
+    experiment: ExperimentRecord | None = None
+    """What was approved and run (None for a report built from results alone)."""
     cited_keys: list[str] = Field(default_factory=list)
     """Keys the draft listed (in-text citations are found in the prose)."""
     references: list[Reference] = Field(default_factory=list)
@@ -244,18 +331,16 @@ class Report(BaseModel):
         return self.check is not None and self.check.ok
 
     def section(self, name: SectionName) -> str:
-        """The model-written text of one section."""
+        """The text of one section."""
         text: str = getattr(self, name)
         return text
 
     def to_draft(self) -> ReportDraft:
         """The model-written part again, e.g. to rebuild the report against newer results."""
         return ReportDraft(
-            summary=self.summary,
-            methods=self.methods,
-            results_discussion=self.results_discussion,
+            claims=[c.claim for c in self.claims],
+            rationale=self.rationale,
             limitations=self.limitations,
             next_steps=self.next_steps,
-            claims=[c.claim for c in self.claims],
             cited_keys=self.cited_keys,
         )

@@ -20,8 +20,7 @@ from assistant.report.figures import read_figure
 from assistant.report.fill import Filler, figure_numbers, metric_is_bad, metric_text
 from assistant.report.model import SECTION_TITLES, Report
 from assistant.report.render_md import (
-    VERDICT_LABEL,
-    claim_line,
+    hypothesis_rows,
     metrics_rows,
     provenance_rows,
     reference_text,
@@ -158,7 +157,6 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
         return rendered
 
     filled = {where: md(filler.fill(getattr(report, where), str, str)) for where in SECTION_TITLES}
-    claims = [md(filler.fill(v.claim.statement, str, str)) for v in report.claims]
     verified, headline = status_text(report.check)
     out = [
         "<!DOCTYPE html>",
@@ -184,15 +182,11 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
         out.extend([f'<section id="{name}"><h2>{SECTION_TITLES[name]}</h2>', body, "</section>"])
 
     section("summary")
-    if report.claims:
-        out.append('<section id="claims"><h2>Claims checked against the results</h2><ul>')
-        for verdict, text in zip(report.claims, claims, strict=True):
-            inner = text.strip().removeprefix("<p>").removesuffix("</p>")
-            out.append(
-                f'<li><span class="verdict {verdict.verdict}">{VERDICT_LABEL[verdict.verdict]}</span> {inner} '
-                f'<span class="evidence">({_e(claim_line(verdict))})</span></li>'
-            )
-        out.append("</ul></section>")
+    if report.hypotheses:
+        out.append('<section id="hypotheses"><h2>Pre-registered hypotheses</h2>')
+        cols = ["hypothesis", "prediction", "verdict", "evidence"]
+        out.append(html_table(Table(columns=cols, rows=list(hypothesis_rows(report.hypotheses)))))
+        out.append("</section>")
     section("methods")
     out.append('<section id="results"><h2>Results</h2>')
     if report.results.metrics:
@@ -209,7 +203,20 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
     out.append("</section>")
     for name in ("results_discussion", "limitations", "next_steps"):
         section(name)
-    out.append('<section id="references"><h2>References</h2>')
+    out.append('<section id="related"><h2>Related work</h2>')
+    related = report.experiment.evidence if report.experiment else []
+    if related:
+        out.append("<ul>")
+        out += [
+            f'<li><span class="key">{_e(p.key)}</span> {_e(p.title)}'
+            + (f" ({_e(p.anchor)})" if p.anchor else "")
+            + "</li>"
+            for p in related
+        ]
+        out.append("</ul>")
+    else:
+        out.append("<p><em>(the literature search retrieved no passages for this run)</em></p>")
+    out.append('</section><section id="references"><h2>References</h2>')
     if report.references:
         out.append('<ol class="refs">')
         for ref in report.references:

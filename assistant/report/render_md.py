@@ -8,11 +8,17 @@ directory, where ``write_report`` puts ``report.md``. Does not cover HTML (``ren
 
 from __future__ import annotations
 
+from assistant.report.compose import evidence_text, prediction_text
 from assistant.report.fill import Filler, figure_numbers, md_escape, metric_is_bad
-from assistant.report.model import SECTION_TITLES, CheckResult, ClaimVerdict, Provenance, Reference, Report
+from assistant.report.model import SECTION_TITLES, CheckResult, HypothesisResult, Provenance, Reference, Report
 from assistant.report.results import Cell, Metric, Table, format_number
 
-VERDICT_LABEL = {"supported": "Supported", "inconclusive": "Inconclusive", "contradicted": "Contradicted"}
+VERDICT_LABEL = {
+    "supported": "Supported",
+    "refuted": "Refuted",
+    "inconclusive": "Inconclusive",
+    "insufficient": "Insufficient evidence",
+}
 
 
 def _cell(value: Cell) -> str:
@@ -41,15 +47,9 @@ def metrics_rows(metrics: dict[str, Metric]) -> list[list[str]]:
     return rows
 
 
-def claim_line(verdict: ClaimVerdict) -> str:
-    """The plain-text evidence after a claim: estimate, interval and method."""
-    parts = []
-    if verdict.estimate is not None:
-        parts.append(f"estimate {format_number(verdict.estimate)}")
-    if verdict.ci_low is not None and verdict.ci_high is not None:
-        parts.append(f"95% CI [{format_number(verdict.ci_low)}, {format_number(verdict.ci_high)}]")
-    parts.append(verdict.method)
-    return "; ".join(parts)
+def hypothesis_rows(hypotheses: list[HypothesisResult]) -> list[list[str]]:
+    """Rows of the hypotheses table: id, prediction, verdict, evidence (plain strings, unescaped)."""
+    return [[h.id, prediction_text(h), VERDICT_LABEL[h.verdict], evidence_text(h)] for h in hypotheses]
 
 
 def reference_text(ref: Reference) -> str:
@@ -95,15 +95,17 @@ def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
 
 
 def status_text(check: CheckResult | None) -> tuple[bool, str]:
-    """(verified, headline) for the status banner."""
+    """(verified, headline) for the status banner: what was checked, and what was not."""
     if check is None:
         return False, "UNVERIFIED: this report was never checked against its run."
+    checked = "; ".join(check.checked)
+    missing = f" Not checked: {'; '.join(check.not_checked)}." if check.not_checked else ""
     if check.ok:
-        return True, (
-            f"Verified: {check.placeholders_filled} values filled from results.json, "
-            f"{check.numerals_traced} typed numbers traced, {check.citations_resolved} citations resolved."
-        )
-    return False, f"UNVERIFIED: {len(check.offenders)} problem(s) found; do not rely on this report until fixed."
+        return True, f"Verified: {checked}.{missing}"
+    return False, (
+        f"UNVERIFIED: {len(check.offenders)} problem(s) found; do not rely on this report until fixed. "
+        f"Checked: {checked}.{missing}"
+    )
 
 
 def render_markdown(report: Report) -> str:
@@ -121,7 +123,6 @@ def render_markdown(report: Report) -> str:
         return f"![{caption}]({fig.path.replace(' ', '%20')})\n\n*{caption}*"
 
     filled = {where: filler.fill(getattr(report, where), table_md, figure_md) for where in SECTION_TITLES}
-    claims = [filler.fill(v.claim.statement, table_md, figure_md) for v in report.claims]
 
     out = [f"# {md_escape(report.title)}", ""]
     verified, headline = status_text(report.check)
@@ -137,11 +138,14 @@ def render_markdown(report: Report) -> str:
         out.extend([f"## {SECTION_TITLES[name]}", "", body.strip() or "*(not written)*", ""])
 
     section("summary", filled["summary"])
-    if report.claims:
-        out += ["## Claims checked against the results", ""]
-        for verdict, text in zip(report.claims, claims, strict=True):
-            label = VERDICT_LABEL[verdict.verdict]
-            out.append(f"- **{label}.** {text.strip()} ({md_escape(claim_line(verdict))})")
+    if report.hypotheses:
+        out += [
+            "## Pre-registered hypotheses",
+            "",
+            "| hypothesis | prediction | verdict | evidence |",
+            "|---|---|---|---|",
+        ]
+        out += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in hypothesis_rows(report.hypotheses)]
         out.append("")
     section("methods", filled["methods"])
     out += ["## Results", ""]
@@ -162,7 +166,15 @@ def render_markdown(report: Report) -> str:
     section("results_discussion", filled["results_discussion"])
     section("limitations", filled["limitations"])
     section("next_steps", filled["next_steps"])
-    out += ["## References", ""]
+    out += ["## Related work", ""]
+    related = report.experiment.evidence if report.experiment else []
+    if related:
+        out += [
+            f"- `{p.key}` {md_escape(p.title)}" + (f" ({md_escape(p.anchor)})" if p.anchor else "") for p in related
+        ]
+    else:
+        out.append("*(the literature search retrieved no passages for this run)*")
+    out += ["", "## References", ""]
     if report.references:
         for ref in report.references:
             link = f" <{ref.url}>" if ref.url and ref.url.startswith(("https://", "http://")) else ""

@@ -1,134 +1,258 @@
-"""Honest statistics for claims: a claimed effect is "supported" only when its 95% interval excludes zero.
+"""Verdicts computed from the results, never written by a model.
 
-Covers turning a ``DraftClaim`` into a ``ClaimVerdict``: from a difference metric's own interval, from a
-paired (same length, by seed) or unpaired percentile bootstrap of two metrics' per-seed values, or, without
-per-seed values, from non-overlapping intervals (conservative). Single values, NaN or infinities give
-"inconclusive" with the reason. Does not cover computing the metrics themselves (the research tools do).
+Covers the one statistical core: ``effect_of`` turns a metric (or a metric minus a baseline metric) into an
+``Effect`` with a 95% interval: a percentile bootstrap of the mean over per-seed or per-item ``values`` (paired by
+position when both metrics have the same number of values, which is how tools pair seeds and items), or the
+metric's own interval when it has no values; undefined values (NaN, e.g. PGR of a seed whose ceiling did not beat
+its supervisor) are left out and counted. ``verdict_of`` applies a pre-registered prediction to an effect:
+``supported`` when the interval excludes the null (plus any minimum effect) in the predicted direction,
+``refuted`` when it excludes it the other way, ``inconclusive`` otherwise, and ``insufficient`` when there is no
+interval or fewer than ``MIN_SEEDS`` seeds. ``evaluate_hypothesis`` applies them to the plan's hypotheses; the
+claim checker (``assistant.report.claims``) uses ``effect_of`` for comparisons a claim makes. Does not cover computing the metrics themselves (the research tools do).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
-from assistant.report.model import ClaimVerdict, DraftClaim, Verdict
+from assistant.report.model import HypothesisResult
 from assistant.report.results import Metric, ResultsDocument, format_number
+from assistant.schemas import Hypothesis
 
 BOOTSTRAP_RESAMPLES = 10_000
 BOOTSTRAP_SEED = 0
+MIN_SEEDS = 3
+"""Fewer seeds than this give ``insufficient``: an interval over one or two seeds says nothing."""
+MIN_ITEMS = 10
+"""Fewer test items than this give ``insufficient`` for item-level intervals."""
+
+Over = Literal["seeds", "items"]
+HypothesisVerdict = Literal["supported", "refuted", "inconclusive", "insufficient"]
 
 
-def _finite(*xs: float | None) -> bool:
-    return all(x is not None and math.isfinite(x) for x in xs)
+class Effect(BaseModel):
+    """An estimated effect with its 95% interval, or why there is none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    estimate: float | None = None
+    """Mean of the metric (or of the paired differences)."""
+    ci_low: float | None = None
+    """Lower end of the 95% interval (None when one-sided or absent)."""
+    ci_high: float | None = None
+    """Upper end of the 95% interval."""
+    n: int = 0
+    """Defined values used (seeds or items)."""
+    excluded: int = 0
+    """Values left out as undefined (NaN)."""
+    over: Over | None = None
+    """What the interval is over."""
+    method: str
+    """How the interval was computed, or why there is none."""
+    usable: bool = True
+    """False when no verdict can be drawn (no interval, too few seeds, undefined values)."""
 
 
-def _verdict(direction: str, low: float, high: float) -> Verdict:
-    sign = 1.0 if direction == "increase" else -1.0
-    lo, hi = sorted((sign * low, sign * high))
-    if lo > 0:
+def _over(metric: Metric, default: Over | None) -> Over | None:
+    return metric.over or default
+
+
+def _tails(level: float) -> list[float]:
+    alpha = (1.0 - level) * 100
+    return [alpha / 2, 100 - alpha / 2]
+
+
+def _bootstrap_mean(values: np.ndarray, level: float) -> tuple[float, float]:
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    means = values[rng.integers(0, values.size, size=(BOOTSTRAP_RESAMPLES, values.size))].mean(axis=1)
+    low, high = np.percentile(means, _tails(level))
+    return float(low), float(high)
+
+
+def _level_note(level: float) -> str:
+    return "" if level == 0.95 else f" at {level:.4g} (Bonferroni-adjusted)"
+
+
+def _enough(n: int, over: Over | None) -> str | None:
+    if over == "items":
+        return None if n >= MIN_ITEMS else f"only {n} test items (at least {MIN_ITEMS} needed)"
+    return None if n >= MIN_SEEDS else f"only {n} seed(s) with a defined value (at least {MIN_SEEDS} needed)"
+
+
+def _from_values(values: np.ndarray, over: Over | None, what: str, level: float = 0.95) -> Effect:
+    defined = values[np.isfinite(values)]
+    excluded = int(values.size - defined.size)
+    note = f"; {excluded} undefined value(s) left out" if excluded else ""
+    short = _enough(int(defined.size), over)
+    if short is not None:
+        mean = float(defined.mean()) if defined.size else None
+        return Effect(
+            estimate=mean, n=int(defined.size), excluded=excluded, over=over, method=short + note, usable=False
+        )
+    low, high = _bootstrap_mean(defined, level)
+    unit = "items" if over == "items" else "seeds"
+    flat = " (all values equal: a zero-width interval)" if low == high else ""
+    note = _level_note(level) + note
+    return Effect(
+        estimate=float(defined.mean()),
+        ci_low=low,
+        ci_high=high,
+        n=int(defined.size),
+        excluded=excluded,
+        over=over,
+        method=f"{what + ' ' if what else ''}percentile bootstrap over {defined.size} {unit}{flat}{note}",
+    )
+
+
+def effect_of(
+    results: ResultsDocument,
+    metric: str,
+    baseline: str | None = None,
+    *,
+    over: Over | None = None,
+    level: float = 0.95,
+) -> Effect:
+    """The effect ``metric`` (or ``metric - baseline``, paired by position) with its 95% interval.
+
+    Args:
+        results: The run's results.
+        metric: A metric name in ``results``.
+        baseline: A second metric subtracted from the first, or None.
+        over: What the values are over when the metric does not say (``over`` in its record), from the tool's card.
+        level: Coverage of the interval (0.95; lower tails for a Bonferroni-adjusted family).
+    """
+    first = results.metrics.get(metric)
+    if first is None:
+        return Effect(method=f"metric {metric!r} is not in the results", usable=False)
+    first_over = _over(first, over)
+    if baseline is None:
+        if first.values:
+            return _from_values(np.asarray(first.values, dtype=float), first_over, "", level)
+        return _from_interval(first, first_over)
+    second = results.metrics.get(baseline)
+    if second is None:
+        return Effect(method=f"baseline metric {baseline!r} is not in the results", usable=False)
+    if not first.values or not second.values:
+        return Effect(
+            estimate=_difference(first.point, second.point),
+            method=f"no per-{first_over or 'seed'} values to pair {metric} with {baseline}: no interval for the "
+            "difference (overlapping or not, two separate intervals do not test it)",
+            usable=False,
+        )
+    a, b = np.asarray(first.values, dtype=float), np.asarray(second.values, dtype=float)
+    if a.size == b.size:
+        return _from_values(a - b, first_over, "paired", level)
+    return _unpaired(a, b, first_over, level)
+
+
+def _difference(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not math.isfinite(a - b):
+        return None
+    return a - b
+
+
+def _unpaired(a: np.ndarray, b: np.ndarray, over: Over | None, level: float) -> Effect:
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    n = int(min(a.size, b.size))
+    short = _enough(n, over)
+    if short is not None:
+        return Effect(
+            estimate=_difference(*(float(x.mean()) if x.size else None for x in (a, b))),
+            n=n,
+            over=over,
+            method=short,
+            usable=False,
+        )
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    means = a[rng.integers(0, a.size, size=(BOOTSTRAP_RESAMPLES, a.size))].mean(axis=1) - b[
+        rng.integers(0, b.size, size=(BOOTSTRAP_RESAMPLES, b.size))
+    ].mean(axis=1)
+    low, high = np.percentile(means, _tails(level))
+    return Effect(
+        estimate=float(a.mean() - b.mean()),
+        ci_low=float(low),
+        ci_high=float(high),
+        n=n,
+        over=over,
+        method=f"unpaired percentile bootstrap ({a.size} vs {b.size} values){_level_note(level)}",
+    )
+
+
+def _from_interval(metric: Metric, over: Over | None) -> Effect:
+    point = metric.point
+    if point is not None and not math.isfinite(point):
+        return Effect(method=f"the metric is {format_number(point)}", usable=False)
+    if metric.ci_low is None and metric.ci_high is None:
+        return Effect(
+            estimate=point, over=over, method="no interval: a single value cannot settle a hypothesis", usable=False
+        )
+    n = metric.n or 0
+    short = _enough(n, over) if metric.n is not None else None
+    if short is not None:
+        return Effect(estimate=point, n=n, over=over, method=short, usable=False)
+    bounds = [b for b in (metric.ci_low, metric.ci_high) if b is not None]
+    if not all(math.isfinite(b) for b in bounds):
+        return Effect(estimate=point, method="the interval is not finite", usable=False)
+    sided = "" if len(bounds) == 2 else " (one-sided)"
+    return Effect(
+        estimate=point,
+        ci_low=metric.ci_low,
+        ci_high=metric.ci_high,
+        n=n,
+        over=over,
+        method=f"the metric's own interval ({metric.ci or 'CI'}{', n = ' + str(n) if n else ''}){sided}",
+    )
+
+
+def verdict_of(
+    effect: Effect, predicted: Literal["increase", "decrease"], null: float = 0.0, min_effect: float = 0.0
+) -> HypothesisVerdict:
+    """The verdict of a prediction on ``effect`` (see the module docstring)."""
+    if not effect.usable:
+        return "insufficient"
+    low, high = effect.ci_low, effect.ci_high
+    if predicted == "increase":
+        threshold = null + min_effect
+        if low is not None and low > threshold:
+            return "supported"
+        if high is not None and high < threshold:
+            return "refuted"
+        return "inconclusive"
+    threshold = null - min_effect
+    if high is not None and high < threshold:
         return "supported"
-    if hi < 0:
-        return "contradicted"
+    if low is not None and low > threshold:
+        return "refuted"
     return "inconclusive"
 
 
-def bootstrap_diff(a: list[float], b: list[float]) -> tuple[float, float, float, str]:
-    """Mean difference ``a - b`` with a 95% percentile bootstrap interval (paired when lengths match)."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(xa) == len(xb):
-        diff = xa - xb
-        idx = rng.integers(0, len(diff), size=(BOOTSTRAP_RESAMPLES, len(diff)))
-        means = diff[idx].mean(axis=1)
-        how = f"paired bootstrap over {len(diff)} seeds"
-        estimate = float(diff.mean())
-    else:
-        ia = rng.integers(0, len(xa), size=(BOOTSTRAP_RESAMPLES, len(xa)))
-        ib = rng.integers(0, len(xb), size=(BOOTSTRAP_RESAMPLES, len(xb)))
-        means = xa[ia].mean(axis=1) - xb[ib].mean(axis=1)
-        how = f"unpaired bootstrap ({len(xa)} vs {len(xb)} values)"
-        estimate = float(xa.mean() - xb.mean())
-    low, high = np.percentile(means, [2.5, 97.5])
-    return estimate, float(low), float(high), how
+def evaluate_hypothesis(
+    hypothesis: Hypothesis, results: ResultsDocument, *, over: Over | None = None, family: int = 1
+) -> HypothesisResult:
+    """The computed verdict of one pre-registered hypothesis (``metric``/``baseline`` already resolved to metrics).
 
-
-def _usable_values(metric: Metric) -> list[float] | None:
-    values = metric.values
-    if values and len(values) >= 2 and all(math.isfinite(v) for v in values):
-        return list(values)
-    return None
-
-
-def judge_claim(claim: DraftClaim, results: ResultsDocument) -> ClaimVerdict:
-    """The verdict for one claim against ``results`` (unknown metrics give "inconclusive" with the reason)."""
-    metric = results.metrics.get(claim.metric)
-    if metric is None:
-        return ClaimVerdict(claim=claim, verdict="inconclusive", method=f"metric {claim.metric!r} is not in results")
-    if claim.baseline is None:
-        if metric.has_ci and _finite(metric.ci_low, metric.ci_high, metric.point):
-            assert metric.ci_low is not None
-            assert metric.ci_high is not None
-            return ClaimVerdict(
-                claim=claim,
-                verdict=_verdict(claim.direction, metric.ci_low, metric.ci_high),
-                estimate=metric.point,
-                ci_low=metric.ci_low,
-                ci_high=metric.ci_high,
-                method=f"the metric's own interval ({metric.ci or 'CI'}" + (f", n = {metric.n})" if metric.n else ")"),
-            )
-        values = _usable_values(metric)
-        if values is not None:
-            est, low, high, how = bootstrap_diff(values, [0.0] * len(values))
-            return ClaimVerdict(
-                claim=claim,
-                verdict=_verdict(claim.direction, low, high),
-                estimate=est,
-                ci_low=low,
-                ci_high=high,
-                method=how.replace("paired", "percentile"),
-            )
-        return ClaimVerdict(claim=claim, verdict="inconclusive", estimate=metric.point, method=_why_no_ci(metric))
-    base = results.metrics.get(claim.baseline)
-    if base is None:
-        return ClaimVerdict(
-            claim=claim, verdict="inconclusive", method=f"baseline {claim.baseline!r} is not in results"
-        )
-    va, vb = _usable_values(metric), _usable_values(base)
-    if va is not None and vb is not None:
-        est, low, high, how = bootstrap_diff(va, vb)
-        return ClaimVerdict(
-            claim=claim,
-            verdict=_verdict(claim.direction, low, high),
-            estimate=est,
-            ci_low=low,
-            ci_high=high,
-            method=how,
-        )
-    if metric.has_ci and base.has_ci and _finite(metric.ci_low, metric.ci_high, base.ci_low, base.ci_high):
-        assert metric.ci_low is not None
-        assert metric.ci_high is not None
-        assert base.ci_low is not None
-        assert base.ci_high is not None
-        mp, bp = metric.point, base.point
-        diff_est = mp - bp if mp is not None and bp is not None and math.isfinite(mp - bp) else None
-        if claim.direction == "increase":
-            verdict: Verdict = "supported" if metric.ci_low > base.ci_high else "inconclusive"
-        else:
-            verdict = "supported" if metric.ci_high < base.ci_low else "inconclusive"
-        return ClaimVerdict(
-            claim=claim,
-            verdict=verdict,
-            estimate=diff_est,
-            method="non-overlap of the two 95% intervals (no per-seed values to pair)",
-        )
-    return ClaimVerdict(claim=claim, verdict="inconclusive", method=_why_no_ci(metric if va is None else base))
-
-
-def _why_no_ci(metric: Metric) -> str:
-    point = metric.point
-    if point is not None and not math.isfinite(point):
-        return f"the metric is {format_number(point)}"
-    if metric.values and not all(math.isfinite(v) for v in metric.values):
-        return "per-seed values contain NaN or infinity"
-    return "no confidence interval: a single value cannot support a claim"
+    ``family`` is the number of tests the hypothesis was expanded into (one per layer): its interval's level is
+    Bonferroni-adjusted to ``1 - 0.05 / family`` so a family does not find support by chance.
+    """
+    level = 1.0 - 0.05 / max(1, family)
+    effect = effect_of(results, hypothesis.metric, hypothesis.baseline, over=over, level=level)
+    return HypothesisResult(
+        id=hypothesis.id,
+        statement=hypothesis.statement,
+        metric=hypothesis.metric,
+        baseline=hypothesis.baseline,
+        predicted=hypothesis.predicted,
+        null=hypothesis.null,
+        min_effect=hypothesis.min_effect,
+        estimate=effect.estimate,
+        ci_low=effect.ci_low,
+        ci_high=effect.ci_high,
+        n=effect.n,
+        over=effect.over,
+        verdict=verdict_of(effect, hypothesis.predicted, hypothesis.null, hypothesis.min_effect),
+        method=effect.method,
+    )

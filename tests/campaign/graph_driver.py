@@ -25,8 +25,10 @@ from tests.graph.conftest import (
     InProcessSession,
     analysis,
     brief,
+    critique,
     plans,
     recipes_with_divide,
+    tool_choice,
 )
 
 
@@ -34,10 +36,12 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     system = body["messages"][0]["content"]
     if "for ResearchBrief" in system:
         return brief()
+    if "for ToolChoice" in system:
+        return tool_choice()
     if "for ExperimentPlans" in system:
         return plans(config={"denominator": 2})
-    if "for DivideConfig" in system:
-        return {"denominator": 2}
+    if "for Critique" in system:
+        return critique()
     return analysis()
 
 

@@ -24,7 +24,7 @@ from tools.vcs import Workspace
 def write_campaign(tmp_path: Path, allowed: str, n: int) -> Path:
     path = tmp_path / "night.toml"
     entries = "".join(
-        f'\n[[entries]]\nid = "q{i}"\nquestion = "Does division by two halve one? ({i})"\n' for i in range(n)
+        f'\n[[entries]]\nid = "q{i}"\nquestion = "Does dividing by two halve one? ({i})"\n' for i in range(n)
     )
     path.write_text(
         # concurrency 1: the in-process kernel fake chdirs per cell, and the working directory is process-wide

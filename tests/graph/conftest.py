@@ -22,6 +22,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel, ConfigDict
 
 from assistant.budget import Budget
+from assistant.cards import Knob, MetricSpec, ToolCard
 from assistant.graph import compile_graph, start_run
 from assistant.graph.context import RunContext
 from assistant.llm.client import OpenAIClient
@@ -142,15 +143,28 @@ def _render_divide(config: BaseModel, out_dir: Path) -> str:
         "doc = {'schema': 'ara.results/1', 'tool': 'tests.divide', 'title': 'divide', 'config': {},\n"
         "       'metrics': {'ratio': {'value': ratio}}, 'tables': {}, 'figures': {}, 'provenance': {}}\n"
         "(out / 'results.json').write_text(json.dumps(doc))\n"
-        "(out / 'config.json').write_text('{}')\n"
+        f"(out / 'config.json').write_text({config.model_dump_json()!r})\n"
     )
 
+
+DIVIDE_CARD = ToolCard(
+    name="divide",
+    family="Divide one by a number: the research loop's test tool.",
+    answers=["Does dividing one by two give one half?", "Does dividing by two halve one?", "What is one divided by n?"],
+    conditions=["numerator", "denominator"],
+    knobs=[Knob(name="denominator", meaning="what one is divided by")],
+    metrics=[MetricSpec(name="ratio", meaning="one divided by the denominator")],
+    method="The cell divides one by the configured denominator and writes the ratio.",
+    seeds_field=None,
+)
+"""The test recipe's card: the loop's test questions are its examples, so the ranker offers it for them."""
 
 DIVIDE = Recipe(
     name="divide",
     summary="Divide one by a number (test recipe).",
     load_config=lambda: DivideConfig,
     render=_render_divide,
+    card=DIVIDE_CARD,
 )
 
 
@@ -234,11 +248,22 @@ def plans(
 
 def analysis(metric: str = "ratio", **extra: Any) -> dict[str, Any]:
     return {
-        "summary": "The ratio matches the hypothesis.",
-        "findings": [{"metric": metric, "statement": "as expected"}],
+        "claims": [{"statement": "The ratio is what the plan expected.", "about": [metric], "stance": "describes"}],
         "limitations": ["a single seed"],
-        "supports_hypothesis": "yes",
         **extra,
+    }
+
+
+def tool_choice(tool: str = "divide", reason: str = "its metric measures what the question asks") -> dict[str, Any]:
+    return {"tool": tool, "reason": reason}
+
+
+def critique(tests: str = "yes") -> dict[str, Any]:
+    return {
+        "tests_question": tests,
+        "why": "the metric is the quantity asked about",
+        "confounds": ["floating-point rounding"],
+        "follow_ups": ["divide by other numbers"],
     }
 
 

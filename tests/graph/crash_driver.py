@@ -16,7 +16,16 @@ from typing import Any
 
 from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
 from assistant.llm.testing import ScriptedLLM
-from tests.graph.conftest import FakeCellResult, InProcessPool, analysis, brief, make_context, plans
+from tests.graph.conftest import (
+    FakeCellResult,
+    InProcessPool,
+    analysis,
+    brief,
+    critique,
+    make_context,
+    plans,
+    tool_choice,
+)
 from tools.vcs import Proposal, Workspace
 
 
@@ -25,10 +34,14 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
     user = body["messages"][-1]["content"]
     if "for ResearchBrief" in system:
         return brief()
+    if "for ToolChoice" in system:
+        return tool_choice()
     if "for ExperimentPlans" in system:
-        return plans(config={"denominator": 0})
+        return plans(config={"denominator": 0}, open_fields=["denominator"])
     if "for DivideConfig" in system:
         return {"denominator": 2} if "Cell that failed" in user else {"denominator": 0}
+    if "for Critique" in system:
+        return critique()
     return analysis()
 
 
@@ -60,7 +73,12 @@ async def main(ws_path: str, run_id: str, mode: str, kill: str) -> None:
         graph = compile_graph(saver)
         if mode == "start":
             outcome = await start_run(
-                graph, ctx, run_id=run_id, question="Does division work?", run_dir=run.path, workspace=ws.path
+                graph,
+                ctx,
+                run_id=run_id,
+                question="Does dividing one by two give one half?",
+                run_dir=run.path,
+                workspace=ws.path,
             )
         else:
             outcome = await resume_run(graph, ctx, run_id)

@@ -10,9 +10,9 @@ import pytest
 from assistant.cli import main
 from assistant.graph.session import SessionDeps
 from assistant.llm.testing import ScriptedLLM
-from tests.graph.conftest import InProcessPool, analysis, brief, plans
+from tests.graph.conftest import InProcessPool, analysis, brief, critique, plans, tool_choice
 
-QUESTION = "Does a strong student beat its weak supervisor?"
+QUESTION = "Run a synthetic smoke test: does a strong student beat its weak supervisor?"
 
 
 def ara(capsys: pytest.CaptureFixture[str], *args: str, deps: SessionDeps | None = None) -> tuple[int, str, str]:
@@ -30,9 +30,10 @@ def scripted() -> tuple[ScriptedLLM, InProcessPool, SessionDeps]:
     script = ScriptedLLM(
         replies=[
             brief(),
-            plans(recipe="synthetic_w2s", config={"n_samples": 300}),
-            {"n_samples": 300, "strong_model": "logreg", "seeds": [0]},
+            tool_choice("synthetic_w2s"),
+            plans(recipe="synthetic_w2s", config={"n_samples": 300, "strong_model": "logreg", "seeds": [0]}),
             analysis(metric="pgr"),
+            critique(),
         ]
     )
     pool = InProcessPool()
@@ -56,7 +57,7 @@ def test_run_prints_progress_and_ends_with_the_proposal_and_report(
     assert f"report: runs/{run_id}/report.md" in lines
     assert "proposal: 1 (review it with: ara review show 1)" in lines
     report = (tmp_path / "workspace" / "runs" / run_id / "report.md").read_text()
-    assert "`pgr`" in report
+    assert "*(rests on pgr: describes pgr)*" in report
 
     code, out, _ = ara(capsys, "runs", "list", "--json", deps=deps)
     [summary] = json.loads(out)

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from assistant.budget import Budget
-from assistant.events import CellExecuted, EvidenceRetrieved, ReportWritten
+from assistant.events import CellExecuted, EvidenceRetrieved, InjectionBlocked, ReportWritten
 from assistant.graph import RunContext
 from assistant.graph.prompts import CLOSE, OPEN
-from assistant.graph.runner import RunOutcome
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import default_registry
 from assistant.runlog import RunLog, events_of, read_events
-from tests.graph.conftest import analysis, brief, plans, read_json, start_in_memory
+from assistant.schemas import RunOutcome
+from tests.graph.conftest import analysis, brief, critique, plans, read_json, start_in_memory, tool_choice
 from tools.kernel import KernelConfig, KernelPool, SandboxLimits, bwrap_status
 from tools.vcs import Workspace
 from tools.vcs.records import RunDir
@@ -86,9 +86,14 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
     script = ScriptedLLM(
         replies=[
             brief(),
-            plans(recipe="synthetic_w2s", config={"n_samples": 300}, citations=[hit.key]),
-            {"n_samples": 300, "strong_model": "logreg", "seeds": [0, 1]},
+            tool_choice("synthetic_w2s"),
+            plans(
+                recipe="synthetic_w2s",
+                config={"n_samples": 300, "strong_model": "logreg", "seeds": [0, 1]},
+                citations=[hit.key],
+            ),
             analysis(metric="pgr"),
+            critique(),
         ]
     )
     run = workspace.new_run("real")
@@ -98,7 +103,7 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
             workspace,
             run,
             tmp_path,
-            "Does weak-to-strong generalization hold?",
+            "Does weak-to-strong generalization hold on a synthetic task?",
             library=library,
             budget=Budget(cells=2, debug_attempts=0),
         )
@@ -106,7 +111,7 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
         library.close()
     script.assert_done()
     assert outcome.status == "done", outcome
-    plan_prompt = script.requests[1]["messages"][-1]["content"]
+    plan_prompt = script.requests[2]["messages"][-1]["content"]
     assert f"{OPEN} source={hit.key}>>>" in plan_prompt
     assert plan_prompt.count(CLOSE) == 1
     events = read_events(run.events_path)
@@ -122,6 +127,7 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
     assert (written.verified, written.problems) == (True, [])
     report = (run.path / "report.md").read_text()
     assert "1 citations resolved" in report
+    assert "Not checked: the results themselves: the experiment code wrote them" in report
     assert "Weak-to-strong generalization" in report.split("## References")[1]
     [proposal] = workspace.list_proposals()
     assert proposal.status == "open"
@@ -149,10 +155,12 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
     script = ScriptedLLM(
         replies=[
             brief(),
-            plans(recipe="w2s", config={"dataset": "sk_breast_cancer"}),
-            {**good, "n_test": 5000},  # more examples than the dataset has: the host's export fails
-            good,
+            tool_choice("w2s"),
+            # more test examples than the dataset has: the host's export fails; the plan lets the loop fix n_test
+            plans(recipe="w2s", config={**good, "n_test": 5000}, open_fields=["n_test"]),
+            {**good, "epochs": 50},  # the debug step may change n_test only: the epochs change is refused
             analysis(metric="pgr"),
+            critique(),
         ]
     )
     run = workspace.new_run("heldout")
@@ -176,6 +184,8 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
         "'sk_breast_cancer' has 569"
     )
     assert "HostStepError" in script.requests[3]["messages"][-1]["content"], "debug saw the host's error"
+    blocked = [e.detail for e in events_of(read_events(run.events_path), InjectionBlocked)]
+    assert "epochs: 5 -> 50" in blocked
     assert (passed.status, passed.error) == ("ok", None)
     cell = (run.path / "cells" / "01.py").read_text()
     assert "train_w2s_task('.')" in cell

@@ -18,6 +18,7 @@ from assistant.events import (
     BudgetExhausted,
     CellExecuted,
     DebugAttempted,
+    HypothesesEvaluated,
     InjectionBlocked,
     LLMCalled,
     NodeStarted,
@@ -27,6 +28,7 @@ from assistant.events import (
     ReportWritten,
     RunFailed,
     RunFinished,
+    ToolChosen,
 )
 from assistant.graph import compile_graph, open_checkpointer, resume_run, start_run
 from assistant.graph.prompts import CLOSE, OPEN
@@ -40,14 +42,16 @@ from tests.graph.conftest import (
     InProcessPool,
     analysis,
     brief,
+    critique,
     make_context,
     plans,
     read_json,
     start_in_memory,
+    tool_choice,
 )
 from tools.vcs import Workspace
 
-QUESTION = "Does a strong student trained on weak labels beat its weak supervisor?"
+QUESTION = "Does dividing one by two give one half?"
 HITS = [
     FakeHit("arxiv:2312.09390#c1", "Weak-to-strong generalization", "Strong students often exceed weak teachers."),
     FakeHit("arxiv:2312.09390#c7", "Weak-to-strong generalization", "PGR is the fraction of the gap recovered."),
@@ -55,11 +59,13 @@ HITS = [
 NODES = [
     "intake",
     "search_literature",
+    "choose_tool",
     "propose_experiments",
     "approve_plan",
     "write_code",
     "run_cells",
     "analyse_results",
+    "critique",
     "write_report",
     "propose_change",
 ]
@@ -71,12 +77,14 @@ def git(ws: Workspace, *args: str) -> str:
 
 @pytest.mark.anyio
 async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace: Workspace) -> None:
+    hypothesis = {"statement": "The ratio is above zero.", "metric": "ratio", "predicted": "increase"}
     script = ScriptedLLM(
         replies=[
             brief(),
-            plans(config={"denominator": 4}, citations=["arxiv:2312.09390#c1"]),
-            {"denominator": 4},
+            tool_choice(),
+            plans(config={"denominator": 4}, citations=["arxiv:2312.09390#c1"], hypotheses=[hypothesis]),
             analysis(),
+            critique(),
         ]
     )
     run = workspace.new_run("w2s")
@@ -93,31 +101,38 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert outcome.cells == 1
     assert outcome.report_path == f"runs/{run.run_id}/report.md"
     # (a) what the model was sent
-    intake_msgs, plan_msgs, code_msgs, analysis_msgs = (r["messages"] for r in script.requests)
+    intake_msgs, choice_msgs, plan_msgs, analysis_msgs, critique_msgs = (r["messages"] for r in script.requests)
     assert QUESTION in intake_msgs[-1]["content"]
+    assert "- divide: Divide one by a number" in choice_msgs[-1]["content"]
+    choice_schema = script.requests[1]["response_format"]["schema"]
+    assert choice_schema["properties"]["tool"]["enum"] == ["divide", "none"]
     plan_prompt = plan_msgs[-1]["content"]
     for hit in HITS:
         assert f"[{hit.key}] {hit.title}" in plan_prompt
         assert f"{OPEN} source={hit.key}>>>\n{hit.text}\n{CLOSE}" in plan_prompt
-    assert "synthetic_w2s" in plan_prompt
-    assert "divide" in plan_prompt
+    assert "synthetic_w2s" not in plan_prompt, "only the chosen tool is offered for planning"
+    assert "metrics: ratio (one divided by the denominator" in plan_prompt
     assert "untrusted data" in plan_msgs[1]["content"]
-    plan_schema = script.requests[1]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
-    assert set(plan_schema["properties"]["recipe"]["enum"]) >= {"divide", "synthetic_w2s"}
-    assert "shell" not in plan_schema["properties"]["recipe"]["enum"]
-    assert '"recipe": "divide"' in code_msgs[-1]["content"]
+    plan_schema = script.requests[2]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
+    assert plan_schema["properties"]["recipe"]["enum"] == ["divide"]
     assert '"ratio"' in analysis_msgs[-1]["content"]
     assert "0.25" in analysis_msgs[-1]["content"]
-    assert library.queries == ["weak to strong generalization"]
-    # (b) files in the run directory and the numbers in the report come from results.json
+    assert "H1: The ratio is above zero. | prediction ratio > 0 | verdict insufficient" in analysis_msgs[-1]["content"]
+    assert "verdict insufficient" in critique_msgs[-1]["content"]
+    assert library.queries == [QUESTION, "dividing one two give half", "weak to strong generalization"]
+    # (b) files in the run directory; the approved config is what ran; numbers and verdicts come from code
     results = read_json(run.path / "results.json")
     assert results["metrics"]["ratio"] == {"value": 0.25}
+    assert read_json(run.path / "config.json") == {"denominator": 4}
     assert "ratio = 1 / 4" in (run.path / "cells/00.py").read_text()
     report = (run.path / "report.md").read_text()
-    assert "> **Verified: 1 values filled from results.json, 0 typed numbers traced, 1 citations resolved.**" in report
+    assert "> **Verified: 1 pre-registered hypotheses with computed verdicts; 1 of 1 claims held up" in report
     assert "| ratio | 0.25 | none |" in report
-    assert "- `ratio` = 0.25: as expected" in report
+    assert "- **H1** The ratio is above zero. Prediction `ratio > 0`: insufficient evidence" in report
+    assert "**Configuration as executed** (config.json): `denominator` = `4`." in report
     assert "Weak-to-strong generalization" in report.split("## References")[1]
+    assert "- `arxiv:2312.09390#c7` Weak-to-strong generalization" in report.split("## Related work")[1]
+    assert "Confound: floating-point rounding" in report
     assert (run.path / "report.html").is_file()
     assert len(pool.executed) == 1
     # the proposal branch, with the run's files and trailer
@@ -137,10 +152,15 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert (cell.key, cell.status, cell.reused) == (f"{run.run_id}:cell:00", "ok", False)
     assert [e.node for e in events_of(events, LLMCalled)] == [
         "intake",
+        "choose_tool",
         "propose_experiments",
-        "write_code",
         "analyse_results",
+        "critique",
     ]
+    [chosen] = events_of(events, ToolChosen)
+    assert (chosen.offered, chosen.chosen) == (["divide"], "divide")
+    [evaluated] = events_of(events, HypothesesEvaluated)
+    assert evaluated.verdicts == {"H1": "insufficient"}
     prompts = {e.name: e.sha256 for e in events_of(events, PromptLoaded)}
     assert prompts["intake.brief"] == hashlib.sha256(Path("prompts/intake.brief.md").read_bytes()).hexdigest()
     [approved] = events_of(events, PlanApproved)
@@ -156,12 +176,12 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
 
 @pytest.mark.anyio
 async def test_empty_library_report_says_so(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(citations=["made-up#c1"]), {"denominator": 2}, analysis()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(citations=["made-up#c1"]), analysis(), critique()])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path, library=None)
     outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     assert outcome.status == "done"
-    assert "(no papers in the library matched" in script.requests[1]["messages"][-1]["content"]
+    assert "(no papers in the library matched" in script.requests[2]["messages"][-1]["content"]
     report = (run.path / "report.md").read_text()
     assert "the paper library returned no passages" in report.lower()
     assert "made-up#c1" not in report
@@ -170,7 +190,14 @@ async def test_empty_library_report_says_so(workspace: Workspace) -> None:
 @pytest.mark.anyio
 async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
     script = ScriptedLLM(
-        replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 2}, analysis()]
+        replies=[
+            brief(),
+            tool_choice(),
+            plans(config={"denominator": 0}, open_fields=["denominator"]),
+            {"denominator": 2},
+            analysis(),
+            critique(),
+        ]
     )
     run = workspace.new_run("w2s")
     pool = InProcessPool()
@@ -180,6 +207,7 @@ async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
     assert outcome.status == "done"
     assert outcome.cells == 2
     debug_prompt = script.requests[3]["messages"][-1]["content"]
+    assert any("you may change only: denominator" in m["content"] for m in script.requests[3]["messages"])
     assert f"{OPEN} source=cell 0 output>>>" in debug_prompt
     assert "ZeroDivisionError: division by zero" in debug_prompt
     events = read_events(run.events_path)
@@ -192,7 +220,14 @@ async def test_debug_loop_fixes_a_failing_cell(workspace: Workspace) -> None:
 
 @pytest.mark.anyio
 async def test_identical_repeated_error_stops_the_loop(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 0}])
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            tool_choice(),
+            plans(config={"denominator": 0}, open_fields=["denominator"]),
+            {"denominator": 0},
+        ]
+    )
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path, budget=Budget(debug_attempts=5))
     outcome = await start_in_memory(ctx, run, workspace, QUESTION)
@@ -209,7 +244,9 @@ async def test_identical_repeated_error_stops_the_loop(workspace: Workspace) -> 
 
 @pytest.mark.anyio
 async def test_debug_budget_exhaustion_is_resumable(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}])
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice(), plans(config={"denominator": 0}, open_fields=["denominator"])]
+    )
     run = workspace.new_run("w2s")
     saver = InMemorySaver()
     ctx = make_context(script.client(), workspace, run.path, budget=Budget(debug_attempts=0))
@@ -221,7 +258,7 @@ async def test_debug_budget_exhaustion_is_resumable(workspace: Workspace) -> Non
     [event] = events_of(read_events(run.events_path), BudgetExhausted)
     assert event.budget == "debug"
     # raise the budget and resume: the finished failing cell is reused, not executed again
-    more = ScriptedLLM(replies=[{"denominator": 5}, analysis()])
+    more = ScriptedLLM(replies=[{"denominator": 5}, analysis(), critique()])
     pool = InProcessPool()
     ctx2 = make_context(more.client(), workspace, run.path, pool=pool, budget=Budget(debug_attempts=1))
     outcome = await resume_run(compile_graph(saver), ctx2, run.run_id)
@@ -244,12 +281,19 @@ async def test_token_budget_exhaustion_stops_before_the_next_call(workspace: Wor
     assert info.value.budget == "tokens"
     values, next_node, _ = await load_state(graph, run.run_id)
     assert values["tokens_used"] >= 50
-    assert next_node == "search_literature" or next_node == "propose_experiments"
+    assert next_node in ("search_literature", "choose_tool")
 
 
 @pytest.mark.anyio
 async def test_cell_budget_is_enforced(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 0}), {"denominator": 0}, {"denominator": 3}])
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            tool_choice(),
+            plans(config={"denominator": 0}, open_fields=["denominator"]),
+            {"denominator": 3},
+        ]
+    )
     run = workspace.new_run("w2s")
     pool = InProcessPool()
     ctx = make_context(script.client(), workspace, run.path, pool=pool, budget=Budget(cells=1))
@@ -261,7 +305,7 @@ async def test_cell_budget_is_enforced(workspace: Workspace) -> None:
 
 @pytest.mark.anyio
 async def test_invalid_json_forever_is_a_typed_failure_and_keeps_the_checkpoint(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), "not json", "still not json", '{"plans": 3}'])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), "not json", "still not json", '{"plans": 3}'])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path)
     graph = compile_graph(InMemorySaver())
@@ -277,11 +321,13 @@ async def test_invalid_json_forever_is_a_typed_failure_and_keeps_the_checkpoint(
 
 @pytest.mark.anyio
 async def test_plan_naming_an_unknown_tool_fails_clearly(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(recipe="nuke_from_orbit")])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(recipe="nuke_from_orbit")])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path)
-    with pytest.raises(AssistantError, match="named 'nuke_from_orbit'; available recipes: synthetic_w2s"):
+    with pytest.raises(AssistantError, match="named 'nuke_from_orbit'; allowed here: divide"):
         await start_in_memory(ctx, run, workspace, QUESTION)
+    [blocked] = events_of(read_events(run.events_path), InjectionBlocked)
+    assert (blocked.rule, blocked.detail) == ("recipe_not_chosen", "'nuke_from_orbit' (chosen: divide)")
 
 
 @pytest.mark.anyio
@@ -304,7 +350,9 @@ async def test_a_cell_that_kills_its_kernel_goes_to_debug(workspace: Workspace) 
     def die_first(code: str, n: int) -> FakeCellResult | None:
         return FakeCellResult(status="died", error_name="KernelDied", error_value="exit code -9") if n == 0 else None
 
-    script = ScriptedLLM(replies=[brief(), plans(), {"denominator": 2}, {"denominator": 2}, analysis()])
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice(), plans(open_fields=["denominator"]), {"denominator": 2}, analysis(), critique()]
+    )
     run = workspace.new_run("w2s")
     pool = InProcessPool(override=die_first)
     ctx = make_context(script.client(), workspace, run.path, pool=pool)
@@ -317,7 +365,7 @@ async def test_a_cell_that_kills_its_kernel_goes_to_debug(workspace: Workspace) 
 @pytest.mark.anyio
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace, backend: str) -> None:
-    script = ScriptedLLM(replies=[brief(), plans()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans()])
     run = workspace.new_run("w2s")
     ctx = make_context(script.client(), workspace, run.path, policy="ask")
     memory = InMemorySaver()
@@ -341,7 +389,7 @@ async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace,
     assert [p.recipe for p in first.plans] == ["divide"]
     assert (workspace.path / ".ara/checkpoints.sqlite").is_file() == (backend == "sqlite")
 
-    later = ScriptedLLM(replies=[{"denominator": 8}, analysis()])
+    later = ScriptedLLM(replies=[analysis(), critique()])
     ctx2 = make_context(later.client(), workspace, run.path, policy="ask")
     approval = Approval(decision="approve", reviewer="alice <alice@example.org>", comment="go")
     if backend == "memory":
@@ -357,12 +405,12 @@ async def test_interrupt_then_resume_with_a_human_approval(workspace: Workspace,
     assert outcome.status == "done"
     [approved] = events_of(read_events(run.events_path), PlanApproved)
     assert approved.reviewer == "alice <alice@example.org>"
-    assert read_json(run.path / "results.json")["metrics"]["ratio"]["value"] == 0.125
+    assert read_json(run.path / "results.json")["metrics"]["ratio"]["value"] == 0.5, "the approved config ran"
 
 
 @pytest.mark.anyio
 async def test_rejection_ends_the_run_without_code_or_proposal(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans()])
     run = workspace.new_run("w2s")
     pool = InProcessPool()
     ctx = make_context(script.client(), workspace, run.path, pool=pool, policy="ask")
@@ -388,7 +436,7 @@ async def test_a_model_that_times_out_fails_clearly_and_keeps_the_checkpoint(wor
     with pytest.raises(EndpointUnreachableError, match="did not answer in time"):
         await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path)
     _, next_node, _ = await load_state(graph, run.run_id)
-    assert next_node == "propose_experiments"
+    assert next_node == "choose_tool"
     [failed] = events_of(read_events(run.events_path), RunFailed)
     assert failed.error == "EndpointUnreachableError"
 
@@ -416,7 +464,7 @@ async def test_a_full_disk_fails_clearly_and_keeps_the_checkpoint(
 
 @pytest.mark.anyio
 async def test_a_paused_run_resumed_with_the_unattended_policy_continues(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans()])
     run = workspace.new_run("w2s")
     graph = compile_graph(InMemorySaver())
     ctx = make_context(script.client(), workspace, run.path, policy="ask")
@@ -424,7 +472,7 @@ async def test_a_paused_run_resumed_with_the_unattended_policy_continues(workspa
         graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
     )
     assert paused.status == "awaiting_approval"
-    later = ScriptedLLM(replies=[{"denominator": 2}, analysis()])
+    later = ScriptedLLM(replies=[analysis(), critique()])
     outcome = await resume_run(graph, make_context(later.client(), workspace, run.path), run.run_id)
     later.assert_done()
     assert outcome.status == "done"
@@ -443,9 +491,11 @@ async def test_free_mode_runs_a_model_written_cell(workspace: Workspace) -> None
     script = ScriptedLLM(
         replies=[
             brief(),
+            tool_choice(),
             plans(recipe="free", config={}),
             {"code": code, "purpose": "score"},
             analysis(metric="accuracy"),
+            critique(),
         ]
     )
     run = workspace.new_run("free")
@@ -453,21 +503,24 @@ async def test_free_mode_runs_a_model_written_cell(workspace: Workspace) -> None
     outcome = await start_in_memory(ctx, run, workspace, QUESTION)
     script.assert_done()
     assert outcome.status == "done"
-    plan_schema = script.requests[1]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
-    assert "free" in plan_schema["properties"]["recipe"]["enum"]
-    [allowed] = [m["content"] for m in script.requests[2]["messages"] if "Allowed imports:" in m["content"]]
+    plan_schema = script.requests[2]["response_format"]["schema"]["$defs"]["ExperimentPlan"]
+    assert plan_schema["properties"]["recipe"]["enum"] == ["divide", "free"]
+    [allowed] = [m["content"] for m in script.requests[3]["messages"] if "Allowed imports:" in m["content"]]
     allowed_list = allowed.split("Allowed imports:")[1]
     assert "numpy" in allowed_list
     assert "subprocess" not in allowed_list
     cell = (run.path / "cells/00.py").read_text()
     assert cell.startswith("# ara: prelude written by the research loop\nimport pathlib\nOUT_DIR = pathlib.Path('.')")
     assert cell.endswith(code)
-    assert "| accuracy | 0.75 | none |" in (run.path / "report.md").read_text()
+    report = (run.path / "report.md").read_text()
+    assert "| accuracy | 0.75 | none |" in report
+    assert "self-reported" in report
+    assert "Not checked: the results themselves: the experiment code wrote them" in report
 
 
 @pytest.mark.anyio
 async def test_a_modified_plan_passes_the_same_structural_checks(workspace: Workspace) -> None:
-    script = ScriptedLLM(replies=[brief(), plans()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans()])
     run = workspace.new_run("w2s")
     graph = compile_graph(InMemorySaver())
     ctx = make_context(script.client(), workspace, run.path, policy="ask")
@@ -475,7 +528,7 @@ async def test_a_modified_plan_passes_the_same_structural_checks(workspace: Work
     edited = ExperimentPlan.model_validate(
         {**plans()["plans"][0], "title": "Edited", "config": {"denominator": 5, "sandbox": False}}
     )
-    later = ScriptedLLM(replies=[{"denominator": 5}, analysis()])
+    later = ScriptedLLM(replies=[analysis(), critique()])
     outcome = await resume_run(
         graph,
         make_context(later.client(), workspace, run.path, policy="ask"),
@@ -492,29 +545,39 @@ async def test_a_modified_plan_passes_the_same_structural_checks(workspace: Work
         "config_field_not_allowed",
         "divide.sandbox=False",
     )
-    assert '"denominator": 5' in later.requests[0]["messages"][-1]["content"]
+    assert read_json(run.path / "config.json") == {"denominator": 5}, "the edited, approved config ran"
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    ("config", "kept", "refused"),
+    ("config", "refused"),
     [
-        ({}, {}, []),  # small models often send an empty draft
-        ({"seeds": "many", "loss": "xent"}, {"loss": "xent"}, ["w2s: ['seeds']"]),
+        ({}, []),  # small models often send an empty draft
+        ({"seeds": "many", "loss": "xent"}, ["w2s: ['seeds']"]),
     ],
 )
-async def test_a_plan_config_missing_required_fields_waits_for_write_code(
-    workspace: Workspace, config: dict[str, Any], kept: dict[str, Any], refused: list[str]
+async def test_a_plan_config_missing_required_fields_is_completed_before_approval(
+    workspace: Workspace, config: dict[str, Any], refused: list[str]
 ) -> None:
-    """W2SConfig needs ``dataset``; a plan that leaves it out is kept for approval, not a crash of the run."""
-    script = ScriptedLLM(replies=[brief(), plans(recipe="w2s", config=config)])
+    """W2SConfig needs ``dataset``: the model fills the whole config under the schema before anyone approves, so
+    the approver sees (and freezes) exactly what will run."""
+    filled = {"dataset": "sk_breast_cancer", "weak_features": "tab_coarse", "strong_features": "tab_raw", "seeds": [0]}
+    script = ScriptedLLM(replies=[brief(), tool_choice("w2s"), plans(recipe="w2s", config=config), filled])
     run = workspace.new_run("draft")
     ctx = make_context(script.client(), workspace, run.path, policy="ask")
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    outcome = await start_in_memory(
+        ctx, run, workspace, "Does weak-to-strong training beat the weak supervisor on tabular data?"
+    )
     script.assert_done()
     assert outcome.status == "awaiting_approval"
     [plan] = outcome.plans
-    assert (plan.recipe, plan.config) == ("w2s", kept)
+    assert plan.recipe == "w2s"
+    assert plan.config["dataset"] == "sk_breast_cancer"
+    assert plan.config["loss"] == "xent"
+    assert plan.config["n_test"] == 1000, "defaults are filled in and shown"
+    assert "cache_dir" not in plan.config, "host paths are not the plan's"
+    assert "data_root" not in plan.config
+    assert script.requests[3]["response_format"]["schema"]["title"] == "W2SConfig"
     events = events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)
     invalid = [e.detail for e in events if e.rule == "config_value_invalid"]
     assert invalid == refused

@@ -14,7 +14,17 @@ from assistant.graph.session import report_draft_for
 from assistant.llm.testing import ScriptedLLM
 from assistant.runlog import events_of, read_events
 from assistant.settings import Settings, load_settings
-from tests.graph.conftest import FakeHit, FakeLibrary, analysis, brief, make_context, plans, start_in_memory
+from tests.graph.conftest import (
+    FakeHit,
+    FakeLibrary,
+    analysis,
+    brief,
+    critique,
+    make_context,
+    plans,
+    start_in_memory,
+    tool_choice,
+)
 from tools.vcs import Workspace
 
 QUESTION = "Does dividing by two halve one?"
@@ -24,12 +34,16 @@ HITS = [FakeHit(KEY, "Weak-to-strong generalization", "Weak supervisors elicit s
 
 def model_draft(**changes: Any) -> dict[str, Any]:
     draft = {
-        "summary": "Dividing one by two gave {{ metric:ratio.value }}, as the plan expected.",
-        "methods": "One cell of the divide recipe, following the approved plan {{ cite:" + KEY + " }}.",
-        "results_discussion": "The ratio is exactly what arithmetic predicts; nothing here is noisy.",
+        "claims": [
+            {
+                "statement": "Dividing one by two gave {{ metric:ratio.value }}, as the plan expected.",
+                "about": ["ratio"],
+                "stance": "describes",
+            }
+        ],
+        "rationale": "One cell of the divide recipe tests the arithmetic directly {{ cite:" + KEY + " }}.",
         "limitations": "A single deterministic cell; no seeds, no interval.",
         "next_steps": "Try other denominators.",
-        "claims": [],
         "cited_keys": [KEY],
     }
     return {**draft, **changes}
@@ -38,7 +52,16 @@ def model_draft(**changes: Any) -> dict[str, Any]:
 async def _run(
     workspace: Workspace, draft_replies: list[Any], *, stale_rejection: bool = False
 ) -> tuple[ScriptedLLM, Any, str]:
-    script = ScriptedLLM(replies=[brief(), plans(citations=[KEY]), {"denominator": 2}, analysis(), *draft_replies])
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            tool_choice(),
+            plans(config={"denominator": 2}, citations=[KEY]),
+            analysis(),
+            critique(),
+            *draft_replies,
+        ]
+    )
     run = workspace.new_run("draft")
     ctx = make_context(script.client(), workspace, run.path, library=FakeLibrary(HITS))
     ctx.report_draft = "model"
@@ -54,7 +77,7 @@ async def _run(
 async def test_a_draft_that_passes_the_checks_is_the_report(workspace: Workspace) -> None:
     script, run, report = await _run(workspace, [model_draft()], stale_rejection=True)
     assert "Dividing one by two gave 0.5, as the plan expected." in report
-    assert "nothing here is noisy" in report
+    assert "tests the arithmetic directly" in report
     assert not (run.path / REJECTED_DRAFT).exists()
     [written] = events_of(read_events(run.events_path), ReportWritten)
     assert written.verified is True
@@ -67,16 +90,17 @@ async def test_a_draft_that_passes_the_checks_is_the_report(workspace: Workspace
 
 @pytest.mark.anyio
 async def test_a_draft_with_a_typed_number_is_set_aside_for_the_analysis_draft(workspace: Workspace) -> None:
-    _, run, report = await _run(workspace, [model_draft(summary="The ratio was 0.93, far above chance.")])
+    typed = {"statement": "The ratio was 0.93, far above chance.", "about": ["ratio"]}
+    _, run, report = await _run(workspace, [model_draft(claims=[typed])])
     assert "0.93" not in report
-    assert "The ratio matches the hypothesis." in report  # the analysis draft's summary
+    assert "The ratio is what the plan expected." in report  # the analysis draft's claim
     assert f"The model's own draft failed the report checks (its text and what failed are in `{REJECTED_DRAFT}`)" in (
         report
     )
     rejected = json.loads((run.path / REJECTED_DRAFT).read_text(encoding="utf-8"))
-    assert rejected["draft"]["summary"] == "The ratio was 0.93, far above chance."
+    assert rejected["draft"]["claims"][0]["statement"] == "The ratio was 0.93, far above chance."
     assert [(o["kind"], o["location"], o["text"]) for o in rejected["offenders"]] == [
-        ("numeral", "summary:1:15", "0.93")
+        ("numeral", "claims[0].statement:1:15", "0.93")
     ]
     [written] = events_of(read_events(run.events_path), ReportWritten)
     assert (written.verified, written.problems) == (True, [])
@@ -92,7 +116,7 @@ async def test_no_valid_draft_falls_back_with_a_note(workspace: Workspace) -> No
 
 @pytest.mark.anyio
 async def test_an_unretrieved_citation_sets_the_draft_aside(workspace: Workspace) -> None:
-    draft = model_draft(methods="As shown before {{ cite:arxiv:9999.00001#c1 }}.", cited_keys=["arxiv:9999.00001#c1"])
+    draft = model_draft(rationale="As shown before {{ cite:arxiv:9999.00001#c1 }}.", cited_keys=["arxiv:9999.00001#c1"])
     _, run, report = await _run(workspace, [draft])
     assert "9999.00001" not in report
     assert (run.path / REJECTED_DRAFT).is_file()
@@ -112,11 +136,11 @@ def test_auto_means_analysis_for_the_embedded_model_and_model_for_an_endpoint(tm
 @pytest.mark.anyio
 async def test_a_draft_that_leaves_sections_empty_is_set_aside(workspace: Workspace) -> None:
     """A small model's draft can pass the number and citation checks while saying almost nothing."""
-    _, run, report = await _run(workspace, [model_draft(methods="", limitations="  ")])
-    assert "The model's own draft left methods, limitations empty (its text and what failed are in" in report
-    assert "Hypothesis: A strong student recovers part of the gap." in report  # the analysis draft's methods
+    _, run, report = await _run(workspace, [model_draft(rationale="", limitations="  ")])
+    assert "The model's own draft left rationale, limitations empty (its text and what failed are in" in report
+    assert "**Rationale** (the model's words): Run the recipe." in report  # the analysis draft's rationale
     rejected = json.loads((run.path / REJECTED_DRAFT).read_text(encoding="utf-8"))
     assert rejected["offenders"] == [
-        {"kind": "empty_section", "location": "methods"},
+        {"kind": "empty_section", "location": "rationale"},
         {"kind": "empty_section", "location": "limitations"},
     ]

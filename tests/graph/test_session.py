@@ -28,7 +28,7 @@ from assistant.runlog import events_of, read_events
 from assistant.schemas import ExperimentPlan, RunOutcome
 from assistant.settings import Settings, load_settings
 from assistant.tui.adapters import GraphRunDriver
-from tests.graph.conftest import InProcessPool, brief, plans, recipes_with_divide
+from tests.graph.conftest import InProcessPool, brief, plans, recipes_with_divide, tool_choice
 from tools.vcs import Workspace
 
 QUESTION = "Does dividing one by two give one half?"
@@ -36,7 +36,7 @@ ENTRY_RUN_ID = "01JTESTSESSXNRXN0000000000"
 
 
 def _script() -> ScriptedLLM:
-    return ScriptedLLM(replies=[brief(), plans(recipe="divide", config={"denominator": 2})])
+    return ScriptedLLM(replies=[brief(), tool_choice(), plans(recipe="divide", config={"denominator": 2})])
 
 
 @pytest.fixture
@@ -58,7 +58,9 @@ def _started(settings: Settings, run_id: str) -> dict[str, Any]:
 def _cli(settings: Settings, capsys: pytest.CaptureFixture[str]) -> tuple[ScriptedLLM, RunOutcome]:
     script = _script()
     deps = SessionDeps(llm=script.client(), kernels=InProcessPool(), recipes=recipes_with_divide())
-    main(["--workspace", str(settings.workspace), "run", QUESTION, "--json"], deps=deps)  # exit 0 returns
+    with pytest.raises(SystemExit) as exit_:
+        main(["--workspace", str(settings.workspace), "run", QUESTION, "--json"], deps=deps)
+    assert exit_.value.code == 0, "a run paused for approval exits 0"
     return script, RunOutcome.model_validate(json.loads(capsys.readouterr().out))
 
 
@@ -125,7 +127,7 @@ def test_cli_tui_and_campaign_start_runs_with_the_same_fields(
         )
     for script in (cli_script, tui_script, campaign_script):
         script.assert_done()
-        [intake, _planning] = script.requests
+        [intake, _choice, _planning] = script.requests
         assert QUESTION in intake["messages"][-1]["content"]
 
 

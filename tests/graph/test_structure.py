@@ -72,7 +72,7 @@ async def test_incompatible_checkpoint_is_refused_with_a_clear_message(workspace
     config: RunnableConfig = {"configurable": {"thread_id": run.run_id}}
     await graph.aupdate_state(
         config,
-        {"schema_version": SCHEMA_VERSION - 1, "run_id": run.run_id, "question": "q", "run_dir": str(run.path)},
+        {"schema_version": 0, "run_id": run.run_id, "question": "q", "run_dir": str(run.path)},
         as_node="intake",
     )
     ctx = make_context(ScriptedLLM().client(), workspace, run.path)

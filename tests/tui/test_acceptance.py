@@ -27,7 +27,17 @@ from assistant.tui.adapters import GraphRunDriver, ReviewServiceBackend
 from assistant.tui.messages import CellOutputReceived, RunEnded, RunEventReceived, RunPaused
 from assistant.tui.screens.modals import CommentModal
 from assistant.tui.widgets.plan_card import PlanCard
-from tests.graph.conftest import DIVIDE, FakeHit, FakeLibrary, InProcessPool, analysis, brief, plans
+from tests.graph.conftest import (
+    DIVIDE,
+    FakeHit,
+    FakeLibrary,
+    InProcessPool,
+    analysis,
+    brief,
+    critique,
+    plans,
+    tool_choice,
+)
 from tools.vcs import Workspace
 
 HITS = [FakeHit("arxiv:2312.09390#c1", "Weak-to-strong generalization", "Weak supervisors elicit strong models.")]
@@ -54,6 +64,7 @@ NOISY = Recipe(
     summary="Divide one by a number, printing progress (test recipe).",
     load_config=DIVIDE.load_config,
     render=lambda config, out: DIVIDE.render(config, out) + "for step in range(3):\n    print('step', step)\n",
+    card=DIVIDE.card,
 )
 
 
@@ -70,16 +81,17 @@ async def test_chat_run_proposes_a_plan_approved_in_the_ui_and_cells_stream(sett
     script = ScriptedLLM(
         replies=[
             brief(),
+            tool_choice(),
             plans(config={"denominator": 4}, citations=["arxiv:2312.09390#c1"]),
-            {"denominator": 4},
             analysis(),
+            critique(),
         ]
     )
     driver, pool = _driver(settings, script)
     seen: list[Message] = []
     app = make_app(settings, llm=script.client(), runner=driver, reviewer="ada")
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
-        await typed(pilot, "/run Does a strong student trained on weak labels beat its teacher?")
+        await typed(pilot, "/run Does dividing one by two give one half?")
         await settle(pilot)
         [card] = app.query(PlanCard).results(PlanCard)
         assert [p.title for p in card.plans] == ["Divide test"]
@@ -113,13 +125,13 @@ async def test_chat_run_proposes_a_plan_approved_in_the_ui_and_cells_stream(sett
 @pytest.mark.anyio
 async def test_cell_output_reaches_the_log(settings: Settings) -> None:
     code = {"denominator": 5}
-    script = ScriptedLLM(replies=[brief(), plans(config=code), code, analysis()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config=code), analysis(), critique()])
     driver, _ = _driver(settings, script)
     seen: list[Message] = []
     app = make_app(settings, llm=script.client(), runner=driver, reviewer="ada")
 
     async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
-        await typed(pilot, "/run Is one fifth a fifth of one?")
+        await typed(pilot, "/run Does dividing by two halve one?")
         await settle(pilot)
         await pilot.press("a")
         await settle(pilot)
@@ -136,15 +148,16 @@ async def test_a_real_recipe_run_shows_its_table_and_figures_in_the_ui(settings:
     script = ScriptedLLM(
         replies=[
             brief(),
+            tool_choice("synthetic_w2s"),
             plans(recipe="synthetic_w2s", config=config, citations=["arxiv:2312.09390#c1"]),
-            config,
             analysis(metric="pgr"),
+            critique(),
         ]
     )
     driver, _ = _driver(settings, script)
     app = make_app(settings, llm=script.client(), runner=driver, reviewer="ada", image_protocol="halfcell")
     async with app.run_test(size=(80, 24)) as pilot:
-        await typed(pilot, "/run Does a strong student trained on weak labels beat its teacher?")
+        await typed(pilot, "/run Run a synthetic smoke test: does a strong student beat its weak teacher?")
         await settle(pilot)
         await pilot.press("a")
         await settle(pilot)
@@ -173,7 +186,7 @@ async def test_review_approved_through_the_ui_merges_into_main(settings: Setting
     ws = Workspace.open_or_create(settings.workspace)
     git(ws.path, "config", "user.name", "Rev Iewer")
     git(ws.path, "config", "user.email", "rev@example.org")
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 2}), {"denominator": 2}, analysis()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 2}), analysis(), critique()])
     run = ws.new_run("divide")
     recipes = default_registry()
     recipes.register(DIVIDE)
@@ -191,7 +204,7 @@ async def test_review_approved_through_the_ui_merges_into_main(settings: Setting
             compile_graph(saver),
             ctx,
             run_id=run.run_id,
-            question="Is a half a half?",
+            question="Does dividing one by two give one half?",
             run_dir=run.path,
             workspace=ws.path,
         )

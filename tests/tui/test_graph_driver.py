@@ -23,7 +23,17 @@ from assistant.tui import make_app
 from assistant.tui.adapters import GraphRunDriver
 from assistant.tui.backends import CellOutput
 from assistant.tui.screens.modals import ErrorModal
-from tests.graph.conftest import DIVIDE, FakeCellResult, FakeLibrary, InProcessPool, analysis, brief, plans
+from tests.graph.conftest import (
+    DIVIDE,
+    FakeCellResult,
+    FakeLibrary,
+    InProcessPool,
+    analysis,
+    brief,
+    critique,
+    plans,
+    tool_choice,
+)
 from tools.vcs import Workspace
 
 
@@ -61,11 +71,11 @@ class SlowPool(InProcessPool):
 
 
 def test_cancel_mid_cell_stops_the_run_and_resume_finishes_it(settings: Settings) -> None:
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 2}), {"denominator": 2}, analysis()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 2}), analysis(), critique()])
     pool = SlowPool()
     driver = GraphRunDriver(settings, script.client(), kernels=pool, library=FakeLibrary([]), recipes=_recipes())
     seen: list[Event | CellOutput] = []
-    paused = driver.start("Is a half of one a half?", seen.append)
+    paused = driver.start("Does dividing one by two give one half?", seen.append)
     assert paused.status == "awaiting_approval"
     outcome: dict[str, Any] = {}
     approval = Approval(decision="approve", reviewer="ada")
@@ -98,7 +108,7 @@ async def test_crashed_graph_run_opens_the_modal_and_resumes_from_its_checkpoint
             raise RuntimeError("kernel connection lost")
         return None
 
-    script = ScriptedLLM(replies=[brief(), plans(config={"denominator": 2}), {"denominator": 2}, analysis()])
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 2}), analysis(), critique()])
     pool = InProcessPool(override=crash_once)
     driver = GraphRunDriver(settings, script.client(), kernels=pool, library=FakeLibrary([]), recipes=_recipes())
     app = make_app(settings, llm=script.client(), runner=driver, reviewer="ada")
@@ -109,7 +119,7 @@ async def test_crashed_graph_run_opens_the_modal_and_resumes_from_its_checkpoint
         await pilot.pause()
 
     async with app.run_test(size=(80, 24)) as pilot:
-        app.query_one("#chat-input", Input).value = "/run Is a half of one a half?"
+        app.query_one("#chat-input", Input).value = "/run Does dividing one by two give one half?"
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("a")

@@ -1,9 +1,11 @@
-"""analyse_results: metrics are read from results.json; the model only says what they mean.
+"""analyse_results and critique: verdicts computed from results.json; the model says what they mean and what is left.
 
-Covers reading the ``ara.results/1`` file the cell wrote, quoting its metrics to the model as data, and the
-structural checks on the ``Analysis`` it returns: findings must name a metric that exists, and numbers the model
-writes into prose are removed (the report takes every number from results.json). Each refusal is logged. Does not
-render the report.
+``analyse_results`` reads the ``ara.results/1`` file, computes the verdict of every pre-registered hypothesis from
+the intervals (``assistant.report``; logged as ``HypothesesEvaluated``), and asks the model for claims that name
+their evidence, with the metrics and verdicts quoted as data; numbers the model writes into its words are removed
+(each removal logged). ``critique`` asks for a structured second look (does the experiment test the question,
+which confounds remain, what follow-up would settle it); its answers go to the report's limitations and next steps.
+Neither node decides anything true: claims are checked when the report is built. Does not render the report.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from assistant.events import ResultsRead
+from assistant.events import HypothesesEvaluated, ResultsRead
 from assistant.graph.context import RunContext
 from assistant.graph.guard import numbers_in_text, strip_numbers
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import quote_data
+from assistant.graph.record import experiment_record
 from assistant.graph.state import GraphState, plan_of
-from assistant.schemas import Analysis, Finding
+from assistant.report.build import evaluate_hypotheses
+from assistant.report.compose import evidence_text, prediction_text
+from assistant.report.model import HypothesisResult
+from assistant.schemas import Analysis, Critique
 from tools.results import ResultsDocument, read_results
 
 _FIELDS = ("value", "mean", "ci_low", "ci_high", "n")
@@ -32,22 +38,38 @@ def metric_summary(results: ResultsDocument) -> dict[str, dict[str, Any]]:
     }
 
 
-def _clean(ctx: RunContext, state: GraphState, text: str, where: str) -> str:
+def verdict_lines(verdicts: list[HypothesisResult]) -> str:
+    """The computed verdicts as the model reads them."""
+    if not verdicts:
+        return "(no hypothesis was registered before the run: make descriptive claims only)"
+    return "\n".join(
+        f"{h.id}: {h.statement} | prediction {prediction_text(h)} | verdict {h.verdict} | {evidence_text(h)}"
+        for h in verdicts
+    )
+
+
+def _clean(ctx: RunContext, state: GraphState, node: str, text: str, where: str) -> str:
     found = numbers_in_text(text)
     if found:
-        log_blocked(ctx, state, "analyse_results", "number_in_model_text", f"{where}: {found[:5]}")
+        log_blocked(ctx, state, node, "number_in_model_text", f"{where}: {found[:5]}")
         return strip_numbers(text)
     return text
 
 
+def _results(state: GraphState) -> ResultsDocument:
+    return read_results(run_dir(state) / str(state["results_path"]))
+
+
 @traced("analyse_results")
 async def analyse_results(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
-    """Read the metrics and ask the model to interpret them."""
+    """Compute the verdicts, then ask the model what the results show, as claims naming their evidence."""
     ctx = runtime.context
     path = run_dir(state) / str(state["results_path"])
-    metrics = metric_summary(read_results(path))
+    results = _results(state)
+    metrics = metric_summary(results)
     ctx.runlog.append(ResultsRead(run_id=state["run_id"], path=str(path), metrics=sorted(metrics)))
-    plan = plan_of(state)
+    verdicts = evaluate_hypotheses(results, experiment_record(ctx, state))
+    ctx.runlog.append(HypothesesEvaluated(run_id=state["run_id"], verdicts={h.id: h.verdict for h in verdicts}))
     analysis = await ask(
         ctx,
         state,
@@ -55,21 +77,40 @@ async def analyse_results(state: GraphState, *, runtime: Runtime[RunContext]) ->
         prompt="analyse_results.analysis",
         schema=Analysis,
         question=state["question"],
-        hypothesis=plan.hypothesis,
+        verdicts=quote_data(verdict_lines(verdicts), source="computed verdicts"),
         metrics=quote_data(json.dumps(metrics, indent=1), source=str(state["results_path"])),
     )
-    findings: list[Finding] = []
-    for finding in analysis.findings:
-        if finding.metric not in metrics:
-            log_blocked(ctx, state, "analyse_results", "unknown_metric", finding.metric)
-            continue
-        statement = _clean(ctx, state, finding.statement, f"finding {finding.metric}")
-        findings.append(finding.model_copy(update={"statement": statement}))
-    cleaned = analysis.model_copy(
+    claims = [
+        c.model_copy(update={"statement": _clean(ctx, state, "analyse_results", c.statement, f"claim {i}")})
+        for i, c in enumerate(analysis.claims)
+    ]
+    limitations = [_clean(ctx, state, "analyse_results", t, "limitation") for t in analysis.limitations]
+    cleaned = analysis.model_copy(update={"claims": claims, "limitations": limitations})
+    return {"analysis": cleaned.model_dump(mode="json"), "metrics": metrics}
+
+
+@traced("critique")
+async def critique(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
+    """A structured second look before the report: fit to the question, confounds, follow-ups."""
+    ctx = runtime.context
+    results = _results(state)
+    verdicts = evaluate_hypotheses(results, experiment_record(ctx, state))
+    review = await ask(
+        ctx,
+        state,
+        node="critique",
+        prompt="critique.review",
+        schema=Critique,
+        question=state["question"],
+        plan=plan_of(state).model_dump_json(indent=1),
+        verdicts=quote_data(verdict_lines(verdicts), source="computed verdicts"),
+        metrics=quote_data(json.dumps(metric_summary(results), indent=1), source=str(state["results_path"])),
+    )
+    cleaned = review.model_copy(
         update={
-            "summary": _clean(ctx, state, analysis.summary, "summary"),
-            "findings": findings,
-            "limitations": [_clean(ctx, state, t, "limitation") for t in analysis.limitations],
+            "why": _clean(ctx, state, "critique", review.why, "why"),
+            "confounds": [_clean(ctx, state, "critique", t, "confound") for t in review.confounds],
+            "follow_ups": [_clean(ctx, state, "critique", t, "follow-up") for t in review.follow_ups],
         }
     )
-    return {"analysis": cleaned.model_dump(mode="json"), "metrics": metrics}
+    return {"critique": cleaned.model_dump(mode="json")}

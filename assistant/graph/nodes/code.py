@@ -1,10 +1,11 @@
-"""write_code and debug: the next cell, from a typed recipe config (recipe mode) or model-written code (free mode).
+"""write_code and debug: the next cell, from the approved recipe config (recipe mode) or model-written code (free).
 
-In recipe mode the model only fills the recipe's typed config (schema-constrained) and the recipe's template renders
-the cell, so no model text becomes code. In free mode the model's cell passes ``guard.check_free_code`` (import
+In recipe mode the recipe's template renders the cell from the config frozen at approval: what a person approved
+is what runs, and no model text becomes code. In free mode the model's cell passes ``guard.check_free_code`` (import
 allow-list, no dynamic code) or it is recorded as a blocked cell and never sent to a kernel. ``debug`` shows the
-model the failing cell and its error quoted as data. The cell waits in ``pending_code`` for ``run_cells``. Does not
-execute anything.
+model the failing cell and its error quoted as data; in recipe mode it may change only the plan's ``open_fields``
+(a change to any other field is refused and logged), and with none open the run stops with the error. The cell waits
+in ``pending_code`` for ``run_cells``. Does not execute anything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, tra
 from assistant.graph.nodes.planning import FREE
 from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState, plan_of
+from assistant.recipes import Recipe
 from assistant.schemas import ExperimentPlan, FreeCell
 
 RESULTS_DIR = "."
@@ -53,28 +55,14 @@ def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str,
     }
 
 
-async def _recipe_pending(
-    ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str, source: str, prompt: str, **extra: Any
-) -> dict[str, Any]:
-    recipe = ctx.recipes.get(plan.recipe)
-    config = await ask(
-        ctx,
-        state,
-        node=node,
-        prompt=prompt,
-        schema=recipe.load_config(),
-        plan=plan.model_dump_json(indent=1),
-        recipe=recipe.name,
-        recipe_summary=recipe.summary,
-        **extra,
-    )
+def _recipe_pending(plan: ExperimentPlan, recipe: Recipe, config: dict[str, Any], source: str) -> dict[str, Any]:
+    validated = recipe.validate_config(config)
     rel = RESULTS_DIR
-    code = recipe.render(config, Path(rel))
     return {
         "source": source,
         "recipe": recipe.name,
-        "config": config.model_dump(mode="json"),
-        "code": code,
+        "config": validated.model_dump(mode="json"),
+        "code": recipe.render(validated, Path(rel)),
         "out_dir": rel,
         "blocked": [],
     }
@@ -96,8 +84,7 @@ async def write_code(state: GraphState, *, runtime: Runtime[RunContext]) -> Upda
             allowed_imports=", ".join(sorted(ALLOWED_IMPORTS)),
         )
         return {"pending_code": _free_pending(ctx, state, cell, "write_code", "free")}
-    pending = await _recipe_pending(ctx, state, plan, "write_code", "recipe", "write_code.recipe")
-    return {"pending_code": pending}
+    return {"pending_code": _recipe_pending(plan, ctx.recipes.get(plan.recipe), plan.config, "recipe")}
 
 
 def failure_text(state: GraphState) -> tuple[str, str]:
@@ -139,16 +126,35 @@ async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
             error=quoted_error,
         )
         pending = _free_pending(ctx, state, cell, "debug", "debug")
+    elif not plan.open_fields:
+        return {
+            "status": "failed",
+            "failure": (
+                f"the approved config of recipe {plan.recipe!r} failed ({last.get('error') or last['status']}) and the "
+                "plan left no field open for the loop to change; edit the plan and start a new run, or resume "
+                f"after fixing the cause (ara resume {state['run_id']})"
+            ),
+            "debug_attempts": attempt,
+        }
     else:
-        pending = await _recipe_pending(
+        recipe = ctx.recipes.get(plan.recipe)
+        proposal = await ask(
             ctx,
             state,
-            plan,
-            "debug",
-            "debug",
-            "debug.fix",
-            what=f"config for recipe {plan.recipe}",
+            node="debug",
+            prompt="debug.fix",
+            schema=recipe.load_config(),
+            what=f"config for recipe {plan.recipe} (you may change only: {', '.join(plan.open_fields)})",
+            plan=plan.model_dump_json(indent=1),
             code=quote_data(code, source=f"cell {last['index']} code", limit=6000),
             error=quoted_error,
         )
+        proposed = proposal.model_dump(mode="json")
+        config = dict(plan.config)
+        for key, value in proposed.items():
+            if key in plan.open_fields:
+                config[key] = value
+            elif key in config and value != config[key]:
+                log_blocked(ctx, state, "debug", "approved_field_changed", f"{key}: {config[key]!r} -> {value!r}")
+        pending = _recipe_pending(plan, recipe, config, "debug")
     return {"pending_code": pending, "debug_attempts": attempt}

@@ -1,13 +1,15 @@
-"""search_literature: hybrid retrieval for the brief's queries; evidence is kept in the run directory.
+"""search_literature: hybrid retrieval for the question; evidence is kept in the run directory.
 
-Covers running the queries, de-duplicating hits by citation key and writing ``evidence.json`` (with the text, which
-is untrusted) beside the run's other files; state keeps keys, titles and anchors only. With no paper library the
-evidence is empty and the report says so. Does not call the model.
+Covers the queries (``question_queries``: the question itself and its content words, extracted without the model,
+then up to three the brief suggested), running them, de-duplicating hits by citation key and writing
+``evidence.json`` (with the text, which is untrusted) beside the run's other files; state keeps keys, titles and
+anchors only. With no paper library the evidence is empty and the report says so. Does not call the model.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from langgraph.runtime import Runtime
 
@@ -18,6 +20,89 @@ from assistant.graph.state import GraphState, brief_of
 from assistant.schemas import EvidenceRef
 
 MAX_EVIDENCE = 8
+MAX_QUERY_CHARS = 300
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "about",
+        "across",
+        "between",
+        "more",
+        "most",
+        "less",
+        "least",
+        "much",
+        "many",
+        "does",
+        "doing",
+        "done",
+        "should",
+    ]
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'+-]*[A-Za-z0-9]|[A-Za-z]")
+
+
+def question_queries(question: str) -> list[str]:
+    """Queries made from the question without the model: the question itself and its content words."""
+    text = " ".join(question.split())[:MAX_QUERY_CHARS]
+    words = [w for w in _WORD.findall(text) if w.casefold() not in _STOPWORDS]
+    keywords = " ".join(dict.fromkeys(words))
+    return [q for q in dict.fromkeys([text, keywords]) if q.strip()]
 
 
 @traced("search_literature")
@@ -25,7 +110,9 @@ async def search_literature(state: GraphState, *, runtime: Runtime[RunContext]) 
     """Retrieve evidence for the brief's queries."""
     ctx = runtime.context
     brief = brief_of(state)
-    queries = [q for q in brief.search_queries if q.strip()] or [state["question"][:300]]
+    queries = list(
+        dict.fromkeys([*question_queries(state["question"]), *(q for q in brief.search_queries if q.strip())])
+    )
     hits: dict[str, HitLike] = {}
     if ctx.library is not None:
         for query in queries:

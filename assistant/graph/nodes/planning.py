@@ -1,29 +1,34 @@
-"""propose_experiments and approve_plan: typed plans on allow-listed recipes, then a human (or policy) decides.
+"""propose_experiments and approve_plan: typed plans on the chosen tool, frozen when a human (or policy) approves.
 
-Covers asking for ``ExperimentPlans`` with the evidence quoted as data, the structural checks on each plan (recipe
-on the allow-list, config fields from the recipe's typed config only, citations among the retrieved keys: each
-refusal logged as ``InjectionBlocked``), and the approval point: ``interrupt()`` when a person decides, the
-context's policy when unattended. An approval only ever comes from the resume value or the policy, never from
-model or paper text. Does not write code.
+Covers asking for ``ExperimentPlans`` on the tool ``choose_tool`` picked (its card shown, the evidence quoted as
+data), the structural checks on each plan (recipe on the allow-list and the chosen one, config fields from the
+recipe's typed config only, citations among the retrieved keys: each refusal logged as ``InjectionBlocked``), and
+making each plan final before anyone sees it (``freeze_plan``): the full validated config (the model fills what the
+plan left open under the schema), hypotheses resolved against the card (a metric the tool does not produce is
+refused), at least ``MIN_SEEDS`` seeds when the plan makes claims. Every change is logged as ``PlanAdjusted``.
+Then the approval point: ``interrupt()`` when a person decides, the context's policy when unattended; what is
+approved is what runs. An approval only ever comes from the resume value or the policy. Does not write code.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
+from assistant.cards import resolve_hypotheses
 from assistant.errors import AssistantError
-from assistant.events import PlanApproved, PlanProposed, PlanRejected
+from assistant.events import PlanAdjusted, PlanApproved, PlanProposed, PlanRejected
 from assistant.graph.context import RunContext
 from assistant.graph.guard import unknown_citations
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.recipes import RecipeError
+from assistant.report.stats import MIN_SEEDS
 from assistant.schemas import Approval, ExperimentPlan, plans_schema
 
 FREE = "free"
@@ -72,6 +77,94 @@ def _checked_config(
         return kept  # only required fields are missing: write_code fills them under the schema
 
 
+class FrozenPlan(NamedTuple):
+    """A plan made final for approval, and the notes on what code changed."""
+
+    plan: ExperimentPlan
+    """Config complete and validated, hypotheses resolved, seeds raised for claims."""
+    notes: list[str]
+    """What changed and why (shown to the approver and in the report's methods)."""
+
+
+def _adjusted(ctx: RunContext, state: GraphState, plan: ExperimentPlan, change: str, notes: list[str]) -> None:
+    notes.append(change)
+    ctx.runlog.append(PlanAdjusted(run_id=state["run_id"], plan_title=plan.title, change=change))
+
+
+def _validated(plan: ExperimentPlan, model: type[BaseModel], config: dict[str, Any], run_id: str) -> dict[str, Any]:
+    try:
+        return model.model_validate(config).model_dump(mode="json")
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise PlanError(
+            f"plan {plan.title!r}: the config for recipe {plan.recipe!r} is not valid ({problems}). Edit the plan "
+            f"(ara resume {run_id} --modify plan.json) or reject it.",
+            title="Invalid plan config",
+        ) from err
+
+
+def freeze_plan(
+    ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str, filled: dict[str, Any] | None = None
+) -> FrozenPlan:
+    """``plan`` made final: full validated config (``filled`` supplies fields it left open), hypotheses resolved
+    against the recipe's card, seeds raised to ``MIN_SEEDS`` when it makes claims, open fields kept to real ones.
+
+    Raises:
+        PlanError: the config is still invalid (the message names the fields and says what to do).
+    """
+    notes: list[str] = []
+    if plan.recipe == FREE:
+        return FrozenPlan(plan, notes)
+    recipe = ctx.recipes.get(plan.recipe)
+    model = recipe.load_config()
+    card = recipe.card
+    config = _validated(plan, model, {**(filled or {}), **plan.config}, state["run_id"])
+    hypotheses = list(plan.hypotheses)
+    if card is not None:
+        resolved = resolve_hypotheses(card, config, hypotheses)
+        for reason in resolved.refused:
+            log_blocked(ctx, state, node, "hypothesis_metric_unknown", reason)
+            _adjusted(ctx, state, plan, f"hypothesis dropped: {reason}", notes)
+        hypotheses = resolved.hypotheses
+        field = card.seeds_field
+        if hypotheses and field and isinstance(config.get(field), list) and len(config[field]) < MIN_SEEDS:
+            current = list(config[field])
+            extra = [s for s in range(MIN_SEEDS + len(current)) if s not in current][: MIN_SEEDS - len(current)]
+            config = _validated(plan, model, {**config, field: current + extra}, state["run_id"])
+            change = f"{field} raised from {current} to {config[field]}: a plan that makes claims runs at least"
+            _adjusted(ctx, state, plan, f"{change} {MIN_SEEDS} seeds", notes)
+    frozen = {k: v for k, v in config.items() if k not in recipe.host_fields}
+    open_fields = [f for f in plan.open_fields if f in frozen]
+    for name in sorted(set(plan.open_fields) - set(open_fields)):
+        _adjusted(ctx, state, plan, f"open field {name!r} dropped: not a config field of {plan.recipe}", notes)
+    final = plan.model_copy(update={"config": frozen, "hypotheses": hypotheses, "open_fields": open_fields})
+    return FrozenPlan(final, notes)
+
+
+async def fill_config(ctx: RunContext, state: GraphState, plan: ExperimentPlan) -> dict[str, Any] | None:
+    """The model's full config for a plan whose config does not validate yet (None when it already does)."""
+    if plan.recipe == FREE:
+        return None
+    recipe = ctx.recipes.get(plan.recipe)
+    model = recipe.load_config()
+    try:
+        model.model_validate(plan.config)
+        return None
+    except ValidationError:
+        pass
+    filled = await ask(
+        ctx,
+        state,
+        node="propose_experiments",
+        prompt="fill_config.recipe",
+        schema=model,
+        plan=plan.model_dump_json(indent=1),
+        recipe=recipe.name,
+        recipe_summary=recipe.card.describe() if recipe.card else recipe.summary,
+    )
+    return filled.model_dump(mode="json")
+
+
 def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str) -> ExperimentPlan | None:
     """The plan with disallowed parts removed, or None when its recipe is not allowed (each refusal logged)."""
     if plan.recipe == FREE:
@@ -100,13 +193,22 @@ def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: s
 
 @traced("propose_experiments")
 async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
-    """Ask for plans; keep those that pass the structural checks."""
+    """Ask for plans on the chosen tool; keep those that pass the structural checks, each made final."""
     ctx = runtime.context
     brief = brief_of(state)
-    recipes = ctx.recipes.describe()
-    names = [r.name for r in ctx.recipes.available()]
+    tool = state.get("tool")
+    chosen = ctx.recipes.get(tool) if tool else None
+    names = [chosen.name] if chosen else [r.name for r in ctx.recipes.available()]
+    described = (
+        (chosen.card.describe() if chosen and chosen.card else ctx.recipes.describe())
+        if chosen
+        else ctx.recipes.describe()
+    )
+    if chosen is not None:
+        fields = ", ".join(chosen.config_schema().get("properties", {}))
+        described += f"\n  config fields: {fields}"
     if ctx.code_mode == "free":
-        recipes += f"\n- {FREE}: write your own Python cell (config must be empty)."
+        described += f"\n- {FREE}: write your own Python cell (config must be empty)."
         names.append(FREE)
     proposed = await ask(
         ctx,
@@ -116,21 +218,32 @@ async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]
         schema=plans_schema(names),
         question=state["question"],
         brief=brief.model_dump_json(indent=1),
-        recipes=recipes,
+        recipes=described,
+        reason=str(state.get("tool_reason") or "it is the only tool"),
         evidence=evidence_block(ctx, state),
     )
-    kept = [p for p in (check_plan(ctx, state, plan, "propose_experiments") for plan in proposed.plans) if p]
+    kept: list[ExperimentPlan] = []
+    for plan in proposed.plans:
+        if chosen is not None and plan.recipe not in (chosen.name, FREE):
+            log_blocked(
+                ctx, state, "propose_experiments", "recipe_not_chosen", f"{plan.recipe!r} (chosen: {chosen.name})"
+            )
+            continue
+        checked = check_plan(ctx, state, plan, "propose_experiments")
+        if checked is not None:
+            kept.append(checked)
     if not kept:
         named = ", ".join(repr(p.recipe) for p in proposed.plans)
-        available = ", ".join(r.name for r in ctx.recipes.available())
+        available = ", ".join(names)
         raise PlanError(
-            f"none of the {len(proposed.plans)} proposed plans can run: they named {named}; available recipes: "
+            f"none of the {len(proposed.plans)} proposed plans can run: they named {named}; allowed here: "
             f"{available}. Resume to ask again (ara resume {state['run_id']}) or use a stronger model.",
             title="No runnable plan",
         )
-    plans = [p.model_dump(mode="json") for p in kept]
+    frozen = [freeze_plan(ctx, state, p, "propose_experiments", await fill_config(ctx, state, p)) for p in kept]
+    plans = [f.plan.model_dump(mode="json") for f in frozen]
     ctx.runlog.append(PlanProposed(run_id=state["run_id"], plans=plans))
-    return {"plans": plans}
+    return {"plans": plans, "plan_notes": [f.notes for f in frozen]}
 
 
 def parse_approval(value: Any) -> Approval:
@@ -160,13 +273,15 @@ async def approve_plan(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     if approval.decision == "modify":
         if approval.plan is None:
             raise PlanError("a 'modify' approval must carry the edited plan", title="Invalid approval")
-        chosen = check_plan(ctx, state, approval.plan, "approve_plan")
-        if chosen is None:
+        checked = check_plan(ctx, state, approval.plan, "approve_plan")
+        if checked is None:
             raise PlanError(
                 f"the edited plan names recipe {approval.plan.recipe!r}, which is not available; available: "
                 f"{', '.join(r.name for r in ctx.recipes.available())}",
                 title="Invalid approval",
             )
+        frozen = freeze_plan(ctx, state, checked, "approve_plan")
+        chosen, notes = frozen.plan, frozen.notes
     else:
         if not 0 <= approval.plan_index < len(state["plans"]):
             raise PlanError(
@@ -174,9 +289,19 @@ async def approve_plan(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
                 title="Invalid approval",
             )
         chosen = plans_of(state)[approval.plan_index]
+        all_notes = state.get("plan_notes") or []
+        notes = list(all_notes[approval.plan_index]) if approval.plan_index < len(all_notes) else []
+        if chosen.recipe != FREE:
+            # a plan proposed by an older version may not be final yet: freeze it now (no model call)
+            refrozen = freeze_plan(ctx, state, chosen, "approve_plan")
+            chosen, notes = refrozen.plan, notes + refrozen.notes
     ctx.runlog.append(
         PlanApproved(
             run_id=state["run_id"], reviewer=approval.reviewer, decision=approval.decision, plan_title=chosen.title
         )
     )
-    return {"approval": approval.model_dump(mode="json"), "plan": chosen.model_dump(mode="json")}
+    return {
+        "approval": approval.model_dump(mode="json"),
+        "plan": chosen.model_dump(mode="json"),
+        "approved_notes": notes,
+    }

@@ -1,12 +1,12 @@
 """write_report and propose_change: a checked write-up whose numbers come from results.json, then a proposal branch.
 
-``write_report`` turns the model's ``Analysis`` and the approved plan into a ``ReportDraft`` (findings refer to
-metrics by placeholder, never by number) and hands it to ``assistant.report``, which fills every number from
-results.json, resolves citations against the paper library, checks the result and writes report.md, report.html
-and report.json into the run directory (with a plain statement when the library had no passages). With
-``report_draft="model"`` the model first writes its own ``ReportDraft`` (prose, claims judged by their confidence
-intervals); it is kept only when the built report passes every check, otherwise the analysis draft is used and
-its methods section says why.
+``write_report`` turns the model's ``Analysis`` (claims naming their evidence), the critic's look and the approved
+plan into a ``ReportDraft`` and hands it to ``assistant.report`` with the run's ``ExperimentRecord``: code computes
+the hypotheses' verdicts, checks every claim (a dropped claim is listed and logged as ``ClaimRejected``), renders
+the summary, methods and discussion, fills every number from results.json, resolves citations against the paper
+library and writes report.md, report.html and report.json into the run directory. With ``report_draft="model"`` the
+model first writes its own ``ReportDraft`` (claims, rationale, limitations); it is kept only when the built report
+passes every check, otherwise the analysis draft is used and the rationale says why.
 ``propose_change`` commits the run directory on ``ara/<run_id>/<slug>`` through the workspace, which is idempotent
 per (run id, step), so a resumed run never makes a second proposal. Neither node can approve or merge: the review
 functions are not reachable from the graph. Does not cover review.
@@ -18,68 +18,72 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 from langgraph.runtime import Runtime
 
 from assistant.errors import StructuredOutputError
-from assistant.events import ProposalCreated, ReportWritten
+from assistant.events import ClaimRejected, ProposalCreated, ReportWritten
 from assistant.graph.context import RunContext
 from assistant.graph.nodes._common import Update, ask, run_dir, traced
+from assistant.graph.nodes.analysis import verdict_lines
 from assistant.graph.prompts import quote_data
-from assistant.graph.state import GraphState, analysis_of, approval_of, plan_of
-from assistant.report import CitationResolver, Report, ReportDraft, build_report, load_results, placeholder_guide
+from assistant.graph.record import experiment_record
+from assistant.graph.state import GraphState, analysis_of, critique_of, plan_of
+from assistant.report import (
+    CitationResolver,
+    ExperimentRecord,
+    Report,
+    ReportDraft,
+    build_report,
+    load_results,
+    placeholder_guide,
+)
 from assistant.report import write_report as build_write_report
-
-
-def _field(metric: dict[str, Any]) -> str:
-    return "value" if "value" in metric else "mean"
-
+from assistant.report.build import evaluate_hypotheses
+from tools.results import read_results
 
 log = logging.getLogger(__name__)
 
 METRICS_FIGURE = "metrics_ci"
 """The figure ``build_report`` draws from metrics with intervals (``assistant.report.figures``)."""
-REQUIRED_SECTIONS = ("summary", "methods", "results_discussion", "limitations")
+REQUIRED_SECTIONS = ("rationale", "limitations")
 """Sections a model-written draft must fill to be used (a reviewer needs each; next steps are optional)."""
 REJECTED_DRAFT = "report_draft_rejected.json"
 """Written into the run when the model's own draft fails the checks: the draft and what failed, for reviewers."""
 
 
-def draft_from(state: GraphState, note: str = "") -> ReportDraft:
-    """The ``ReportDraft`` of a finished experiment, built from the model's ``Analysis`` and the approved plan.
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {text}" for text in items if text.strip())
 
-    No number is typed here or by the model: each finding refers to its metric with a
-    ``{{ metric:<name>.<field> }}`` placeholder that ``assistant.report`` fills from results.json. ``note`` is
-    appended to the methods (why the model's own draft was not used).
+
+def draft_from(state: GraphState, note: str = "") -> ReportDraft:
+    """The ``ReportDraft`` of a finished experiment, from the model's ``Analysis``, the critic and the plan.
+
+    No number is typed here or by the model: claims name hypotheses and metrics; code fills numbers and verdicts.
+    ``note`` is added to the rationale (why the model's own draft was not used).
     """
     plan = plan_of(state)
     analysis = analysis_of(state)
-    approval = approval_of(state)
-    metrics: dict[str, dict[str, Any]] = state.get("metrics", {})
-    findings = [
-        f"- `{f.metric}` = {{{{ metric:{f.metric}.{_field(metrics[f.metric])} }}}}: {f.statement}"
-        for f in analysis.findings
-    ]
-    evidence = state.get("evidence", [])
-    library_note = (
-        ""
-        if evidence
-        else "\n\nThe paper library returned no passages for this question (it is empty or nothing matched), so "
-        "this report cites no literature."
-    )
-    methods = (
-        f"Hypothesis: {plan.hypothesis}\n\nMethod: {plan.method}\n\nRecipe `{plan.recipe}` (config in config.json); "
-        f"plan approved by {approval.reviewer} ({approval.decision}).{library_note}" + (f"\n\n{note}" if note else "")
-    )
-    discussion = "\n".join([*findings, "", f"Supports the hypothesis: {analysis.supports_hypothesis}."])
+    review = critique_of(state)
+    limitations = list(analysis.limitations)
+    next_steps: list[str] = []
+    if review is not None:
+        if review.tests_question != "yes":
+            verdict = "only partly tests" if review.tests_question == "partly" else "does not test"
+            limitations.append(f"The critic judged that this experiment {verdict} the question asked: {review.why}")
+        limitations += [f"Confound: {c}" for c in review.confounds]
+        next_steps += review.follow_ups
+    if not state.get("evidence"):
+        limitations.append(
+            "The paper library returned no passages for this question (it is empty or nothing matched), so this "
+            "report cites no literature."
+        )
+    rationale = plan.method + (f"\n\n{note}" if note else "")
     return ReportDraft(
-        summary=analysis.summary,
-        methods=methods,
-        results_discussion=discussion,
-        limitations="\n".join(f"- {text}" for text in analysis.limitations),
-        next_steps="",
-        claims=[],
+        claims=list(analysis.claims),
+        rationale=rationale,
+        limitations=_bullets(limitations),
+        next_steps=_bullets(next_steps),
         cited_keys=list(plan.citations),
     )
 
@@ -90,11 +94,19 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     ctx = runtime.context
     directory = run_dir(state)
     resolver: CitationResolver | None = ctx.library
+    record = experiment_record(ctx, state)
     report, note = None, ""
     if ctx.report_draft == "model":
-        report, note = await _model_report(ctx, state, directory, resolver)
+        report, note = await _model_report(ctx, state, directory, resolver, record)
     if report is None:
-        report = build_report(directory, draft_from(state, note), resolver, question=state["question"])
+        report = build_report(
+            directory, draft_from(state, note), resolver, question=state["question"], experiment=record
+        )
+    for checked in report.claims:
+        if not checked.accepted:
+            ctx.runlog.append(
+                ClaimRejected(run_id=state["run_id"], claim=checked.claim.statement[:500], reason=checked.reason)
+            )
     paths = build_write_report(directory, report)
     workspace = Path(state["workspace"])
     path = paths.markdown
@@ -108,7 +120,7 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
 
 
 async def _model_report(
-    ctx: RunContext, state: GraphState, directory: Path, resolver: CitationResolver | None
+    ctx: RunContext, state: GraphState, directory: Path, resolver: CitationResolver | None, record: ExperimentRecord
 ) -> tuple[Report | None, str]:
     """The report built from the model's own draft when it fills the required sections and passes every check;
     else None and why not (the rejected draft is saved in the run)."""
@@ -126,6 +138,7 @@ async def _model_report(
             schema=ReportDraft,
             question=state["question"],
             plan=plan_of(state).model_dump_json(indent=1),
+            verdicts=quote_data(verdict_lines(evaluate_hypotheses(results, record)), source="computed verdicts"),
             analysis=quote_data(json.dumps(state["analysis"], indent=1), source="analyse_results"),
             placeholders=quote_data(guide, source=str(state["results_path"])),
         )
@@ -136,7 +149,7 @@ async def _model_report(
     if empty:
         why, found = f"left {', '.join(empty)} empty", [{"kind": "empty_section", "location": name} for name in empty]
     else:
-        report = build_report(directory, draft, resolver, question=state["question"])
+        report = build_report(directory, draft, resolver, question=state["question"], experiment=record)
         if report.check is not None and report.check.ok:
             return report, ""
         why = "failed the report checks"
@@ -164,11 +177,14 @@ async def propose_change(state: GraphState, *, runtime: Runtime[RunContext]) -> 
     plan = plan_of(state)
     analysis = analysis_of(state)
     files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".tmp"))
-    results = json.loads((directory / str(state["results_path"])).read_text(encoding="utf-8"))
+    results = read_results(directory / str(state["results_path"])).model_dump(
+        mode="json", by_alias=True, exclude_unset=True
+    )
+    accepted = [c.statement for c in analysis.claims][:3]
     proposal = ctx.workspace.propose(
         state["run_id"],
         slug_of(plan.title),
-        f"{plan.title}\n\n{analysis.summary}",
+        "\n\n".join([plan.title, *accepted]),
         files,
         directory / "report.md",
         results,

@@ -1,6 +1,7 @@
 """The plan card: the plans a run proposed, with approve / edit / reject.
 
-Covers drawing the plans of a paused run and turning a button or key into a ``PlanCard.Decided`` message. The
+Covers drawing the plans of a paused run (the frozen config that will run, the pre-registered hypotheses with what
+they predict, the fields the loop may change) and turning a button or key into a ``PlanCard.Decided`` message. The
 card decides nothing itself: the app turns the message into an ``Approval`` and resumes the run in a worker.
 Does not cover editing (``assistant.tui.screens.modals.PlanEditModal``).
 """
@@ -31,6 +32,15 @@ def plan_text(index: int, plan: ExperimentPlan) -> Text:
     text.append(plan.method + "\n")
     text.append("recipe: ", style="dim")
     text.append(f"{plan.recipe} {plan.config}\n" if plan.config else f"{plan.recipe}\n")
+    for h in plan.hypotheses:
+        effect = h.metric if h.baseline is None else f"{h.metric} - {h.baseline}"
+        side = ">" if h.predicted == "increase" else "<"
+        edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
+        text.append(f"{h.id}: ", style="dim")
+        text.append(f"{h.statement} [predicts {effect} {side} {edge:g}]\n")
+    if plan.open_fields:
+        text.append("may change on failure: ", style="dim")
+        text.append(", ".join(plan.open_fields) + "\n")
     if plan.citations:
         text.append("cites: ", style="dim")
         text.append(", ".join(plan.citations) + "\n")

@@ -1,0 +1,391 @@
+"""Tool cards: what each recipe can answer, the knobs it has, the metrics it writes and the comparisons it supports.
+
+Covers ``ToolCard`` and its parts (``MetricSpec``, ``ComparisonSpec``, ``Knob``) and the cards of the built-in
+recipes. The planner shows cards to the model and ranks them against the question (``assistant.toolchoice``);
+hypotheses must name a metric or comparison of the chosen card (``metric_names``); the report renders methods
+from the card and the executed config; the claim checker knows which conditions a run had (``conditions``).
+A card describes a tool; it runs nothing. Does not cover the recipes themselves (``assistant.recipes``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.schemas import Hypothesis
+
+Better = Literal["higher", "lower", "neither"]
+Over = Literal["seeds", "items"]
+
+
+class _Card(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricSpec(_Card):
+    """One metric a tool writes into results.json."""
+
+    name: str
+    """Dotted name; ``{layer}`` stands for each layer in the config's ``layers``."""
+    meaning: str
+    """What it measures, in one line."""
+    better: Better = "higher"
+    """Which direction is an improvement."""
+    over: Over = "seeds"
+    """What its interval is over: seeds (one value per seed) or test items (a bootstrap over items)."""
+
+
+class ComparisonSpec(_Card):
+    """A comparison the tool supports: the effect is ``metric - baseline``, paired by seed or item."""
+
+    name: str
+    """Short name, e.g. ``w2s_vs_weak``."""
+    metric: str
+    """The metric on the left of the difference (``{layer}`` as in ``MetricSpec``)."""
+    baseline: str
+    """The metric subtracted."""
+    meaning: str
+    """What a positive effect means."""
+
+
+class Knob(_Card):
+    """A condition the approver and the model may set."""
+
+    name: str
+    """Config field."""
+    meaning: str
+    """What it changes."""
+
+
+class ToolCard(_Card):
+    """What one recipe can test, in the terms the planner, the approver and the checker use."""
+
+    name: str
+    """The recipe's name."""
+    family: str
+    """The research question family it tests, in one sentence."""
+    answers: list[str]
+    """Questions of the kind it tests (used to rank it against a question; phrased as a researcher would)."""
+    cannot_answer: list[str] = Field(default_factory=list)
+    """What it does not test, so nobody stretches it."""
+    conditions: list[str]
+    """Terms naming the conditions it runs (a claim naming a condition of another tool is refused)."""
+    knobs: list[Knob] = Field(default_factory=list)
+    """Config fields that change what is tested."""
+    metrics: list[MetricSpec]
+    """What it writes into results.json."""
+    comparisons: list[ComparisonSpec] = Field(default_factory=list)
+    """Differences it supports, paired by seed or item."""
+    method: str
+    """How it works, in two or three sentences (the start of a report's methods)."""
+    smoke_test: bool = False
+    """A plumbing check, not research: offered only when a question asks for a smoke test."""
+    seeds_field: str | None = "seeds"
+    """The config field listing seeds (None: the tool has one seed and intervals over items)."""
+
+    def metric_names(self, config: Mapping[str, Any]) -> list[str]:
+        """Every metric name this card's tool writes for ``config`` (``{layer}`` expanded from its layers)."""
+        return [name for spec in self.metrics for name in expand(spec.name, config)]
+
+    def writes(self, metric: str) -> bool:
+        """True when ``metric`` is one of this tool's metric templates or a concrete name of one."""
+        return any(metric == m.name or metric_pattern(m.name).fullmatch(metric) for m in self.metrics)
+
+    def spec_of(self, metric: str) -> MetricSpec | None:
+        """The spec a concrete metric name comes from (``probe_acc.layer_4`` -> ``probe_acc.layer_{layer}``)."""
+        for spec in self.metrics:
+            if metric_pattern(spec.name).fullmatch(metric):
+                return spec
+        return None
+
+    def describe(self) -> str:
+        """The card as the planner's prompt shows it."""
+        metrics = "; ".join(f"{m.name} ({m.meaning}; {m.better} is better; CI over {m.over})" for m in self.metrics)
+        comparisons = "; ".join(f"{c.name} = {c.metric} - {c.baseline} ({c.meaning})" for c in self.comparisons)
+        knobs = "; ".join(f"{k.name}: {k.meaning}" for k in self.knobs)
+        lines = [
+            f"- {self.name}: {self.family}",
+            f"  tests: {' | '.join(self.answers[:4])}",
+            f"  metrics: {metrics}",
+        ]
+        if comparisons:
+            lines.append(f"  comparisons: {comparisons}")
+        if knobs:
+            lines.append(f"  knobs: {knobs}")
+        if self.cannot_answer:
+            lines.append(f"  does NOT test: {' | '.join(self.cannot_answer)}")
+        return "\n".join(lines)
+
+
+def metric_pattern(template: str) -> re.Pattern[str]:
+    return re.compile(re.escape(template).replace(re.escape("{layer}"), r"\d+"))
+
+
+def expand(template: str, config: Mapping[str, Any]) -> list[str]:
+    """``template`` with ``{layer}`` replaced by each of ``config["layers"]`` (itself when it has no slot)."""
+    if "{layer}" not in template:
+        return [template]
+    layers = config.get("layers") or []
+    return [template.replace("{layer}", str(int(layer))) for layer in layers]
+
+
+class ResolvedHypotheses(NamedTuple):
+    """Hypotheses made concrete for one config, and what was refused."""
+
+    hypotheses: list[Hypothesis]
+    """Each on metric names the tool writes; a ``{layer}`` template or comparison becomes one per layer, with ids
+    ``H1@layer_4`` (a family, whose intervals are Bonferroni-adjusted)."""
+    refused: list[str]
+    """Hypotheses dropped, and why (a metric the tool does not produce, ...)."""
+
+
+def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: list[Hypothesis]) -> ResolvedHypotheses:
+    """Resolve comparison names and ``{layer}`` templates against ``card`` and ``config``; refuse unknown metrics."""
+    produced = set(card.metric_names(config))
+    comparisons = {c.name: c for c in card.comparisons}
+    out: list[Hypothesis] = []
+    refused: list[str] = []
+    used: set[str] = set()
+    for number, hypothesis in enumerate(hypotheses, start=1):
+        hid = hypothesis.id.strip() if re.fullmatch(r"H\d{1,2}", hypothesis.id.strip()) else f"H{number}"
+        while hid in used:
+            number += 10
+            hid = f"H{number}"
+        used.add(hid)
+        metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
+        if metric in comparisons:
+            if baseline is not None:
+                refused.append(f"{hid}: comparison {metric!r} already names its baseline; drop 'baseline'")
+                continue
+            metric, baseline = comparisons[metric].metric, comparisons[metric].baseline
+        known = ", ".join(sorted({m.name for m in card.metrics} | set(comparisons)))
+        unknown = [m for m in (metric, baseline) if m is not None and not card.writes(m)]
+        if unknown:
+            refused.append(f"{hid}: {card.name} does not produce {', '.join(unknown)} (its metrics: {known})")
+            continue
+        metrics = expand(metric, config)
+        baselines = expand(baseline, config) if baseline is not None else [None] * len(metrics)
+        if "{layer}" in metric and baseline is not None and "{layer}" not in baseline:
+            baselines = [baseline] * len(metrics)
+        if not metrics or len(metrics) != len(baselines):
+            refused.append(f"{hid}: {hypothesis.metric!r} does not expand over this config's layers")
+            continue
+        missing = sorted({m for m in [*metrics, *baselines] if m is not None and m not in produced})
+        if missing:
+            refused.append(f"{hid}: {card.name} does not produce {', '.join(missing)} (its metrics: {known})")
+            continue
+        family = len(metrics) > 1
+        for m, b in zip(metrics, baselines, strict=True):
+            suffix = f"@{m.rsplit('.', 1)[-1]}" if family else ""
+            out.append(hypothesis.model_copy(update={"id": hid + suffix, "metric": m, "baseline": b}))
+    return ResolvedHypotheses(out, refused)
+
+
+def family_sizes(hypotheses: list[Hypothesis]) -> dict[str, int]:
+    """How many tests each hypothesis id's family has (``H1@layer_4`` belongs to ``H1``)."""
+    counts: dict[str, int] = {}
+    for h in hypotheses:
+        counts[h.id.split("@")[0]] = counts.get(h.id.split("@")[0], 0) + 1
+    return {h.id: counts[h.id.split("@")[0]] for h in hypotheses}
+
+
+_W2S_CONDITIONS = [
+    "weak supervisor",
+    "weak model",
+    "strong student",
+    "strong ceiling",
+    "ceiling",
+    "weak-to-strong",
+    "PGR",
+]
+_PROBE_CONDITIONS = ["supervised probe", "linear probe", "CCS", "contrast-consistent", "zero-shot"]
+
+SYNTHETIC_W2S = ToolCard(
+    name="synthetic_w2s",
+    family="A smoke test of the weak-to-strong pipeline on synthetic scikit-learn data (not evidence about models).",
+    answers=[
+        "Run a quick smoke test of the weak-to-strong pipeline",
+        "Check that the experiment plumbing works end to end on synthetic data",
+        "Sanity-check PGR computation on a synthetic classification task",
+    ],
+    cannot_answer=["anything about language models, real datasets, probes, CCS, evals or chain of thought"],
+    conditions=_W2S_CONDITIONS,
+    knobs=[
+        Knob(name="weak_features", meaning="how many informative features the weak supervisor sees (fewer = weaker)"),
+        Knob(name="strong_model", meaning="the student: logistic regression or a small MLP"),
+        Knob(name="seeds", meaning="random seeds (task draw, splits, models)"),
+    ],
+    metrics=[
+        MetricSpec(name="accuracy.weak", meaning="weak supervisor's test accuracy"),
+        MetricSpec(name="accuracy.w2s", meaning="student trained on weak labels, test accuracy"),
+        MetricSpec(name="accuracy.ceiling", meaning="student trained on ground truth, test accuracy"),
+        MetricSpec(name="pgr", meaning="performance gap recovered: (w2s - weak) / (ceiling - weak)"),
+    ],
+    comparisons=[
+        ComparisonSpec(
+            name="w2s_vs_weak",
+            metric="accuracy.w2s",
+            baseline="accuracy.weak",
+            meaning="the student beats its weak supervisor",
+        ),
+        ComparisonSpec(
+            name="ceiling_vs_w2s",
+            metric="accuracy.ceiling",
+            baseline="accuracy.w2s",
+            meaning="gap left to the ground-truth ceiling",
+        ),
+    ],
+    method=(
+        "Per seed, make_classification draws a binary task; a logistic-regression weak supervisor trained on ground "
+        "truth sees only some informative features and labels a training split; a student learns from those labels "
+        "and a ceiling from ground truth; all three are scored on a test split, and PGR is computed per seed."
+    ),
+    smoke_test=True,
+)
+
+W2S = ToolCard(
+    name="w2s",
+    family=(
+        "Weak-to-strong generalization on real offline datasets: does a strong student trained on a weak "
+        "supervisor's labels recover part of the gap to a strong ceiling, and which loss helps?"
+    ),
+    answers=[
+        "Does a strong model trained on weak labels outperform its weak supervisor on a real dataset?",
+        "How much of the performance gap does weak-to-strong training recover (PGR) on sentiment or QA data?",
+        "Does an auxiliary confidence loss improve weak-to-strong generalization over cross-entropy?",
+        "Can a small model supervise a larger model's features on TruthfulQA, StrategyQA or misconceptions?",
+        "How does weak-to-strong generalization depend on the weak and strong features?",
+    ],
+    cannot_answer=["probe or CCS accuracy", "a model's own eval accuracy", "chain-of-thought faithfulness"],
+    conditions=[*_W2S_CONDITIONS, "auxiliary confidence loss", "aux_conf", "cross-entropy", "bootstrapping loss"],
+    knobs=[
+        Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions, truthful_qa or tabular sets"),
+        Knob(name="weak_features", meaning="the weak supervisor's input (bow, minilm, smollm2_l<k>, tab_*)"),
+        Knob(name="strong_features", meaning="the frozen strong features the student reads"),
+        Knob(name="loss", meaning="xent (cross-entropy), aux_conf (auxiliary confidence) or bootstrap"),
+        Knob(name="seeds", meaning="seeds: weak/strong splits and training"),
+    ],
+    metrics=[
+        MetricSpec(name="weak_acc", meaning="weak supervisor's held-out accuracy"),
+        MetricSpec(name="w2s_acc", meaning="student trained on weak labels, held-out accuracy"),
+        MetricSpec(name="ceiling_acc", meaning="student trained on ground truth, held-out accuracy"),
+        MetricSpec(name="pgr", meaning="performance gap recovered: (w2s - weak) / (ceiling - weak)"),
+        MetricSpec(name="agreement", meaning="student-supervisor agreement on the test split", better="neither"),
+    ],
+    comparisons=[
+        ComparisonSpec(
+            name="w2s_vs_weak", metric="w2s_acc", baseline="weak_acc", meaning="the student beats the weak supervisor"
+        ),
+        ComparisonSpec(
+            name="ceiling_vs_w2s", metric="ceiling_acc", baseline="w2s_acc", meaning="gap left to the ceiling"
+        ),
+    ],
+    method=(
+        "The weak supervisor is trained on ground truth (split A) and labels split B; a strong student head on frozen "
+        "strong features learns from those labels with the chosen loss; a strong ceiling learns from B's ground "
+        "truth. The host holds the test labels and scores every model's held-out predictions."
+    ),
+)
+
+PROBES = ToolCard(
+    name="probes",
+    family=(
+        "Latent knowledge in a language model's activations: supervised linear probes vs CCS (unsupervised) vs "
+        "zero-shot, by layer, on contrast pairs from a text dataset."
+    ),
+    answers=[
+        "Does contrast-consistent search match a supervised linear probe, layer by layer?",
+        "At which layers does a linear probe read out whether a statement is true?",
+        "Does an unsupervised method recover latent knowledge without labels?",
+        "How does probe accuracy compare with the model's zero-shot answers?",
+        "Lie detection from activations: is truth linearly represented in the residual stream?",
+    ],
+    cannot_answer=["weak-to-strong generalization", "a model's generated answers or chain of thought"],
+    conditions=_PROBE_CONDITIONS,
+    knobs=[
+        Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions or truthful_qa contrast pairs"),
+        Knob(name="layers", meaning="SmolLM2-135M-Instruct layers to probe (0..30)"),
+        Knob(name="ccs_restarts", meaning="CCS random restarts per layer"),
+    ],
+    metrics=[
+        MetricSpec(name="probe_acc.layer_{layer}", meaning="supervised probe's held-out accuracy", over="items"),
+        MetricSpec(
+            name="ccs_acc.layer_{layer}", meaning="CCS (sign fixed on a dev slice) held-out accuracy", over="items"
+        ),
+        MetricSpec(name="zero_shot_acc", meaning="the model's zero-shot answer accuracy", over="items"),
+        MetricSpec(
+            name="zero_shot_calibrated_acc", meaning="zero-shot with a threshold fit on training pairs", over="items"
+        ),
+        MetricSpec(name="ccs_restarts.layer_{layer}", meaning="CCS accuracy across restarts (stability)"),
+    ],
+    comparisons=[
+        ComparisonSpec(
+            name="probe_vs_ccs",
+            metric="probe_acc.layer_{layer}",
+            baseline="ccs_acc.layer_{layer}",
+            meaning="the supervised probe beats CCS on the same held-out items",
+        ),
+        ComparisonSpec(
+            name="ccs_vs_zero_shot",
+            metric="ccs_acc.layer_{layer}",
+            baseline="zero_shot_acc",
+            meaning="CCS beats the model's zero-shot answers",
+        ),
+    ],
+    method=(
+        "Contrast pairs (each statement with both answers) are embedded layer by layer from SmolLM2-135M-Instruct; "
+        "per layer a supervised logistic probe and CCS (several restarts, sign fixed on a small labelled dev slice) "
+        "are fit on training pairs, and the host scores their predictions on held-out pairs against labels it keeps."
+    ),
+    seeds_field=None,
+)
+
+HONESTY_PROBES = ToolCard(
+    name="honesty_probes",
+    family=(
+        "Lie-detector baseline on true/false statements (BIG-bench misconceptions, TruthfulQA, FEVER, PolitiFact): "
+        "supervised probe vs CCS vs zero-shot by layer."
+    ),
+    answers=[
+        "Can a linear probe on activations detect false statements about common misconceptions?",
+        "Does a lie detector trained on one set of true/false statements work by layer?",
+        "Is a model's internal truth signal better than its stated answer on misconceptions?",
+    ],
+    cannot_answer=["weak-to-strong generalization", "chain-of-thought faithfulness", "generated text"],
+    conditions=_PROBE_CONDITIONS,
+    knobs=[
+        Knob(name="task", meaning="misconceptions, truthful_qa, fever or politifact statements"),
+        Knob(name="layers", meaning="SmolLM2-135M-Instruct layers to probe"),
+    ],
+    metrics=[
+        MetricSpec(name="probe_acc.layer_{layer}", meaning="supervised probe's held-out accuracy", over="items"),
+        MetricSpec(name="ccs_acc.layer_{layer}", meaning="CCS held-out accuracy", over="items"),
+        MetricSpec(name="zero_shot_acc", meaning="zero-shot accuracy from the answer words' logits", over="items"),
+        MetricSpec(
+            name="majority_class_acc", meaning="always answering the majority class (chance baseline)", over="items"
+        ),
+        MetricSpec(name="ccs_restarts.layer_{layer}", meaning="CCS accuracy across restarts (stability)"),
+    ],
+    comparisons=PROBES.comparisons,
+    method=(
+        "Each statement is paired with 'True' and 'False' and embedded layer by layer; per layer a supervised probe "
+        "and CCS are fit on training statements, split by group so related statements never straddle the split, and "
+        "the host scores held-out predictions against labels it keeps."
+    ),
+    seeds_field=None,
+)
+
+BUILTIN_CARDS: dict[str, ToolCard] = {c.name: c for c in (SYNTHETIC_W2S, W2S, PROBES, HONESTY_PROBES)}
+"""Cards of the built-in recipes, by recipe name."""
+
+
+def condition_terms() -> dict[str, set[str]]:
+    """Each known condition term (lower case) -> the cards that run it (the claim checker's vocabulary)."""
+    terms: dict[str, set[str]] = {}
+    for card in BUILTIN_CARDS.values():
+        for term in card.conditions:
+            terms.setdefault(term.casefold(), set()).add(card.name)
+    return terms

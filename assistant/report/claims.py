@@ -1,0 +1,115 @@
+"""Claims bound to evidence: each model-written claim is accepted only when the run's numbers hold it up.
+
+Covers ``check_claims``. A claim names what it rests on (``about``: hypothesis ids or metric names) and its stance.
+It is dropped, with the reason, when it names a hypothesis or metric the run did not produce; when its stance on a
+hypothesis differs from the computed verdict; when it compares two metrics in a direction their paired interval
+does not establish (or gives no direction for a comparison it makes); or when its words name a condition this run
+did not have (a CCS claim in a weak-to-strong run). Dropped claims are listed in the report, never rewritten.
+Does not cover numbers typed into a claim (the prose checker traces those).
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.cards import condition_terms
+from assistant.report.model import CheckedClaim, ExperimentRecord, HypothesisResult
+from assistant.report.results import ResultsDocument, format_number
+from assistant.report.stats import effect_of
+from assistant.schemas import Claim
+
+_COMPARATIVE = re.compile(
+    r"\b(higher|lower|better|worse|more|less|greater|smaller|larger|outperform\w*|exceed\w*|beat\w*|"
+    r"surpass\w*|improv\w*|increas\w*|decreas\w*|above|below)\b",
+    re.IGNORECASE,
+)
+_STANCE_VERDICTS = {
+    "supports": {"supported"},
+    "refutes": {"refuted"},
+    "inconclusive": {"inconclusive", "insufficient"},
+}
+
+
+def _members(name: str, hypotheses: list[HypothesisResult]) -> list[HypothesisResult]:
+    """The hypotheses ``name`` refers to: an exact id, or a family id (``H1`` for ``H1@layer_4`` ...)."""
+    exact = [h for h in hypotheses if h.id == name]
+    return exact or [h for h in hypotheses if h.id.split("@")[0] == name]
+
+
+def _term_in(term: str, text: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
+def _foreign_conditions(statement: str, experiment: ExperimentRecord | None) -> list[str]:
+    if experiment is None or not experiment.conditions:
+        return []
+    own = {c.casefold() for c in experiment.conditions}
+    return sorted(term for term in condition_terms() if term not in own and _term_in(term, statement))
+
+
+def _check(
+    claim: Claim, results: ResultsDocument, hypotheses: list[HypothesisResult], experiment: ExperimentRecord | None
+) -> tuple[bool, str]:
+    named_hypotheses: list[HypothesisResult] = []
+    metrics: list[str] = []
+    for item in (a.strip() for a in claim.about):
+        members = _members(item, hypotheses)
+        if members:
+            named_hypotheses.extend(members)
+        elif item in results.metrics:
+            metrics.append(item)
+        else:
+            return False, f"names {item!r}, which this run did not produce (no such hypothesis or metric)"
+    foreign = _foreign_conditions(claim.statement, experiment)
+    if foreign:
+        return (
+            False,
+            f"speaks of {', '.join(foreign)}, a condition this run ({experiment.tool if experiment else '?'}) did not have",
+        )
+    if claim.stance != "describes":
+        if not named_hypotheses:
+            return False, f"takes a stance ({claim.stance}) without naming a pre-registered hypothesis"
+        allowed = _STANCE_VERDICTS[claim.stance]
+        wrong = [h for h in named_hypotheses if h.verdict not in allowed]
+        if wrong:
+            shown = ", ".join(f"{h.id} is {h.verdict}" for h in wrong)
+            return (
+                False,
+                f"says the evidence {claim.stance} the hypotheses, but the computed verdicts disagree ({shown})",
+            )
+        return True, "matches the computed verdicts of " + ", ".join(h.id for h in named_hypotheses)
+    if claim.direction is not None:
+        if len(metrics) < 2:
+            return False, "gives a direction but does not name the two metrics it compares"
+        first, second = metrics[0], metrics[1]
+        effect = effect_of(results, first, second)
+        if not effect.usable or effect.ci_low is None or effect.ci_high is None:
+            return False, f"compares {first} with {second}, but the difference has no interval: {effect.method}"
+        holds = effect.ci_low > 0 if claim.direction == "higher" else effect.ci_high < 0
+        if not holds:
+            interval = f"[{format_number(effect.ci_low)}, {format_number(effect.ci_high)}]"
+            return (
+                False,
+                f"says {first} is {claim.direction} than {second}, but the paired 95% interval of the difference is {interval} ({effect.method})",
+            )
+        return (
+            True,
+            f"{first} - {second}: 95% interval [{format_number(effect.ci_low)}, {format_number(effect.ci_high)}] ({effect.method})",
+        )
+    if len(metrics) + len(named_hypotheses) >= 2 and _COMPARATIVE.search(claim.statement):
+        return False, "compares results without saying which is higher (set `direction` so it can be checked)"
+    return True, "describes " + ", ".join([*metrics, *(h.id for h in named_hypotheses)])
+
+
+def check_claims(
+    claims: list[Claim],
+    results: ResultsDocument,
+    hypotheses: list[HypothesisResult],
+    experiment: ExperimentRecord | None,
+) -> list[CheckedClaim]:
+    """Each claim with whether the evidence holds it up and why (see the module docstring)."""
+    out = []
+    for claim in claims:
+        accepted, reason = _check(claim, results, hypotheses, experiment)
+        out.append(CheckedClaim(claim=claim, accepted=accepted, reason=reason))
+    return out

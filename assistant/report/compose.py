@@ -1,0 +1,149 @@
+"""The sections code writes: the summary from the computed verdicts, the methods from the executed config, the
+discussion from the accepted claims, and the related-work list from the retrieved passages.
+
+Covers rendering those sections as Markdown (numbers formatted by code from the results; model text only where a
+claim or the rationale is quoted, each already checked). A hypothesis family (one hypothesis over several layers)
+is shown as one line per member. Does not cover checking (``claims``, ``check``) or page layout (``render_md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from assistant.report.model import CheckedClaim, ExperimentRecord, HypothesisResult
+from assistant.report.results import ResultsDocument, format_number
+from assistant.report.stats import BOOTSTRAP_RESAMPLES, MIN_ITEMS, MIN_SEEDS
+
+VERDICT_WORD = {
+    "supported": "**supported**",
+    "refuted": "**refuted**",
+    "inconclusive": "inconclusive",
+    "insufficient": "insufficient evidence",
+}
+"""How each verdict reads in the summary."""
+
+
+def effect_text(h: HypothesisResult) -> str:
+    """``pgr`` or ``w2s_acc - weak_acc``."""
+    return h.metric if h.baseline is None else f"{h.metric} - {h.baseline}"
+
+
+def prediction_text(h: HypothesisResult) -> str:
+    """``w2s_acc - weak_acc > 0`` (with a minimum effect when given)."""
+    side = ">" if h.predicted == "increase" else "<"
+    edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
+    return f"{effect_text(h)} {side} {format_number(edge)}"
+
+
+def evidence_text(h: HypothesisResult) -> str:
+    """Estimate, interval and method of one hypothesis, formatted by code."""
+    if h.estimate is None and h.ci_low is None:
+        return h.method
+    parts = [f"estimate {format_number(h.estimate)}"]
+    if h.ci_low is not None or h.ci_high is not None:
+        parts.append(f"95% CI [{format_number(h.ci_low)}, {format_number(h.ci_high)}]")
+    parts.append(h.method)
+    return "; ".join(parts)
+
+
+def summary_markdown(
+    hypotheses: list[HypothesisResult], claims: list[CheckedClaim], experiment: ExperimentRecord | None
+) -> str:
+    """The summary: one line per computed verdict, then the accepted claims (the model's words, checked)."""
+    lines: list[str] = []
+    if experiment is not None and experiment.self_reported:
+        lines.append(
+            "*The results were written by the experiment code itself and were not scored by the host: they are "
+            "self-reported.*\n"
+        )
+    if hypotheses:
+        lines.append("Verdicts computed from the results (pre-registered before the run):\n")
+        for h in hypotheses:
+            lines.append(
+                f"- **{h.id}** {h.statement} Prediction `{prediction_text(h)}`: {VERDICT_WORD[h.verdict]} ({evidence_text(h)})."
+            )
+    else:
+        lines.append(
+            "No hypothesis was registered before this run, so it is exploratory: the report states no verdict."
+        )
+    accepted = [c for c in claims if c.accepted]
+    if accepted:
+        lines.append("\nWhat the results show, in the model's words (each claim checked against them):\n")
+        lines += [f"- {c.claim.statement}" for c in accepted]
+    return "\n".join(lines)
+
+
+def _config_lines(config: Mapping[str, Any], hidden: set[str]) -> list[str]:
+    return [f"`{k}` = `{v}`" for k, v in config.items() if k not in hidden]
+
+
+def methods_markdown(experiment: ExperimentRecord | None, executed: Mapping[str, Any], results: ResultsDocument) -> str:
+    """The methods, rendered from the tool's card, the executed config and the results' provenance."""
+    prov = results.provenance
+    lines: list[str] = []
+    if experiment is not None:
+        lines.append(f"**Tool.** `{experiment.tool}`: {experiment.family}".rstrip(": "))
+        if experiment.method:
+            lines.append(f"\n{experiment.method}")
+        if experiment.tool_fit is not None:
+            fit = (
+                "chosen from the question's tool shortlist"
+                if experiment.offered
+                else "NOT on the question's tool shortlist"
+            )
+            lines.append(f"\n**Fit.** {fit} (similarity {format_number(experiment.tool_fit)}).")
+        if experiment.plan_title:
+            lines.append(f"\n**Plan.** {experiment.plan_title}, approved by {experiment.approved_by}.")
+    hidden = set(experiment.host_fields) if experiment else set()
+    shown = _config_lines(executed, hidden) or _config_lines(results.config, hidden)
+    if shown:
+        lines.append("\n**Configuration as executed** (config.json): " + ", ".join(shown) + ".")
+    if experiment is not None and experiment.knobs:
+        lines.append(
+            "\n**What the settings mean.** " + "; ".join(f"`{k}`: {v}" for k, v in experiment.knobs.items()) + "."
+        )
+    seeds = prov.get("seeds")
+    if seeds:
+        lines.append(f"\n**Seeds.** {', '.join(str(s) for s in seeds)}.")
+    if prov.get("data_hash") or prov.get("data_source"):
+        source = f" from {prov['data_source']}" if prov.get("data_source") else ""
+        lines.append(f"\n**Data.** hash `{prov.get('data_hash', 'not recorded')}`{source}.")
+    notes = [str(n) for n in prov.get("notes") or []] + (experiment.notes if experiment else [])
+    if notes:
+        lines.append("\n**Adjustments.** " + " ".join(notes))
+    if experiment is not None and experiment.hypotheses:
+        lines.append(
+            "\n**Registered before the run.** "
+            + "; ".join(
+                f"{h.id}: `{h.metric}{' - ' + h.baseline if h.baseline else ''}` predicted to "
+                f"{'increase above' if h.predicted == 'increase' else 'decrease below'} {format_number(h.null)}"
+                + (f" by at least {format_number(h.min_effect)}" if h.min_effect else "")
+                for h in experiment.hypotheses
+            )
+            + "."
+        )
+    lines.append(
+        f"\n**Statistics.** Intervals are 95% percentile bootstraps ({BOOTSTRAP_RESAMPLES:,} resamples) of the mean "
+        "over seeds or over test items, paired by seed or item for comparisons; a hypothesis spread over several "
+        "layers uses Bonferroni-adjusted intervals. A hypothesis is supported when the interval of its effect "
+        "excludes the null (plus any minimum effect) on the predicted side, refuted when it excludes it on the "
+        f"other side, inconclusive otherwise, and has insufficient evidence with fewer than {MIN_SEEDS} seeds, "
+        f"fewer than {MIN_ITEMS} test items, or no interval."
+    )
+    return "\n".join(lines)
+
+
+def discussion_markdown(claims: list[CheckedClaim]) -> str:
+    """The accepted claims with what each rests on, then the dropped ones with why."""
+    accepted = [c for c in claims if c.accepted]
+    dropped = [c for c in claims if not c.accepted]
+    lines: list[str] = []
+    for c in accepted:
+        lines.append(f"- {c.claim.statement} *(rests on {', '.join(c.claim.about)}: {c.reason})*")
+    if not accepted:
+        lines.append("*(no claim beyond the computed verdicts)*")
+    if dropped:
+        lines.append("\n**Claims left out** (the evidence does not hold them up):\n")
+        lines += [f"- ~~{c.claim.statement}~~ *({c.reason})*" for c in dropped]
+    return "\n".join(lines)

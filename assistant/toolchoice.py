@@ -1,0 +1,163 @@
+"""Which tool can test a question: a shortlist ranked by meaning, before the model chooses from it.
+
+Covers ``ToolRanker``: the question is embedded with the local MiniLM model and compared with each card's question
+family and example questions, and with examples of questions no built-in tool tests (``NOT_TESTABLE``). A card
+is offered when its best similarity clears ``MIN_SCORE`` and stays within ``MARGIN`` of the best card, and when the
+question is not closer to the untestable examples; a smoke-test card is offered only when the question asks for a
+smoke test. An empty shortlist means the run ends ``out_of_scope`` without asking the model to pick anything. Does
+not call the model (the ``choose_tool`` node does) and runs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+
+from assistant.cards import ToolCard
+
+MIN_SCORE = 0.42
+"""Cosine similarity (MiniLM, normalised) a card needs to be offered (measured on the labelled questions)."""
+MARGIN = 0.12
+"""Cards further than this below the best card are not offered."""
+UNTESTABLE_MARGIN = 0.02
+"""When the question is as close to an untestable example as to the best card (within this), nothing is offered."""
+SMOKE_MIN_SCORE = 0.2
+"""A smoke-test card asked for by name needs only this similarity."""
+LIMIT = 3
+"""Most cards offered."""
+
+SMOKE = re.compile(r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|end[- ]to[- ]end)\b", re.IGNORECASE)
+"""Words that ask for a smoke test (the only way a smoke-test card is offered)."""
+
+NOT_TESTABLE = (
+    "Is the model's chain of thought faithful to its final answer?",
+    "Does truncating or corrupting the reasoning change the model's answer?",
+    "Does debate between two models help a judge find the right answer?",
+    "Does a critique from another model improve a human's oversight?",
+    "What is the model's accuracy on a multiple-choice benchmark compared with chance?",
+    "How sycophantic is the model when the user states an opinion?",
+    "Does the model behave differently when it believes it is being evaluated?",
+    "Does reward model overoptimization grow with policy size in RLHF?",
+    "Does adding a steering vector to the residual stream change the model's outputs?",
+    "Do sparse autoencoder features explain the model's behaviour?",
+    "How robust is the model to adversarial prompts and jailbreaks?",
+    "Which alignment research papers discuss deceptive alignment?",
+    "hello, what can you do?",
+)
+"""Questions outside what the built-in tools test (their nearness argues for ``out_of_scope``)."""
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors (``tools.embeddings.MiniLMEmbedder``)."""
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """One row per text."""
+        ...
+
+
+class ToolScore(BaseModel):
+    """How close a question is to one card."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """The card (recipe) name."""
+    score: float
+    """Best cosine similarity with the card's family and example questions."""
+    nearest: str
+    """The card text it was closest to."""
+
+
+class Shortlist(BaseModel):
+    """The ranked cards for one question and which of them are offered to the model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: str
+    """The question ranked."""
+    scores: list[ToolScore]
+    """Every card, best first."""
+    offered: list[str]
+    """Cards the model may choose (empty: no tool fits, the run ends out_of_scope)."""
+    untestable_score: float
+    """Best similarity with the examples of untestable questions."""
+    untestable_nearest: str
+    """The untestable example it was closest to."""
+    reason: str
+    """Why the shortlist is what it is, in one sentence."""
+
+    def score_of(self, name: str) -> float | None:
+        """The score of card ``name`` (None when it was not ranked)."""
+        return next((s.score for s in self.scores if s.name == name), None)
+
+
+def _texts(card: ToolCard) -> list[str]:
+    return [card.family, *card.answers]
+
+
+class ToolRanker:
+    """Ranks cards against questions; card embeddings are computed once per ranker."""
+
+    def __init__(self, cards: Sequence[ToolCard], embedder: Embedder | None = None) -> None:
+        self.cards = list(cards)
+        self._embedder = embedder
+        self._card_vectors: list[npt.NDArray[np.float32]] | None = None
+        self._untestable: npt.NDArray[np.float32] | None = None
+
+    def _embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        if self._embedder is None:
+            from tools.embeddings import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder()
+        return self._embedder.embed(list(texts))
+
+    def _vectors(self) -> tuple[list[npt.NDArray[np.float32]], npt.NDArray[np.float32]]:
+        if self._card_vectors is None or self._untestable is None:
+            self._card_vectors = [self._embed(_texts(card)) for card in self.cards]
+            self._untestable = self._embed(NOT_TESTABLE)
+        return self._card_vectors, self._untestable
+
+    def rank(self, question: str) -> Shortlist:
+        """The shortlist for ``question`` (see the module docstring for the rule)."""
+        cards, untestable = self._vectors()
+        query = self._embed([question])[0]
+        scores = []
+        for card, vectors in zip(self.cards, cards, strict=True):
+            sims = vectors @ query
+            best = int(np.argmax(sims))
+            scores.append(ToolScore(name=card.name, score=round(float(sims[best]), 4), nearest=_texts(card)[best]))
+        scores.sort(key=lambda s: -s.score)
+        away = untestable @ query
+        far = int(np.argmax(away))
+        untestable_score = float(away[far])
+        smoke = bool(SMOKE.search(question))
+        eligible = [s for s in scores if smoke or not self._card(s.name).smoke_test]
+        top = eligible[0].score if eligible else 0.0
+        offered = [s.name for s in eligible if s.score >= MIN_SCORE and s.score >= top - MARGIN][:LIMIT]
+        if smoke:
+            smoke_cards = [s.name for s in scores if self._card(s.name).smoke_test and s.score >= SMOKE_MIN_SCORE]
+            offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:LIMIT]
+            top = max(top, *(s.score for s in scores if s.name in smoke_cards), 0.0)
+        if offered and not smoke and untestable_score > top - UNTESTABLE_MARGIN:
+            reason = f"closer to an untestable question ({NOT_TESTABLE[far]!r}) than to any tool"
+            offered = []
+        elif offered:
+            reason = f"offered by similarity to the tools' question families (best {top:.2f})"
+        else:
+            reason = f"no tool's question family is close enough (best {top:.2f}, needs {MIN_SCORE})"
+        return Shortlist(
+            question=question,
+            scores=scores,
+            offered=offered,
+            untestable_score=round(untestable_score, 4),
+            untestable_nearest=NOT_TESTABLE[far],
+            reason=reason,
+        )
+
+    def _card(self, name: str) -> ToolCard:
+        return next(c for c in self.cards if c.name == name)

@@ -1,0 +1,185 @@
+"""Tool choice on a labelled set of research questions: the real planner picks a tool that tests the question, or
+ends the run out of scope, never with an unrelated experiment.
+
+``tests/data/tool_questions.json`` labels each question with the tools that can test it (empty: out of scope). The
+scripted model takes the first tool it is offered (so the shortlist's ranking is what is tested); the ``local_llm``
+test lets the embedded tiny model choose. Both drive the whole loop up to the plan approval.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.runtime import Runtime
+
+from assistant.events import PlanAdjusted, ToolChosen
+from assistant.graph import compile_graph, start_run
+from assistant.graph.nodes.scope import choose_tool
+from assistant.llm import connect_llm
+from assistant.llm.testing import ScriptedLLM
+from assistant.runlog import events_of, read_events
+from assistant.schemas import RunOutcome
+from assistant.settings import load_settings
+from tests.graph.conftest import brief, make_context, plans
+from tools.vcs import Workspace
+
+LABELLED = json.loads((Path(__file__).parents[1] / "data" / "tool_questions.json").read_text())["questions"]
+CONFIGS: dict[str, dict[str, Any]] = {
+    "synthetic_w2s": {"n_samples": 300, "seeds": [0, 1, 2]},
+    "w2s": {"dataset": "rotten_tomatoes", "weak_features": "bow", "strong_features": "minilm", "seeds": [0, 1, 2]},
+    "probes": {"dataset": "strategyqa", "layers": [4, 8]},
+    "honesty_probes": {"task": "misconceptions", "layers": [4, 8]},
+}
+NOTE = {"needs": "a measurement no tool makes", "would_build": "a new tool", "answer": []}
+
+
+def _offered(body: dict[str, Any]) -> list[str]:
+    schema = body["response_format"]["schema"]
+    return list(schema["properties"]["tool"]["enum"])
+
+
+def first_offered(body: dict[str, Any]) -> dict[str, Any]:
+    """A model that always takes the best-ranked tool it is offered (or plans, or scopes, as asked)."""
+    system = body["messages"][0]["content"]
+    if "for ResearchBrief" in system:
+        return brief()
+    if "for ToolChoice" in system:
+        return {"tool": _offered(body)[0], "reason": "it is listed first"}
+    if "for ExperimentPlans" in system:
+        recipe = body["response_format"]["schema"]["$defs"]["ExperimentPlan"]["properties"]["recipe"]["enum"][0]
+        return plans(recipe=recipe, config=CONFIGS[recipe])
+    if "for ScopeNote" in system:
+        return NOTE
+    raise AssertionError(f"unexpected request: {system[:200]}")
+
+
+async def _plan(workspace: Workspace, question: str, replies: list[Any]) -> tuple[RunOutcome, Any]:
+    script = ScriptedLLM(replies=replies)
+    run = workspace.new_run("choice")
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    outcome = await start_run(
+        compile_graph(InMemorySaver()),
+        ctx,
+        run_id=run.run_id,
+        question=question,
+        run_dir=run.path,
+        workspace=workspace.path,
+    )
+    return outcome, run
+
+
+def test_the_labelled_set_is_large_enough_and_mixed() -> None:
+    assert len(LABELLED) >= 12
+    assert sum(1 for q in LABELLED if not q["tools"]) >= 4, "enough out-of-scope questions"
+    assert {t for q in LABELLED for t in q["tools"]} == set(CONFIGS), "every tool has questions"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("labelled", LABELLED, ids=[q["question"][:40] for q in LABELLED])
+async def test_the_planner_chooses_a_tool_that_tests_the_question_or_none(
+    workspace: Workspace, labelled: dict[str, Any]
+) -> None:
+    outcome, run = await _plan(workspace, labelled["question"], [first_offered] * 6)
+    events = read_events(run.path / "events.jsonl")
+    [chosen] = events_of(events, ToolChosen)
+    if labelled["tools"]:
+        assert outcome.status == "awaiting_approval", (chosen.reason, outcome.failure)
+        assert chosen.chosen in labelled["tools"], chosen
+        assert [p.recipe for p in outcome.plans] == [chosen.chosen]
+    else:
+        assert outcome.status == "out_of_scope", chosen
+        assert chosen.chosen is None
+        assert outcome.plans == ()
+        report = json.loads((run.path / "report.json").read_text())
+        assert report["kind"] == "out_of_scope"
+        assert [t["name"] for t in report["closest"]], "the closest tools are listed"
+        assert not (run.path / "results.json").exists(), "no experiment ran"
+
+
+@pytest.mark.anyio
+async def test_a_truthfulqa_eval_question_never_runs_a_w2s_recipe(workspace: Workspace) -> None:
+    question = "How accurate is SmolLM2 on TruthfulQA, and is it better than answering at random?"
+    outcome, run = await _plan(workspace, question, [first_offered] * 4)
+    [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
+    assert "w2s" not in chosen.offered, chosen
+    assert chosen.chosen in (None, "probes", "honesty_probes"), chosen
+    assert outcome.status in ("out_of_scope", "awaiting_approval")
+    assert all(p.recipe != "w2s" for p in outcome.plans)
+
+
+@pytest.mark.anyio
+async def test_hello_has_no_testable_content(workspace: Workspace) -> None:
+    outcome, _ = await _plan(workspace, "hello", [brief(), NOTE])
+    assert (outcome.status, outcome.cells) == ("out_of_scope", 0)
+    assert outcome.failure is not None
+    assert outcome.failure.startswith("out of scope:")
+
+
+@pytest.mark.anyio
+async def test_the_model_saying_none_ends_the_run_out_of_scope(workspace: Workspace) -> None:
+    question = "Can CCS find a truth direction as well as a supervised probe, and at which layers?"
+    outcome, run = await _plan(
+        workspace, question, [brief(), {"tool": "none", "reason": "it asks about deployment"}, NOTE]
+    )
+    assert outcome.status == "out_of_scope"
+    [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
+    assert chosen.chosen is None
+    assert "the model chose none: it asks about deployment" in chosen.reason
+
+
+@pytest.mark.anyio
+async def test_a_hypothesis_on_a_metric_the_tool_does_not_produce_is_refused_before_approval(
+    workspace: Workspace,
+) -> None:
+    hypotheses = [
+        {"statement": "PGR is positive.", "metric": "pgr", "predicted": "increase"},
+        {"statement": "The student beats the weak model.", "metric": "w2s_vs_weak", "predicted": "increase"},
+    ]
+    question = "Does a strong student trained on a weak supervisor's labels beat it on movie reviews?"
+    config = {"dataset": "rotten_tomatoes", "weak_features": "bow", "strong_features": "minilm", "seeds": [7]}
+    replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=config, hypotheses=hypotheses)]
+    outcome, run = await _plan(workspace, question, replies)
+    [plan] = outcome.plans
+    assert [(h.id, h.metric, h.baseline) for h in plan.hypotheses] == [
+        ("H1", "pgr", None),
+        ("H2", "w2s_acc", "weak_acc"),
+    ], "a comparison name resolves to its two metrics"
+    assert plan.config["seeds"] == [7, 0, 1], "a plan that makes claims runs at least three seeds"
+    [notes] = outcome.plan_notes
+    assert notes == ("seeds raised from [7] to [7, 0, 1]: a plan that makes claims runs at least 3 seeds",)
+    [adjusted] = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    assert adjusted.change == notes[0]
+
+    refused = [{"statement": "CCS beats chance.", "metric": "ccs_acc.layer_{layer}", "predicted": "increase"}]
+    replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=config, hypotheses=refused)]
+    outcome, run = await _plan(workspace, question, replies)
+    [plan] = outcome.plans
+    assert plan.hypotheses == []
+    assert plan.config["seeds"] == [7], "no claim left, so no seeds added"
+    [notes] = outcome.plan_notes
+    assert len(notes) == 1
+    assert notes[0].startswith("hypothesis dropped: H1: w2s does not produce ccs_acc.layer_{layer}")
+
+
+@pytest.mark.local_llm
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_the_tiny_embedded_model_chooses_on_the_labelled_set(workspace: Workspace, tmp_path: Path) -> None:
+    """The real planner with the embedded tiny model choosing: questions out of scope never run a tool, and most
+    in-scope ones get a tool that tests them (the measured rate is in docs/benchmarks.md)."""
+    settings = load_settings(workspace.path)
+    client = connect_llm(settings)
+    right = 0
+    for labelled in LABELLED:
+        run = workspace.new_run("tiny")
+        ctx = make_context(client, workspace, run.path, policy="ask")
+        state = {"run_id": run.run_id, "question": labelled["question"], "run_dir": str(run.path)}
+        update = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
+        if not labelled["tools"]:
+            assert update["tool"] is None, (labelled["question"], update["tool_reason"])
+        right += (update["tool"] in labelled["tools"]) if labelled["tools"] else 1
+    assert right / len(LABELLED) >= 0.7, f"tiny model chose right on {right} of {len(LABELLED)}"
