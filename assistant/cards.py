@@ -266,7 +266,7 @@ W2S = ToolCard(
         Knob(name="weak_features", meaning="the weak supervisor's input (bow, minilm, smollm2_l<k>, tab_*)"),
         Knob(name="strong_features", meaning="the frozen strong features the student reads"),
         Knob(name="loss", meaning="xent (cross-entropy), aux_conf (auxiliary confidence) or bootstrap"),
-        Knob(name="seeds", meaning="seeds: weak/strong splits and training"),
+        Knob(name="seeds", meaning="random seeds for the weak/strong splits and training"),
     ],
     metrics=[
         MetricSpec(name="weak_acc", meaning="weak supervisor's held-out accuracy"),
@@ -382,10 +382,6 @@ BUILTIN_CARDS: dict[str, ToolCard] = {c.name: c for c in (SYNTHETIC_W2S, W2S, PR
 """Cards of the built-in recipes, by recipe name."""
 
 
-def condition_terms() -> dict[str, set[str]]:
-    """Each known condition term (lower case) -> the cards that run it (the claim checker's vocabulary)."""
-    terms: dict[str, set[str]] = {}
-    for card in BUILTIN_CARDS.values():
-        for term in card.conditions:
-            terms.setdefault(term.casefold(), set()).add(card.name)
-    return terms
+def condition_terms() -> dict[str, str]:
+    """Each known condition term, lower-cased, -> as the cards spell it (the claim checker's vocabulary)."""
+    return {term.casefold(): term for card in BUILTIN_CARDS.values() for term in card.conditions}

@@ -98,15 +98,18 @@ def report() -> None:
 @_index_option
 @click.pass_context
 def render(ctx: click.Context, run_id: str, fmt: str | None, open_: bool, pdf: bool, arxiv_index: str | None) -> None:
-    """Rebuild RUN_ID's report from its stored draft (or from results alone) and write it into the run."""
+    """Rebuild RUN_ID's report from its stored draft and approved experiment (or from results alone)."""
     settings = settings_from(ctx)
     run_dir = run_dir_of(settings, run_id)
+    experiment = None
     if (run_dir / "report.json").is_file():
         old = load_report(run_dir)
-        draft, question = old.to_draft(), old.question
+        draft, question, experiment = old.to_draft(), old.question, old.experiment
     else:
         draft, question = ReportDraft(), None
-    built = build_report(run_dir, draft, _resolver(settings), question=question, arxiv_index=_index(arxiv_index))
+    built = build_report(
+        run_dir, draft, _resolver(settings), question=question, experiment=experiment, arxiv_index=_index(arxiv_index)
+    )
     formats = ("md", "html") if fmt is None or open_ or pdf else (fmt,)
     paths = write_report(run_dir, built, formats=formats)
     if "md" in formats:
@@ -144,6 +147,7 @@ def check(ctx: click.Context, run_id: str, arxiv_index: str | None, as_json: boo
         arxiv_index=_index(arxiv_index),
         run_dir=run_dir,
         config=load_config(run_dir / "config.json"),
+        question=written.question,
     )
     if as_json:
         echo_json(outcome.model_dump(mode="json"))

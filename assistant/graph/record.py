@@ -26,7 +26,7 @@ def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
         for e in state.get("evidence", [])
     ]
     base = {
-        "approved_by": f"{approval.reviewer} ({approval.decision})",
+        "approved_by": approval.reviewer + (" with edits" if approval.decision == "modify" else ""),
         "plan_title": plan.title,
         "hypotheses": plan.hypotheses,
         "evidence": evidence,

@@ -54,7 +54,8 @@ def _truncate(text: str) -> str:
 
 def _references(report: Report, resolver: CitationResolver | None) -> list[Reference]:
     keys: list[str] = []
-    for _, text in prose_fields(report):
+    dropped = [c.claim.statement for c in report.claims if not c.accepted]  # shown struck through, links intact
+    for text in [*(t for _, t in prose_fields(report)), *dropped]:
         for ph in placeholders(text):
             if ph.kind == "cite":
                 keys.extend(cite_keys(ph.arg))

@@ -163,6 +163,8 @@ class _Checker:
 
     def prose(self, where: str, text: str) -> None:
         before = len(self.offenders)
+        cut = text.find(f"\n\n*{TRUNCATION_MARK}")
+        scanned = text if cut < 0 else text[:cut]  # ara's own truncation note is not model text
         lines = LineIndex(text)
         for ph in placeholders(text):
             line, col = lines.line_col(ph.start)
@@ -191,7 +193,7 @@ class _Checker:
         for match in ARXIV_MENTION_RE.finditer(text):
             line, col = lines.line_col(match.start())
             self.arxiv(match.group("id"), f"{where}:{line}:{col}", None)
-        for numeral in numerals(text):
+        for numeral in numerals(scanned):
             if self.numbers.traces(numeral):
                 self.traced += 1
                 continue
@@ -203,8 +205,14 @@ class _Checker:
                 "number not traceable to results.json, the config or a cited paper; use a {{ metric:... }} "
                 "placeholder or remove it",
             )
-        if TRUNCATION_MARK in text:
-            self.flag("section", where, where, "was truncated when the report was built: the reader sees part of it")
+        if cut >= 0:
+            line, col = lines.line_col(cut)
+            self.flag(
+                "section",
+                f"{where}:{line}:{col}",
+                where,
+                "was truncated when the report was built: the reader sees only part of it",
+            )
         self.offenders[before:] = sorted(self.offenders[before:], key=_position)
 
     def loop_checks(self) -> None:

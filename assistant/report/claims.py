@@ -23,6 +23,7 @@ _COMPARATIVE = re.compile(
     r"surpass\w*|improv\w*|increas\w*|decreas\w*|above|below)\b",
     re.IGNORECASE,
 )
+_STANCE_WORDS = {"supports": "supports", "refutes": "refutes", "inconclusive": "does not settle"}
 _STANCE_VERDICTS = {
     "supports": {"supported"},
     "refutes": {"refuted"},
@@ -44,7 +45,8 @@ def _foreign_conditions(statement: str, experiment: ExperimentRecord | None) -> 
     if experiment is None or not experiment.conditions:
         return []
     own = {c.casefold() for c in experiment.conditions}
-    return sorted(term for term in condition_terms() if term not in own and _term_in(term, statement))
+    terms = condition_terms()
+    return sorted(terms[t] for t in terms if t not in own and _term_in(t, statement))
 
 
 def _check(
@@ -73,10 +75,8 @@ def _check(
         wrong = [h for h in named_hypotheses if h.verdict not in allowed]
         if wrong:
             shown = ", ".join(f"{h.id} is {h.verdict}" for h in wrong)
-            return (
-                False,
-                f"says the evidence {claim.stance} the hypotheses, but the computed verdicts disagree ({shown})",
-            )
+            said = _STANCE_WORDS[claim.stance]
+            return False, f"says the evidence {said} the hypothesis, but the computed verdicts disagree ({shown})"
         return True, "matches the computed verdicts of " + ", ".join(h.id for h in named_hypotheses)
     if claim.direction is not None:
         if len(metrics) < 2:
@@ -98,7 +98,7 @@ def _check(
         )
     if len(metrics) + len(named_hypotheses) >= 2 and _COMPARATIVE.search(claim.statement):
         return False, "compares results without saying which is higher (set `direction` so it can be checked)"
-    return True, "describes " + ", ".join([*metrics, *(h.id for h in named_hypotheses)])
+    return True, ""
 
 
 def check_claims(

@@ -67,10 +67,10 @@ def summary_markdown(
         lines.append(
             "No hypothesis was registered before this run, so it is exploratory: the report states no verdict."
         )
-    accepted = [c for c in claims if c.accepted]
-    if accepted:
-        lines.append("\nWhat the results show, in the model's words (each claim checked against them):\n")
-        lines += [f"- {c.claim.statement}" for c in accepted]
+    stances = [c for c in claims if c.accepted and c.claim.stance != "describes"]
+    if stances:
+        lines.append("\nWhat this means, in the model's words (each claim checked against the verdicts):\n")
+        lines += [f"- {c.claim.statement} *({', '.join(c.claim.about)})*" for c in stances]
     return "\n".join(lines)
 
 
@@ -88,7 +88,7 @@ def methods_markdown(experiment: ExperimentRecord | None, executed: Mapping[str,
             lines.append(f"\n{experiment.method}")
         if experiment.tool_fit is not None:
             fit = (
-                "chosen from the question's tool shortlist"
+                "Chosen from the question's tool shortlist"
                 if experiment.offered
                 else "NOT on the question's tool shortlist"
             )
@@ -99,12 +99,12 @@ def methods_markdown(experiment: ExperimentRecord | None, executed: Mapping[str,
     shown = _config_lines(executed, hidden) or _config_lines(results.config, hidden)
     if shown:
         lines.append("\n**Configuration as executed** (config.json): " + ", ".join(shown) + ".")
-    if experiment is not None and experiment.knobs:
-        lines.append(
-            "\n**What the settings mean.** " + "; ".join(f"`{k}`: {v}" for k, v in experiment.knobs.items()) + "."
-        )
+    present = set(executed) or set(results.config)
+    knobs = {k: v for k, v in (experiment.knobs if experiment else {}).items() if k in present}
+    if knobs:
+        lines.append("\n**What the settings mean.** " + "; ".join(f"`{k}`: {v}" for k, v in knobs.items()) + ".")
     seeds = prov.get("seeds")
-    if seeds:
+    if seeds and not present & {"seeds", "seed"}:
         lines.append(f"\n**Seeds.** {', '.join(str(s) for s in seeds)}.")
     if prov.get("data_hash") or prov.get("data_source"):
         source = f" from {prov['data_source']}" if prov.get("data_source") else ""
@@ -123,26 +123,32 @@ def methods_markdown(experiment: ExperimentRecord | None, executed: Mapping[str,
             )
             + "."
         )
-    lines.append(
-        f"\n**Statistics.** Intervals are 95% percentile bootstraps ({BOOTSTRAP_RESAMPLES:,} resamples) of the mean "
-        "over seeds or over test items, paired by seed or item for comparisons; a hypothesis spread over several "
-        "layers uses Bonferroni-adjusted intervals. A hypothesis is supported when the interval of its effect "
-        "excludes the null (plus any minimum effect) on the predicted side, refuted when it excludes it on the "
-        f"other side, inconclusive otherwise, and has insufficient evidence with fewer than {MIN_SEEDS} seeds, "
-        f"fewer than {MIN_ITEMS} test items, or no interval."
-    )
+    if experiment is not None and experiment.hypotheses:
+        lines.append(
+            "\n**Statistics.** A hypothesis on one metric uses the interval its tool computed (the one in the "
+            f"results table); a difference between two metrics gets a 95% percentile bootstrap ({BOOTSTRAP_RESAMPLES:,} "
+            "resamples) of the mean paired difference over seeds or test items; a hypothesis spread over several "
+            "layers uses Bonferroni-adjusted intervals. A hypothesis is supported when the interval of its effect "
+            "lies beyond the null plus any minimum effect on the predicted side, refuted when it lies short of that "
+            "threshold, inconclusive otherwise, and has insufficient evidence with fewer than "
+            f"{MIN_SEEDS} seeds, fewer than {MIN_ITEMS} test items, or no interval."
+        )
     return "\n".join(lines)
 
 
 def discussion_markdown(claims: list[CheckedClaim]) -> str:
-    """The accepted claims with what each rests on, then the dropped ones with why."""
-    accepted = [c for c in claims if c.accepted]
+    """The accepted descriptive claims with what each rests on, then the dropped ones with why (claims about the
+    hypotheses are in the summary, next to their verdicts)."""
+    accepted = [c for c in claims if c.accepted and c.claim.stance == "describes"]
     dropped = [c for c in claims if not c.accepted]
     lines: list[str] = []
     for c in accepted:
-        lines.append(f"- {c.claim.statement} *(rests on {', '.join(c.claim.about)}: {c.reason})*")
-    if not accepted:
-        lines.append("*(no claim beyond the computed verdicts)*")
+        why = f": {c.reason}" if c.reason else ""
+        lines.append(f"- {c.claim.statement} *(rests on {', '.join(c.claim.about)}{why})*")
+    if not claims:
+        lines.append("*(the model made no claim)*")
+    elif not accepted and not dropped:
+        lines.append("*(every claim is about a hypothesis: see the summary)*")
     if dropped:
         lines.append("\n**Claims left out** (the evidence does not hold them up):\n")
         lines += [f"- ~~{c.claim.statement}~~ *({c.reason})*" for c in dropped]

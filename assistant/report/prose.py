@@ -5,8 +5,8 @@ Covers finding placeholders, citations inside them, and every numeral the model 
 cover filling placeholders (``assistant.report.fill``) or deciding pass/fail (``assistant.report.check``).
 
 What counts as a numeral: a decimal number (``0.71``, ``1,000``, ``-3``, ``1e-3``, ``71%``) that is not glued
-to a preceding letter (``L6``, ``v2``, ``GPT-2``, ``x86_64`` are names) nor to a following one (``135M``,
-``1.5B``, ``7x``: model sizes and ratios in names). Not scanned: placeholders, URLs and
+to a preceding letter (``L6``, ``v2``, ``GPT-2``, ``x86_64`` are names) nor followed by a model-size unit
+(``135M``, ``1.5B``, ``32K``) or an ordinal suffix (``3rd``); ``2x`` is a number (a ratio). Not scanned: placeholders, URLs and
 link targets, ``arXiv:<id>`` mentions (checked as arXiv ids instead) and ordered-list markers. Spelled-out
 numbers ("ten seeds") are not detected. A numeral traces to a known number when that number rounds to it at
 the precision written (``0.68`` or ``68%`` for 0.682); with fewer than two significant digits (``0.7``, ``5%``)
@@ -34,7 +34,7 @@ NUMERAL_RE = re.compile(
     r"(?P<frac>\.\d+)?"
     r"(?P<exp>[eE][-+]?\d+)?"
     r"(?![\w.]\d)"
-    r"(?![0-9A-Za-z_])"
+    r"(?![0-9_])(?![MBKT](?![a-z]))(?!(?:st|nd|rd|th)\b)"
     r"(?P<pct>\s?%)?"
 )
 

@@ -214,6 +214,8 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
             for p in related
         ]
         out.append("</ul>")
+    elif report.experiment is None:
+        out.append("<p><em>(not recorded: this report was built from results alone)</em></p>")
     else:
         out.append("<p><em>(the literature search retrieved no passages for this run)</em></p>")
     out.append('</section><section id="references"><h2>References</h2>')
@@ -235,7 +237,8 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
     out.append("</tbody></table></section>")
     out.append(
         f"<footer>Report built {_e(report.created_at.isoformat(timespec='seconds'))}; "
-        f"{'verified' if verified else 'not verified'} by ara's checker. Numbers come from results.json "
-        "through placeholders; hover a number to see its source.</footer></body></html>"
+        f"{'verified' if verified else 'not verified'} by ara's checker. Numbers in the model's words come from "
+        "results.json through placeholders (hover one to see its source); verdicts and their intervals are "
+        "computed by ara from the results.</footer></body></html>"
     )
     return _swap_tokens("\n".join(out), filler, report, figures) + "\n"

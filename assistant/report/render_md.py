@@ -172,6 +172,8 @@ def render_markdown(report: Report) -> str:
         out += [
             f"- `{p.key}` {md_escape(p.title)}" + (f" ({md_escape(p.anchor)})" if p.anchor else "") for p in related
         ]
+    elif report.experiment is None:
+        out.append("*(not recorded: this report was built from results alone)*")
     else:
         out.append("*(the literature search retrieved no passages for this run)*")
     out += ["", "## References", ""]

@@ -1,9 +1,10 @@
 """Verdicts computed from the results, never written by a model.
 
 Covers the one statistical core: ``effect_of`` turns a metric (or a metric minus a baseline metric) into an
-``Effect`` with a 95% interval: a percentile bootstrap of the mean over per-seed or per-item ``values`` (paired by
-position when both metrics have the same number of values, which is how tools pair seeds and items), or the
-metric's own interval when it has no values; undefined values (NaN, e.g. PGR of a seed whose ceiling did not beat
+``Effect`` with a 95% interval: a single metric keeps the interval its tool computed (the one the results table
+shows) when it has one; a difference, a metric without an interval, or a Bonferroni-adjusted family gets a
+percentile bootstrap of the mean over per-seed or per-item ``values`` (paired by position when both metrics have
+the same number of values, which is how tools pair seeds and items); undefined values (NaN, e.g. PGR of a seed whose ceiling did not beat
 its supervisor) are left out and counted. ``verdict_of`` applies a pre-registered prediction to an effect:
 ``supported`` when the interval excludes the null (plus any minimum effect) in the predicted direction,
 ``refuted`` when it excludes it the other way, ``inconclusive`` otherwise, and ``insufficient`` when there is no
@@ -130,6 +131,8 @@ def effect_of(
         return Effect(method=f"metric {metric!r} is not in the results", usable=False)
     first_over = _over(first, over)
     if baseline is None:
+        if first.has_ci and level == 0.95:
+            return _from_interval(first, first_over)  # the tool's own interval: the one the results table shows
         if first.values:
             return _from_values(np.asarray(first.values, dtype=float), first_over, "", level)
         return _from_interval(first, first_over)
@@ -190,21 +193,26 @@ def _from_interval(metric: Metric, over: Over | None) -> Effect:
         return Effect(
             estimate=point, over=over, method="no interval: a single value cannot settle a hypothesis", usable=False
         )
-    n = metric.n or 0
-    short = _enough(n, over) if metric.n is not None else None
+    defined = [v for v in metric.values or [] if math.isfinite(v)]
+    n = metric.n if metric.n is not None else len(defined)
+    excluded = int(metric.field("excluded") or 0) or (len(metric.values or []) - len(defined))
+    short = _enough(n, over) if (metric.n is not None or metric.values) else None
+    note = f"; {excluded} undefined value(s) left out" if excluded else ""
     if short is not None:
-        return Effect(estimate=point, n=n, over=over, method=short, usable=False)
+        return Effect(estimate=point, n=n, excluded=excluded, over=over, method=short + note, usable=False)
     bounds = [b for b in (metric.ci_low, metric.ci_high) if b is not None]
     if not all(math.isfinite(b) for b in bounds):
         return Effect(estimate=point, method="the interval is not finite", usable=False)
     sided = "" if len(bounds) == 2 else " (one-sided)"
+    unit = f", n = {n} {over}" if n and over else (f", n = {n}" if n else "")
     return Effect(
         estimate=point,
         ci_low=metric.ci_low,
         ci_high=metric.ci_high,
         n=n,
+        excluded=excluded,
         over=over,
-        method=f"the metric's own interval ({metric.ci or 'CI'}{', n = ' + str(n) if n else ''}){sided}",
+        method=f"the tool's own interval ({metric.ci or 'CI'}{unit}){sided}{note}",
     )
 
 

@@ -57,7 +57,7 @@ def test_run_prints_progress_and_ends_with_the_proposal_and_report(
     assert f"report: runs/{run_id}/report.md" in lines
     assert "proposal: 1 (review it with: ara review show 1)" in lines
     report = (tmp_path / "workspace" / "runs" / run_id / "report.md").read_text()
-    assert "*(rests on pgr: describes pgr)*" in report
+    assert "*(rests on pgr)*" in report
 
     code, out, _ = ara(capsys, "runs", "list", "--json", deps=deps)
     [summary] = json.loads(out)
@@ -100,3 +100,44 @@ def test_bad_budget_and_unknown_run_exit_2(capsys: pytest.CaptureFixture[str]) -
     code, _, err = ara(capsys, "resume", "01NOSUCHRUN")
     assert code == 2
     assert "ara runs list" in err
+
+
+def test_resume_approves_a_plan_edited_in_a_file(
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool, SessionDeps], tmp_path: Path
+) -> None:
+    deps = scripted[2]
+    code, out, _ = ara(capsys, "run", QUESTION, "--json", deps=deps)
+    paused = json.loads(out)
+    edited = {
+        **paused["plans"][0],
+        "title": "Edited by Ada",
+        "config": {**paused["plans"][0]["config"], "n_samples": 400},
+    }
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(edited))
+    code, out, err = ara(
+        capsys, "resume", paused["run_id"], "--modify", str(plan_file), "--reviewer", "ada", "--json", deps=deps
+    )
+    assert code == 0, err
+    assert json.loads(out)["status"] == "done"
+    run_dir = tmp_path / "workspace" / "runs" / paused["run_id"]
+    assert json.loads((run_dir / "config.json").read_text())["n_samples"] == 400, "the edited plan is what ran"
+
+
+def test_a_bad_plan_file_exits_2_and_changes_nothing(
+    capsys: pytest.CaptureFixture[str], scripted: tuple[ScriptedLLM, InProcessPool, SessionDeps], tmp_path: Path
+) -> None:
+    deps = scripted[2]
+    _, out, _ = ara(capsys, "run", QUESTION, "--json", deps=deps)
+    paused = json.loads(out)
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"title": "no recipe"}')
+    code, _, err = ara(capsys, "resume", paused["run_id"], "--modify", str(bad), "--json", deps=deps)
+    assert code == 2
+    assert "is not a valid experiment plan" in err
+    assert "recipe: Field required" in err
+    code, _, err = ara(capsys, "resume", paused["run_id"], "--modify", str(tmp_path / "missing.json"), deps=deps)
+    assert code == 2
+    assert "cannot read the plan file" in err
+    code, out, _ = ara(capsys, "resume", paused["run_id"], "--json", deps=deps)
+    assert json.loads(out)["status"] == "awaiting_approval", "the run still waits for a decision"

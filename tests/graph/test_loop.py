@@ -581,3 +581,21 @@ async def test_a_plan_config_missing_required_fields_is_completed_before_approva
     events = events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)
     invalid = [e.detail for e in events if e.rule == "config_value_invalid"]
     assert invalid == refused
+
+
+@pytest.mark.anyio
+async def test_a_failing_approved_config_with_no_open_field_ends_the_run_with_the_error(workspace: Workspace) -> None:
+    """What was approved is what runs: without open fields the loop may not change the config to make it pass."""
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 0})])
+    run = workspace.new_run("frozen")
+    pool = InProcessPool()
+    outcome = await start_in_memory(
+        make_context(script.client(), workspace, run.path, pool=pool), run, workspace, QUESTION
+    )
+    script.assert_done()
+    assert outcome.status == "failed"
+    assert outcome.failure is not None
+    assert "the approved config of recipe 'divide' failed (ZeroDivisionError: division by zero)" in outcome.failure
+    assert "left no field open" in outcome.failure
+    assert len(pool.executed) == 1
+    assert workspace.list_proposals() == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.report import (
+    ExperimentRecord,
     ReportDraft,
     ResultsFileError,
     build_report,
@@ -19,6 +20,7 @@ from assistant.report import (
     render_markdown,
 )
 from assistant.report.build import MAX_SECTION_CHARS
+from assistant.schemas import Claim, Hypothesis
 from tests.report.conftest import NOW
 from tools.papers.citations import InMemoryCitations
 
@@ -75,11 +77,15 @@ def test_nan_and_inf_are_rendered_explicitly(run_dir: Path) -> None:
     _rewrite(
         run_dir, {"metrics": {"loss": {"value": math.inf}, "gap": {"mean": -math.inf}, "acc": {"value": math.nan}}}
     )
-    draft = ReportDraft(summary="Loss {{ metric:loss.value }}, gap {{ metric:gap }}, acc {{ metric:acc.value }}.")
+    claim = Claim(
+        statement="Loss {{ metric:loss.value }}, gap {{ metric:gap }}, acc {{ metric:acc.value }}.",
+        about=["loss", "gap", "acc"],
+    )
+    draft = ReportDraft(claims=[claim], limitations="Every metric of this run is undefined.")
 
     report = build_report(run_dir, draft, None, now=NOW)
 
-    assert "Loss **+inf**, gap **-inf**, acc **NaN**." in render_markdown(report)
+    assert "- Loss **+inf**, gap **-inf**, acc **NaN**." in render_markdown(report)
     page = render_html(report, run_dir)
     assert '<span class="num nonfinite" title="results.json: metrics.loss.value">+inf</span>' in page
     assert report.check is not None
@@ -90,20 +96,45 @@ def test_nan_and_inf_are_rendered_explicitly(run_dir: Path) -> None:
     ]
 
 
+def test_non_finite_metrics_give_no_verdict(run_dir: Path) -> None:
+    _rewrite(run_dir, {"metrics": {"gap": {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan, "n": 10}}})
+    experiment = ExperimentRecord(
+        tool="w2s",
+        hypotheses=[Hypothesis(id="H1", statement="The gap is positive.", metric="gap", predicted="increase")],
+    )
+
+    report = build_report(run_dir, ReportDraft(limitations="Undefined."), None, experiment=experiment, now=NOW)
+
+    [h1] = report.hypotheses
+    assert (h1.verdict, h1.method) == ("insufficient", "the metric is NaN")
+    assert "| H1 | gap \\> 0 | Insufficient evidence | the metric is NaN |" in render_markdown(report)
+
+
 def test_null_per_seed_values_read_as_undefined(run_dir: Path) -> None:
     # tools.results writes NaN as null: PGR of a seed whose ceiling did not beat the weak supervisor.
     _rewrite(run_dir, {"metrics": {"pgr": {"mean": 0.4, "n": 1, "excluded": 1, "values": [0.4, None]}}})
+    experiment = ExperimentRecord(
+        tool="w2s",
+        metric_over={"pgr": "seeds"},
+        hypotheses=[Hypothesis(id="H1", statement="PGR is positive.", metric="pgr", predicted="increase")],
+    )
+    draft = ReportDraft(
+        claims=[Claim(statement="PGR {{ metric:pgr }}.", about=["pgr"])], limitations="One seed was undefined."
+    )
 
-    report = build_report(run_dir, ReportDraft(summary="PGR {{ metric:pgr }}."), None, now=NOW)
+    report = build_report(run_dir, draft, None, experiment=experiment, now=NOW)
 
     assert report.results is not None
     values = report.results.metrics["pgr"].values
     assert values is not None
     assert values[0] == 0.4
     assert math.isnan(values[1])
-    assert "PGR 0.4." in render_markdown(report)
+    [h1] = report.hypotheses
+    assert (h1.verdict, h1.n, h1.estimate) == ("insufficient", 1, 0.4)
+    assert h1.method == "only 1 seed(s) with a defined value (at least 3 needed); 1 undefined value(s) left out"
+    assert "- PGR 0.4." in render_markdown(report)
     assert report.check is not None
-    assert report.check.ok
+    assert report.check.ok, report.check.offenders
 
 
 def test_broken_figures_are_flagged_not_fatal(run_dir: Path) -> None:
@@ -130,6 +161,8 @@ def test_broken_figures_are_flagged_not_fatal(run_dir: Path) -> None:
         ("figure", "figures.gone"),
         ("figure", "figures.escape"),
         ("figure", "figures.abs"),
+        ("section", "limitations"),
+        ("empty", "summary"),
     ]
     page = render_html(report, run_dir)
     assert page.count('class="figure-error"') == 4
@@ -138,21 +171,36 @@ def test_broken_figures_are_flagged_not_fatal(run_dir: Path) -> None:
     assert base64.b64encode(secret.read_bytes()).decode()[:16] not in page
 
 
-def test_ten_megabyte_answer_is_truncated_and_checked_quickly(run_dir: Path) -> None:
+def test_ten_megabyte_answer_is_truncated_and_checked_quickly(run_dir: Path, good_experiment: ExperimentRecord) -> None:
     huge = ("The student matched the supervisor on most inputs. " * 200_000)[: 10 * 1024 * 1024]
-    draft = ReportDraft(results_discussion=huge + " 0.99")
+    draft = ReportDraft(
+        claims=[Claim(statement="PGR {{ metric:xent.pgr }}.", about=["H1"])], limitations=huge + " 0.99"
+    )
 
     start = time.perf_counter()
-    report = build_report(run_dir, draft, None, now=NOW)
+    report = build_report(run_dir, draft, None, experiment=good_experiment, now=NOW)
     markdown, page = render_markdown(report), render_html(report, run_dir)
     elapsed = time.perf_counter() - start
 
     assert elapsed < 10
-    assert len(report.results_discussion) < MAX_SECTION_CHARS + 200
+    assert len(report.limitations) < MAX_SECTION_CHARS + 200
     assert f"[truncated by ara: this section was {len(huge) + 5} characters" in markdown
     assert "truncated by ara" in page
     assert report.check is not None
-    assert "results_discussion was truncated when the report was built" in report.check.warnings
+    # the cut is an offender (the reader sees part of the text); the numbers in ara's own marker are not
+    assert [(o.kind, o.location) for o in report.check.offenders] == [
+        ("section", f"limitations:1:{MAX_SECTION_CHARS + 1}")
+    ]
+    assert report.check.offenders[0].message == (
+        "was truncated when the report was built: the reader sees only part of it"
+    )
+
+
+def test_a_claim_is_capped_by_the_schema() -> None:
+    # a claim is one sentence: the structured-output schema keeps its first 600 characters
+    claim = Claim(statement="x" * 10_000, about=["H1"])
+
+    assert len(claim.statement) == 600
 
 
 HOSTILE = (
@@ -161,19 +209,34 @@ HOSTILE = (
 )
 
 
-def test_html_in_model_text_is_escaped(run_dir: Path, resolver: InMemoryCitations) -> None:
-    draft = ReportDraft(summary=HOSTILE, limitations=HOSTILE, claims=[], cited_keys=['x"><script>#1'])
+def test_html_in_model_text_is_escaped(
+    run_dir: Path, good_experiment: ExperimentRecord, resolver: InMemoryCitations
+) -> None:
+    draft = ReportDraft(
+        claims=[
+            Claim(statement=HOSTILE, about=["xent.pgr"]),  # accepted: shown once, in the discussion
+            Claim(statement=HOSTILE, about=["<script>alert(1)</script>"], stance="supports"),  # dropped, listed
+        ],
+        rationale=HOSTILE,
+        limitations=HOSTILE,
+        next_steps=HOSTILE,
+        cited_keys=['x"><script>#1'],
+    )
 
-    report = build_report(run_dir, draft, resolver, now=NOW)
+    report = build_report(run_dir, draft, resolver, experiment=good_experiment, now=NOW)
     page = render_html(report, run_dir)
 
+    assert [c.accepted for c in report.claims] == [True, False]
     body = page.split("</style>", 1)[1]
     assert "<script" not in body
     assert "<img src=x" not in body
     assert 'href="javascript:' not in body
     assert 'src="https://evil.example' not in body
     assert body.count("<style>") == 0
-    assert "&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;" in body
+    # once per place model text is shown: the accepted claim, the dropped claim, rationale (in the methods),
+    # limitations, next steps (the banner quotes the dropped claim escaped as well)
+    assert body.count("&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;") == 6
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body  # the dropped claim's reason names what it rests on
     assert (
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'\">"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.report import ReportDraft, build_report, write_report
+from assistant.report import ExperimentRecord, ReportDraft, build_report, write_report
 from assistant.report.browser import dump_dom, find_chromium, html_to_pdf, screenshot
 from tests.report.conftest import NOW
 from tools.papers.citations import InMemoryCitations
@@ -21,14 +21,14 @@ pytestmark = [
 
 
 def test_hostile_text_does_not_execute_in_chromium(
-    run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations
+    run_dir: Path, good_draft: ReportDraft, good_experiment: ExperimentRecord, resolver: InMemoryCitations
 ) -> None:
     hostile = (
         "<script>document.title='pwned'</script>"
         "<img src=x onerror=\"document.title='pwned-img'\"> <b id=injected>bold?</b>"
     )
     draft = good_draft.model_copy(update={"limitations": hostile})
-    paths = write_report(run_dir, build_report(run_dir, draft, resolver, now=NOW))
+    paths = write_report(run_dir, build_report(run_dir, draft, resolver, experiment=good_experiment, now=NOW))
 
     dom = dump_dom(paths.html)
 
@@ -39,8 +39,10 @@ def test_hostile_text_does_not_execute_in_chromium(
     assert dom.count("<img ") == 2  # the two embedded figures only
 
 
-def test_pdf_and_screenshot(run_dir: Path, good_draft: ReportDraft, resolver: InMemoryCitations) -> None:
-    paths = write_report(run_dir, build_report(run_dir, good_draft, resolver, now=NOW))
+def test_pdf_and_screenshot(
+    run_dir: Path, good_draft: ReportDraft, good_experiment: ExperimentRecord, resolver: InMemoryCitations
+) -> None:
+    paths = write_report(run_dir, build_report(run_dir, good_draft, resolver, experiment=good_experiment, now=NOW))
 
     pdf = html_to_pdf(paths.html, run_dir / "report.pdf")
     png = screenshot(paths.html, run_dir / "shot.png", size=(1000, 800))

@@ -15,16 +15,37 @@ def test_schema_tells_the_model_the_rules() -> None:
     schema = ReportDraft.model_json_schema()
 
     assert "Never type a number: write {{ metric:<name>.<field> }}" in schema["description"]
-    assert schema["properties"]["summary"]["description"].endswith("Numbers only through placeholders.")
-    assert schema["$defs"]["DraftClaim"]["properties"]["direction"]["enum"] == ["increase", "decrease"]
+    assert "each claim is checked against them and dropped if they" in schema["description"]
+    for field in ("rationale", "limitations", "next_steps"):
+        assert schema["properties"][field]["description"].endswith("Numbers only through placeholders.")
+    # what code writes is not the model's to fill
+    assert set(schema["properties"]) == {"claims", "rationale", "limitations", "next_steps", "cited_keys"}
+    claim = schema["$defs"]["Claim"]
+    assert claim["required"] == ["statement", "about"]
+    assert claim["properties"]["stance"]["enum"] == ["supports", "refutes", "inconclusive", "describes"]
+    assert claim["properties"]["direction"]["anyOf"][0]["enum"] == ["higher", "lower"]
+    assert claim["properties"]["about"]["minItems"] == 1
 
 
 def test_structured_answer_validates_and_rejects_extras() -> None:
-    answer = '{"summary": "PGR {{ metric:xent.pgr }}", "claims": [], "cited_keys": ["p#c1"]}'
-    assert ReportDraft.model_validate_json(answer).summary == "PGR {{ metric:xent.pgr }}"
+    answer = (
+        '{"claims": [{"statement": "PGR {{ metric:xent.pgr }} is positive.", "about": ["H1"], "stance": "supports"}],'
+        ' "rationale": "Same seeds for both losses.", "cited_keys": ["p#c1"]}'
+    )
+    draft = ReportDraft.model_validate_json(answer)
+    assert draft.claims[0].about == ["H1"]
+    assert (draft.claims[0].stance, draft.claims[0].direction) == ("supports", None)
+    assert draft.rationale == "Same seeds for both losses."
 
+    # the model may not write the summary, a verdict, or a claim that rests on nothing
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
-        ReportDraft.model_validate_json('{"summary": "x", "verified": true}')
+        ReportDraft.model_validate_json('{"summary": "x"}')
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        ReportDraft.model_validate_json('{"claims": [{"statement": "x", "about": ["H1"], "verdict": "supported"}]}')
+    with pytest.raises(ValidationError, match="List should have at least 1 item"):
+        ReportDraft.model_validate_json('{"claims": [{"statement": "x", "about": []}]}')
+    with pytest.raises(ValidationError, match="Input should be 'supports', 'refutes', 'inconclusive' or 'describes'"):
+        ReportDraft.model_validate_json('{"claims": [{"statement": "x", "about": ["H1"], "stance": "proves"}]}')
 
 
 def test_placeholder_guide(run_dir: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import git
 
-from assistant.report import DraftClaim, ReportDraft, build_report
+from assistant.report import ReportDraft, build_report
 from assistant.report.render_md import provenance_rows
+from assistant.schemas import Claim
 from tests.report.conftest import NOW
 
 
@@ -53,7 +54,8 @@ def test_commit_from_the_workspace_repository_when_the_log_has_none(run_dir: Pat
 
 def test_numbers_in_claim_statements_are_checked(run_dir: Path) -> None:
     draft = ReportDraft(
-        claims=[DraftClaim(statement="PGR rises by 0.4 points.", metric="aux_conf.pgr_gain", direction="increase")]
+        claims=[Claim(statement="PGR rises by 0.4 points.", about=["aux_conf.pgr_gain"])],
+        limitations="One dataset only.",
     )
 
     report = build_report(run_dir, draft, None, now=NOW)

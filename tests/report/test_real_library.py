@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.report import CitationResolver, DraftClaim, ReportDraft, build_report, render_markdown, write_report
+from assistant.report import (
+    CitationResolver,
+    ExperimentRecord,
+    ReportDraft,
+    build_report,
+    render_markdown,
+    write_report,
+)
+from assistant.schemas import Claim
 from tests.report.conftest import NOW, RUN_ID
 
 papers = pytest.importorskip("tools.papers", reason="tools.papers (the paper library) is not installed")
@@ -36,15 +44,22 @@ def library(tmp_path: Path) -> Iterator[object]:
     lib.close()
 
 
-def test_real_library_resolves_and_rejects(run_dir: Path, library: object) -> None:
+def test_real_library_resolves_and_rejects(run_dir: Path, library: object, good_experiment: ExperimentRecord) -> None:
     assert isinstance(library, CitationResolver)
     draft = ReportDraft(
-        summary="PGR {{ metric:xent.pgr }} was positive {{ cite:arxiv:2312.09390#c0 }}, as in Burns et al. 2023.",
-        claims=[DraftClaim(statement="PGR is positive.", metric="xent.pgr", direction="increase")],
+        claims=[
+            Claim(
+                statement="PGR {{ metric:xent.pgr }} was positive {{ cite:arxiv:2312.09390#c0 }}.",
+                about=["H1"],
+                stance="supports",
+            )
+        ],
+        rationale="The loss comparison follows Burns et al. 2023.",
+        limitations="One dataset only.",
         cited_keys=["arxiv:2312.09390#c0", "arxiv:2312.09390#c99"],
     )
 
-    report = build_report(run_dir, draft, library, now=NOW)
+    report = build_report(run_dir, draft, library, experiment=good_experiment, now=NOW)
 
     [ref] = report.references
     assert (ref.title, ref.year, ref.arxiv_id, ref.anchor, ref.authors) == (
@@ -61,15 +76,20 @@ def test_real_library_resolves_and_rejects(run_dir: Path, library: object) -> No
     assert "Burns, Collin, Izmailov, Pavel \\(2023\\). Weak-to-Strong Generalization" in render_markdown(report)
 
 
-def test_cli_check_opens_the_workspace_library(run_dir: Path, library: object) -> None:
-    draft = ReportDraft(summary="As shown before {{ cite:arxiv:2312.09390#c0 }}.")
-    write_report(run_dir, build_report(run_dir, draft, library, now=NOW))
+def test_cli_check_opens_the_workspace_library(
+    run_dir: Path, library: object, good_experiment: ExperimentRecord
+) -> None:
+    draft = ReportDraft(limitations="As shown before {{ cite:arxiv:2312.09390#c0 }}, one dataset is not enough.")
+    write_report(run_dir, build_report(run_dir, draft, library, experiment=good_experiment, now=NOW))
 
     assert int(main(["report", "check", RUN_ID]) or 0) == 0
 
 
-def test_cli_check_with_the_shared_arxiv_index(run_dir: Path, library: object, shared_dir: Path) -> None:
+def test_cli_check_with_the_shared_arxiv_index(
+    run_dir: Path, library: object, shared_dir: Path, good_experiment: ExperimentRecord
+) -> None:
     index = shared_dir / "corpus" / "arxiv_id_title_index.json"
-    write_report(run_dir, build_report(run_dir, ReportDraft(cited_keys=["arxiv:2312.09390#c0"]), library, now=NOW))
+    draft = ReportDraft(limitations="One dataset only.", cited_keys=["arxiv:2312.09390#c0"])
+    write_report(run_dir, build_report(run_dir, draft, library, experiment=good_experiment, now=NOW))
 
     assert int(main(["report", "check", RUN_ID, "--arxiv-index", str(index)]) or 0) == 0
