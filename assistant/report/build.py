@@ -165,7 +165,8 @@ def build_report(
     return report.model_copy(update={"check": check})
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (a reader never sees half a file)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -179,11 +180,11 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_report(run_dir: Path, report: Report, *, formats: tuple[str, ...] = ("md", "html")) -> ReportPaths:
     """Write report.md and report.html (and always report.json, the typed report) into ``run_dir``."""
     paths = ReportPaths(run_dir / "report.md", run_dir / "report.html", run_dir / "report.json")
-    _atomic_write(paths.json, report.model_dump_json(by_alias=True, indent=2))
+    atomic_write(paths.json, report.model_dump_json(by_alias=True, indent=2))
     if "md" in formats:
-        _atomic_write(paths.markdown, render_markdown(report))
+        atomic_write(paths.markdown, render_markdown(report))
     if "html" in formats:
-        _atomic_write(paths.html, render_html(report, run_dir))
+        atomic_write(paths.html, render_html(report, run_dir))
     return paths
 
 

@@ -9,14 +9,13 @@ deciding that a question is out of scope (``assistant.toolchoice``).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.report.build import atomic_write
 from assistant.report.fill import md_escape
 
 SCOPE_SCHEMA = "ara.scope/1"
@@ -147,20 +146,9 @@ def render_scope_markdown(report: ScopeReport) -> str:
     return "\n".join(out)
 
 
-def _atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_scope_report(run_dir: Path, report: ScopeReport) -> Path:
     """Write ``report.json`` and ``report.md`` into ``run_dir``; returns the Markdown path."""
-    _atomic(run_dir / "report.json", report.model_dump_json(by_alias=True, indent=2))
+    atomic_write(run_dir / "report.json", report.model_dump_json(by_alias=True, indent=2))
     path = run_dir / "report.md"
-    _atomic(path, render_scope_markdown(report))
+    atomic_write(path, render_scope_markdown(report))
     return path

@@ -119,7 +119,7 @@ async def test_full_cycle_sends_quoted_evidence_and_ends_in_a_proposal(workspace
     assert "0.25" in analysis_msgs[-1]["content"]
     assert "H1: The ratio is above zero. | prediction ratio > 0 | verdict insufficient" in analysis_msgs[-1]["content"]
     assert "verdict insufficient" in critique_msgs[-1]["content"]
-    assert library.queries == [QUESTION, "dividing one two give half", "weak to strong generalization"]
+    assert library.queries == [QUESTION, "dividing give half", "weak to strong generalization"]
     # (b) files in the run directory; the approved config is what ran; numbers and verdicts come from code
     results = read_json(run.path / "results.json")
     assert results["metrics"]["ratio"] == {"value": 0.25}

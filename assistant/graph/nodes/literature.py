@@ -18,89 +18,17 @@ from assistant.graph.context import HitLike, RunContext
 from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
 from assistant.graph.state import GraphState, brief_of
 from assistant.schemas import EvidenceRef
+from tools.papers.sparse import STOP_WORDS
 
 MAX_EVIDENCE = 8
 MAX_QUERY_CHARS = 300
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "our",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "this",
-        "those",
-        "to",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "whether",
-        "which",
-        "while",
-        "who",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "about",
-        "across",
-        "between",
-        "more",
-        "most",
-        "less",
-        "least",
-        "much",
-        "many",
-        "does",
-        "doing",
-        "done",
-        "should",
-    ]
-)
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'+-]*[A-Za-z0-9]|[A-Za-z]")
 
 
 def question_queries(question: str) -> list[str]:
     """Queries made from the question without the model: the question itself and its content words."""
     text = " ".join(question.split())[:MAX_QUERY_CHARS]
-    words = [w for w in _WORD.findall(text) if w.casefold() not in _STOPWORDS]
+    words = [w for w in _WORD.findall(text) if w.casefold() not in STOP_WORDS]
     keywords = " ".join(dict.fromkeys(words))
     return [q for q in dict.fromkeys([text, keywords]) if q.strip()]
 
