@@ -168,6 +168,7 @@ class AuditLog:
         problems: list[AuditProblem] = []
         lines = self.path.read_bytes().splitlines(keepends=True) if self.path.is_file() else []
         expected_prev, expected_seq, legacy, keyed_seen = GENESIS, 1, 0, False
+        macs: dict[int, str] = {}
         last: Anchor | None = None
         for number, raw in enumerate(lines, start=1):
             try:
@@ -188,10 +189,16 @@ class AuditLog:
                 expected_prev, expected_seq = hashlib.sha256(raw).hexdigest(), expected_seq + 1
                 continue
             keyed_seen = True
-            problems.extend(self._check(number, record, seq, key, expected_seq, expected_prev))
+            if seq is not None and seq - 1 in macs:
+                expected_prev = macs[seq - 1]
+            problems.extend(self._check(number, record, seq, key, expected_seq, expected_prev, macs))
             expected_prev = str(record["mac"])
-            expected_seq = (seq if seq is not None else expected_seq) + 1
-            last = Anchor(expected_seq - 1, expected_prev)
+            if seq is not None:
+                macs[seq] = expected_prev
+                expected_seq = max(expected_seq, seq + 1)
+            else:
+                expected_seq += 1
+            last = Anchor(max(macs, default=0), macs.get(max(macs, default=0), ""))
         anchor = read_anchor(self.path)
         if anchor is not None and key is not None and (last is None or anchor.seq > last.seq):
             problems.append(
@@ -206,7 +213,13 @@ class AuditLog:
 
     @staticmethod
     def _check(
-        number: int, record: dict[str, Any], seq: int | None, key: bytes | None, expected_seq: int, expected_prev: str
+        number: int,
+        record: dict[str, Any],
+        seq: int | None,
+        key: bytes | None,
+        expected_seq: int,
+        expected_prev: str,
+        seen: dict[int, str],
     ) -> list[AuditProblem]:
         found: list[AuditProblem] = []
         if key is None:
@@ -217,13 +230,13 @@ class AuditLog:
             )
         if seq is None:
             found.append(AuditProblem(number, None, "no sequence number (edited)"))
+        elif seq in seen:
+            found.append(AuditProblem(number, seq, f"record {seq} appears twice (duplicated)"))
         elif seq > expected_seq:
             missing = f"record {expected_seq}" if seq == expected_seq + 1 else f"records {expected_seq}-{seq - 1}"
-            found.append(AuditProblem(number, seq, f"{missing} before it is missing (deleted)"))
+            found.append(AuditProblem(number, seq, f"{missing} before it is missing (deleted, or moved later)"))
         elif seq < expected_seq:
-            found.append(
-                AuditProblem(number, seq, f"expected record {expected_seq} here (records reordered or duplicated)")
-            )
+            found.append(AuditProblem(number, seq, f"expected record {expected_seq} here (records reordered)"))
         elif record.get("prev") != expected_prev:
             found.append(AuditProblem(number, seq, "chain broken: the record before it was replaced"))
         return found

@@ -28,6 +28,10 @@ KeyNumber = float | int | str | bool | None
 """One value in a proposal's results summary."""
 
 
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder how a name is displayed; never accepted in an identity."""
+
+
 class GitIdentity(NamedTuple):
     """A git author/committer: ``Name <email>``."""
 
@@ -47,11 +51,11 @@ class GitIdentity(NamedTuple):
         match = re.fullmatch(r"\s*([^<>]*?)\s*<\s*([^<>\s]+@[^<>\s]*)\s*>\s*", text)
         if match is None or not match.group(1):
             raise ValueError(f"{text!r} is not a git identity; write it as 'Full Name <email@example.org>'")
-        hidden = [ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf")]
+        hidden = [ch for ch in text if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS]
         if hidden:
             codes = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in hidden}))
             raise ValueError(
-                f"{text!r} contains control or invisible characters ({codes}); write the name with visible "
+                f"{text!r} contains control or text-direction characters ({codes}); write the name with visible "
                 "characters only"
             )
         return cls(match.group(1), match.group(2))
