@@ -1,8 +1,9 @@
 """The ``ara`` command: a click group whose subcommands are imported only when used.
 
-Covers the entry point, the lazy subcommand table, and turning ``AssistantError`` into exit code 2 with a
-plain message (no traceback). Each subcommand lives in its own module under ``assistant.cli`` so a cold
-``ara papers search`` does not import LangGraph, Textual or torch.
+Covers the entry point, the lazy subcommand table, and turning ``AssistantError`` and ``UserInputError`` (bad
+input, such as a corrupt database file) into exit code 2 with a plain message (no traceback). Each subcommand
+lives in its own module under ``assistant.cli`` so a cold ``ara papers search`` does not import LangGraph,
+Textual or torch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from assistant.errors import AssistantError
+from tools.errors import UserInputError
 
 # name -> ("module:attribute" of a click.Command, its one-line help). Add a line here when adding a subcommand
 # module; the help is repeated so ``ara --help`` lists commands without importing them (a test keeps it in step).
@@ -132,6 +134,10 @@ def main(argv: list[str] | None = None) -> Any:
         return cli.main(args=argv, standalone_mode=False)
     except AssistantError as err:
         click.secho(f"error: {err.title}", fg="red", err=True, bold=True)
+        click.echo(str(err), err=True)
+        sys.exit(2)
+    except UserInputError as err:
+        click.secho(f"error: {getattr(err, 'title', 'Invalid input')}", fg="red", err=True, bold=True)
         click.echo(str(err), err=True)
         sys.exit(2)
     except click.exceptions.Abort:

@@ -383,3 +383,21 @@ def verify(ctx: click.Context, as_json: bool) -> None:
     if not as_json:
         legacy = f", {check.legacy} written before the log was keyed" if check.legacy else ""
         click.echo(f"audit log intact: {check.records} record(s){legacy}; key {check.key_file}")
+
+
+@review.command("reindex")
+@click.option("--force", is_flag=True, help="Rebuild even though the current index is healthy.")
+@click.pass_context
+def reindex(ctx: click.Context, force: bool) -> None:
+    """Rebuild the proposal index from the ara/* branches, the approval merges and the audit log."""
+    from assistant.review.reindex import rebuild_index
+    from tools.vcs import Workspace
+
+    with _mapped_errors():
+        report = rebuild_index(Workspace.open(_workspace_path(ctx)), force=force)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items())) or "none"
+    _say(f"rebuilt the proposal index: {report.proposals} proposal(s) ({counts})")
+    if report.replaced is not None:
+        _say(f"the previous index file was kept as {report.replaced}")
+    for line in report.skipped:
+        _say(f"skipped {line}")

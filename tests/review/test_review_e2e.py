@@ -145,6 +145,7 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
         "Ara-Proposal-Id": "2",
         "Ara-Step": "revise-1",
         "Ara-Revises": "1",
+        "Ara-Key-Numbers": '{"probe.acc": 0.81, "probe.acc.ci_high": 0.84, "probe.acc.ci_low": 0.78}',
     }
     assert git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>", merge) == f"{REVIEWER}|{REVIEWER}"
     assert trailers(root, merge) == {

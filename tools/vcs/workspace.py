@@ -13,6 +13,7 @@ path to the main line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -343,7 +344,17 @@ class Workspace:
                 base = run_git(self.path, "rev-parse", f"{head}^")
                 logger.info("proposal %s: branch %s already built, recording it", reservation.id, branch)
             else:
-                head = self._build(reservation.id, reservation.branch, run_id, step, summary, parent_id, base, rels)
+                head = self._build(
+                    reservation.id,
+                    reservation.branch,
+                    run_id,
+                    step,
+                    summary,
+                    parent_id,
+                    base,
+                    rels,
+                    key_numbers(results),
+                )
             proposal = self.index.complete(
                 reservation.id,
                 base_commit=base,
@@ -447,6 +458,7 @@ class Workspace:
         parent_id: int | None,
         base: str,
         rels: list[str],
+        numbers: Mapping[str, Any],
     ) -> str:
         worktree = self.state_dir / "worktrees" / f"p{proposal_id}"
         if worktree.exists():
@@ -466,7 +478,7 @@ class Workspace:
                     f"nothing to propose for run {run_id}: the {len(rels)} file(s) are identical to "
                     f"{self.mainline} at {base[:10]}"
                 )
-            message = _message(summary, run_id, proposal_id, step, parent_id)
+            message = _message(summary, run_id, proposal_id, step, parent_id, numbers)
             message_file = self.state_dir / "worktrees" / f"p{proposal_id}.msg"
             message_file.write_text(message, encoding="utf-8")
             run_git(worktree, "commit", "--quiet", "-F", str(message_file), env=identity_env(AGENT_IDENTITY))
@@ -478,12 +490,16 @@ class Workspace:
         return head
 
 
-def _message(summary: str, run_id: str, proposal_id: int, step: str, parent_id: int | None) -> str:
+def _message(
+    summary: str, run_id: str, proposal_id: int, step: str, parent_id: int | None, numbers: Mapping[str, Any]
+) -> str:
     lines = summary.strip().splitlines() or [f"ara: proposal from run {run_id}"]
     subject, body = lines[0].strip()[:100], "\n".join(lines[1:]).strip()
     trailers = [f"Ara-Run-Id: {run_id}", f"Ara-Proposal-Id: {proposal_id}", f"Ara-Step: {step}"]
     if parent_id is not None:
         trailers.append(f"Ara-Revises: {parent_id}")
+    if numbers:
+        trailers.append(f"Ara-Key-Numbers: {json.dumps(dict(numbers), sort_keys=True)}")
     parts = [subject, body, "\n".join(trailers)] if body else [subject, "\n".join(trailers)]
     return "\n\n".join(parts) + "\n"
 
