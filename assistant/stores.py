@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.paths import state_dir
+from tools.papers.catalog import catalogue_store
 from tools.sqlitefile import Store, backup_if_due, check_store
+from tools.vcs.index import ProposalIndex
 
 CHECK_LIMIT_BYTES = 512 * 1024 * 1024
 """Checkpoint files up to this size get a full ``quick_check`` before a run opens them."""
@@ -18,17 +20,12 @@ CHECK_LIMIT_BYTES = 512 * 1024 * 1024
 
 def paper_catalogue(workspace: Path) -> Store:
     """``.ara/papers/library.sqlite``: the paper library's source of truth (Chroma and the index derive from it)."""
-    path = state_dir(workspace) / "papers" / "library.sqlite"
-    return Store(
-        path,
-        "paper catalogue",
-        otherwise=f"move it aside (mv {path} {path}.corrupt) and add your papers again with 'ara papers add PATH'",
-    )
+    return catalogue_store(state_dir(workspace) / "papers" / "library.sqlite")
 
 
 def proposal_index(workspace: Path) -> Store:
     """``.ara/proposals.sqlite``: rebuilt from git and the audit log by ``ara review reindex``."""
-    return Store(state_dir(workspace) / "proposals.sqlite", "proposal index", rebuild="ara review reindex")
+    return ProposalIndex(state_dir(workspace) / "proposals.sqlite").store
 
 
 def campaign_queue(workspace: Path) -> Store:

@@ -28,7 +28,8 @@ from ulid import ULID
 from assistant.campaign.spec import CampaignEntry, CampaignSpec
 from assistant.errors import AssistantError
 from assistant.paths import ensure_state_dir
-from tools.sqlitefile import Store, backup_if_due, guarded
+from assistant.stores import campaign_queue
+from tools.sqlitefile import backup_if_due, guarded
 
 EntryStatus = Literal["queued", "running", "done", "failed", "waiting_human", "skipped"]
 FINAL: frozenset[str] = frozenset({"done", "failed", "waiting_human"})
@@ -154,7 +155,7 @@ class CampaignQueue:
 
     def __init__(self, workspace: Path, *, clock: Any = time.time) -> None:
         self.path = ensure_state_dir(workspace) / "campaigns.sqlite"
-        self.store = Store(self.path, "campaign queue")
+        self.store = campaign_queue(workspace)
         self.clock = clock
         with self._connect() as db:
             db.executescript(_SCHEMA)
