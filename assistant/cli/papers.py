@@ -1,12 +1,14 @@
 """``ara papers``: add, import, search, show and count papers in the workspace's library.
 
-Covers mapping ``Settings.papers`` onto ``tools.papers.LibraryConfig``, progress bars on ingest, and plain or
-JSON output. Keeps imports lazy so a cold ``ara papers search`` stays under 2 s (no chromadb, torch,
+Covers mapping ``Settings.papers`` onto ``tools.papers.LibraryConfig`` (with the arXiv id -> title index
+imports are checked against), progress bars on ingest, the import report (every skipped entry with its line
+and why, every flagged paper), and plain or JSON output. Keeps imports lazy so a cold ``ara papers search`` stays under 2 s (no chromadb, torch,
 transformers or langgraph on that path). Does not cover ingest or ranking (``tools.papers``).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +33,30 @@ def _open(ctx: click.Context) -> PaperLibrary:
     config = LibraryConfig(
         embedding_batch_size=settings.papers.embedding_batch_size,
         chunk_words=max(16, int(settings.papers.chunk_tokens / 1.35)),
+        arxiv_index=arxiv_index_path(settings.papers.arxiv_index),
     )
     return PaperLibrary.open(ensure_state_dir(settings.workspace, "papers"), config)
+
+
+def arxiv_index_path(configured: Path | None) -> Path | None:
+    """The arXiv id -> title index to check imports against: the setting, else the shared corpus's, if present.
+
+    Raises:
+        PapersError: the configured file does not exist.
+    """
+    if configured is not None:
+        if not configured.is_file():
+            raise PapersError(
+                f"papers.arxiv_index is {configured}, which does not exist; point it at an arXiv id -> title JSON "
+                "index (e.g. corpus/arxiv_id_title_index.json) or remove the setting",
+                title="arXiv index missing",
+            )
+        return configured
+    from assistant.paths import PROJECT_ROOT
+
+    shared = Path(os.environ.get("ARA_SHARED") or PROJECT_ROOT.parent / "shared")
+    candidate = shared / "corpus" / "arxiv_id_title_index.json"
+    return candidate if candidate.is_file() else None
 
 
 def _ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
@@ -69,6 +93,10 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
     )
     for error in report.errors:
         click.secho(f"  skipped {error.path}: {error.error}", fg="yellow", err=True)
+    for entry in report.skipped:
+        click.secho(f"  skipped {entry.path}:{entry.line} ({entry.entry}): {entry.reason}", fg="yellow", err=True)
+    for flagged in report.flagged:
+        click.secho(f"  FLAGGED {flagged.paper_id}: {flagged.flag}", fg="red", err=True)
 
 
 @click.group()
@@ -146,6 +174,7 @@ def search(
                     "anchor": h.anchor,
                     "score": round(h.score, 4),
                     "text": h.text,
+                    "flags": list(h.flags),
                 }
                 for h in hits
             ]
@@ -154,6 +183,8 @@ def search(
     for hit in hits:
         click.secho(f"{hit.rank:>2}. {hit.title} ({hit.year or 'n.d.'})", bold=True)
         click.echo(f"    {hit.key}  [{hit.anchor or '-'}]  score {hit.score:.3f}")
+        for flag in hit.flags:
+            click.secho(f"    FLAGGED: {flag}", fg="red")
         snippet = hit.text[:240].replace("\n", " ")
         click.echo(f"    {snippet}{'...' if len(hit.text) > 240 else ''}")
 
@@ -180,6 +211,8 @@ def show(ctx: click.Context, key: str, as_json: bool) -> None:
     click.echo(
         f"id {paper.paper_id}  year {paper.year or 'n.d.'}  arXiv {paper.arxiv_id or '-'}  doi {paper.doi or '-'}"
     )
+    for flag in paper.flags:
+        click.secho(f"FLAGGED: {flag}", fg="red")
     if paper.authors:
         click.echo("authors: " + "; ".join(paper.authors))
     click.echo(f"source: {paper.source}")
