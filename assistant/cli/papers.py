@@ -237,3 +237,19 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"cached vectors {result.cached_vectors}  with arXiv id {result.with_arxiv_id}"
     )
     click.echo("by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_kind.items())))
+
+
+@papers.command("reindex")
+@_JSON
+@click.pass_context
+def reindex(ctx: click.Context, as_json: bool) -> None:
+    """Rebuild the search index and the Chroma store from the catalogue (the old folders are kept aside)."""
+    with _open(ctx) as library:
+        result = library.reindex()
+    if as_json:
+        echo_json(result.model_dump())
+        return
+    chroma = f", {result.chroma_chunks} in Chroma" if result.chroma_chunks is not None else ""
+    click.echo(f"rebuilt from the catalogue: {result.papers} papers, {result.indexed_chunks} chunks indexed{chroma}")
+    for folder in result.moved_aside:
+        click.echo(f"kept the old folder as {folder}")

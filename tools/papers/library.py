@@ -127,6 +127,21 @@ class LibraryStats(BaseModel):
     """Where the library lives."""
 
 
+class LibraryReindex(BaseModel):
+    """What ``PaperLibrary.reindex`` rebuilt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    papers: int
+    """Papers in the catalogue."""
+    indexed_chunks: int
+    """Chunks in the rebuilt search snapshot."""
+    chroma_chunks: int | None
+    """Chunks in the rebuilt Chroma store (None when Chroma is off or the library is empty)."""
+    moved_aside: tuple[str, ...]
+    """The old derived folders, kept under new names."""
+
+
 def _content_hash(doc: ParsedDoc, flags: Sequence[str] = ()) -> str:
     payload = {
         "flags": list(flags),
@@ -372,6 +387,8 @@ class PaperLibrary:
                 self.catalog.put_keys(keys.items())
                 self.catalog.commit()
             return 0
+        if self.config.use_chroma:
+            self.chroma.count()  # a damaged Chroma store stops the ingest before the catalogue changes
         model_id = self.embedder.model_id
         items = [(paper, chunk) for paper, chunks, _, _ in planned.values() for chunk in chunks]
         texts = [embed_text(paper.title, chunk) for paper, chunk in items]
@@ -438,6 +455,43 @@ class PaperLibrary:
         )
         snapshot.save(self.store_dir / "index")
         return snapshot
+
+    def reindex(self) -> LibraryReindex:
+        """Rebuild the derived parts from the catalogue: the ``index/`` search snapshot and the Chroma store.
+
+        The old ``index/`` and ``chroma/`` folders are moved aside (``<name>.replaced-<time>``), never deleted;
+        chunk vectors come from the catalogue's embedding cache (texts missing from it are embedded again).
+        """
+        from tools.papers.store import ChromaStore, forget_clients
+
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        moved: list[str] = []
+        for name in ("index", "chroma"):
+            folder = self.store_dir / name
+            if folder.exists():
+                target = self.store_dir / f"{name}.replaced-{stamp}"
+                folder.rename(target)
+                moved.append(str(target))
+        self._snapshot = None
+        generation = int(self.catalog.get_meta("generation") or 0)
+        papers = {p.paper_id: p for p in self.catalog.papers()}
+        items = [(papers[pid], chunk) for pid in papers for chunk in self.catalog.chunks_of(pid)]
+        chroma_chunks = None
+        if self.config.use_chroma and items:
+            model_id = self.catalog.get_meta("model_id") or self.embedder.model_id
+            texts = [embed_text(paper.title, chunk) for paper, chunk in items]
+            vectors = self._embed_cached(texts, [vector_hash(model_id, t) for t in texts], None)
+            forget_clients()
+            self._chroma = ChromaStore(self.store_dir / "chroma")
+            self._chroma.upsert(items, vectors)
+            chroma_chunks = self._chroma.count()
+        self._snapshot = self._rebuild_snapshot(generation) if items else None
+        return LibraryReindex(
+            papers=len(papers),
+            indexed_chunks=self._snapshot.n_chunks if self._snapshot else 0,
+            chroma_chunks=chroma_chunks,
+            moved_aside=tuple(moved),
+        )
 
     # --- search ---------------------------------------------------------------------------------------------
 

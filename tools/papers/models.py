@@ -196,5 +196,16 @@ class UnknownCitationError(ToolError):
         self.key = key
 
 
+class LibraryStoreError(UserInputError):
+    """A derived part of the library (the Chroma store or the ``index/`` search snapshot) cannot be read.
+
+    The message names the part and says to rebuild it from the catalogue with ``ara papers reindex``.
+    """
+
+    def __init__(self, message: str, title: str = "Paper library damaged") -> None:
+        super().__init__(message)
+        self.title = title
+
+
 class PaperFileError(UserInputError):
     """A file could not be parsed into papers; the message names the file and what to do."""
