@@ -128,18 +128,23 @@ def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
         ctx.invoke(command)
 
 
+def _report(title: str, message: str) -> None:
+    """Print a user error (control characters from file names or model text made visible) and exit 2."""
+    from assistant.review.printable import printable
+
+    click.secho(f"error: {printable(title)}", fg="red", err=True, bold=True)
+    click.echo(printable(message), err=True)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: exit 0 ok, 1 bug, 2 user error."""
     try:
         return cli.main(args=argv, standalone_mode=False)
     except AssistantError as err:
-        click.secho(f"error: {err.title}", fg="red", err=True, bold=True)
-        click.echo(str(err), err=True)
-        sys.exit(2)
+        _report(err.title, str(err))
     except UserInputError as err:
-        click.secho(f"error: {getattr(err, 'title', 'Invalid input')}", fg="red", err=True, bold=True)
-        click.echo(str(err), err=True)
-        sys.exit(2)
+        _report(getattr(err, "title", "Invalid input"), str(err))
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -254,3 +254,19 @@ def test_reviewer_names_with_control_characters_are_refused(ws: Workspace) -> No
     assert "error: Bad --reviewer" in ran.output
     assert "contains control or text-direction characters (U+001B)" in ran.output
     assert git(ws.path, "rev-parse", "main") == proposal.base_commit
+
+
+def test_escape_sequences_in_file_names_do_not_reach_the_terminal_through_errors(ws: Workspace) -> None:
+    run = make_run(ws, {"report.md": "# r\n"})
+    outside = ws.path / "lib" / "x\x1b]0;owned\x07\x1b[2J.py"
+    outside.parent.mkdir()
+    outside.write_text("x = 1\n", encoding="utf-8")
+    proposal = ws.propose(run.run_id, "s", "summary", [".", outside], "report.md", {})
+    before = refs(ws.path)
+    ran = ara(ws.path, "approve", str(proposal.id), "--reviewer", REVIEWER, "--head", proposal.head_commit)
+    assert ran.exit_code == 2
+    assert "error: Files outside the run directory" in ran.output
+    assert "lib/x\\x1b]0;owned\\x07\\x1b[2J.py" in ran.output
+    assert "\x1b" not in ran.output
+    assert "\x07" not in ran.output
+    assert refs(ws.path) == before
