@@ -19,7 +19,7 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 @click.option("--no-endpoint", is_flag=True, help="Skip the LLM round-trip.")
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, no_endpoint: bool) -> None:
-    """Check Python, the sandbox, the models, the LLM endpoint, disk space and the workspace's databases."""
+    """Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space."""
     settings = settings_from(ctx)
     checks = run_checks(settings, endpoint=not no_endpoint)
     if as_json:
