@@ -270,3 +270,10 @@ def test_escape_sequences_in_file_names_do_not_reach_the_terminal_through_errors
     assert "\x1b" not in ran.output
     assert "\x07" not in ran.output
     assert refs(ws.path) == before
+
+
+def test_the_ascii_fast_path_folds_as_the_unicode_table_does() -> None:
+    from tools.vcs.confusables import ASCII_FOLDS, _classes
+
+    table = _classes()
+    assert {c: table[c] for c in map(chr, range(32, 127)) if table.get(c, c) != c} == ASCII_FOLDS

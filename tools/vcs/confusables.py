@@ -19,6 +19,10 @@ from importlib import resources
 AGENT_NAME_SKELETON = "araagent"
 """``ara-agent`` folded, punctuation and spaces dropped: any name that folds to this is the agent's."""
 
+ASCII_FOLDS = {"1": "l", "I": "l", "O": "0", "`": "'", "|": "l"}
+"""The confusables classes restricted to printable ASCII (a test checks this against the data), so a plain
+ASCII name is folded without loading the table."""
+
 _ASCII_SEQUENCES = {"rn": "m", "vv": "w", "cl": "d"}
 """Multi-letter ASCII look-alikes folded to one letter (Unicode's confusables list ``rn`` with ``m``)."""
 
@@ -68,11 +72,14 @@ def _visible(ch: str) -> bool:
 
 def skeleton(text: str) -> str:
     """``text`` folded for comparison: NFKC, invisibles dropped, confusables mapped, case folded."""
-    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text))
-    visible = "".join(ch for ch in folded if _visible(ch))
-    classes = _classes()
-    mapped = "".join(classes.get(ch, ch) for ch in unicodedata.normalize("NFC", visible))
-    mapped = unicodedata.normalize("NFKC", mapped).casefold()
+    if text.isascii() and text.isprintable():
+        mapped = "".join(ASCII_FOLDS.get(ch, ch) for ch in text).casefold()
+    else:
+        folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text))
+        visible = "".join(ch for ch in folded if _visible(ch))
+        classes = _classes()
+        mapped = "".join(classes.get(ch, ch) for ch in unicodedata.normalize("NFC", visible))
+        mapped = unicodedata.normalize("NFKC", mapped).casefold()
     for seq, letter in _ASCII_SEQUENCES.items():
         mapped = mapped.replace(seq, letter)
     return mapped
