@@ -1,7 +1,9 @@
 """Environment checks behind ``ara doctor``: what is missing and what to do about it.
 
 Covers Python, bubblewrap (and whether a sandboxed process really starts), the local model file and server
-install, the embedding model, a real round-trip to the LLM endpoint, and disk space. Does not fix anything.
+install, the embedding model, a real round-trip to the LLM endpoint, disk space, and a read-only
+``PRAGMA quick_check`` of the workspace's SQLite files (paper catalogue, proposal index, campaign queue,
+checkpoints) with how to restore or rebuild a corrupt one. Does not fix anything.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +24,8 @@ from assistant.errors import AssistantError
 from assistant.llm.connect import connect_llm
 from assistant.llm.local_server import check_server_installed, find_gguf
 from assistant.settings import Settings
+from assistant.stores import all_stores
+from tools.sqlitefile import backup_path, quick_check, recovery_advice
 
 Status = Literal["ok", "warn", "fail"]
 MIN_FREE_GB = 2.0
@@ -140,6 +145,36 @@ def check_disk(settings: Settings) -> Check:
     return Check(name="disk", status="ok", detail=f"{free_gb:.0f} GB free at {target}")
 
 
+def check_stores(settings: Settings) -> list[Check]:
+    """``PRAGMA quick_check`` of each SQLite file of the workspace (read-only), with the way back when one fails."""
+    checks: list[Check] = []
+    for store in all_stores(settings.workspace):
+        name = f"db: {store.what}"
+        if not store.path.exists():
+            checks.append(Check(name=name, status="ok", detail=f"{store.path} not created yet"))
+            continue
+        problem = quick_check(store.path)
+        bak = backup_path(store.path)
+        backed = (
+            f"; backup {datetime.fromtimestamp(bak.stat().st_mtime, UTC).isoformat(timespec='seconds')}"
+            if bak.is_file()
+            else "; no backup yet"
+        )
+        if problem is None:
+            size = store.path.stat().st_size / 1e6
+            checks.append(Check(name=name, status="ok", detail=f"{store.path} ({size:.1f} MB) quick_check ok{backed}"))
+        else:
+            checks.append(
+                Check(
+                    name=name,
+                    status="fail",
+                    detail=f"{store.path} is corrupt: {problem[:200]}",
+                    fix=recovery_advice(store),
+                )
+            )
+    return checks
+
+
 def run_checks(settings: Settings, *, endpoint: bool = True) -> list[Check]:
     """Run every check in order; the endpoint round-trip last (it may start the local server)."""
     checks: list[Callable[[], Check]] = [
@@ -151,4 +186,5 @@ def run_checks(settings: Settings, *, endpoint: bool = True) -> list[Check]:
     ]
     if endpoint:
         checks.append(lambda: check_endpoint(settings))
-    return [check() for check in checks]
+    done = [check() for check in checks]
+    return done[:5] + check_stores(settings) + done[5:]

@@ -8,9 +8,11 @@ with it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from assistant.paths import ensure_state_dir, state_dir
+from assistant.errors import AssistantError
+from assistant.paths import PROJECT_ROOT, ensure_state_dir, state_dir
 from assistant.settings import Settings
 from tools.papers import LibraryConfig, PaperLibrary
 
@@ -23,11 +25,31 @@ def library_path(settings: Settings) -> Path:
     return state_dir(settings.workspace) / "papers"
 
 
+def arxiv_index_path(configured: Path | None) -> Path | None:
+    """The arXiv id -> title index imports are checked against: the setting, else the shared corpus's, if present.
+
+    Raises:
+        AssistantError: the configured file does not exist.
+    """
+    if configured is not None:
+        if not configured.is_file():
+            raise AssistantError(
+                f"papers.arxiv_index is {configured}, which does not exist; point it at an arXiv id -> title JSON "
+                "index (e.g. corpus/arxiv_id_title_index.json) or remove the setting",
+                title="arXiv index missing",
+            )
+        return configured
+    shared = Path(os.environ.get("ARA_SHARED") or PROJECT_ROOT.parent / "shared")
+    candidate = shared / "corpus" / "arxiv_id_title_index.json"
+    return candidate if candidate.is_file() else None
+
+
 def library_config(settings: Settings) -> LibraryConfig:
-    """The library's configuration from ``settings.papers``."""
+    """The library's configuration from ``settings.papers`` (chunk size, batch size, the arXiv index)."""
     return LibraryConfig(
         embedding_batch_size=settings.papers.embedding_batch_size,
         chunk_words=max(16, int(settings.papers.chunk_tokens / CHARS_PER_WORD_PIECE)),
+        arxiv_index=arxiv_index_path(settings.papers.arxiv_index),
     )
 
 

@@ -1,17 +1,20 @@
 """The append-only run log: one JSON event per line in ``events.jsonl``, flushed and fsynced per event.
 
-Covers writing (``RunLog.append``, safe across threads and across a crash: a torn last line is skipped on read)
-and reading (``read_events``). Does not cover what the events mean (``assistant.events``).
+Covers writing (``RunLog.append``, safe across threads and across a crash) and reading (``read_run_log``,
+``read_events``): a line that is not an event (torn by a crash or a full disk, garbled, not UTF-8, overlong) is
+skipped and reported with its file and line, so one bad line never hides the rest of a run or of the workspace.
+Does not cover what the events mean (``assistant.events``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
@@ -55,32 +58,73 @@ class RunLog:
         return read_events(self.path)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if line.strip():
-                yield number, line
+MAX_LINE_BYTES = 8 * 1024 * 1024
+"""A run-log line longer than this is skipped (no event the host writes comes near it)."""
+
+
+class SkippedLine(NamedTuple):
+    """A line of a run log that is not an event: which file, which line, and why."""
+
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+class RunLogRead(NamedTuple):
+    """The events of a run log and every line that had to be skipped."""
+
+    events: list[AnyEvent]
+    skipped: list[SkippedLine]
+
+
+def read_run_log(path: Path) -> RunLogRead:
+    """Parse ``path`` line by line; a line that is not a valid event is skipped and reported, never fatal.
+
+    A torn last line (a crash or a full disk mid-write), a garbled line, bytes that are not UTF-8 and an
+    overlong line are each reported with the file and line number. A symlink, FIFO or other non-regular file
+    named ``events.jsonl`` is not opened (reported as line 0), so a planted FIFO cannot hang a reader.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return RunLogRead([], [])
+    except OSError as err:
+        return RunLogRead([], [SkippedLine(path, 0, f"cannot open the run log ({err.strerror}); nothing read")])
+    events: list[AnyEvent] = []
+    skipped: list[SkippedLine] = []
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return RunLogRead([], [SkippedLine(path, 0, "not a regular file (a link, FIFO or device); not read")])
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_LINE_BYTES:
+                skipped.append(SkippedLine(path, number, f"line of {len(raw)} bytes, over {MAX_LINE_BYTES}; skipped"))
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                skipped.append(SkippedLine(path, number, f"not UTF-8 (byte {err.start}); skipped"))
+                continue
+            try:
+                events.append(parse_event(text))
+            except (ValidationError, ValueError) as err:
+                torn = not text.endswith("\n")
+                first = str(err).splitlines()[1:2] or [str(err)[:200]]
+                why = "a torn last line (a crash or full disk mid-write)" if torn else "not a valid run event"
+                skipped.append(SkippedLine(path, number, f"{why}: {first[0].strip()[:200]}; skipped"))
+    return RunLogRead(events, skipped)
 
 
 def read_events(path: Path) -> list[AnyEvent]:
-    """Parse ``path``; a torn final line (a crash mid-write) is skipped with a warning, others raise.
-
-    Raises:
-        ValueError: a line other than the last is not a valid event (names the file and line).
-    """
-    if not path.is_file():
-        return []
-    lines = list(_lines(path))
-    events: list[AnyEvent] = []
-    for position, (number, line) in enumerate(lines):
-        try:
-            events.append(parse_event(line))
-        except ValidationError as err:
-            if position == len(lines) - 1 and not line.endswith("\n"):
-                log.warning("%s:%d: skipping a torn last line (crash mid-write)", path, number)
-                continue
-            raise ValueError(f"{path}:{number}: not a valid run event: {err}") from err
-    return events
+    """The events of ``path``; every skipped line is logged as a warning naming the file and line."""
+    read = read_run_log(path)
+    for line in read.skipped:
+        log.warning("%s", line)
+    return read.events
 
 
 def events_of(events: list[AnyEvent], kind: type[E]) -> list[E]:

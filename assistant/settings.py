@@ -115,6 +115,10 @@ class PapersSettings(_Section):
     """Target chunk length in word-piece tokens (MiniLM truncates at 256)."""
     top_k: int = Field(default=10, ge=1)
     """Default number of hits."""
+    arxiv_index: Path | None = None
+    """arXiv id -> title index checked on import (a paper whose id it knows under another title is flagged);
+    None = ``corpus/arxiv_id_title_index.json`` in the shared data folder (``$ARA_SHARED`` or ``../shared``)
+    when that file exists."""
 
 
 class RunSettings(_Section):

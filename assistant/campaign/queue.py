@@ -4,7 +4,9 @@ Covers creating a campaign from a spec, claiming entries atomically (``BEGIN IMM
 entries whose runner died (dead owner process or missed heartbeats), retries with a not-before time, final
 statuses, spend totals, and reading it all back. Each entry gets its research-loop ``run_id`` when the campaign
 is created, so a resumed entry continues the same run (and its checkpoint) instead of starting a new one.
-Does not run anything (``assistant.campaign.runner``).
+After a write the file is copied to ``campaigns.sqlite.bak`` at most every ten minutes; a corrupt file stops
+every command with ``StoreCorruptError`` naming that backup (``tools.sqlitefile``). Does not run anything
+(``assistant.campaign.runner``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ulid import ULID
 from assistant.campaign.spec import CampaignEntry, CampaignSpec
 from assistant.errors import AssistantError
 from assistant.paths import ensure_state_dir
+from assistant.stores import campaign_queue
+from tools.sqlitefile import backup_if_due, guarded
 
 EntryStatus = Literal["queued", "running", "done", "failed", "waiting_human", "skipped"]
 FINAL: frozenset[str] = frozenset({"done", "failed", "waiting_human"})
@@ -151,20 +155,23 @@ class CampaignQueue:
 
     def __init__(self, workspace: Path, *, clock: Any = time.time) -> None:
         self.path = ensure_state_dir(workspace) / "campaigns.sqlite"
+        self.store = campaign_queue(workspace)
         self.clock = clock
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.row_factory = sqlite3.Row
-            yield db
-        finally:
-            db.close()
+        """One connection; a corrupt file raises ``StoreCorruptError`` (naming the backup) and is left as it is."""
+        with guarded(self.store):
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.row_factory = sqlite3.Row
+                yield db
+            finally:
+                db.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -176,6 +183,7 @@ class CampaignQueue:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+        backup_if_due(self.path)
 
     def _event(self, db: sqlite3.Connection, campaign_id: str, entry_id: str | None, kind: str, **detail: Any) -> None:
         db.execute(

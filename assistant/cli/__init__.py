@@ -1,8 +1,9 @@
 """The ``ara`` command: a click group whose subcommands are imported only when used.
 
-Covers the entry point, the lazy subcommand table, and turning ``AssistantError`` into exit code 2 with a
-plain message (no traceback). Each subcommand lives in its own module under ``assistant.cli`` so a cold
-``ara papers search`` does not import LangGraph, Textual or torch.
+Covers the entry point, the lazy subcommand table, and turning ``AssistantError`` and ``UserInputError`` (bad
+input, such as a corrupt database file) into exit code 2 with a plain message (no traceback). Each subcommand
+lives in its own module under ``assistant.cli`` so a cold ``ara papers search`` does not import LangGraph,
+Textual or torch.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from assistant.errors import AssistantError
+from tools.errors import UserInputError
 
 # name -> ("module:attribute" of a click.Command, its one-line help). Add a line here when adding a subcommand
 # module; the help is repeated so ``ara --help`` lists commands without importing them (a test keeps it in step).
@@ -126,6 +128,15 @@ def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
         ctx.invoke(command)
 
 
+def _report(title: str, message: str) -> None:
+    """Print a user error (control characters from file names or model text made visible) and exit 2."""
+    from assistant.review.printable import printable
+
+    click.secho(f"error: {printable(title)}", fg="red", err=True, bold=True)
+    click.echo(printable(message), err=True)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None, *, deps: Any = None) -> Any:
     """Console-script entry point: exit 0 ok, 1 bug, 2 user error.
 
@@ -135,9 +146,9 @@ def main(argv: list[str] | None = None, *, deps: Any = None) -> Any:
     try:
         return cli.main(args=argv, standalone_mode=False, obj={"session_deps": deps} if deps is not None else None)
     except AssistantError as err:
-        click.secho(f"error: {err.title}", fg="red", err=True, bold=True)
-        click.echo(str(err), err=True)
-        sys.exit(2)
+        _report(err.title, str(err))
+    except UserInputError as err:
+        _report(getattr(err, "title", "Invalid input"), str(err))
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

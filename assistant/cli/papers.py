@@ -1,7 +1,8 @@
 """``ara papers``: add, import, search, show and count papers in the workspace's library.
 
-Covers mapping ``Settings.papers`` onto ``tools.papers.LibraryConfig``, progress bars on ingest, and plain or
-JSON output. Keeps imports lazy so a cold ``ara papers search`` stays under 2 s (no chromadb, torch,
+Covers mapping ``Settings.papers`` onto ``tools.papers.LibraryConfig`` (with the arXiv id -> title index
+imports are checked against), progress bars on ingest, the import report (every skipped entry with its line
+and why, every flagged paper), and plain or JSON output. Keeps imports lazy so a cold ``ara papers search`` stays under 2 s (no chromadb, torch,
 transformers or langgraph on that path). Does not cover ingest or ranking (``tools.papers``).
 """
 
@@ -65,6 +66,10 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
     )
     for error in report.errors:
         click.secho(f"  skipped {error.path}: {error.error}", fg="yellow", err=True)
+    for entry in report.skipped:
+        click.secho(f"  skipped {entry.path}:{entry.line} ({entry.entry}): {entry.reason}", fg="yellow", err=True)
+    for flagged in report.flagged:
+        click.secho(f"  FLAGGED {flagged.paper_id}: {flagged.flag}", fg="red", err=True)
 
 
 @click.group()
@@ -142,6 +147,7 @@ def search(
                     "anchor": h.anchor,
                     "score": round(h.score, 4),
                     "text": h.text,
+                    "flags": list(h.flags),
                 }
                 for h in hits
             ]
@@ -150,6 +156,8 @@ def search(
     for hit in hits:
         click.secho(f"{hit.rank:>2}. {hit.title} ({hit.year or 'n.d.'})", bold=True)
         click.echo(f"    {hit.key}  [{hit.anchor or '-'}]  score {hit.score:.3f}")
+        for flag in hit.flags:
+            click.secho(f"    FLAGGED: {flag}", fg="red")
         snippet = hit.text[:240].replace("\n", " ")
         click.echo(f"    {snippet}{'...' if len(hit.text) > 240 else ''}")
 
@@ -176,6 +184,8 @@ def show(ctx: click.Context, key: str, as_json: bool) -> None:
     click.echo(
         f"id {paper.paper_id}  year {paper.year or 'n.d.'}  arXiv {paper.arxiv_id or '-'}  doi {paper.doi or '-'}"
     )
+    for flag in paper.flags:
+        click.secho(f"FLAGGED: {flag}", fg="red")
     if paper.authors:
         click.echo("authors: " + "; ".join(paper.authors))
     click.echo(f"source: {paper.source}")
@@ -200,3 +210,19 @@ def stats(ctx: click.Context, as_json: bool) -> None:
         f"cached vectors {result.cached_vectors}  with arXiv id {result.with_arxiv_id}"
     )
     click.echo("by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_kind.items())))
+
+
+@papers.command("reindex")
+@_JSON
+@click.pass_context
+def reindex(ctx: click.Context, as_json: bool) -> None:
+    """Rebuild the search index and the Chroma store from the catalogue (the old folders are kept aside)."""
+    with _open(ctx) as library:
+        result = library.reindex()
+    if as_json:
+        echo_json(result.model_dump())
+        return
+    chroma = f", {result.chroma_chunks} in Chroma" if result.chroma_chunks is not None else ""
+    click.echo(f"rebuilt from the catalogue: {result.papers} papers, {result.indexed_chunks} chunks indexed{chroma}")
+    for folder in result.moved_aside:
+        click.echo(f"kept the old folder as {folder}")

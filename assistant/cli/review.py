@@ -1,9 +1,12 @@
 """``ara review``: list, show, approve, reject and revise the agent's proposals.
 
 Covers the command line over ``assistant.review`` (plain aligned text for ``list`` so 1,000 rows print fast,
-``--json`` everywhere, the diff streamed in chunks) and the interactive confirmation that makes an approval a
-human's: in a terminal ``approve`` shows the proposal, pins its head and asks; without a terminal it needs
-``--reviewer 'Name <email>'``. Does not decide anything itself.
+``--json`` everywhere, the diff streamed in chunks through the printable filter, so no escape sequence from a
+proposal reaches the terminal) and the interactive confirmation that makes an approval a human's: ``show``
+prints the full head commit it displays (and, for a person at a terminal, records it as the head a human last
+looked at); in a terminal ``approve`` merges that recorded head, or the one it shows, after asking; without a
+terminal it needs ``--reviewer 'Name <email>'`` and ``--head <commit>``. ``verify`` checks the audit log. Does
+not decide anything itself.
 """
 
 from __future__ import annotations
@@ -35,6 +38,21 @@ STATUSES = ("open", "approved", "rejected", "superseded", "all")
 def is_interactive() -> bool:
     """A person at a terminal: stdin and stdout are both TTYs."""
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def is_person_reading() -> bool:
+    """A person runs ``show``: stdin is a TTY (stdout may be a pager, as in ``ara review show 1 | less``)."""
+    return sys.stdin.isatty()
+
+
+def _say(text: str = "", **style: Any) -> None:
+    """Print text that may hold model-written parts, with every control character made visible."""
+    from assistant.review.printable import printable
+
+    if style:
+        click.secho(printable(text), **style)
+    else:
+        click.echo(printable(text))
 
 
 @contextmanager
@@ -105,12 +123,15 @@ def list_(ctx: click.Context, status: str, as_json: bool) -> None:
         subject = subject if len(subject) <= 48 else subject[:47] + "…"
         age = _age(datetime.fromisoformat(row["created_at"]), now)
         lines.append(f"{row['id']:>5}  {row['status']:<10}  {age:>4}  {subject:<48}  {_numbers(row['results'])}")
-    click.echo("\n".join(lines))
+    _say("\n".join(lines))
 
 
 def _actor(service: ReviewService) -> str:
-    from assistant.review.identity import resolve_reviewer
+    from assistant.review.identity import agent_role_active, resolve_reviewer
+    from tools.vcs import AGENT_IDENTITY
 
+    if agent_role_active():
+        return f"{AGENT_IDENTITY} (ARA_ROLE=agent)"
     try:
         return str(resolve_reviewer(service.ws.path, None))
     except (ReviewerIdentityError, AuthorityError):
@@ -119,39 +140,48 @@ def _actor(service: ReviewService) -> str:
 
 def _print_view(view: ProposalView, *, full: bool = True) -> None:
     p = view.proposal
-    click.secho(f"proposal {p.id}  [{p.status}]  {p.branch}", bold=True)
-    click.echo(f"run {p.run_id}  step {p.step}  created {p.created_at.isoformat(timespec='seconds')}")
-    click.echo(f"base {p.base_commit[:12]}  head {view.reviewed_head[:12]} (pinned for this review)")
+    _say(f"proposal {p.id}  [{p.status}]  {p.branch}", bold=True)
+    _say(f"run {p.run_id}  step {p.step}  created {p.created_at.isoformat(timespec='seconds')}")
+    _say(f"base {p.base_commit[:12]}  head {view.reviewed_head}")
     if p.parent_id is not None:
-        click.echo(f"revises proposal {p.parent_id}")
+        _say(f"revises proposal {p.parent_id}")
     if view.revisions:
-        click.echo(f"revised by proposal(s) {', '.join(map(str, view.revisions))}")
+        _say(f"revised by proposal(s) {', '.join(map(str, view.revisions))}")
     if p.reviewer:
-        click.echo(f"decided by {p.reviewer} at {p.decided_at}: {p.comment or ''}")
+        _say(f"decided by {p.reviewer} at {p.decided_at}: {p.comment or ''}")
     for warning in view.warnings:
-        click.secho(f"WARNING: {warning}", fg="yellow", err=False)
-    click.echo("\n" + p.summary.strip() + "\n")
+        _say(f"WARNING: {warning}", fg="yellow")
+    _say("\n" + p.summary.strip() + "\n")
     if p.results:
         width = max(len(k) for k in p.results)
-        click.secho("results", bold=True)
+        _say("results", bold=True)
         for key, value in p.results.items():
-            click.echo(f"  {key:<{width}}  {value}")
+            _say(f"  {key:<{width}}  {value}")
     cost = view.cost
     dollars = f", ${cost.dollars:.4f}" if cost.dollars is not None else ""
     wall = f", {cost.wall_s:.0f} s" if cost.wall_s is not None else ""
-    click.echo(
+    _say(
         f"cost: {cost.llm_calls} LLM calls, {cost.prompt_tokens}+{cost.completion_tokens} tokens, "
         f"{cost.cells} cells{wall}{dollars}"
     )
     if view.references:
-        click.echo("citations: " + ", ".join(f"{r.key} ({r.title})" for r in view.references))
+        _say("citations: " + ", ".join(f"{r.key} ({r.title})" for r in view.references))
     for comment in view.comments:
-        click.echo(f"comment ({comment.action}, {comment.actor}): {comment.text}")
+        _say(f"comment ({comment.action}, {comment.actor}): {comment.text}")
     if full and view.report is not None:
-        click.secho(f"\nreport ({p.report_path})", bold=True)
-        click.echo(view.report.rstrip())
-    click.secho("\ndiff stat", bold=True)
-    click.echo(view.diffstat.rstrip())
+        _say(f"\nreport ({p.report_path})", bold=True)
+        _say(view.report.rstrip())
+    _say("\ndiff stat", bold=True)
+    _say(view.diffstat.rstrip())
+
+
+def _approve_hint(view: ProposalView) -> None:
+    p = view.proposal
+    if p.status != "open" or not view.branch_exists:
+        return
+    pinned = " (recorded as the head you reviewed)" if view.pinned else ""
+    _say(f"\nshown: head {view.reviewed_head}{pinned}", bold=True)
+    _say(f"approve exactly this commit with: ara review approve {p.id} --head {view.reviewed_head}")
 
 
 def _prices(workspace: Path) -> tuple[float | None, float | None]:
@@ -178,24 +208,34 @@ def _prices(workspace: Path) -> tuple[float | None, float | None]:
 @click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (no diff).")
 @click.pass_context
 def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> None:
-    """Report, results, citations, cost, diff stat and diff of a proposal; pins its head for approval."""
+    """Report, results, citations, cost, diff stat and diff of a proposal, and the head commit shown."""
+    from assistant.review.identity import agent_role_active
+    from assistant.review.printable import printable_stream
+
     service = _service(ctx)
     price_in, price_out = _prices(service.ws.path)
+    person = is_person_reading() and not agent_role_active()
     with _mapped_errors():
         view = service.show(
-            proposal_id, actor=_actor(service), price_in_per_mtok=price_in, price_out_per_mtok=price_out
+            proposal_id,
+            actor=_actor(service),
+            pin=person,
+            channel="tty" if person else "non-interactive",
+            price_in_per_mtok=price_in,
+            price_out_per_mtok=price_out,
         )
         if as_json:
             echo_json(view.model_dump(mode="json"))
             return
         _print_view(view)
         if not no_diff:
-            click.secho("\ndiff", bold=True)
+            _say("\ndiff", bold=True)
             sys.stdout.flush()
             out = sys.stdout.buffer
-            for chunk in service.iter_diff(view):
-                out.write(chunk)
+            for text in printable_stream(service.iter_diff(view)):
+                out.write(text.encode("utf-8"))
             out.flush()
+        _approve_hint(view)
 
 
 def _authorize(
@@ -213,14 +253,20 @@ def _authorize(
 
 @review.command("approve")
 @click.argument("proposal_id", type=int)
+@click.option("--head", default=None, help="The full head commit you reviewed ('ara review show' prints it).")
 @click.option("--comment", default=None, help="Your comment, kept in the merge commit and the audit log.")
 @click.option("--reviewer", default=None, help="'Name <email>': approve without a terminal, as this person.")
 @click.option("--allow-outside", is_flag=True, help="Accept changes outside the proposal's run directory.")
 @click.pass_context
 def approve_cmd(
-    ctx: click.Context, proposal_id: int, comment: str | None, reviewer: str | None, allow_outside: bool
+    ctx: click.Context,
+    proposal_id: int,
+    head: str | None,
+    comment: str | None,
+    reviewer: str | None,
+    allow_outside: bool,
 ) -> None:
-    """Merge a proposal into the main line (a person's decision: terminal confirmation or --reviewer)."""
+    """Merge a proposal into the main line (a person's decision: terminal confirmation or --reviewer --head)."""
     from assistant.review.approve import approve
 
     service = _service(ctx)
@@ -228,22 +274,51 @@ def approve_cmd(
         interactive = reviewer is None and is_interactive()
         if interactive:
             identity = _authorize(service, proposal_id, "approve", None, True).reviewer
-            view = service.show(proposal_id, actor=str(identity))
+            view = service.show(proposal_id, actor=str(identity), channel="tty")
+            head = head or _looked_at(service, view)
             _print_view(view, full=False)
+            _say(f"head {head}", bold=True)
             if not click.confirm(
-                f"Approve proposal {proposal_id} and merge it into {service.ws.mainline} as {identity}?",
+                f"Approve proposal {proposal_id} at {head[:12]} and merge it into {service.ws.mainline} as {identity}?",
                 default=False,
             ):
                 raise ReviewError("approval cancelled; nothing was changed", title="Cancelled")
         authority = _authorize(service, proposal_id, "approve", reviewer, interactive)
-        result = approve(service, proposal_id, authority, comment=comment, allow_outside=allow_outside)
+        if head is None:
+            message = (
+                f"approving without a terminal needs --head <commit>: the full head commit that 'ara review show "
+                f"{proposal_id}' printed, so exactly what you read is merged. Nothing was changed."
+            )
+            service.record_refusal(proposal_id, str(authority.reviewer), f"approve refused: {message}", "explicit")
+            raise ReviewError(message, title="Head needed")
+        result = approve(service, proposal_id, authority, head=head, comment=comment, allow_outside=allow_outside)
     where = "your checkout was fast-forwarded" if result.checkout_updated else "your checkout was not touched"
-    click.echo(
-        f"approved proposal {proposal_id}: merged {result.proposal.branch} into {service.ws.mainline} as "
-        f"{result.merge_commit[:12]} by {authority.reviewer} ({where})"
+    _say(
+        f"approved proposal {proposal_id}: merged {result.proposal.branch} at {head[:12]} into "
+        f"{service.ws.mainline} as {result.merge_commit[:12]} by {authority.reviewer} ({where})"
     )
     if result.kept_local:
-        click.echo("kept your newer local copies of (now shown as modified): " + ", ".join(result.kept_local))
+        _say("kept your newer local copies of (now shown as modified): " + ", ".join(result.kept_local))
+
+
+def _looked_at(service: ReviewService, view: ProposalView) -> str:
+    """The head an interactive approval merges: the one a human last looked at with ``show``, if any.
+
+    Refuses when the branch moved after that look: the confirmation shows no diff, so approving the new head
+    would merge commits nobody read.
+    """
+    from assistant.review.errors import StaleReviewError
+
+    pinned = view.proposal.pinned_head
+    if pinned is None or pinned == view.reviewed_head:
+        return view.reviewed_head
+    message = (
+        f"proposal {view.proposal.id}: branch {view.proposal.branch} now points at {view.reviewed_head[:12]}, not at "
+        f"the {pinned[:12]} shown to you by 'ara review show'. Read the new commits with 'ara review show "
+        f"{view.proposal.id}' and approve again. Nothing was changed."
+    )
+    service.record_refusal(view.proposal.id, _actor(service), f"approve refused: {message}", "tty")
+    raise StaleReviewError(message, title="Branch changed during review")
 
 
 @review.command("reject")
@@ -275,3 +350,54 @@ def revise(ctx: click.Context, proposal_id: int, run_id: str | None, summary: st
         echo_json(new.model_dump(mode="json"))
         return
     click.echo(f"proposal {new.id} on {new.branch} revises proposal {proposal_id}")
+
+
+@review.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, as_json: bool) -> None:
+    """Check the audit log: every record's MAC, the sequence, the chain and the tail (exit 2 when broken)."""
+    from assistant.review.audit import AuditLog
+
+    log = AuditLog(_workspace_path(ctx) / ".ara" / "audit.jsonl")
+    check = log.verify()
+    if as_json:
+        echo_json(
+            {
+                "log": str(log.path),
+                "records": check.records,
+                "legacy": check.legacy,
+                "key_file": str(check.key_file),
+                "problems": [p._asdict() for p in check.problems],
+            }
+        )
+    if check.problems:
+        first = check.problems[0]
+        more = f" ({len(check.problems) - 1} more problem(s) after it)" if len(check.problems) > 1 else ""
+        raise ReviewError(
+            f"{log.path}: {first}{more}. The log was changed outside ara; records from that one on cannot be "
+            f"trusted. Keep the file as evidence, and compare with a backup or the main line's merge commits "
+            f"(their Reviewed-by trailers).",
+            title="Audit log broken",
+        )
+    if not as_json:
+        legacy = f", {check.legacy} written before the log was keyed" if check.legacy else ""
+        click.echo(f"audit log intact: {check.records} record(s){legacy}; key {check.key_file}")
+
+
+@review.command("reindex")
+@click.option("--force", is_flag=True, help="Rebuild even though the current index is healthy.")
+@click.pass_context
+def reindex(ctx: click.Context, force: bool) -> None:
+    """Rebuild the proposal index from the ara/* branches, the approval merges and the audit log."""
+    from assistant.review.reindex import rebuild_index
+    from tools.vcs import Workspace
+
+    with _mapped_errors():
+        report = rebuild_index(Workspace.open(_workspace_path(ctx)), force=force)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.by_status.items())) or "none"
+    _say(f"rebuilt the proposal index: {report.proposals} proposal(s) ({counts})")
+    if report.replaced is not None:
+        _say(f"the previous index file was kept as {report.replaced}")
+    for line in report.skipped:
+        _say(f"skipped {line}")

@@ -37,6 +37,7 @@ from assistant.graph.context import RunContext
 from assistant.graph.state import GraphState, check_schema_version, initial_state
 from assistant.paths import ensure_state_dir
 from assistant.schemas import Approval, ExperimentPlan, RunOutcome, validate_question
+from assistant.stores import prepare_checkpoints
 from tools.errors import MissingDependencyError, ToolError, UserInputError
 
 CHECKPOINT_FILE = "checkpoints.sqlite"
@@ -66,6 +67,7 @@ async def open_checkpointer(workspace: Path, *, synchronous: str = "NORMAL") -> 
     """
     if synchronous not in ("NORMAL", "FULL"):
         raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+    prepare_checkpoints(checkpoint_path(workspace))
     async with AsyncSqliteSaver.from_conn_string(str(checkpoint_path(workspace))) as saver:
         await saver.setup()
         await saver.conn.execute(f"PRAGMA synchronous={synchronous}")

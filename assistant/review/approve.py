@@ -1,7 +1,8 @@
 """Approving a proposal: the only code in ara that merges into the workspace's main line.
 
 Covers ``approve``: under the workspace lock, check the decision is still open, that the branch still points at
-the head the reviewer pinned, that files outside the run directory were explicitly allowed; merge the pinned
+the head the reviewer saw and named (``head``), that files outside the run directory were explicitly allowed and
+that no ``.gitattributes``/``.gitmodules`` file, symlink or submodule is part of the change; merge that exact
 commit in a temporary worktree with the reviewer as author and committer (``Reviewed-by:`` and ``Ara-*``
 trailers); then advance the main line: a fast-forward of the human's checkout when it is on the main line (git
 refuses, changing nothing, if that would overwrite the human's local changes), a compare-and-set ref update
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from typing import NamedTuple
 
@@ -35,6 +37,8 @@ from tools.vcs.gitcmd import git_result, identity_env, run_git, try_git
 from tools.vcs.index import utcnow
 
 logger = logging.getLogger(__name__)
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class ApprovalResult(NamedTuple):
@@ -56,23 +60,27 @@ def approve(
     proposal_id: int,
     authority: HumanAuthority,
     *,
+    head: str,
     comment: str | None = None,
     allow_outside: bool = False,
 ) -> ApprovalResult:
-    """Merge proposal ``proposal_id`` into the main line on behalf of a human reviewer.
+    """Merge commit ``head`` of proposal ``proposal_id`` into the main line on behalf of a human reviewer.
 
     Args:
         service: The review service of the workspace.
         proposal_id: The proposal to merge.
         authority: Who approves and how that was established (``authorize_decision``).
+        head: The full commit id the reviewer saw (``ProposalView.reviewed_head``, printed by ``ara review
+            show``). Only this commit is merged, and only while the branch still points at it.
         comment: The reviewer's comment, kept in the merge commit and the audit log.
         allow_outside: Accept changes to files outside the proposal's run directory.
 
     Raises:
         AuthorityError: the agent role is active or the reviewer is the agent.
+        ReviewError: ``head`` is not a full commit id, or the change carries git metadata, links or submodules.
         AlreadyDecidedError: the proposal is not open (e.g. the other of two concurrent approvals won).
         BranchMissingError: the branch was deleted.
-        StaleReviewError: the branch moved after the review started (look again with ``ara review show``).
+        StaleReviewError: the branch no longer points at ``head`` (look again with ``ara review show``).
         OutsideRunDirError: files outside the run directory changed and ``allow_outside`` is false.
         MergeConflictError: the proposal conflicts with the main line, or the human's checkout blocks the update.
     """
@@ -80,6 +88,14 @@ def approve(
         message = "the agent cannot approve proposals; a human reviewer must run 'ara review approve'"
         service.record_refusal(proposal_id, str(authority.reviewer), f"approve refused: {message}", authority.channel)
         raise AuthorityError(message, title="Agent cannot approve")
+    head = head.strip().lower()
+    if not _FULL_SHA.fullmatch(head):
+        message = (
+            f"--head {head[:80]!r} is not a full commit id; pass the 40-character head that 'ara review show "
+            f"{proposal_id}' printed. Nothing was changed."
+        )
+        service.record_refusal(proposal_id, str(authority.reviewer), f"approve refused: {message}", authority.channel)
+        raise ReviewError(message, title="Head needed")
     ws = service.ws
     reviewer = str(authority.reviewer)
     with ws.locked():
@@ -93,7 +109,7 @@ def approve(
                     run_id=proposal.run_id,
                     actor=reviewer,
                     channel=authority.channel,
-                    head=proposal.pinned_head or proposal.head_commit,
+                    head=head,
                     comment=f"approve refused: {error.message}",
                 )
             )
@@ -101,7 +117,7 @@ def approve(
 
         if proposal.status != "open":
             raise refuse(AlreadyDecidedError(decided_message(proposal), title="Already decided"))
-        pinned = proposal.pinned_head or proposal.head_commit
+        pinned = head
         tip = ws.branch_head(proposal.branch)
         if tip is None:
             error = BranchMissingError(
@@ -115,9 +131,22 @@ def approve(
             raise refuse(
                 StaleReviewError(
                     f"proposal {proposal.id}: branch {proposal.branch} now points at {tip[:12]}, not at the "
-                    f"{pinned[:12]} your review started from. Look at the new commits with 'ara review show "
-                    f"{proposal.id}' and approve again. Nothing was changed.",
+                    f"{pinned[:12]} you reviewed. Look at the new commits with 'ara review show "
+                    f"{proposal.id}' and approve the head it prints. Nothing was changed.",
                     title="Branch changed during review",
+                )
+            )
+        special = ws.special_entries(proposal.base_commit, pinned)
+        if special:
+            listed = ", ".join(f"{e.path} ({e.what})" for e in special[:10])
+            raise refuse(
+                ReviewError(
+                    f"proposal {proposal.id} changes git metadata, links or submodules: {listed}. These change how "
+                    "git shows, converts or merges files (a '.gitattributes' with '* -diff' hides code from the "
+                    f"diff), so ara never merges them. Reject it ('ara review reject {proposal.id} --comment ...'), "
+                    "or merge the branch by hand after reading it with 'git show --text --no-textconv'. Nothing "
+                    "was changed.",
+                    title="Git metadata in the proposal",
                 )
             )
         outside = outside_run_dir(proposal, ws.changed_paths(proposal.base_commit, pinned))

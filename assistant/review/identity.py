@@ -1,7 +1,7 @@
 """Who is reviewing: the reviewer's git identity and the authority line for decisions.
 
 Covers resolving the reviewer (``--reviewer "Name <email>"`` or the workspace's git ``user.name``/``user.email``),
-refusing ara's own identity and the agent role (``ARA_ROLE=agent``, set by the research loop and the campaign
+refusing ara's own identity (and look-alikes of it, compared after Unicode folding) and the agent role (``ARA_ROLE=agent``, set by the research loop and the campaign
 runner for their processes), and ``authorize_approval``: an approval needs an interactive human (TTY or TUI)
 or an explicit ``--reviewer`` that is not the agent. Does not cover the decisions themselves.
 """
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from assistant.review.errors import AuthorityError, ReviewerIdentityError
-from tools.vcs import AGENT_IDENTITY, GitIdentity, is_agent_identity
+from tools.vcs import AGENT_IDENTITY, GitIdentity
+from tools.vcs.confusables import reserved_identity
 from tools.vcs.gitcmd import try_git
 
 Channel = Literal["tty", "tui", "explicit"]
@@ -56,11 +57,19 @@ def resolve_reviewer(workspace: Path, explicit: str | None) -> GitIdentity:
                 "Nothing was changed.",
                 title="Missing reviewer identity",
             )
-        identity = GitIdentity(name, email)
-    if is_agent_identity(identity):
+        try:
+            identity = GitIdentity.parse(f"{name} <{email}>")
+        except ValueError as err:
+            raise ReviewerIdentityError(
+                f"git's user.name/user.email for {workspace} is not usable as a reviewer: {err}. Fix it with "
+                f"'git -C {workspace} config user.name \"Your Name\"'. Nothing was changed.",
+                title="Bad reviewer identity",
+            ) from err
+    reason = reserved_identity(identity.name, identity.email)
+    if reason is not None:
         raise AuthorityError(
-            f"{identity} is ara's own commit identity ({AGENT_IDENTITY}); it can never review. Configure your "
-            "own git identity or pass --reviewer 'Your Name <you@example.org>'. Nothing was changed.",
+            f"{reason}: {AGENT_IDENTITY} and policies can never review. Configure your own git identity or pass "
+            "--reviewer 'Your Name <you@example.org>'. Nothing was changed.",
             title="Agent cannot review",
         )
     return identity

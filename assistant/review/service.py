@@ -1,4 +1,4 @@
-"""The review service: list, show (pins the head a reviewer looks at), reject, revise, and feedback for the agent.
+"""The review service: list, show (the head a reviewer sees), reject, revise, and feedback for the agent.
 
 Covers everything about reviewing except approval: reading proposals, streaming their diffs, flagging files
 outside the run directory, the run's cost and citations, rejecting with a comment (kept, and readable by the
@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from assistant.report.model import Reference
 from assistant.review.audit import AuditEntry, AuditLog
 from assistant.review.errors import AlreadyDecidedError, ReviewError
-from assistant.review.identity import HumanAuthority
+from assistant.review.identity import HumanAuthority, agent_role_active
 from tools.results import ResultsFileError, read_results
 from tools.vcs import (
     AGENT_IDENTITY,
@@ -71,17 +72,22 @@ class ProposalView(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     proposal: Proposal
-    """The record (its ``pinned_head`` is the head pinned by this view)."""
+    """The record (its ``pinned_head`` is the head a human last looked at in a terminal)."""
     branch_exists: bool
     """False when the branch was deleted by hand (the view falls back to the recorded head commit)."""
     reviewed_head: str
-    """The commit this view shows and pinned: the branch tip, or the recorded head when the branch is gone."""
+    """The commit this view shows: the branch tip, or the recorded head when the branch is gone. Approval merges
+    exactly the head the reviewer names (``--head``), and refuses if the branch has moved from it."""
+    pinned: bool = False
+    """Whether this view recorded ``reviewed_head`` as the head a human last looked at (a person at a terminal)."""
     moved_since_proposal: bool
     """The branch tip differs from the commit the agent proposed (someone changed the branch)."""
     changed_paths: list[str]
     """Files the proposal changes relative to its base."""
     outside_paths: list[str]
     """Changed files outside ``runs/<run_id>/``; approval needs ``--allow-outside``."""
+    special_paths: list[str] = []
+    """``.gitattributes``/``.gitmodules`` changes, symlinks and submodules (``path (what)``); approval refuses them."""
     diffstat: str
     """``git diff --stat`` of base..head."""
     report: str | None
@@ -129,18 +135,25 @@ class ReviewService:
         proposal_id: int,
         *,
         actor: str,
+        pin: bool = False,
+        channel: str | None = None,
         price_in_per_mtok: float | None = None,
         price_out_per_mtok: float | None = None,
     ) -> ProposalView:
-        """Start (or refresh) a review: pin the branch's current head and gather what the reviewer needs.
+        """Gather what a reviewer needs about the branch's current head, and log the view.
 
-        The pinned head is what ``approve`` will merge; if the branch moves later, approval stops until the
-        reviewer looks again. Logged as ``viewed`` in the audit log.
+        ``reviewed_head`` is the commit this view shows; approving merges exactly the head the reviewer passes
+        (``approve(head=...)``), never whatever the branch points at later. With ``pin`` (a person at a
+        terminal, ``ara review show`` with a TTY) the head is also recorded as the one a human last looked at,
+        which an interactive ``approve`` without ``--head`` holds the branch to. In the agent's processes
+        (``ARA_ROLE=agent``) nothing is pinned and the view is logged as the agent's whatever ``actor`` says.
 
         Raises:
             ProposalNotFoundError: unknown id.
             BranchMissingError: the branch is gone and its recorded head commit no longer exists either.
         """
+        if agent_role_active():
+            actor, channel, pin = f"{AGENT_IDENTITY} (ARA_ROLE=agent)", "agent", False
         proposal = self.get(proposal_id)
         tip = self.ws.branch_head(proposal.branch)
         warnings: list[str] = []
@@ -162,6 +175,10 @@ class ReviewService:
                 f"branch {proposal.branch} moved since the agent proposed it ({proposal.head_commit[:12]} -> "
                 f"{tip[:12]}); you are reviewing the new head"
             )
+        if proposal.pinned_head and tip is not None and proposal.pinned_head != tip:
+            warnings.append(
+                f"the branch moved since a reviewer last looked at it ({proposal.pinned_head[:12]} -> {tip[:12]})"
+            )
         changed = self.ws.changed_paths(proposal.base_commit, head)
         outside = outside_run_dir(proposal, changed)
         if outside:
@@ -169,11 +186,27 @@ class ReviewService:
                 f"{len(outside)} changed file(s) lie outside {proposal.run_prefix}: {', '.join(outside[:10])}"
                 f"{' ...' if len(outside) > 10 else ''}; approving needs --allow-outside"
             )
+        special = [f"{entry.path} ({entry.what})" for entry in self.ws.special_entries(proposal.base_commit, head)]
+        if special:
+            warnings.append(
+                f"REFUSED AT APPROVAL: {len(special)} change(s) to git metadata, links or submodules: "
+                f"{', '.join(special[:10])}{' ...' if len(special) > 10 else ''}. They can change how git shows "
+                "or merges files; approval refuses such a proposal (reject it, or merge by hand after checking)"
+            )
+        pinned = pin and tip is not None
         with self.ws.locked():
-            if tip is not None:
+            if pinned and tip is not None:
                 self.ws.index.pin(proposal.id, tip)
             self.audit.append(
-                AuditEntry(action="viewed", proposal_id=proposal.id, run_id=proposal.run_id, actor=actor, head=head)
+                AuditEntry(
+                    action="viewed",
+                    proposal_id=proposal.id,
+                    run_id=proposal.run_id,
+                    actor=actor,
+                    channel=channel,
+                    head=head,
+                    pinned=pinned,
+                )
             )
         report = self._text_at(head, proposal.report_path)
         references, problem = self._references(head, proposal.report_path)
@@ -183,9 +216,11 @@ class ReviewService:
             proposal=self.get(proposal_id),
             branch_exists=tip is not None,
             reviewed_head=head,
+            pinned=pinned,
             moved_since_proposal=tip is not None and tip != proposal.head_commit,
             changed_paths=changed,
             outside_paths=outside,
+            special_paths=special,
             diffstat="".join(
                 c.decode("utf-8", "replace") for c in self.ws.iter_diff(proposal.base_commit, head, "--stat=100")
             ),
@@ -328,12 +363,16 @@ class ReviewService:
     def record_refusal(self, proposal_id: int, actor: str, reason: str, channel: str | None = None) -> None:
         """Log a decision that was turned down before it started (e.g. by the authority check).
 
+        In the agent's processes the record names the agent as the caller, and whom it claimed to act for.
         Unknown ids are not logged: the refusal message already says the id does not exist.
         """
         try:
             proposal = self.get(proposal_id)
         except ProposalNotFoundError:
             return
+        agent = f"{AGENT_IDENTITY} (ARA_ROLE=agent)"
+        if agent_role_active() and actor != agent:
+            actor, channel = f"{agent} claiming {actor}", "agent"
         with self.ws.locked():
             self.audit.append(
                 AuditEntry(
@@ -381,8 +420,7 @@ class ReviewService:
         rel = f"{proposal.run_prefix}events.jsonl"
         data = self.ws.file_at(head, rel)
         if data is None:
-            local = self.ws.path / rel
-            data = local.read_bytes() if local.is_file() else b""
+            data = _regular_file_bytes(self.ws.path / rel)
         calls = prompt = completion = cells = 0
         stamps: list[float] = []
         for line in data.splitlines():
@@ -397,8 +435,8 @@ class ReviewService:
             kind = event.get("type")
             if kind == "llm_called":
                 calls += 1
-                prompt += int(event.get("prompt_tokens") or 0)
-                completion += int(event.get("completion_tokens") or 0)
+                prompt += _count(event.get("prompt_tokens"))
+                completion += _count(event.get("completion_tokens"))
             elif kind == "cell_executed":
                 cells += 1
         dollars = None
@@ -413,6 +451,29 @@ class ReviewService:
             wall_s=wall,
             dollars=dollars,
         )
+
+
+_MAX_LOG_BYTES = 64 * 1024 * 1024
+
+
+def _regular_file_bytes(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (no symlink, FIFO or device is opened), capped in size."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(_MAX_LOG_BYTES)
+    finally:
+        os.close(fd)
+
+
+def _count(value: object) -> int:
+    """A token count from a log line; anything that is not a non-negative integer counts 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def decided_message(proposal: Proposal) -> str:

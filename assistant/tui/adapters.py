@@ -330,9 +330,15 @@ class ReviewServiceBackend:
 
     def approve(self, proposal_id: int, comment: str) -> str:
         """Merge as the human reviewer (channel ``tui``); returns the merge commit."""
+        from assistant.review import ReviewError
         from assistant.review.approve import approve
 
-        result = approve(self._service(), proposal_id, self._authority(), comment=comment or None)
+        view = self._views.get(proposal_id)
+        if view is None:
+            raise ReviewError("open the proposal before approving it; nothing was changed", title="Not reviewed")
+        result = approve(
+            self._service(), proposal_id, self._authority(), head=view.reviewed_head, comment=comment or None
+        )
         return f"merged as {result.merge_commit[:12]} by {result.proposal.reviewer}"
 
     def reject(self, proposal_id: int, comment: str) -> str:

@@ -83,4 +83,5 @@ def test_doctor_reports_missing_local_model_and_exits_2(tmp_path: Path) -> None:
     assert checks["python"]["status"] == "ok"
     assert checks["local model"]["status"] == "fail"
     assert str(missing) in checks["local model"]["fix"]
-    assert set(checks) == {"python", "sandbox", "local model", "embedding model", "disk"}
+    databases = {"db: paper catalogue", "db: proposal index", "db: campaign queue", "db: run checkpoints"}
+    assert set(checks) == {"python", "sandbox", "local model", "embedding model", "disk", *databases}

@@ -31,7 +31,7 @@ from assistant.graph.prompts import CLOSE, quote_data
 from assistant.llm.testing import ScriptedLLM
 from assistant.paths import PROJECT_ROOT
 from assistant.recipes import default_registry
-from assistant.runlog import RunLog, read_events
+from assistant.runlog import RunLog, read_events, read_run_log
 from assistant.schemas import Approval, ExperimentPlans
 from tests.graph.conftest import make_context
 from tools.vcs import Workspace
@@ -102,7 +102,7 @@ def test_budget_overrides_and_errors() -> None:
     check_budget(budget, {"cells_run": 2, "tokens_used": 499})
 
 
-def test_run_log_is_append_only_and_skips_a_torn_last_line(tmp_path: Path) -> None:
+def test_run_log_is_append_only_and_skips_bad_lines(tmp_path: Path) -> None:
     log = RunLog(tmp_path / "events.jsonl")
     log.append(NodeStarted(run_id="r", node="intake"))
     log.append(RunFinished(run_id="r", status="done"))
@@ -113,8 +113,9 @@ def test_run_log_is_append_only_and_skips_a_torn_last_line(tmp_path: Path) -> No
     (tmp_path / "bad.jsonl").write_text(
         '{"type": "nope"}\n' + json.dumps({"type": "run_finished", "run_id": "r", "status": "done"}) + "\n"
     )
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: not a valid run event"):
-        read_events(tmp_path / "bad.jsonl")
+    [skipped] = read_run_log(tmp_path / "bad.jsonl").skipped
+    assert (skipped.line, skipped.reason.split(":")[0]) == (1, "not a valid run event")
+    assert [type(e).__name__ for e in read_events(tmp_path / "bad.jsonl")] == ["RunFinished"]
 
 
 def test_quote_data_cannot_be_closed_from_inside() -> None:

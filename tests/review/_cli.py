@@ -18,9 +18,9 @@ class Ran(NamedTuple):
     output: str
 
 
-def ara(ws: Path, *args: str, input: str | None = None) -> Ran:
-    """``ara --workspace ws review <args>`` with ``input`` on stdin (never a TTY)."""
-    with CliRunner().isolation(input=input) as (_, _, output):
+def ara(ws: Path, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Ran:
+    """``ara --workspace ws review <args>`` with ``input`` on stdin (never a TTY) and ``env`` set meanwhile."""
+    with CliRunner().isolation(input=input, env=env) as (_, _, output):
         try:
             main(["--workspace", str(ws), "review", *args])
             code = 0

@@ -32,7 +32,7 @@ def test_agent_role_cannot_approve_or_reject_even_naming_a_human(
     monkeypatch.setenv("ARA_ROLE", "agent")
     with pytest.raises(AuthorityError, match=r"runs as the agent \(ARA_ROLE=agent\)"):
         authorize_decision(ws.path, explicit_reviewer=RITA, interactive=True)
-    ran = ara(ws.path, "approve", str(proposal.id), "--reviewer", RITA)
+    ran = ara(ws.path, "approve", str(proposal.id), "--reviewer", RITA, "--head", proposal.head_commit)
     assert ran.exit_code == 2
     assert "error: Agent cannot approve" in ran.output
     rejected = ara(ws.path, "reject", str(proposal.id), "--comment", "x", "--reviewer", RITA)
@@ -40,11 +40,12 @@ def test_agent_role_cannot_approve_or_reject_even_naming_a_human(
     # even a forged authority object is refused inside approve() itself
     forged = HumanAuthority(GitIdentity("Rita Reviewer", "rita@example.org"), "explicit")
     with pytest.raises(AuthorityError, match="the agent cannot approve proposals"):
-        approve(ReviewService(ws), proposal.id, forged)
+        approve(ReviewService(ws), proposal.id, forged, head=proposal.head_commit)
     assert ws.mainline_commit() == proposal.base_commit
     assert ReviewService(ws).get(proposal.id).status == "open"
     refusals = [(e.action, e.actor, e.comment or "") for e in ReviewService(ws).audit.entries()]
-    assert [(action, actor) for action, actor, _ in refusals] == [("refused", RITA)] * 3
+    caller = f"{AGENT_IDENTITY} (ARA_ROLE=agent) claiming {RITA}"
+    assert [(action, actor) for action, actor, _ in refusals] == [("refused", caller)] * 3
     assert refusals[0][2].startswith("approve refused: this process runs as the agent (ARA_ROLE=agent)")
     assert refusals[1][2].startswith("reject refused: this process runs as the agent (ARA_ROLE=agent)")
     assert refusals[2][2] == "approve refused: the agent cannot approve proposals; a human reviewer must run " + (
@@ -58,7 +59,7 @@ def test_agent_identity_is_never_a_reviewer(ws: Workspace, monkeypatch: pytest.M
     assert ran.exit_code == 2
     assert "error: Agent cannot review" in ran.output
     with pytest.raises(AuthorityError, match="the agent cannot approve proposals"):
-        approve(ReviewService(ws), proposal.id, HumanAuthority(AGENT_IDENTITY, "tty"))
+        approve(ReviewService(ws), proposal.id, HumanAuthority(AGENT_IDENTITY, "tty"), head=proposal.head_commit)
     # a workspace whose git identity is set to the agent's: the interactive path refuses too
     git(ws.path, "config", "user.name", "ara-agent")
     git(ws.path, "config", "user.email", "someone@example.org")

@@ -8,6 +8,7 @@ command line (CliRunner: stdin is not a TTY, so decisions name the reviewer with
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -118,10 +119,23 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
 
     # --- the human looks at the revision and approves it
     assert ara(root, "show", "2", "--no-diff").exit_code == 0
-    approved = ara(root, "approve", "2", "--reviewer", REVIEWER, "--comment", "control looks right")
+    approved = ara(
+        root,
+        "approve",
+        "2",
+        "--reviewer",
+        REVIEWER,
+        "--head",
+        second["head_commit"],
+        "--comment",
+        "control looks right",
+    )
     assert approved.exit_code == 0, approved.output
     merge = git(root, "rev-parse", "main")
-    assert f"approved proposal 2: merged ara/{run.run_id}/probe-sweep-r2 into main as {merge[:12]}" in approved.output
+    assert (
+        f"approved proposal 2: merged ara/{run.run_id}/probe-sweep-r2 at {second['head_commit'][:12]} into main as "
+        f"{merge[:12]}"
+    ) in approved.output
 
     # the git graph: main = merge(base, revision); both proposal commits sit on base; the rejected branch is kept
     assert git(root, "rev-list", "--parents", "-n1", merge).split() == [merge, base, second["head_commit"]]
@@ -139,6 +153,7 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
         "Ara-Proposal-Id": "2",
         "Ara-Step": "revise-1",
         "Ara-Revises": "1",
+        "Ara-Key-Numbers": '{"probe.acc": 0.81, "probe.acc.ci_high": 0.84, "probe.acc.ci_low": 0.78}',
     }
     assert git(root, "log", "-1", "--format=%an <%ae>|%cn <%ce>", merge) == f"{REVIEWER}|{REVIEWER}"
     assert trailers(root, merge) == {
@@ -155,16 +170,18 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
 
     # the audit log: every action, chained, in order
     log = AuditLog(root / ".ara" / "audit.jsonl")
-    assert log.verify() == []
-    audit = [(e.action, e.proposal_id, e.actor, e.channel, e.head) for e in log.entries()]
+    assert log.verify().problems == []
+    audit = [(e.seq, e.action, e.proposal_id, e.actor, e.channel, e.head) for e in log.entries()]
+    nobody = "unknown <no git identity>"
     assert audit == [
-        ("viewed", 1, "unknown <no git identity>", None, first.head_commit),
-        ("viewed", 1, "unknown <no git identity>", None, first.head_commit),
-        ("rejected", 1, REVIEWER, "explicit", first.head_commit),
-        ("revised", 1, str(AGENT_IDENTITY), None, second["head_commit"]),
-        ("viewed", 2, "unknown <no git identity>", None, second["head_commit"]),
-        ("approved", 2, REVIEWER, "explicit", second["head_commit"]),
+        (1, "viewed", 1, nobody, "non-interactive", first.head_commit),
+        (2, "viewed", 1, nobody, "non-interactive", first.head_commit),
+        (3, "rejected", 1, REVIEWER, "explicit", first.head_commit),
+        (4, "revised", 1, str(AGENT_IDENTITY), None, second["head_commit"]),
+        (5, "viewed", 2, nobody, "non-interactive", second["head_commit"]),
+        (6, "approved", 2, REVIEWER, "explicit", second["head_commit"]),
     ]
+    assert ara(root, "verify").output == f"audit log intact: 6 record(s); key {os.environ['ARA_AUDIT_KEY_FILE']}\n"
     [approval] = [e for e in log.entries() if e.action == "approved"]
     assert (approval.merge_commit, approval.comment) == (merge, "control looks right")
     final = {p.id: p.status for p in service.proposals()}

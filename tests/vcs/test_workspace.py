@@ -154,6 +154,7 @@ def test_propose_commits_on_a_branch_in_a_separate_worktree(ws: Workspace) -> No
         "Ara-Run-Id": run.run_id,
         "Ara-Proposal-Id": "1",
         "Ara-Step": "propose",
+        "Ara-Key-Numbers": '{"pgr": 0.71, "pgr.ci_low": 0.6}',
     }
     assert sorted(git(ws.path, "diff", "--name-only", proposal.base_commit, proposal.head_commit).split()) == [
         f"runs/{run.run_id}/code/cell_1.py",

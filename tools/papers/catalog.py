@@ -2,7 +2,9 @@
 
 The catalogue is the source of truth (Chroma and the search snapshot are rebuilt from it). Embeddings are
 cached by ``sha256(model id + embedded text)``, so re-ingesting, re-chunking an unchanged passage or rerunning a
-benchmark never embeds the same text twice. Does not cover parsing, ranking or Chroma.
+benchmark never embeds the same text twice. The file is copied to ``library.sqlite.bak`` after a commit at most
+every ten minutes, and a corrupt file raises ``StoreCorruptError`` (``tools.sqlitefile``). Does not cover
+parsing, ranking or Chroma.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tools.papers.models import Chunk, Paper
+from tools.sqlitefile import Store, backup_if_due, guard_methods, guarded
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -37,15 +40,31 @@ def vector_hash(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\x00{text}".encode()).hexdigest()
 
 
+def catalogue_store(path: Path) -> Store:
+    """The catalogue file with its way back when corrupt (the backup, or adding the sources again)."""
+    return Store(
+        path,
+        "paper catalogue",
+        otherwise=f"move it aside (mv {path} {path}.corrupt) and add your papers again with 'ara papers add PATH'",
+    )
+
+
+@guard_methods(lambda catalog: catalog.store)
 class Catalog:
-    """SQLite-backed papers, chunks, dedupe keys and embedding cache under ``path``."""
+    """SQLite-backed papers, chunks, dedupe keys and embedding cache under ``path``.
+
+    Every method raises ``StoreCorruptError`` (naming the file, its backup and what to do) when SQLite finds the
+    file corrupt; nothing is written to a corrupt file.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.db = sqlite3.connect(str(path))
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.store = catalogue_store(path)
+        with guarded(self.store):
+            self.db = sqlite3.connect(str(path))
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""
@@ -99,8 +118,9 @@ class Catalog:
         self.db.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)", list(keys))
 
     def commit(self) -> None:
-        """Commit pending writes."""
+        """Commit pending writes (and copy the file to ``library.sqlite.bak`` when the last copy is old)."""
         self.db.commit()
+        backup_if_due(self.path)
 
     def rollback(self) -> None:
         """Drop pending writes."""

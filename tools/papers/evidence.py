@@ -50,7 +50,7 @@ def render_evidence(hits: Sequence[Hit]) -> str:
     for hit in hits:
         header = (
             f'{OPEN} key="{_attr(hit.key)}" title="{_attr(hit.title)}" year="{hit.year or ""}" '
-            f'anchor="{_attr(hit.anchor)}">>>'
+            f'anchor="{_attr(hit.anchor)}"' + (f' flagged="{_attr("; ".join(hit.flags))}"' if hit.flags else "") + ">>>"
         )
         blocks.append(f"{header}\n{neutralise(hit.text)}\n{CLOSE}")
     return "\n\n".join(blocks)

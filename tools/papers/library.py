@@ -1,7 +1,9 @@
 """``PaperLibrary``: ingest files into the catalogue and Chroma, search them, resolve citations, gather evidence.
 
 Covers the ingest pipeline (parse -> dedupe by arXiv id / DOI / normalised title -> chunk -> embed with the
-content-hash cache -> store, per-file errors without losing the rest of the batch or anything stored), the
+content-hash cache -> store, per-file errors and per-entry skips, each reported, without losing the rest of the
+batch or anything stored; papers whose arXiv id the local arXiv index knows under another title are stored
+flagged and not merged with the real paper), the
 search snapshot rebuild, hybrid search with filters, citation resolution and evidence gathering. Does not cover
 parsing details (``parsers``), ranking maths (``retrieval``) or the LLM call (``assistant``).
 """
@@ -23,19 +25,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.papers.catalog import Catalog, vector_hash
 from tools.papers.chunking import chunk_doc, embed_text
 from tools.papers.evidence import render_evidence
-from tools.papers.ids import normalise_title, paper_id_for
+from tools.papers.ids import ArxivTitleIndex, check_arxiv_id, normalise_title, paper_id_for
 from tools.papers.models import (
     Chunk,
     Evidence,
     FileError,
+    FlaggedPaper,
     Hit,
     IngestReport,
     Paper,
     PaperFileError,
     ResolvedCitation,
+    SkippedEntry,
     UnknownCitationError,
 )
-from tools.papers.parsers import MAX_FILE_BYTES, ParsedDoc, parse_file, walk
+from tools.papers.parsers import MAX_FILE_BYTES, ParsedDoc, parse_file_entries, walk
 from tools.papers.retrieval import (
     BOOST_SECTIONS,
     RetrievalParams,
@@ -76,6 +80,9 @@ class LibraryConfig(BaseModel):
     """Write chunks to the Chroma collection too (the catalogue and numpy snapshot serve default search)."""
     retrieval: RetrievalParams = Field(default_factory=RetrievalParams)
     """Fusion parameters."""
+    arxiv_index: Path | None = None
+    """An arXiv id -> title index (``corpus/arxiv_id_title_index.json``): imported papers whose arXiv id it
+    knows under another title are stored flagged, and their id is not trusted for dedupe."""
 
 
 class Filters(BaseModel):
@@ -120,8 +127,24 @@ class LibraryStats(BaseModel):
     """Where the library lives."""
 
 
-def _content_hash(doc: ParsedDoc) -> str:
+class LibraryReindex(BaseModel):
+    """What ``PaperLibrary.reindex`` rebuilt."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    papers: int
+    """Papers in the catalogue."""
+    indexed_chunks: int
+    """Chunks in the rebuilt search snapshot."""
+    chroma_chunks: int | None
+    """Chunks in the rebuilt Chroma store (None when Chroma is off or the library is empty)."""
+    moved_aside: tuple[str, ...]
+    """The old derived folders, kept under new names."""
+
+
+def _content_hash(doc: ParsedDoc, flags: Sequence[str] = ()) -> str:
     payload = {
+        "flags": list(flags),
         "title": doc.title,
         "authors": doc.authors,
         "year": doc.year,
@@ -139,9 +162,9 @@ def _text_len(doc: ParsedDoc) -> int:
     return len(doc.abstract) + sum(len(s.text) for s in doc.sections)
 
 
-def _dedupe_keys(doc: ParsedDoc) -> list[str]:
+def _dedupe_keys(doc: ParsedDoc, *, trust_arxiv: bool = True) -> list[str]:
     keys = []
-    if doc.arxiv_id:
+    if doc.arxiv_id and trust_arxiv:
         keys.append(f"arxiv:{doc.arxiv_id}")
     if doc.doi:
         keys.append(f"doi:{doc.doi}")
@@ -169,6 +192,7 @@ class PaperLibrary:
         self._embedder = embedder
         self._chroma: ChromaStore | None = None
         self._snapshot: Snapshot | None = None
+        self._arxiv_index: ArxivTitleIndex | None = None
 
     @classmethod
     def open(
@@ -237,9 +261,14 @@ class PaperLibrary:
         files = list(walk([Path(p) for p in paths]))
         docs: list[ParsedDoc] = []
         errors: list[FileError] = []
+        skipped: list[SkippedEntry] = []
         for done, path in enumerate(files, start=1):
             try:
-                docs.extend(parse_file(path, self.config.max_file_bytes))
+                parsed = parse_file_entries(path, self.config.max_file_bytes)
+                docs.extend(parsed.docs)
+                skipped.extend(parsed.skipped)
+                for entry in parsed.skipped:
+                    log.warning("skipped %s:%d (%s): %s", entry.path, entry.line, entry.entry, entry.reason)
             except PaperFileError as err:
                 log.warning("skipped %s: %s", path, err)
                 errors.append(FileError(path=str(path), error=str(err)))
@@ -247,7 +276,11 @@ class PaperLibrary:
                 progress(done, len(files), "files")
         report = self.add_docs(docs, progress=progress)
         return report.model_copy(
-            update={"errors": tuple(errors) + report.errors, "seconds": time.perf_counter() - started}
+            update={
+                "errors": tuple(errors) + report.errors,
+                "skipped": tuple(skipped) + report.skipped,
+                "seconds": time.perf_counter() - started,
+            }
         )
 
     def add_docs(self, docs: Sequence[ParsedDoc], progress: Progress | None = None) -> IngestReport:
@@ -259,14 +292,16 @@ class PaperLibrary:
         updated: list[str] = []
         unchanged = duplicates = 0
         seen_sources: dict[str, int] = {}
+        flagged: list[FlaggedPaper] = []
         for doc in docs:
             seen_sources[doc.source] = seen_sources.get(doc.source, 0) + 1
             if seen_sources[doc.source] > 1:
                 doc.source = f"{doc.source}~{seen_sources[doc.source]}"
-            keys = [f"src:{doc.source}", *_dedupe_keys(doc)]
+            flags = self._flags(doc)
+            keys = [f"src:{doc.source}", *_dedupe_keys(doc, trust_arxiv=not flags)]
             existing_id = next((planned_keys[k] for k in keys if k in planned_keys), None)
             existing_id = existing_id or self.catalog.find_paper(keys)
-            content_hash = _content_hash(doc)
+            content_hash = _content_hash(doc, flags)
             if existing_id is not None:
                 stored = planned.get(existing_id)
                 if stored is not None:
@@ -278,6 +313,7 @@ class PaperLibrary:
                 planned_keys.update({k: existing_id for k in keys if k not in planned_keys})
                 if old_paper.content_hash == content_hash:
                     unchanged += 1
+                    flagged.extend(FlaggedPaper(paper_id=existing_id, flag=f) for f in flags)
                     continue
                 same_source = old_paper.source == doc.source
                 if not same_source and _text_len(doc) <= old_len * 1.2:
@@ -288,7 +324,7 @@ class PaperLibrary:
                 if paper_id not in added and paper_id not in updated:
                     updated.append(paper_id)
             else:
-                paper_id = paper_id_for(arxiv_id=doc.arxiv_id, doi=doc.doi, title=doc.title)
+                paper_id = paper_id_for(arxiv_id=None if flags else doc.arxiv_id, doi=doc.doi, title=doc.title)
                 if paper_id in planned or self.catalog.get_paper(paper_id) is not None:
                     paper_id = f"{paper_id}-{content_hash[7:13]}"
                 added.append(paper_id)
@@ -306,7 +342,9 @@ class PaperLibrary:
                 source=doc.source,
                 source_kind=doc.source_kind,
                 content_hash=content_hash,
+                flags=tuple(flags),
             )
+            flagged.extend(FlaggedPaper(paper_id=paper_id, flag=f) for f in flags)
             chunks = chunk_doc(doc, paper_id, self.config.chunk_words, self.config.chunk_overlap)
             planned[paper_id] = (paper, chunks, keys, _text_len(doc))
         embedded = self._store(planned, planned_keys, progress)
@@ -318,7 +356,25 @@ class PaperLibrary:
             chunks_added=sum(len(c) for _, c, _, _ in planned.values()),
             embedded_texts=embedded,
             seconds=time.perf_counter() - started,
+            flagged=tuple(flagged),
         )
+
+    def _flags(self, doc: ParsedDoc) -> list[str]:
+        """Why ``doc``'s metadata cannot be trusted: an arXiv id the local index knows under another title."""
+        if not doc.arxiv_id or self.config.arxiv_index is None:
+            return []
+        if self._arxiv_index is None:
+            self._arxiv_index = ArxivTitleIndex.load(self.config.arxiv_index)
+        check = check_arxiv_id(doc.arxiv_id, title=doc.title, index=self._arxiv_index)
+        if check.status != "title-mismatch":
+            return []
+        where = f" (line {doc.line})" if doc.line else ""
+        flag = (
+            f"arXiv {check.arxiv_id} is {check.known_titles[0]!r} in the local arXiv index, not {doc.title!r}: "
+            f"the id or the title in {doc.source.split('#')[0]}{where} is wrong"
+        )
+        log.warning("flagged %s", flag)
+        return [flag]
 
     def _store(
         self,
@@ -331,6 +387,8 @@ class PaperLibrary:
                 self.catalog.put_keys(keys.items())
                 self.catalog.commit()
             return 0
+        if self.config.use_chroma:
+            self.chroma.count()  # a damaged Chroma store stops the ingest before the catalogue changes
         model_id = self.embedder.model_id
         items = [(paper, chunk) for paper, chunks, _, _ in planned.values() for chunk in chunks]
         texts = [embed_text(paper.title, chunk) for paper, chunk in items]
@@ -397,6 +455,43 @@ class PaperLibrary:
         )
         snapshot.save(self.store_dir / "index")
         return snapshot
+
+    def reindex(self) -> LibraryReindex:
+        """Rebuild the derived parts from the catalogue: the ``index/`` search snapshot and the Chroma store.
+
+        The old ``index/`` and ``chroma/`` folders are moved aside (``<name>.replaced-<time>``), never deleted;
+        chunk vectors come from the catalogue's embedding cache (texts missing from it are embedded again).
+        """
+        from tools.papers.store import ChromaStore, forget_clients
+
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        moved: list[str] = []
+        for name in ("index", "chroma"):
+            folder = self.store_dir / name
+            if folder.exists():
+                target = self.store_dir / f"{name}.replaced-{stamp}"
+                folder.rename(target)
+                moved.append(str(target))
+        self._snapshot = None
+        generation = int(self.catalog.get_meta("generation") or 0)
+        papers = {p.paper_id: p for p in self.catalog.papers()}
+        items = [(papers[pid], chunk) for pid in papers for chunk in self.catalog.chunks_of(pid)]
+        chroma_chunks = None
+        if self.config.use_chroma and items:
+            model_id = self.catalog.get_meta("model_id") or self.embedder.model_id
+            texts = [embed_text(paper.title, chunk) for paper, chunk in items]
+            vectors = self._embed_cached(texts, [vector_hash(model_id, t) for t in texts], None)
+            forget_clients()
+            self._chroma = ChromaStore(self.store_dir / "chroma")
+            self._chroma.upsert(items, vectors)
+            chroma_chunks = self._chroma.count()
+        self._snapshot = self._rebuild_snapshot(generation) if items else None
+        return LibraryReindex(
+            papers=len(papers),
+            indexed_chunks=self._snapshot.n_chunks if self._snapshot else 0,
+            chroma_chunks=chroma_chunks,
+            moved_aside=tuple(moved),
+        )
 
     # --- search ---------------------------------------------------------------------------------------------
 
@@ -483,6 +578,7 @@ class PaperLibrary:
                     text=chunk.text,
                     score=score,
                     rank=position,
+                    flags=paper.flags,
                 )
             )
         return hits

@@ -45,6 +45,9 @@ class Paper(_Record):
     """Which parser read it."""
     content_hash: str
     """sha256 of the paper's text and metadata: a changed hash means re-chunk and re-embed."""
+    flags: tuple[str, ...] = ()
+    """What is known to be wrong with its metadata (e.g. an arXiv id the local index gives another title);
+    shown wherever the paper is (search hits, resolve, evidence for the model)."""
 
 
 class Chunk(_Record):
@@ -100,6 +103,8 @@ class Hit(_Record):
     """Fused relevance score (higher is better; comparable only within one query)."""
     rank: int
     """1-based rank in this result list."""
+    flags: tuple[str, ...] = ()
+    """The paper's flags (``Paper.flags``): its metadata contradicts a trusted source."""
 
 
 class ResolvedCitation(_Record):
@@ -135,6 +140,28 @@ class FileError(_Record):
     """What failed and what to do."""
 
 
+class SkippedEntry(_Record):
+    """One entry of a multi-entry file (BibTeX entry, CSV row, id-list line) that was not imported, and why."""
+
+    path: str
+    """The file."""
+    line: int
+    """1-based line where the entry starts."""
+    entry: str
+    """The entry's key (BibTeX) or ``row N`` / ``line N``."""
+    reason: str
+    """Why it was skipped (truncated, no title, shifted columns...)."""
+
+
+class FlaggedPaper(_Record):
+    """A stored paper whose metadata contradicts a trusted source (e.g. the local arXiv id -> title index)."""
+
+    paper_id: str
+    """The paper."""
+    flag: str
+    """What is wrong, for people and the model to read."""
+
+
 class IngestReport(_Record):
     """Outcome of one ``add_paths`` call."""
 
@@ -150,6 +177,10 @@ class IngestReport(_Record):
     """Chunks embedded and stored."""
     errors: tuple[FileError, ...] = ()
     """Per-file failures; every other file of the batch was ingested."""
+    skipped: tuple[SkippedEntry, ...] = ()
+    """Entries of otherwise readable files that were not imported, each with its line and why."""
+    flagged: tuple[FlaggedPaper, ...] = ()
+    """Papers stored with a flag (their arXiv id names another title in the local arXiv index)."""
     embedded_texts: int = 0
     """Texts sent to the embedding model (cache misses)."""
     seconds: float = Field(default=0.0, ge=0)
@@ -163,6 +194,17 @@ class UnknownCitationError(ToolError):
         message = f"unknown citation key {key!r}: no such paper or chunk in the library"
         super().__init__(message + (f"; {hint}" if hint else "; cite only keys returned by a search"))
         self.key = key
+
+
+class LibraryStoreError(UserInputError):
+    """A derived part of the library (the Chroma store or the ``index/`` search snapshot) cannot be read.
+
+    The message names the part and says to rebuild it from the catalogue with ``ara papers reindex``.
+    """
+
+    def __init__(self, message: str, title: str = "Paper library damaged") -> None:
+        super().__init__(message)
+        self.title = title
 
 
 class PaperFileError(UserInputError):

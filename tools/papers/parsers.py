@@ -3,7 +3,8 @@
 Covers PDF (pypdf text layer, page anchors), HTML (bs4 + lxml, heading anchors; Distill pages and sources),
 Markdown and LaTeX (heading anchors), BibTeX (bibtexparser 1.4), CSV exports (Zotero's columns, and similar
 ``title``/``authors``/``year`` tables), and arXiv id lists (``.txt`` lines or ``.jsonl`` records). Every failure
-raises ``PaperFileError`` naming the file and what to do. Does not cover chunking, dedupe or storage.
+raises ``PaperFileError`` naming the file and what to do; in files of many entries (BibTeX, CSV, id lists) an
+entry that cannot be read is skipped and reported (``SkippedEntry``: line and reason), never dropped silently. Does not cover chunking, dedupe or storage.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from tools.papers.ids import find_arxiv_id, normalise_arxiv_id, normalise_doi
-from tools.papers.models import PaperFileError, SourceKind
+from tools.papers.models import PaperFileError, SkippedEntry, SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,21 @@ class ParsedDoc:
     abstract: str = ""
     tags: list[str] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    line: int | None = None
+    """Line of the entry in its file (BibTeX, CSV and id lists), for reports."""
+
+
+class Parsed(NamedTuple):
+    """A file's papers and the entries that were skipped."""
+
+    docs: list[ParsedDoc]
+    skipped: list[SkippedEntry]
+
+
+def _reasons(skipped: list[SkippedEntry]) -> str:
+    if not skipped:
+        return ""
+    return " (" + "; ".join(f"line {s.line}: {s.reason}" for s in skipped[:3]) + ")"
 
 
 def read_text(path: Path) -> str:
@@ -288,21 +305,59 @@ def _split_authors(raw: str, sep: str) -> list[str]:
     return [a.strip() for a in raw.replace("\n", " ").split(sep) if a.strip()]
 
 
-def parse_bibtex(path: Path) -> list[ParsedDoc]:
-    """Each BibTeX entry with a title becomes a paper (arXiv id from eprint/journal/url, DOI, abstract)."""
+_BIB_START = re.compile(r"^\s*@\s*([A-Za-z]+)\s*[{(]\s*([^,\s{}()]*)")
+_BIB_NOT_ENTRIES = frozenset({"comment", "string", "preamble"})
+
+
+def _bib_starts(text: str) -> list[tuple[int, str, str, str]]:
+    """(line number, entry type, key, raw text up to the next entry) of every ``@type{key,`` in ``text``."""
+    lines = text.splitlines(keepends=True)
+    found = [(n, m) for n, line in enumerate(lines, start=1) if (m := _BIB_START.match(line))]
+    starts = []
+    for i, (number, match) in enumerate(found):
+        end = found[i + 1][0] - 1 if i + 1 < len(found) else len(lines)
+        if match.group(1).lower() not in _BIB_NOT_ENTRIES:
+            starts.append((number, match.group(1).lower(), match.group(2), "".join(lines[number - 1 : end])))
+    return starts
+
+
+def _bib_failure(raw: str) -> str:
+    depth = 0
+    for ch in raw:
+        depth += (ch == "{") - (ch == "}")
+    if depth > 0:
+        return f"unbalanced braces ({depth} '{{' left open: a truncated entry or a missing '}}')"
+    if depth < 0:
+        return f"unbalanced braces ({-depth} extra '}}')"
+    return "the entry could not be parsed (check its syntax: fields as name = {value}, separated by commas)"
+
+
+def bibtex_entries(path: Path) -> Parsed:
+    """Each BibTeX entry with a title becomes a paper; every other entry is reported with its line and why."""
     import bibtexparser
     from bibtexparser.bparser import BibTexParser
 
+    text = read_text(path)
     parser = BibTexParser(common_strings=True)
     parser.ignore_nonstandard_types = False
     try:
-        database = bibtexparser.loads(read_text(path), parser=parser)
+        database = bibtexparser.loads(text, parser=parser)
     except (ValueError, KeyError, IndexError) as err:
         raise PaperFileError(f"{path}: BibTeX could not be parsed ({err}); check the entry syntax") from err
-    docs = []
+    parsed: dict[str, list[dict[str, str]]] = {}
     for entry in database.entries:
+        parsed.setdefault(entry.get("ID", ""), []).append(entry)
+    docs: list[ParsedDoc] = []
+    skipped: list[SkippedEntry] = []
+    for number, kind, key, raw in _bib_starts(text):
+        matches = parsed.get(key) or []
+        if not matches:
+            skipped.append(SkippedEntry(path=str(path), line=number, entry=key, reason=_bib_failure(raw)))
+            continue
+        entry = matches.pop(0)
         title = _strip_latex(entry.get("title", ""))
         if not title:
+            skipped.append(SkippedEntry(path=str(path), line=number, entry=key, reason=f"@{kind} entry has no title"))
             continue
         arxiv = None
         if entry.get("archiveprefix", "").lower() == "arxiv" or entry.get("eprinttype", "").lower() == "arxiv":
@@ -322,11 +377,17 @@ def parse_bibtex(path: Path) -> list[ParsedDoc]:
                 url=entry.get("url"),
                 abstract=abstract,
                 tags=[k.strip() for k in entry.get("keywords", "").split(",") if k.strip()],
+                line=number,
             )
         )
     if not docs:
-        raise PaperFileError(f"{path}: no BibTeX entries with a title; check the file")
-    return docs
+        raise PaperFileError(f"{path}: no BibTeX entries with a title{_reasons(skipped)}; check the file")
+    return Parsed(docs, skipped)
+
+
+def parse_bibtex(path: Path) -> list[ParsedDoc]:
+    """The papers of a BibTeX file (``bibtex_entries`` without the skipped entries)."""
+    return bibtex_entries(path).docs
 
 
 # --- CSV (Zotero and similar) --------------------------------------------------------------------------------
@@ -344,8 +405,9 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_csv(path: Path) -> list[ParsedDoc]:
-    """Rows of a Zotero CSV export (or any CSV with a title column) as papers; rows without a title skipped."""
+def csv_entries(path: Path) -> Parsed:
+    """Rows of a Zotero CSV export (or any CSV with a title column) as papers; every skipped row is reported with
+    its line and why (no title, or more fields than the header, which shifts every column after the extra one)."""
     csv.field_size_limit(16 * 1024 * 1024)
     reader = csv.DictReader(io.StringIO(read_text(path)))
     header = {name.strip().lower(): name for name in reader.fieldnames or []}
@@ -360,10 +422,25 @@ def parse_csv(path: Path) -> list[ParsedDoc]:
         col = cols[key]
         return (row.get(col) or "").strip() if col else ""
 
-    docs = []
+    docs: list[ParsedDoc] = []
+    skipped: list[SkippedEntry] = []
+    line = reader.line_num
     for number, row in enumerate(reader, start=2):
+        first_line, line = line + 1, reader.line_num
+        extra = row.get(None)
+        if extra:
+            skipped.append(
+                SkippedEntry(
+                    path=str(path),
+                    line=first_line,
+                    entry=f"row {number}",
+                    reason=f"{len(header) + len(extra)} fields where the header has {len(header)} (an unquoted comma?)",
+                )
+            )
+            continue
         title = get(row, "title")
         if not title:
+            skipped.append(SkippedEntry(path=str(path), line=first_line, entry=f"row {number}", reason="no title"))
             continue
         authors_raw = get(row, "authors")
         authors = _split_authors(authors_raw, ";" if ";" in authors_raw else ",") if authors_raw else []
@@ -385,20 +462,28 @@ def parse_csv(path: Path) -> list[ParsedDoc]:
                 url=get(row, "url") or None,
                 abstract=get(row, "abstract"),
                 tags=[t.strip() for t in re.split(r"[;,]", tags_raw) if t.strip()] if tags_raw else [],
+                line=first_line,
             )
         )
     if not docs:
-        raise PaperFileError(f"{path}: CSV has a title column but no row with a title; check the export")
-    return docs
+        raise PaperFileError(f"{path}: CSV has a title column but no row with a title{_reasons(skipped)}; check it")
+    return Parsed(docs, skipped)
+
+
+def parse_csv(path: Path) -> list[ParsedDoc]:
+    """The papers of a CSV export (``csv_entries`` without the skipped rows)."""
+    return csv_entries(path).docs
 
 
 # --- arXiv id lists ------------------------------------------------------------------------------------------
 
 
-def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
-    """arXiv ids with titles: ``.txt`` lines ``<id> <title>`` (tab or spaces) or ``.jsonl`` ``arxiv_id``/``title``."""
+def arxiv_list_entries(path: Path) -> Parsed:
+    """arXiv ids with titles: ``.txt`` lines ``<id> <title>`` (tab or spaces) or ``.jsonl`` ``arxiv_id``/``title``;
+    every skipped line is reported with why."""
     docs = []
     bad: list[str] = []
+    skipped: list[SkippedEntry] = []
     lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -409,6 +494,13 @@ def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 bad.append(f"line {number}: not JSON")
+                skipped.append(SkippedEntry(path=str(path), line=number, entry=f"line {number}", reason="not JSON"))
+                continue
+            if not isinstance(record, dict):
+                bad.append(f"line {number}: not a JSON object")
+                skipped.append(
+                    SkippedEntry(path=str(path), line=number, entry=f"line {number}", reason="not an object")
+                )
                 continue
             raw_id, title = str(record.get("arxiv_id", "")), str(record.get("title", ""))
             year = record.get("year") if isinstance(record.get("year"), int) else None
@@ -418,7 +510,9 @@ def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
             year, tags = None, []
         arxiv = normalise_arxiv_id(raw_id)
         if arxiv is None or not title.strip():
-            bad.append(f"line {number}: {'no title' if arxiv else 'not an arXiv id: ' + raw_id[:40]!r}")
+            why = "no title" if arxiv else f"not an arXiv id: {raw_id[:40]!r}"
+            bad.append(f"line {number}: {why}")
+            skipped.append(SkippedEntry(path=str(path), line=number, entry=f"line {number}", reason=why))
             continue
         docs.append(
             ParsedDoc(
@@ -429,6 +523,7 @@ def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
                 year=year or (2000 + int(arxiv[:2]) if arxiv[:2].isdigit() and "." in arxiv else None),
                 url=f"https://arxiv.org/abs/{arxiv}",
                 tags=tags,
+                line=number,
             )
         )
     if not docs:
@@ -436,9 +531,12 @@ def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
             f"{path}: no '<arXiv id> <title>' lines (or jsonl records with arxiv_id and title) found"
             + (f" ({'; '.join(bad[:3])})" if bad else "")
         )
-    if bad:
-        log.warning("%s: skipped %d lines: %s", path, len(bad), "; ".join(bad[:5]))
-    return docs
+    return Parsed(docs, skipped)
+
+
+def parse_arxiv_list(path: Path) -> list[ParsedDoc]:
+    """The papers of an arXiv id list (``arxiv_list_entries`` without the skipped lines)."""
+    return arxiv_list_entries(path).docs
 
 
 PARSERS: dict[str, Callable[[Path], list[ParsedDoc]]] = {
@@ -457,8 +555,26 @@ PARSERS: dict[str, Callable[[Path], list[ParsedDoc]]] = {
 """File suffix -> parser. Files with other suffixes are skipped when a directory is walked."""
 
 
+_WITH_SKIPS: dict[str, Callable[[Path], Parsed]] = {
+    ".bib": bibtex_entries,
+    ".csv": csv_entries,
+    ".txt": arxiv_list_entries,
+    ".jsonl": arxiv_list_entries,
+}
+"""Formats holding many entries, some of which may be skipped (each reported with its line and why)."""
+
+
 def parse_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> list[ParsedDoc]:
     """Parse one file by its suffix; raises ``PaperFileError`` on any failure."""
+    return parse_file_entries(path, max_bytes).docs
+
+
+def parse_file_entries(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Parsed:
+    """Parse one file by its suffix: its papers and the entries skipped (with line and reason).
+
+    Raises:
+        PaperFileError: the file cannot be read or holds no paper at all.
+    """
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
         raise PaperFileError(
@@ -475,12 +591,14 @@ def parse_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> list[ParsedDoc]:
         )
     if size == 0:
         raise PaperFileError(f"{path}: file is empty")
-    docs = parser(path)
+    multi = _WITH_SKIPS.get(path.suffix.lower())
+    parsed = multi(path) if multi is not None else Parsed(parser(path), [])
+    docs = parsed.docs
     for doc in docs:
         if doc.doi and doc.doi.startswith("10.48550/arxiv."):  # arXiv's own DOIs name the arXiv id
             doc.arxiv_id = doc.arxiv_id or normalise_arxiv_id(doc.doi.removeprefix("10.48550/arxiv."))
             doc.doi = None
-    return docs
+    return parsed
 
 
 def walk(paths: list[Path]) -> Iterator[Path]:

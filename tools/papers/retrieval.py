@@ -10,6 +10,7 @@ caller passes vectors) or fitting the parameters (``bench/retrieval.py`` does th
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.papers.chunking import split_sentences
+from tools.papers.models import LibraryStoreError
 from tools.papers.sparse import TOKENIZER_VERSION, BM25Index, tokenize
 
 SNAPSHOT_FORMAT = f"1/{TOKENIZER_VERSION}"
@@ -116,26 +118,63 @@ class Snapshot:
 
     @classmethod
     def load(cls, directory: Path) -> Snapshot | None:
-        """Read a snapshot (None when none was written yet or it was written by another format/tokenizer)."""
+        """Read a snapshot (None when none was written yet or it was written by another format/tokenizer).
+
+        Raises:
+            LibraryStoreError: the files are damaged or disagree with each other (rebuild with
+                ``ara papers reindex``).
+        """
         if not (directory / "meta.json").is_file():
             return None
-        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        if meta.get("format") != SNAPSHOT_FORMAT:
-            return None
-        n_chunks = len(meta["chunk_ids"])
-        boost = np.zeros(n_chunks, dtype=np.bool_)
-        boost[np.asarray(meta["chunk_boost"], dtype=np.int64)] = True
-        return cls(
-            dense=np.load(directory / "dense.npy", mmap_mode="r"),
-            bm25=BM25Index.load(directory / "bm25.npz"),
-            paper_ids=list(meta["paper_ids"]),
-            paper_years=np.asarray(meta["paper_years"], dtype=np.int32),
-            chunk_paper=np.asarray(meta["chunk_paper"], dtype=np.int32),
-            chunk_ids=list(meta["chunk_ids"]),
-            chunk_boost=boost,
-            generation=int(meta["generation"]),
-            model_id=str(meta["model_id"]),
-        )
+        try:
+            meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("meta.json is not an object")
+            if meta.get("format") != SNAPSHOT_FORMAT:
+                return None
+            n_chunks = len(meta["chunk_ids"])
+            boost = np.zeros(n_chunks, dtype=np.bool_)
+            boost[np.asarray(meta["chunk_boost"], dtype=np.int64)] = True
+            snapshot = cls(
+                dense=np.load(directory / "dense.npy", mmap_mode="r", allow_pickle=False),
+                bm25=BM25Index.load(directory / "bm25.npz"),
+                paper_ids=[str(p) for p in meta["paper_ids"]],
+                paper_years=np.asarray(meta["paper_years"], dtype=np.int32),
+                chunk_paper=np.asarray(meta["chunk_paper"], dtype=np.int32),
+                chunk_ids=[str(c) for c in meta["chunk_ids"]],
+                chunk_boost=boost,
+                generation=int(meta["generation"]),
+                model_id=str(meta["model_id"]),
+            )
+            snapshot.check()
+        except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as err:
+            raise LibraryStoreError(
+                f"the search index {directory} is damaged ({type(err).__name__}: {str(err)[:200]}). It is derived "
+                "from the catalogue: rebuild it with 'ara papers reindex'. Nothing was changed.",
+                title="Search index damaged",
+            ) from err
+        return snapshot
+
+    def check(self) -> None:
+        """Raise ``ValueError`` when the arrays disagree in length or point outside each other."""
+        n = self.n_chunks
+        if self.dense.ndim != 2 or self.dense.shape[0] != n:
+            raise ValueError(f"dense.npy has shape {self.dense.shape}, expected ({n}, dim)")
+        if self.dense.dtype != np.float32:
+            raise ValueError(f"dense.npy holds {self.dense.dtype}, not float32")
+        if len(self.chunk_paper) != n or len(self.paper_years) != len(self.paper_ids):
+            raise ValueError("chunk or paper lists differ in length")
+        if n and (self.chunk_paper.min() < 0 or self.chunk_paper.max() >= len(self.paper_ids)):
+            raise ValueError("a chunk points at a paper that is not in the index")
+        bm25 = self.bm25
+        if bm25.n_docs != n:
+            raise ValueError(f"bm25.npz indexes {bm25.n_docs} chunks, meta.json lists {n}")
+        if len(bm25.offsets) != len(bm25.vocabulary) + 1 or len(bm25.docs) != len(bm25.impacts):
+            raise ValueError("bm25.npz postings do not match its vocabulary")
+        if len(bm25.offsets) and int(bm25.offsets[-1]) != len(bm25.docs):
+            raise ValueError("bm25.npz offsets do not end at its postings")
+        if len(bm25.docs) and (int(bm25.docs.min()) < 0 or int(bm25.docs.max()) >= n):
+            raise ValueError("bm25.npz points at chunks that are not in the index")
 
 
 BOOST_SECTIONS = ("abstract", "introduction", "conclusion", "conclusions", "summary")

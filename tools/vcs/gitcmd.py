@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -82,16 +83,53 @@ def git_bytes(cwd: Path, *args: str) -> bytes | None:
     return bytes(out) if status == 0 and isinstance(out, bytes) else None
 
 
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+"""git's well-known empty tree (every git knows it without it being stored)."""
+
+REVIEW_DIFF_OPTIONS: tuple[str, ...] = ("--text", "--no-textconv", "--no-ext-diff", "--no-color")
+"""Every diff a reviewer sees: text whatever the attributes say, no textconv or external drivers, no colour."""
+
+
 def stream_git(cwd: Path, args: Sequence[str], chunk_size: int = 1 << 16) -> Iterator[bytes]:
     """Yield ``git <args>``'s stdout in chunks as it is produced (a 5 MB diff never sits in memory whole).
 
     Raises:
         GitCommandFailedError: git exited non-zero (raised after the last chunk).
     """
+    yield from _stream([str(cwd)], args, chunk_size, _plain_env(), str(cwd))
+
+
+def stream_git_detached(git_dir: Path, args: Sequence[str], chunk_size: int = 1 << 16) -> Iterator[bytes]:
+    """``stream_git`` for commands on commits only (``diff base head``), blind to every in-tree attribute.
+
+    git reads ``.gitattributes`` from the working tree (and the index) whatever commits it compares, so a
+    run directory holding ``* -diff`` would turn the review diff into "Binary files differ". Here git runs
+    in an empty private directory given as the work tree, with an index file that does not exist, no system
+    or user attributes file, and ``attr.tree`` set to the empty tree (honoured by git >= 2.42). Only the
+    repository's own ``info/attributes`` (the human's) still applies.
+    """
+    with tempfile.TemporaryDirectory(prefix="ara-review-") as empty:
+        env = _plain_env()
+        env.update({"GIT_INDEX_FILE": os.path.join(empty, "no-index"), "GIT_ATTR_NOSYSTEM": "1"})
+        for name in ("GIT_EXTERNAL_DIFF", "GIT_DIFF_OPTS", "GIT_WORK_TREE", "GIT_DIR"):
+            env.pop(name, None)
+        prefix = [
+            empty,
+            f"--git-dir={git_dir}",
+            f"--work-tree={empty}",
+            "-c",
+            "core.attributesFile=/dev/null",
+            "-c",
+            f"attr.tree={EMPTY_TREE}",
+        ]
+        yield from _stream(prefix, args, chunk_size, env, str(git_dir))
+
+
+def _stream(
+    prefix: list[str], args: Sequence[str], chunk_size: int, env: dict[str, str], where: str
+) -> Iterator[bytes]:
     git_exe = git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git"
-    proc = subprocess.Popen(
-        [git_exe, "-C", str(cwd), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_plain_env()
-    )
+    proc = subprocess.Popen([git_exe, "-C", *prefix, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None
     assert proc.stderr is not None
     try:
@@ -99,7 +137,9 @@ def stream_git(cwd: Path, args: Sequence[str], chunk_size: int = 1 << 16) -> Ite
             yield chunk
         err = proc.stderr.read()
         if proc.wait() != 0:
-            raise GitCommandFailedError(f"git {' '.join(args)} failed in {cwd}: {err.decode(errors='replace').strip()}")
+            raise GitCommandFailedError(
+                f"git {' '.join(args)} failed in {where}: {err.decode(errors='replace').strip()}"
+            )
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -6,7 +6,10 @@ index is a cache of what the branches say plus the decisions; git stays the sour
 not cover git operations (``tools.vcs.workspace``) or who may decide (``assistant.review``).
 
 Writes use ``BEGIN IMMEDIATE`` so two processes never interleave a read-check-write; WAL mode lets ``review
-list`` read while a proposal is being written.
+list`` read while a proposal is being written. After a write the file is copied to ``proposals.sqlite.bak`` at
+most every ten minutes (``tools.sqlitefile``); a corrupt file raises ``StoreCorruptError`` naming that backup
+and ``ara review reindex``, which rebuilds the index from the ``ara/*`` branches, the approval merges and the
+audit log (``tools.vcs.reindex``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tools.sqlitefile import Store, backup_if_due, guarded
 from tools.vcs.errors import NotAWorkspaceError, ProposalNotFoundError
 
 if TYPE_CHECKING:
@@ -105,10 +109,19 @@ class ProposalIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.store = Store(path, "proposal index", rebuild="ara review reindex")
         self._ready = False
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for one read or one write transaction; a corrupt file raises ``StoreCorruptError``."""
+        with guarded(self.store), self._open(write=write) as conn:
+            yield conn
+        if write:
+            backup_if_due(self.path)
+
+    @contextmanager
+    def _open(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         if not write and not self.path.exists():
             # reading a workspace ara never wrote to: an empty index, and no .ara/ created in it
             conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -292,3 +305,33 @@ def _to_proposal(row: tuple[Any, ...]) -> Proposal:
     values = dict(zip(_COLUMNS.split(", "), row, strict=True))
     values["results"] = json.loads(values["results"])
     return Proposal.model_validate(values)
+
+
+def write_index(path: Path, proposals: Iterable[Proposal], comments: Iterable[Comment]) -> None:
+    """Write a new index file at ``path`` (which must not exist) holding exactly ``proposals`` and ``comments``.
+
+    Used by the rebuild (``ara review reindex``); ids are kept, every proposal is complete.
+    """
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; the rebuild writes a new file only")
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executescript(_SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        for p in proposals:
+            conn.execute(
+                f"INSERT INTO proposals ({_COLUMNS}, complete) VALUES ({', '.join('?' * 17)}, 1)",
+                (
+                    p.id, p.run_id, p.step, p.branch, p.base_commit, p.head_commit, p.summary, p.report_path,
+                    json.dumps(p.results), p.status, p.parent_id, p.created_at.isoformat(),
+                    p.decided_at.isoformat() if p.decided_at else None, p.reviewer, p.comment, p.merge_commit,
+                    p.pinned_head,
+                ),
+            )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO comments (proposal_id, action, actor, text, created_at) VALUES (?,?,?,?,?)",
+            [(c.proposal_id, c.action, c.actor, c.text, c.created_at.isoformat()) for c in comments],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

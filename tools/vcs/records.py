@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tools.results import SCHEMA, ResultsDocument
+from tools.vcs.confusables import reserved_identity
 
 ProposalStatus = Literal["open", "approved", "rejected", "superseded"]
 """Where a proposal stands. Only a human reviewer (``assistant.review.approve``) ever sets ``approved``."""
@@ -25,6 +27,10 @@ PROPOSAL_STATUSES: tuple[ProposalStatus, ...] = ("open", "approved", "rejected",
 
 KeyNumber = float | int | str | bool | None
 """One value in a proposal's results summary."""
+
+
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder how a name is displayed; never accepted in an identity."""
 
 
 class GitIdentity(NamedTuple):
@@ -46,6 +52,13 @@ class GitIdentity(NamedTuple):
         match = re.fullmatch(r"\s*([^<>]*?)\s*<\s*([^<>\s]+@[^<>\s]*)\s*>\s*", text)
         if match is None or not match.group(1):
             raise ValueError(f"{text!r} is not a git identity; write it as 'Full Name <email@example.org>'")
+        hidden = [ch for ch in text if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS]
+        if hidden:
+            codes = ", ".join(sorted({f"U+{ord(ch):04X}" for ch in hidden}))
+            raise ValueError(
+                f"{text!r} contains control or text-direction characters ({codes}); write the name with visible "
+                "characters only"
+            )
         return cls(match.group(1), match.group(2))
 
 
@@ -54,11 +67,12 @@ AGENT_IDENTITY = GitIdentity("ara-agent", "ara-agent@localhost")
 
 
 def is_agent_identity(identity: GitIdentity) -> bool:
-    """True when ``identity`` is (or impersonates by name or email) ara's own commit identity."""
-    return (
-        identity.name.strip().casefold() == AGENT_IDENTITY.name
-        or identity.email.strip().casefold() == AGENT_IDENTITY.email
-    )
+    """True when ``identity`` is, or impersonates, ara's own commit identity or a policy's name.
+
+    Names are compared after Unicode folding (``tools.vcs.confusables``): ``ara\u2010agent``, ``\u0430ra-agent``
+    (Cyrillic a), fullwidth letters, zero-width joiners and ``ARA AGENT`` all count as ``ara-agent``.
+    """
+    return reserved_identity(identity.name, identity.email) is not None
 
 
 class RunDir(BaseModel):

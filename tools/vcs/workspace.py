@@ -13,6 +13,7 @@ path to the main line.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -29,7 +30,7 @@ from tools.vcs.errors import (
     RunNotFoundError,
     VcsError,
 )
-from tools.vcs.gitcmd import git_bytes, identity_env, run_git, stream_git, try_git
+from tools.vcs.gitcmd import REVIEW_DIFF_OPTIONS, git_bytes, identity_env, run_git, stream_git_detached, try_git
 from tools.vcs.index import ProposalIndex, utcnow
 from tools.vcs.records import AGENT_IDENTITY, Proposal, ProposalStatus, RunDir, key_numbers, slugify
 
@@ -56,6 +57,17 @@ EXCLUDES = ("/.ara/", "/runs/")
 proposal carries them (``git add -f``) and a human merges it."""
 SKIP_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints", ".cache", ".mypy_cache", ".pytest_cache"})
 LOCK_TIMEOUT_S = 120.0
+
+
+GIT_METADATA_FILES = frozenset({".gitattributes", ".gitmodules"})
+"""File names that change git's own behaviour; proposals carrying them are refused at approval."""
+
+
+class SpecialEntry(NamedTuple):
+    """A changed path a reviewer must know about, and what it is."""
+
+    path: str
+    what: str
 
 
 class Checkout(NamedTuple):
@@ -175,9 +187,40 @@ class Workspace:
         """The content of ``relpath`` at ``commit``, or None when it is not there."""
         return git_bytes(self.path, "cat-file", "blob", f"{commit}:{relpath}")
 
+    @cached_property
+    def git_dir(self) -> Path:
+        """The repository's git directory (``.git``, or where a ``.git`` file points)."""
+        return Path(run_git(self.path, "rev-parse", "--absolute-git-dir"))
+
     def iter_diff(self, base: str, head: str, *args: str) -> Iterator[bytes]:
-        """Stream ``git diff <args> base head`` in chunks (``--stat`` etc. go in ``args``)."""
-        return stream_git(self.path, ["diff", "--no-color", "--no-ext-diff", *args, base, head])
+        """Stream ``git diff <args> base head`` in chunks (``--stat`` etc. go in ``args``).
+
+        Always as text, without textconv or external diff drivers, and blind to ``.gitattributes`` files in the
+        working tree or the proposal (``stream_git_detached``): what a reviewer reads is the bytes that merge.
+        """
+        return stream_git_detached(self.git_dir, ["diff", *REVIEW_DIFF_OPTIONS, *args, base, head])
+
+    def special_entries(self, base: str, head: str) -> list[SpecialEntry]:
+        """Changes between ``base`` and ``head`` that a review must not wave through as ordinary files.
+
+        ``.gitattributes`` and ``.gitmodules`` files anywhere (added, changed or deleted: they change how git
+        shows, converts and merges files, or pull in other repositories), symbolic links and submodule entries.
+        """
+        out = run_git(self.path, "diff", "--raw", "-z", "--no-renames", "--no-abbrev", base, head, strip=False)
+        fields = out.split("\0")
+        found: list[SpecialEntry] = []
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            if not meta.startswith(":"):
+                continue
+            old_mode, new_mode = meta[1:].split(" ")[:2]
+            name = path.rsplit("/", 1)[-1].rstrip(" .").casefold()
+            if name in GIT_METADATA_FILES:
+                found.append(SpecialEntry(path, f"{name} file (changes how git shows, converts or merges files)"))
+            elif "120000" in (old_mode, new_mode):
+                found.append(SpecialEntry(path, "symbolic link"))
+            elif "160000" in (old_mode, new_mode):
+                found.append(SpecialEntry(path, "submodule (gitlink) entry"))
+        return found
 
     def trailers(self, commit: str) -> dict[str, list[str]]:
         """The ``Key: value`` trailers of ``commit``'s message."""
@@ -301,7 +344,17 @@ class Workspace:
                 base = run_git(self.path, "rev-parse", f"{head}^")
                 logger.info("proposal %s: branch %s already built, recording it", reservation.id, branch)
             else:
-                head = self._build(reservation.id, reservation.branch, run_id, step, summary, parent_id, base, rels)
+                head = self._build(
+                    reservation.id,
+                    reservation.branch,
+                    run_id,
+                    step,
+                    summary,
+                    parent_id,
+                    base,
+                    rels,
+                    key_numbers(results),
+                )
             proposal = self.index.complete(
                 reservation.id,
                 base_commit=base,
@@ -405,6 +458,7 @@ class Workspace:
         parent_id: int | None,
         base: str,
         rels: list[str],
+        numbers: Mapping[str, Any],
     ) -> str:
         worktree = self.state_dir / "worktrees" / f"p{proposal_id}"
         if worktree.exists():
@@ -424,7 +478,7 @@ class Workspace:
                     f"nothing to propose for run {run_id}: the {len(rels)} file(s) are identical to "
                     f"{self.mainline} at {base[:10]}"
                 )
-            message = _message(summary, run_id, proposal_id, step, parent_id)
+            message = _message(summary, run_id, proposal_id, step, parent_id, numbers)
             message_file = self.state_dir / "worktrees" / f"p{proposal_id}.msg"
             message_file.write_text(message, encoding="utf-8")
             run_git(worktree, "commit", "--quiet", "-F", str(message_file), env=identity_env(AGENT_IDENTITY))
@@ -436,12 +490,16 @@ class Workspace:
         return head
 
 
-def _message(summary: str, run_id: str, proposal_id: int, step: str, parent_id: int | None) -> str:
+def _message(
+    summary: str, run_id: str, proposal_id: int, step: str, parent_id: int | None, numbers: Mapping[str, Any]
+) -> str:
     lines = summary.strip().splitlines() or [f"ara: proposal from run {run_id}"]
     subject, body = lines[0].strip()[:100], "\n".join(lines[1:]).strip()
     trailers = [f"Ara-Run-Id: {run_id}", f"Ara-Proposal-Id: {proposal_id}", f"Ara-Step: {step}"]
     if parent_id is not None:
         trailers.append(f"Ara-Revises: {parent_id}")
+    if numbers:
+        trailers.append(f"Ara-Key-Numbers: {json.dumps(dict(numbers), sort_keys=True)}")
     parts = [subject, body, "\n".join(trailers)] if body else [subject, "\n".join(trailers)]
     return "\n\n".join(parts) + "\n"
 
