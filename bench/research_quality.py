@@ -1,0 +1,269 @@
+"""Does the loop answer the question asked? Tool-choice accuracy and verdict consistency, with a real model.
+
+Part 1, tool choice: for every labelled question (``tests/data/tool_questions.json``, the set the shortlist's
+thresholds were set on, and ``bench/data/tool_questions_heldout.json``, which they were not) the real
+``choose_tool`` node runs with the configured model: the shortlist ranks the tools, the model picks one or none.
+A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question. The
+shortlist alone (the model taking the first offered tool) is reported beside it.
+
+Part 2, verdict consistency: ``--runs`` full research runs (auto-approved, in a fresh workspace, sandboxed kernels)
+on questions the fast tools can test. For every report written, the verdict lines of report.md and the
+hypotheses table are compared with the verdicts recomputed from results.json and the pre-registered hypotheses;
+an accepted claim whose stance disagrees with a verdict also counts. Goal: 0 disagreements.
+
+Command: ``nice -n 10 .venv/bin/python -m bench.research_quality --runs 10`` (the embedded model), or point
+``ARA_LLM_BASE_URL``/``ARA_LLM_MODEL`` at another endpoint first. Writes the ``research-quality`` section of
+docs/benchmarks.md for the model used (``--no-write`` prints only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from assistant.budget import Budget
+from assistant.graph.context import RunContext
+from assistant.graph.nodes.scope import choose_tool
+from assistant.graph.session import RunSession
+from assistant.llm import connect_llm
+from assistant.llm.client import LLMClient
+from assistant.llm.local_server import LocalServer
+from assistant.recipes import default_registry
+from assistant.report.build import evaluate_hypotheses
+from assistant.report.model import Report
+from assistant.runlog import RunLog
+from assistant.settings import Settings, load_settings
+from assistant.toolchoice import ToolRanker
+from bench._results import write_section
+from tools.results import read_results
+from tools.vcs import Workspace
+
+ROOT = Path(__file__).resolve().parent.parent
+SETS = {
+    "dev (thresholds set here)": ROOT / "tests" / "data" / "tool_questions.json",
+    "held out": ROOT / "bench" / "data" / "tool_questions_heldout.json",
+}
+RUN_QUESTIONS = [
+    "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
+    "Synthetic sanity check: does the ground-truth ceiling beat the weak supervisor?",
+    "Smoke test on synthetic data: is the performance gap recovered above zero with a logistic-regression student?",
+    "Quick synthetic smoke test: does a small MLP student trained on weak labels exceed its teacher?",
+    "Synthetic end-to-end check: is the weak supervisor better than chance?",
+    "Does a strong student trained on a weak supervisor's labels beat it on the breast-cancer tabular data?",
+    "On the digits parity task, how much of the weak-to-strong gap does the student recover?",
+    "Run a synthetic smoke test comparing the weak supervisor and the student over five seeds.",
+    "Synthetic plumbing check: does weak-to-strong training give a positive PGR?",
+    "On tabular breast-cancer data, does the ceiling trained on ground truth beat the weak supervisor?",
+]
+_VERDICT_LINE = re.compile(
+    r"^- \*\*(?P<id>H[\w@.]+)\*\* .*?: (?P<verdict>\*\*supported\*\*|\*\*refuted\*\*|inconclusive|insufficient evidence)"
+)
+_WORDS = {
+    "**supported**": "supported",
+    "**refuted**": "refuted",
+    "inconclusive": "inconclusive",
+    "insufficient evidence": "insufficient",
+}
+
+
+class _NoKernels:
+    """``choose_tool`` runs no cell: a pool that refuses to start one."""
+
+    async def acquire(self, run_dir: Path) -> Any:
+        raise AssertionError("the tool-choice bench runs no cell")
+
+
+async def _choose(
+    client: LLMClient, workspace: Workspace, question: str, ranker: ToolRanker
+) -> tuple[str | None, list[str]]:
+    run = workspace.new_run("choice")
+    ctx = RunContext(
+        llm=client,
+        runlog=RunLog(run.path / "events.jsonl", fsync=False),
+        workspace=workspace,
+        kernels=_NoKernels(),
+        recipes=default_registry(),
+        ranker=ranker,
+    )
+    state = {"run_id": run.run_id, "question": question, "run_dir": str(run.path)}
+    update = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
+    shortlist = update["shortlist"]
+    return update["tool"], list(shortlist["offered"])
+
+
+def tool_choice(settings: Settings, root: Path) -> dict[str, Any]:
+    """Per set: rows of (question, labels, offered, chosen, right) and the two accuracies."""
+    client = connect_llm(settings)
+    workspace = Workspace.open_or_create(root / "choice-ws")
+    ranker = ToolRanker(default_registry().cards())
+    out: dict[str, Any] = {}
+    for name, path in SETS.items():
+        rows = []
+        for item in json.loads(path.read_text())["questions"]:
+            started = time.perf_counter()
+            chosen, offered = asyncio.run(_choose(client, workspace, item["question"], ranker))
+            labels = item["tools"]
+            right = chosen in labels if labels else chosen is None
+            first = (offered[0] in labels) if (labels and offered) else (not labels and not offered)
+            rows.append(
+                {
+                    "question": item["question"],
+                    "labels": labels,
+                    "offered": offered,
+                    "chosen": chosen,
+                    "right": right,
+                    "shortlist_right": first,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+        out[name] = rows
+    return out
+
+
+def _report_disagreements(run_dir: Path) -> tuple[int, int, list[str]]:
+    """(hypotheses checked, disagreements, notes) for one run's report."""
+    report = Report.model_validate_json((run_dir / "report.json").read_text())
+    results = read_results(run_dir / "results.json")
+    recomputed = {h.id: h.verdict for h in evaluate_hypotheses(results, report.experiment)}
+    notes = []
+    stored = {h.id: h.verdict for h in report.hypotheses}
+    if stored != recomputed:
+        notes.append(f"report.json {stored} != recomputed {recomputed}")
+    lines = {}
+    summary = (run_dir / "report.md").read_text().split("## Summary", 1)[-1].split("\n## ", 1)[0]
+    for line in summary.splitlines():
+        match = _VERDICT_LINE.match(line)
+        if match:
+            lines[match.group("id")] = _WORDS[match.group("verdict")]
+    if lines != recomputed:
+        notes.append(f"report.md verdict lines {lines} != recomputed {recomputed}")
+    allowed = {"supports": {"supported"}, "refutes": {"refuted"}, "inconclusive": {"inconclusive", "insufficient"}}
+    for checked in report.claims:
+        if not checked.accepted or checked.claim.stance == "describes":
+            continue
+        for name in checked.claim.about:
+            members = [v for k, v in recomputed.items() if k == name or k.split("@")[0] == name]
+            if any(v not in allowed[checked.claim.stance] for v in members):
+                notes.append(f"accepted claim {checked.claim.statement[:60]!r} says {checked.claim.stance} {name}")
+    return len(recomputed), len(notes), notes
+
+
+def full_runs(root: Path, n: int) -> list[dict[str, Any]]:
+    """``n`` auto-approved runs in a fresh workspace; what each ended as and its verdict consistency."""
+    run_settings = load_settings(root / "runs-ws")
+    rows = []
+    for question in (RUN_QUESTIONS * (n // len(RUN_QUESTIONS) + 1))[:n]:
+        started = time.perf_counter()
+        row: dict[str, Any] = {"question": question}
+
+        async def go(q: str = question) -> Any:
+            async with RunSession(run_settings, approval_policy="auto-approve", budget=Budget(cells=4)) as session:
+                run = session.new_run(q)
+                return run, await session.start(run, q)
+
+        try:
+            run, outcome = asyncio.run(go())
+            row.update(status=outcome.status, tokens=outcome.tokens, failure=(outcome.failure or "")[:160])
+            report = run.path / "report.json"
+            if outcome.status == "done" and report.is_file():
+                checked, bad, notes = _report_disagreements(run.path)
+                data = json.loads(report.read_text())
+                row.update(
+                    tool=data["experiment"]["tool"] if data.get("experiment") else "?",
+                    hypotheses=checked,
+                    disagreements=bad,
+                    notes=notes,
+                    verdicts=[h["verdict"] for h in data["hypotheses"]],
+                    claims=f"{sum(c['accepted'] for c in data['claims'])}/{len(data['claims'])}",
+                    verified=data["check"]["ok"],
+                )
+        except Exception as err:  # noqa: BLE001 - a bench records any failure of a run and goes on
+            row.update(status="error", failure=f"{type(err).__name__}: {err}"[:200])
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+        print(json.dumps(row)[:400], flush=True)
+    return rows
+
+
+def _markdown(settings: Settings, choice: dict[str, Any], runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    model = settings.llm.model or "embedded model"
+    out = [
+        "## Research quality: tool choice and verdict consistency (`bench/research_quality.py`)",
+        "",
+        f"Command: `nice -n 10 .venv/bin/python -m bench.research_quality --runs {args.runs}`; model: "
+        f"`{model}` ({'embedded' if settings.uses_embedded_llm else settings.llm.base_url}). One run, this machine.",
+        "",
+        "### Tool choice on labelled questions",
+        "",
+        "| set | questions | right with the model | shortlist alone (first offered) |",
+        "|---|---|---|---|",
+    ]
+    for name, rows in choice.items():
+        right = sum(r["right"] for r in rows)
+        first = sum(r["shortlist_right"] for r in rows)
+        out.append(f"| {name} | {len(rows)} | {right} ({right / len(rows):.0%}) | {first} ({first / len(rows):.0%}) |")
+    out += ["", "Misses:", ""]
+    for name, rows in choice.items():
+        for r in rows:
+            if not r["right"]:
+                out.append(
+                    f"- ({name}) {r['question']!r}: labels {r['labels'] or 'out of scope'}, offered {r['offered']}, "
+                    f"chose {r['chosen'] or 'none'}"
+                )
+    if runs:
+        reports = [r for r in runs if "disagreements" in r]
+        bad = sum(r["disagreements"] for r in reports)
+        out += [
+            "",
+            "### Verdict consistency over full runs",
+            "",
+            f"{len(runs)} auto-approved runs; {len(reports)} ended with a report; **{bad} reports' verdict lines or "
+            "accepted claims disagree with the verdicts recomputed from results.json** (goal 0).",
+            "",
+            "| question | status | tool | verdicts | claims kept | verified | s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in runs:
+            verdicts = ", ".join(r.get("verdicts", [])) or "-"
+            out.append(
+                f"| {r['question'][:70]} | {r['status']} | {r.get('tool', '-')} | {verdicts} | {r.get('claims', '-')} | "
+                f"{r.get('verified', '-')} | {r['seconds']:.0f} |"
+            )
+        failures = [r for r in runs if r["status"] != "done"]
+        if failures:
+            out += ["", "Runs that did not finish:", ""]
+            out += [f"- {r['question'][:70]}: {r['status']}: {r.get('failure', '')}" for r in failures]
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=10, help="full research runs for verdict consistency (0 = none)")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
+    args = parser.parse_args()
+    settings = load_settings(None)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            choice = tool_choice(settings, Path(tmp))
+            runs = full_runs(Path(tmp), args.runs) if args.runs else []
+        finally:
+            if settings.uses_embedded_llm:  # the servers this bench started (one per workspace)
+                for workspace in (settings.workspace, Path(tmp) / "runs-ws"):
+                    LocalServer(workspace, settings.local_llm).stop()
+    text = _markdown(settings, choice, runs, args)
+    print(text)
+    if not args.no_write:
+        tag = "embedded" if settings.uses_embedded_llm else (settings.llm.model or "endpoint")
+        write_section(f"research-quality {tag}", text)
+
+
+if __name__ == "__main__":
+    main()
