@@ -15,7 +15,7 @@ from typing import Any
 from assistant.paths import ensure_state_dir
 from assistant.settings import Settings
 from tools.datasets import heldout_sources
-from tools.kernel import GatewaySession, KernelConfig, KernelPool, SandboxLimits
+from tools.kernel import GatewayError, GatewaySession, KernelConfig, KernelPool, SandboxLimits
 
 
 def kernel_config(settings: Settings, staging_dir: Path | None = None) -> KernelConfig:
@@ -33,6 +33,7 @@ def kernel_config(settings: Settings, staging_dir: Path | None = None) -> Kernel
             max_processes=k.max_processes,
             file_size_mb=k.file_size_mb,
             open_files=k.open_files,
+            disk_quota_mb=k.disk_quota_mb,
             tmp_size_mb=k.tmp_size_mb,
         ),
         cell_timeout_s=k.cell_timeout_s,
@@ -54,9 +55,27 @@ class GatewayPool:
     sessions: list[GatewaySession] = field(default_factory=list)
 
     async def acquire(self, run_dir: Path) -> GatewaySession:
-        """A new remote kernel whose outputs (figures) are saved under ``run_dir``."""
+        """A new remote kernel working in ``run_dir`` (as a local one does), its outputs (figures) saved there.
+
+        The kernel changes into ``run_dir`` first, so a recipe's ``./results.json`` lands in the run: the
+        gateway's kernels must see the run directory at the same path (the same machine, or shared storage
+        mounted alike on the kernel hosts).
+
+        Raises:
+            GatewayError: the gateway failed, or its kernel cannot enter ``run_dir``.
+        """
         session = await GatewaySession.start(self.url, self.token, run_dir, self.config)
         self.sessions.append(session)
+        enter = await session.execute(
+            f"import os as _ara_os\n_ara_os.makedirs({str(run_dir)!r}, exist_ok=True)\n_ara_os.chdir({str(run_dir)!r})\n"
+            "del _ara_os"
+        )
+        if enter.status != "ok":
+            raise GatewayError(
+                f"the gateway's kernel at {self.url} cannot work in the run directory {run_dir} ({enter.error_name}: "
+                f"{enter.error_value}); mount the workspace on the kernel hosts at the same path (see "
+                "docs/campaigns.md, 'Kernels on a cluster')"
+            )
         return session
 
     async def shutdown(self) -> None:

@@ -4,8 +4,11 @@ Every research tool writes ``results.json`` (beside ``config.json``) through ``w
 (the report, the research loop, campaigns, review, the TUI) gets a validated ``ResultsDocument`` from
 ``parse_results``/``read_results``: the schema constant, the record shapes and the error messages live here only.
 NaN and infinities are written as JSON null (strict JSON) and read back as NaN inside per-seed ``values``, so an
-undefined seed stays a number the statistics skip. Does not cover rendering or number formatting
-(``assistant.report``) or how a host opens a file a kernel could have written (a caller passes the bytes).
+undefined seed stays a number the statistics skip. A document says who computed its numbers (``Verification``:
+scored on the host, or self-reported by the experiment code) and carries the red flags a host scorer raised.
+Reading and writing go through ``tools.runfiles`` (no link followed, sizes and counts capped before the document
+is built); ``parse_results``/``parse_config`` take bytes a caller already holds. Does not cover rendering or number
+formatting (``assistant.report``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any, Literal, Required, TypedDict, Unpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.errors import UserInputError
+from tools.runfiles import RunFileError, RunFiles
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,23 @@ SCHEMA = "ara.results/1"
 """The results convention every tool writes and every reader checks."""
 DEFAULT_PACKAGES = ("numpy", "torch", "scikit-learn", "transformers", "gguf", "matplotlib", "inspect-ai", "pydantic")
 """Packages whose versions ``write_results`` records when the caller names none."""
+
+MAX_RESULTS_BYTES = 8 * 1024 * 1024
+"""Largest ``results.json`` read (far above any tool's; a 45 MB file once cost the host 1 GB to parse)."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest ``config.json`` read."""
+MAX_METRICS = 2000
+"""Most metrics a document may hold."""
+MAX_TABLES = 200
+"""Most tables a document may hold."""
+MAX_TABLE_CELLS = 200_000
+"""Most cells over all of a document's tables."""
+MAX_FIGURES = 200
+"""Most figures a document may name."""
+SELF_REPORTED = "self-reported by the experiment code, not verified by the host"
+"""What a document whose numbers the experiment code computed says about them (``Verification.note``)."""
+HOST_SCORED = "scored on the host against data the experiment code never saw"
+"""What a host-scored document says about its numbers."""
 
 Cell = str | int | float | bool | None
 """One table cell."""
@@ -105,6 +126,46 @@ class Table(BaseModel):
         return self
 
 
+class RedFlag(BaseModel):
+    """One reason a host scorer found a result suspect (e.g. the student's predictions equal the ceiling's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str
+    """A stable name for the check, e.g. ``student_equals_ceiling``."""
+    detail: str
+    """What was seen, with the numbers (which seed, which layer)."""
+
+
+class Verification(BaseModel):
+    """Who computed a document's numbers, and what the host's checks found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scored_by: Literal["host", "experiment"]
+    """``host``: a host step scored predictions against data the kernel never saw. ``experiment``: the experiment
+    code wrote the numbers itself (free mode, or a recipe without host steps); the host only checked the form."""
+    note: str
+    """The sentence a reader sees (``HOST_SCORED`` or ``SELF_REPORTED``)."""
+    red_flags: list[RedFlag] = Field(default_factory=list)
+    """Checks that failed; any makes the result suspect."""
+
+    @property
+    def suspect(self) -> bool:
+        """True when a red flag was raised."""
+        return bool(self.red_flags)
+
+    @classmethod
+    def host(cls, red_flags: Iterable[RedFlag] = ()) -> Verification:
+        """Scored on the host."""
+        return cls(scored_by="host", note=HOST_SCORED, red_flags=list(red_flags))
+
+    @classmethod
+    def self_reported(cls, red_flags: Iterable[RedFlag] = ()) -> Verification:
+        """Written by the experiment code."""
+        return cls(scored_by="experiment", note=SELF_REPORTED, red_flags=list(red_flags))
+
+
 class ResultsDocument(BaseModel):
     """A run's ``results.json`` in the ``ara.results/1`` convention."""
 
@@ -126,6 +187,9 @@ class ResultsDocument(BaseModel):
     """Figure name -> path relative to the directory of ``results.json``."""
     provenance: dict[str, Any] = Field(default_factory=dict)
     """Package versions, data hash, seeds, wall time."""
+    verification: Verification | None = None
+    """Who computed the numbers (host or experiment code) and the host's red flags; None in documents written
+    outside the research loop's host steps (a tool run by hand) and in files older than this field."""
 
     @model_validator(mode="after")
     def _known_schema(self) -> ResultsDocument:
@@ -183,7 +247,8 @@ class ResultsFields(TypedDict, total=False):
     experiment's configuration, also written alone as ``config.json``) and ``metrics`` (``name -> {"value": x}`` or
     ``{"mean", "ci_low", "ci_high", "n", "values", "ci"}``) are required; ``tables`` (``name -> {"columns",
     "rows"}``), ``figures`` (``name -> path relative to the results file``), ``provenance`` (data hash, seeds, wall
-    time...) and ``packages`` (distributions whose versions go into ``provenance["packages"]``) are optional.
+    time...), ``packages`` (distributions whose versions go into ``provenance["packages"]``) and ``verification``
+    (set by host scorers: who computed the numbers and any red flags) are optional.
     """
 
     tool: Required[str]
@@ -194,6 +259,7 @@ class ResultsFields(TypedDict, total=False):
     figures: Mapping[str, str] | None
     provenance: Mapping[str, Any] | None
     packages: Iterable[str]
+    verification: Verification | None
 
 
 def build_results(**fields: Unpack[ResultsFields]) -> ResultsDocument:
@@ -203,6 +269,7 @@ def build_results(**fields: Unpack[ResultsFields]) -> ResultsDocument:
         ValueError: a metric, table or figure does not fit the convention (a bug in the calling tool).
     """
     tool = fields["tool"]
+    verification = fields.get("verification")
     record = {
         "packages": package_versions(fields.get("packages", DEFAULT_PACKAGES)),
         **(fields.get("provenance") or {}),
@@ -219,6 +286,7 @@ def build_results(**fields: Unpack[ResultsFields]) -> ResultsDocument:
                     "tables": dict(fields.get("tables") or {}),
                     "figures": dict(fields.get("figures") or {}),
                     "provenance": record,
+                    **({"verification": verification.model_dump(mode="json")} if verification is not None else {}),
                 }
             )
         )
@@ -227,13 +295,25 @@ def build_results(**fields: Unpack[ResultsFields]) -> ResultsDocument:
 
 
 def write_results(out_dir: Path, **fields: Unpack[ResultsFields]) -> Path:
-    """Write ``config.json`` and ``results.json`` (see ``ResultsFields``) into ``out_dir``; return the results path."""
+    """Write ``config.json`` and ``results.json`` (see ``ResultsFields``) into ``out_dir``; return the results path.
+
+    Both are written by temporary file and rename (``tools.runfiles``): a link planted under either name is
+    replaced, never written through.
+    """
     document = build_results(**fields)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config = json.dumps(clean(dict(fields["config"])), indent=2, default=str) + "\n"
-    (out_dir / "config.json").write_text(config, encoding="utf-8")
-    path = out_dir / "results.json"
-    path.write_text(document.to_json(), encoding="utf-8")
+    return write_document(out_dir, document, fields["config"])
+
+
+def write_document(out_dir: Path, document: ResultsDocument, config: Mapping[str, Any] | None = None) -> Path:
+    """Write ``document`` as ``results.json`` and ``config`` (default: the document's) as ``config.json``.
+
+    Raises:
+        RunFileError: a component of ``out_dir``'s files is a link or a directory planted under a file's name.
+    """
+    with RunFiles(out_dir, create=True) as files:
+        text = json.dumps(clean(dict(document.config if config is None else config)), indent=2, default=str)
+        files.write_text("config.json", text + "\n")
+        path = files.write_text("results.json", document.to_json())
     log.info("wrote %s", path)
     return path
 
@@ -255,15 +335,47 @@ def parse_results(data: str | bytes, source: str) -> ResultsDocument:
         ResultsFileError: not JSON, not an object, or a field that breaks the convention (each bad field named).
     """
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    if len(text) > MAX_RESULTS_BYTES:
+        raise ResultsFileError(
+            f"{source} is {len(text):,} characters, over the {MAX_RESULTS_BYTES:,} a results file may hold."
+        )
     loaded = _json(text, source, "results.json")
     if not isinstance(loaded, dict):
         raise ResultsFileError(f"{source} must hold a JSON object following {SCHEMA}, not {type(loaded).__name__}.")
+    _check_counts(loaded, source)
     try:
         return ResultsDocument.model_validate(loaded)
     except ValidationError as err:
         raise ResultsFileError(
             f"{source} does not follow {SCHEMA}: {_problems(err)}. Fix the tool that wrote it or the file itself."
         ) from err
+
+
+def _check_counts(loaded: dict[str, Any], source: str) -> None:
+    """Refuse documents with more metrics, tables, table cells or figures than ``MAX_*`` before building them."""
+    tables = loaded.get("tables")
+    cells = 0
+    if isinstance(tables, dict):
+        for table in tables.values():
+            rows = table.get("rows") if isinstance(table, dict) else None
+            if isinstance(rows, list):
+                cells += sum(len(row) if isinstance(row, list) else 1 for row in rows)
+    counts = (
+        ("metrics", loaded.get("metrics"), MAX_METRICS),
+        ("tables", tables, MAX_TABLES),
+        ("figures", loaded.get("figures"), MAX_FIGURES),
+    )
+    for what, value, cap in counts:
+        if isinstance(value, dict | list) and len(value) > cap:
+            raise ResultsFileError(
+                f"{source} has {len(value):,} {what}, more than the {cap:,} a results file may hold; "
+                "write fewer (summaries, not raw data)."
+            )
+    if cells > MAX_TABLE_CELLS:
+        raise ResultsFileError(
+            f"{source} has {cells:,} table cells, more than the {MAX_TABLE_CELLS:,} a results file may hold; "
+            "write fewer rows (summaries, not raw data)."
+        )
 
 
 def _missing(path: Path, what: str) -> ResultsFileError:
@@ -273,15 +385,33 @@ def _missing(path: Path, what: str) -> ResultsFileError:
     )
 
 
-def read_results(path: Path) -> ResultsDocument:
+def _read(path: Path, limit: int, below: Path | None) -> bytes | None:
+    """The bytes of ``path`` through ``tools.runfiles`` (from ``below`` without links when given); None if missing."""
+    root, rel = (below, Path(path).relative_to(below)) if below is not None else (path.parent, Path(path.name))
+    if not root.is_dir():
+        return None
+    try:
+        with RunFiles(root) as files:
+            return files.read_bytes(rel, limit=limit)
+    except FileNotFoundError:
+        return None
+    except RunFileError as err:
+        raise ResultsFileError(str(err)) from None
+
+
+def read_results(path: Path, *, below: Path | None = None) -> ResultsDocument:
     """Read and validate the ``results.json`` at ``path`` (see ``parse_results``).
 
+    The file is opened without following links, must be a regular file of at most ``MAX_RESULTS_BYTES``; with
+    ``below`` (a directory the host trusts, ``path`` inside it) no component under it may be a link either.
+
     Raises:
-        ResultsFileError: missing, not JSON, or breaks the convention.
+        ResultsFileError: missing, a link or special file, too large, not JSON, or breaks the convention.
     """
-    if not path.is_file():
+    data = _read(path, MAX_RESULTS_BYTES, below)
+    if data is None:
         raise _missing(path, "results.json")
-    return parse_results(path.read_bytes(), str(path))
+    return parse_results(data, str(path))
 
 
 def parse_config(data: str | bytes, source: str) -> dict[str, Any]:
@@ -297,8 +427,9 @@ def parse_config(data: str | bytes, source: str) -> dict[str, Any]:
     return loaded
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    """Read ``config.json`` beside ``results.json``; an absent file gives ``{}``, a malformed one raises."""
-    if not path.is_file():
+def read_config(path: Path, *, below: Path | None = None) -> dict[str, Any]:
+    """Read ``config.json`` beside ``results.json`` (as ``read_results``); absent gives ``{}``, malformed raises."""
+    data = _read(path, MAX_CONFIG_BYTES, below)
+    if data is None:
         return {}
-    return parse_config(path.read_bytes(), str(path))
+    return parse_config(data, str(path))

@@ -47,3 +47,58 @@ def test_eval_results_are_strict_json_with_package_provenance(tmp_path: Path) ->
     provenance = doc["provenance"]
     assert isinstance(provenance, dict)
     assert "numpy" in provenance["packages"]
+
+
+def test_results_are_read_without_following_links_and_capped_before_parsing(tmp_path: Path) -> None:
+    import pytest
+
+    from tools.results import MAX_METRICS, ResultsFileError, read_config, read_results
+
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"schema": "ara.results/1", "title": "host secret"}')
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").symlink_to(secret)
+    with pytest.raises(ResultsFileError, match=r"results\.json is a symbolic link"):
+        read_results(run / "results.json")
+    (run / "results.json").unlink()
+    (run / "results.json").write_bytes(b" " * (8 * 1024 * 1024 + 1))
+    with pytest.raises(ResultsFileError, match=r"results\.json is 8,388,609 bytes, over the 8,388,608-byte limit"):
+        read_results(run / "results.json")
+    metrics = {f"m{i}": {"value": i} for i in range(MAX_METRICS + 1)}
+    (run / "results.json").write_text(json.dumps({"schema": SCHEMA, "metrics": metrics}))
+    with pytest.raises(ResultsFileError, match=r"has 2,001 metrics, more than the 2,000 a results file may hold"):
+        read_results(run / "results.json")
+    table = {"columns": ["a"], "rows": [[1]] * 200_001}
+    (run / "results.json").write_text(json.dumps({"schema": SCHEMA, "tables": {"t": table}}))
+    with pytest.raises(ResultsFileError, match=r"has 200,001 table cells, more than the 200,000"):
+        read_results(run / "results.json")
+    (run / "sub").symlink_to(tmp_path)
+    with pytest.raises(ResultsFileError, match=r"sub is not a directory \(a link or a file planted"):
+        read_config(run / "sub" / "secret.json", below=run)
+    assert read_config(run / "config.json") == {}
+
+
+def test_writing_replaces_a_planted_link_and_records_who_scored(tmp_path: Path) -> None:
+    from tools.results import RedFlag, Verification, read_results
+
+    target = tmp_path / "bashrc"
+    target.write_text("# untouched\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").symlink_to(target)
+    (run / "config.json").symlink_to(target)
+    flag = RedFlag(code="student_equals_ceiling", detail="seed 0: equal")
+    path = write_results(
+        run, tool="t", title="t", config={}, metrics={"pgr": {"value": 1.0}}, verification=Verification.host([flag])
+    )
+    assert target.read_text() == "# untouched\n"
+    document = read_results(path)
+    assert document.verification is not None
+    assert document.verification.suspect
+    assert document.verification.note == "scored on the host against data the experiment code never saw"
+    assert strict_load(path)["verification"] == {
+        "scored_by": "host",
+        "note": "scored on the host against data the experiment code never saw",
+        "red_flags": [{"code": "student_equals_ceiling", "detail": "seed 0: equal"}],
+    }

@@ -470,6 +470,27 @@ print('ptrace', libc.ptrace(16, 1, None, None), ctypes.get_errno())
     assert plain_kernel.run(_NS_CODE).strip() == "child 0"
 
 
+_IO_URING_CODE = """
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)  # struct io_uring_params
+for name, nr in [('setup', 425), ('enter', 426), ('register', 427)]:
+    args = (4, params) if name == 'setup' else (0, 0, 0, 0, None, 0)
+    rc = libc.syscall(nr, *args)
+    print(name, rc, ctypes.get_errno())
+"""
+
+
+def test_io_uring_answers_enosys(sandbox_pool: SyncKernelPool, plain_kernel: PlainKernel, run_dir: Path) -> None:
+    r = run(sandbox_pool, run_dir, _IO_URING_CODE)
+    assert r.status == "ok", r.text
+    assert r.stdout.splitlines() == ["setup -1 38", "enter -1 38", "register -1 38"]  # 38 = ENOSYS
+    setup = plain_kernel.run(_IO_URING_CODE).splitlines()[0].split()
+    if setup[2] != "0":
+        pytest.skip(f"io_uring is disabled on this host too (errno {setup[2]}); the control proves nothing")
+    assert int(setup[1]) >= 0  # the control got an io_uring file descriptor
+
+
 def test_threads_and_subprocesses_still_work(sandbox_pool: SyncKernelPool, run_dir: Path) -> None:
     code = """
 import subprocess, threading, multiprocessing as mp

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.errors import SettingsError
 from tests.kernel.conftest import needs_bwrap
 from tools.kernel import sandbox
 
@@ -70,3 +73,50 @@ def test_empty_script_is_a_user_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["kernel", "run", str(empty)])
     assert result.exit_code != 0
     assert "holds no code to run" in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "setting", "example"),
+    [
+        (
+            "ARA_KERNEL_READONLY_PATHS",
+            "/data/models",
+            "kernel.readonly_paths",
+            '\'["/data/models", "/data/datasets"]\'',
+        ),
+        ("ARA_KERNEL_READONLY_PATHS", '["/data",', "kernel.readonly_paths", '\'["/data/models", "/data/datasets"]\''),
+        ("ARA_KERNEL", "{memory_mb: 1}", "kernel", '\'{"key": "value"}\''),
+    ],
+)
+def test_setting_that_is_not_json_is_a_clear_error_with_exit_2(
+    name: str, value: str, setting: str, example: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "kernel", "run", "-"],
+        input="print(1)",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{name}={value!r} is not valid JSON (" in done.stderr
+    assert f"sets '{setting}', which the environment gives as JSON, e.g. {name}={example}." in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("ARA_KERNEL_DISK_QUOTA_MB", "lots", "'kernel.disk_quota_mb' (environment (ARA_*)): Input should be a valid"),
+        ("ARA_KERNEL_DISK_QUOTA_MB", "0", "'kernel.disk_quota_mb' (environment (ARA_*)): Input should be greater"),
+        ("ARA_KERNEL_MEMORY_MB", "3G", "'kernel.memory_mb' (environment (ARA_*)): Input should be a valid integer"),
+    ],
+)
+def test_other_bad_kernel_settings_exit_2(
+    name: str, value: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli, ["kernel", "run", "-"], input="print(1)")
+    assert isinstance(result.exception, SettingsError)
+    assert expected in str(result.exception)

@@ -89,6 +89,22 @@ async def test_remote_cells_outputs_and_errors(gateway: tuple[str, str], tmp_pat
     assert gone.status_code == 404
 
 
+async def test_remote_message_over_the_cap_is_refused_and_the_kernel_keeps_its_state(
+    gateway: tuple[str, str], tmp_path: Path
+) -> None:
+    url, token = gateway
+    config = CONFIG.model_copy(update={"message_cap_bytes": 2**16})  # 900 KB stays under the server's rate limit
+    async with await GatewaySession.start(url, token, tmp_path, config) as s:
+        assert (await s.execute("state = 7")).status == "ok"
+        big = await s.execute("import sys, time\nsys.stdout.write('x' * 900_000)\nsys.stdout.flush()\ntime.sleep(1)")
+        assert big.status == "ok", big.text
+        assert big.truncated
+        assert f"[ara: the kernel sent a message over {2**16} bytes; the websocket refused it" in big.stderr
+        assert "x" * 1000 not in big.stdout
+        after = await s.execute("print(state)")
+        assert (after.status, after.stdout) == ("ok", "7\n")
+
+
 async def test_remote_timeout_interrupt_and_restart(gateway: tuple[str, str], tmp_path: Path) -> None:
     url, token = gateway
     async with await GatewaySession.start(url, token, tmp_path, CONFIG) as s:

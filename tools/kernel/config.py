@@ -40,6 +40,12 @@ class SandboxLimits(BaseModel):
     """Open file descriptors (RLIMIT_NOFILE)."""
     tmp_size_mb: int = Field(default=256, ge=1)
     """Size of the private /tmp tmpfs (tmpfs pages sit outside RLIMIT_AS, so they are capped here)."""
+    disk_quota_mb: int | None = Field(default=2048, ge=1)
+    """Disk the kernel may fill in its writable host directories (the run directory and its socket directory),
+    counted in allocated blocks by a host watchdog that stops the kernel past it (``tools.kernel.quota``); each
+    file is also capped at this size through RLIMIT_FSIZE. None = no watchdog (unguarded; for measurements)."""
+    disk_quota_entries: int = Field(default=200_000, ge=100)
+    """Files and directories the watchdog measures in one scan; a writable tree holding more is over the quota."""
 
 
 class KernelConfig(BaseModel):
@@ -59,6 +65,12 @@ class KernelConfig(BaseModel):
     """How long a kernel may take to answer its first ``kernel_info`` request."""
     output_cap_bytes: int = Field(default=1_000_000, ge=1024)
     """Stream text kept per cell (stdout and stderr each); the rest is cut with an explicit marker."""
+    message_cap_bytes: int | None = Field(default=8 * 2**20, ge=65536)
+    """Largest kernel message the host takes in: a relay process (``tools.kernel.relay``) with a memory limit of
+    its own sits between the kernel's sockets and the host client and drops bigger messages unread, leaving a
+    marker. None = connect straight to the kernel (unguarded; for measurements)."""
+    disk_check_interval_s: float = Field(default=0.2, gt=0, le=5)
+    """Pause between two disk-quota scans (a scan of a large tree waits longer: 4 x its own duration)."""
     sandbox_uid: int = Field(default=65534, ge=1)
     """Unprivileged uid (and gid) every kernel runs as when ara runs as root and ``uid_range`` is None."""
     uid_range: tuple[int, int] | None = (1_000_000, 2_000_000)
@@ -75,6 +87,11 @@ class KernelConfig(BaseModel):
     hidden_paths: tuple[Path, ...] = ()
     """Files or directories inside the bound trees that kernels must not read (held-out data sources): each is
     covered by an empty read-only file or directory. Only ``bwrap`` isolation can hide."""
+    model_socket: Path | None = None
+    """A model proxy's Unix socket (``tools.kernel.modelproxy``) to bind read-only at ``/ara/model`` so kernel code
+    can call the run's subject model without network access; None = no model endpoint in the sandbox."""
+    model_name: str | None = None
+    """The model name kernel code sends through ``model_socket`` (``ARA_MODEL_NAME``); chosen by the host."""
     staging_dir: Path | None = None
     """Where warm kernels' empty run directories wait; put it on the filesystem of the run directories so an
     acquire is a rename. None = a private temporary directory (an acquire on another filesystem cold-starts)."""

@@ -29,10 +29,18 @@ from tools.kernel.results import CellResult, CellStatus, OutputCollector
 logger = logging.getLogger(__name__)
 
 _WS_MAX_MESSAGE = 256 * 2**20
+"""Largest websocket message taken in when ``message_cap_bytes`` is None (unguarded)."""
+_WS_QUEUE = 4
+"""Messages the websocket reads ahead of the session: host memory stays within (this + 1) x the message cap."""
+_TOO_BIG = 1009  # websocket close code: message too big
 _DEATH_STATES = ("restarting", "autorestarting", "dead")
 
 
 class _Died(Exception):
+    pass
+
+
+class _TooBig(Exception):
     pass
 
 
@@ -98,18 +106,24 @@ class GatewaySession:
             )
         return response.json() if response.content else None
 
-    async def _connect(self) -> None:
+    async def _connect(self, wait_ready: bool = True) -> None:
         if self._ws is not None:
             await self._ws.close()
         ws_url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         uri = f"{ws_url}/api/kernels/{self.kernel_id}/channels?session_id={self._session_id}"
         try:
             self._ws = await connect(
-                uri, additional_headers=self._headers, proxy=None, max_size=_WS_MAX_MESSAGE, open_timeout=15
+                uri,
+                additional_headers=self._headers,
+                proxy=None,
+                max_size=self.config.message_cap_bytes or _WS_MAX_MESSAGE,
+                max_queue=_WS_QUEUE,
+                open_timeout=15,
             )
         except (OSError, InvalidStatus, TimeoutError) as err:
             raise GatewayError(f"could not open the kernel websocket {uri}: {err}") from err
-        await self._wait_ready()
+        if wait_ready:
+            await self._wait_ready()
 
     async def _wait_ready(self) -> None:
         """Re-send ``kernel_info`` until its shell reply AND an iopub message answering it arrive.
@@ -227,6 +241,23 @@ class GatewaySession:
         )
 
     async def _collect(self, msg_id: str, collector: OutputCollector, state: dict[str, Any], deadline: float) -> bool:
+        """Like ``_read``; a message over the cap closes the websocket, so note it, reconnect and read on."""
+        while True:
+            try:
+                return await self._read(msg_id, collector, state, deadline)
+            except _TooBig:
+                cap = self.config.message_cap_bytes
+                collector.handle(
+                    {
+                        "msg_type": "ara_dropped",
+                        "content": {
+                            "text": f"the kernel sent a message over {cap} bytes; the websocket refused it and reconnected"
+                        },
+                    }
+                )
+                await self._connect(wait_ready=False)  # the cell may still run: its kernel_info would wait
+
+    async def _read(self, msg_id: str, collector: OutputCollector, state: dict[str, Any], deadline: float) -> bool:
         assert self._ws is not None
         while not (collector.idle and state["reply"] is not None):
             remaining = deadline - time.perf_counter()
@@ -237,6 +268,8 @@ class GatewaySession:
             except TimeoutError:
                 continue
             except ConnectionClosed as err:
+                if err.sent is not None and err.sent.code == _TOO_BIG:
+                    raise _TooBig from err
                 raise _Died(f"connection closed ({err})") from err
             msg = json.loads(raw)
             if not isinstance(msg, dict):

@@ -2,7 +2,8 @@
 
 Covers ``SandboxKernelManager`` (an ``AsyncKernelManager`` whose command is the bwrap/prlimit/setpriv chain,
 transport ``ipc`` and ``interrupt_mode: "message"``) and ``LocalKernel`` (start and wait until it answers,
-liveness, death reason, peak memory, hard kill and cleanup). Does not run cells (``tools.kernel.session``).
+liveness, death reason, peak memory, the disk-quota watchdog that stops it, hard kill and cleanup). Does not run
+cells (``tools.kernel.session``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
 from tools.kernel.config import KernelConfig, KernelStartError
+from tools.kernel.quota import Breach, DiskWatchdog, describe
 from tools.kernel.sandbox import LaunchPlan, plan_launch, require_isolation
+from tools.kernel.wire import RelayedKernelClient, capped_socket, relay_budget_mb, start_relay
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +37,9 @@ _LOG_TAIL_BYTES = 4000
 class SandboxKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` that launches ``plan.argv`` over Unix sockets, interrupting by message."""
 
-    def __init__(self, plan: LaunchPlan, sandbox_uid: int | None, **kwargs: Any) -> None:
+    def __init__(
+        self, plan: LaunchPlan, sandbox_uid: int | None, relay_ip: str | None = None, cap: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(
             transport="ipc",
             ip=str(plan.socket_dir / "k"),
@@ -43,6 +49,10 @@ class SandboxKernelManager(AsyncKernelManager):
         )
         self._plan = plan
         self._sandbox_uid = sandbox_uid
+        self._relay_ip = relay_ip
+        self._cap = cap
+        if relay_ip is not None:
+            self.client_factory = RelayedKernelClient
         self._kernel_spec = KernelSpec(
             argv=list(plan.argv),
             display_name="ara sandboxed Python",
@@ -55,6 +65,12 @@ class SandboxKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The launch chain, unchanged (the connection file path is already in it)."""
         return list(self._plan.argv)
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket[Any]:
+        """The manager's own socket (control, for interrupts) goes through the relay too, when there is one."""
+        if self._relay_ip is None:
+            return super()._create_connected_socket(channel, identity)
+        return capped_socket(self, channel, identity, self._relay_ip, self._cap)
 
     def write_connection_file(self, **kwargs: Any) -> None:
         """Write the connection file and hand it to the sandbox uid (the kernel must read it)."""
@@ -84,6 +100,10 @@ class LocalKernel:
         self.client: AsyncKernelClient | None = None
         self.kernel_pid: int | None = None
         self.started_at = 0.0
+        self.watchdog: DiskWatchdog | None = None
+        self.relay: subprocess.Popen[bytes] | None = None
+        self.stopped: tuple[str, str] | None = None
+        """(name, detail) when the host stopped the kernel on purpose (disk quota), for the cell's result."""
         self._log: Any = None
 
     @classmethod
@@ -103,7 +123,9 @@ class LocalKernel:
         t0 = time.perf_counter()
         plan = plan_launch(self.config, self.workdir)
         self.plan = plan
-        self.km = SandboxKernelManager(plan, plan.uid)
+        cap = self.config.message_cap_bytes
+        relay_ip = str(plan.runtime_dir / "r" / "k") if cap is not None else None
+        self.km = SandboxKernelManager(plan, plan.uid, relay_ip=relay_ip, cap=cap or 0)
         self._log = open(plan.log_file, "wb")  # noqa: SIM115 - the kernel's stderr, closed in shutdown()
         try:
             await self.km.start_kernel(
@@ -119,9 +141,16 @@ class LocalKernel:
             raise KernelStartError(f"could not launch the kernel command {plan.argv[0]!r}: {err}") from err
         finally:
             plan.close_fds()
-        self.client = self.km.client()
-        self.client.start_channels()
+        if cap is not None and relay_ip is not None:
+            out_cap = self.config.output_cap_bytes
+            self.relay = start_relay(plan.connection_file, plan.runtime_dir / "r", cap, out_cap, self._log)
+            self.client = self.km.client(relay_ip=relay_ip, message_cap=cap)
+            self.client.start_channels(stdin=False, hb=False, control=False)
+        else:
+            self.client = self.km.client()
+            self.client.start_channels()
         try:
+            self._start_watchdog()
             await self._wait_ready()
         except KernelStartError:
             await self.shutdown()
@@ -176,6 +205,55 @@ class LocalKernel:
             except (queue.Empty, TimeoutError):
                 return
 
+    def _start_watchdog(self) -> None:
+        quota = self.config.limits.disk_quota_mb
+        plan = self.plan
+        if quota is None or plan is None:
+            return
+        try:
+            self.watchdog = DiskWatchdog(
+                [plan.workdir, plan.socket_dir],
+                quota * 2**20,
+                self.config.limits.disk_quota_entries,
+                self.config.disk_check_interval_s,
+                self.sandbox_pids,
+                self._over_quota,
+            )
+        except OSError as err:
+            raise KernelStartError(
+                f"could not watch the kernel's directory {plan.workdir} for its quota: {err}"
+            ) from err
+        self.watchdog.start()
+
+    def _over_quota(self, breach: Breach) -> None:
+        """Called from the watchdog thread: record why, then kill the whole sandbox."""
+        quota = self.config.limits.disk_quota_mb or 0
+        self.stopped = ("DiskQuotaExceeded", describe(breach, quota * 2**20, self.config.limits.tmp_size_mb))
+        logger.warning("kernel in %s stopped: %s", self.workdir, self.stopped[1])
+        self.kill_now()
+
+    def sandbox_pids(self) -> list[int]:
+        """Every host pid of this kernel's sandbox: its cgroup's members, else the launcher and its descendants."""
+        plan = self.plan
+        if plan is not None and plan.cgroup is not None:
+            return plan.cgroup.pids()
+        proc = self.process
+        if proc is None:
+            return []
+        try:
+            root = psutil.Process(proc.pid)
+            return [proc.pid, *(c.pid for c in root.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return []
+
+    def kill_now(self) -> None:
+        """SIGKILL every process of the sandbox (safe from any thread); ``shutdown`` still cleans up."""
+        for pid in self.sandbox_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                continue
+
     def _find_kernel_pid(self) -> int | None:
         proc = self.process
         if proc is None:
@@ -199,12 +277,37 @@ class LocalKernel:
         return getattr(prov, "process", None)
 
     async def is_alive(self) -> bool:
-        """True while the launcher process runs."""
+        """True while the launcher process and the message relay run; a dead relay stops the kernel."""
         proc = self.process
-        return proc is not None and proc.poll() is None
+        if proc is None or proc.poll() is not None:
+            return False
+        if self.relay is not None and self.relay.poll() is not None:
+            self._relay_died()
+            return False
+        return True
+
+    def _relay_died(self) -> None:
+        if self.stopped is None and not self.started_at:
+            self.stopped = (
+                "KernelDied",
+                f"was stopped because its message relay {_describe_exit(self.relay.poll() if self.relay else None)}",
+            )
+        if self.stopped is None:
+            cap = self.config.message_cap_bytes or 0
+            self.stopped = (
+                "MessageTooLarge",
+                f"the kernel sent more output at once than the host takes in (its message relay, limited to "
+                f"{relay_budget_mb(cap)} MB, {_describe_exit(self.relay.poll() if self.relay else None)}); the "
+                "kernel was stopped and a new one started (variables are lost; files stay). Print or display less "
+                "at once: summarise large arrays and tables, and write big results to files in the run directory.",
+            )
+            logger.warning("kernel in %s stopped: %s", self.workdir, self.stopped[1])
+        self.kill_now()
 
     def exit_reason(self) -> str:
         """Why the kernel ended: exit code or signal, and an OOM kill where the cgroup recorded one."""
+        if self.stopped is not None:
+            return self.stopped[1]
         proc = self.process
         code = proc.poll() if proc is not None else None
         reason = _describe_exit(code)
@@ -259,6 +362,8 @@ class LocalKernel:
 
     async def shutdown(self) -> None:
         """Kill the kernel and everything it started, then remove its runtime directory and cgroup."""
+        if self.watchdog is not None:
+            await asyncio.to_thread(self.watchdog.stop)
         if self.client is not None:
             self.client.stop_channels()
         if self.km is not None and self.km.has_kernel:
@@ -270,6 +375,9 @@ class LocalKernel:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(5)
+        if self.relay is not None and self.relay.poll() is None:
+            self.relay.kill()
+            self.relay.wait(5)
         if self.plan is not None:
             await asyncio.to_thread(self.plan.cleanup)
         if self._log is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import os
 import re
@@ -27,9 +28,11 @@ from typing import Any, TypeVar
 
 from tools.kernel.config import KernelConfig, KernelError, KernelStartError
 from tools.kernel.local import LocalKernel
+from tools.kernel.owners import owner_tag
 from tools.kernel.results import CellResult
 from tools.kernel.sandbox import own_tree, prepare_workdir, require_isolation
 from tools.kernel.session import Session
+from tools.kernel.sweep import sweep_orphans
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +57,20 @@ class KernelPool:
         self._last_error = ""
 
     async def start(self) -> None:
-        """Check the sandbox and start the warm kernels (returns when they are ready).
+        """Check the sandbox, sweep what killed pools left behind (``tools.kernel.sweep``), start the warm kernels.
 
         Raises:
             SandboxUnavailableError: bwrap cannot be used and rlimit-only mode was not chosen.
             KernelStartError: a warm kernel could not start.
         """
         require_isolation(self.config)
+        await asyncio.to_thread(sweep_orphans, self.config.staging_dir)
+        tag = owner_tag()
         if self.config.staging_dir is not None:
-            self._staging = self.config.staging_dir / f".ara-kernel-pool-{uuid.uuid4().hex[:8]}"
+            self._staging = self.config.staging_dir / f".ara-kernel-pool-{uuid.uuid4().hex[:8]}-{tag}"
             self._staging.mkdir(parents=True)
         else:
-            self._staging = Path(tempfile.mkdtemp(prefix="ara-kernel-pool-"))
+            self._staging = Path(tempfile.mkdtemp(prefix=f"ara-kernel-pool-{tag}-"))
             self._own_staging = True
         os.chmod(self._staging, 0o711)
         self._started = True
@@ -161,7 +166,9 @@ class KernelPool:
                     await kernel.shutdown()
                     shutil.rmtree(workdir, ignore_errors=True)
                     continue
-                if self._adopt(workdir, run_dir):
+                with kernel.watchdog.rebinding() if kernel.watchdog else contextlib.nullcontext():
+                    adopted = self._adopt(workdir, run_dir)
+                if adopted:
                     kernel.workdir = run_dir
                     own_tree(run_dir, kernel.plan.uid if kernel.plan else None)
                     self._refill()

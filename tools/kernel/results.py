@@ -25,6 +25,7 @@ OutputKind = Literal["text/plain", "text/markdown", "image/png", "application/js
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_MAX_DROP_NOTES = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -158,6 +159,7 @@ class OutputCollector:
         self.outputs: list[CellOutput] = []
         self.rich_bytes = 0
         self.rich_dropped = 0
+        self.dropped_messages = 0
         self.error: tuple[str, str, tuple[str, ...]] | None = None
         self.execution_count: int | None = None
         self.idle = False
@@ -187,6 +189,12 @@ class OutputCollector:
             )
         elif kind == "execute_input" and isinstance(content.get("execution_count"), int):
             self.execution_count = content["execution_count"]
+        elif kind == "ara_dropped":  # from the host's message relay (or forged by the kernel: only adds a note)
+            self.dropped_messages += 1
+            if self.dropped_messages <= _MAX_DROP_NOTES:
+                self.notes.append(
+                    f"[ara: {str(content.get('text', 'a kernel message over the cap was dropped'))[:300]}]"
+                )
         elif kind == "status" and content.get("execution_state") == "idle":
             self.idle = True
 
@@ -235,7 +243,7 @@ class OutputCollector:
     @property
     def truncated(self) -> bool:
         """True when any output was cut or dropped."""
-        return bool(self.stdout.dropped or self.stderr.dropped or self.rich_dropped)
+        return bool(self.stdout.dropped or self.stderr.dropped or self.rich_dropped or self.dropped_messages)
 
     def result(
         self,
@@ -248,6 +256,8 @@ class OutputCollector:
     ) -> CellResult:
         """The ``CellResult`` for what was collected; ``reason`` (name, detail) fills the error for timeout/died."""
         stderr = self.stderr.value() + "".join(f"\n{note}\n" for note in self.notes)
+        if self.dropped_messages > _MAX_DROP_NOTES:
+            stderr += f"\n[ara: {self.dropped_messages - _MAX_DROP_NOTES} more notes about dropped output left out]\n"
         if self.rich_dropped and not (self.stdout.dropped or self.stderr.dropped):
             stderr += f"\n[ara: {self.rich_dropped} rich output(s) dropped or cut over the output cap]\n"
         name, value, tb = self.error if self.error else (None, None, ())

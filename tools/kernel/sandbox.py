@@ -8,7 +8,9 @@ does) and does not decide which run directory a kernel gets (``tools.kernel.pool
 Inside the sandbox: ``/usr`` (with the merged-usr symlinks), the Python install and its venv read-only at
 their host paths, a short ``/etc`` list plus a synthetic passwd/group, ``tools`` read-only at
 ``/ara/lib/tools``, the run directory read-write at ``/ara/run`` (the kernel's cwd and the only writable host
-path), a private size-capped ``/tmp``, fresh ``/proc`` and ``/dev``, and nothing else.
+path), a private size-capped ``/tmp``, fresh ``/proc`` and ``/dev``, the directory of the run's model proxy socket
+read-only at ``/ara/model`` when ``KernelConfig.model_socket`` is set (``ARA_MODEL_SOCKET`` and ``ARA_MODEL_NAME``
+name it; no key is ever passed), and nothing else.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.kernel.config import KernelConfig, SandboxUnavailableError
+from tools.kernel.modelproxy import MODEL_MOUNT
+from tools.kernel.owners import owner_tag
 from tools.kernel.seccomp import build_filter
 
 logger = logging.getLogger(__name__)
@@ -207,6 +211,23 @@ def _cgroup_mounts() -> dict[str, Path]:
     return mounts
 
 
+def cgroup_parents() -> dict[str, Path]:
+    """Where this process may create kernel cgroups: v1 ``{"memory": dir, "pids": dir}``, v2 ``{"unified": dir}``
+    (only where ``memory`` and ``pids`` are enabled in its ``cgroup.subtree_control``), or {} when neither."""
+    try:
+        own, mounts = _own_cgroup_paths(), _cgroup_mounts()
+        if "memory" in mounts and "pids" in mounts and "memory" in own and "pids" in own:
+            return {c: mounts[c] / own[c].lstrip("/") for c in ("memory", "pids")}
+        if "unified" in mounts and "unified" in own:
+            parent = mounts["unified"] / own["unified"].lstrip("/")
+            enabled = (parent / "cgroup.subtree_control").read_text().split()
+            if "memory" in enabled and "pids" in enabled:
+                return {"unified": parent}
+    except OSError as err:
+        logger.debug("no cgroup tree: %s", err)
+    return {}
+
+
 def create_cgroup(config: KernelConfig, name: str) -> Cgroup | None:
     """A fresh memory + pids cgroup below this process's own, or None where the tree is not writable.
 
@@ -217,25 +238,22 @@ def create_cgroup(config: KernelConfig, name: str) -> Cgroup | None:
         return None
     limits = config.limits
     mem = _mb(limits.cgroup_memory_mb or limits.memory_mb)
+    parents = cgroup_parents()
     try:
-        own, mounts = _own_cgroup_paths(), _cgroup_mounts()
-        if "memory" in mounts and "pids" in mounts and "memory" in own and "pids" in own:
-            dirs = {c: mounts[c] / own[c].lstrip("/") / name for c in ("memory", "pids")}
+        if "memory" in parents:
+            dirs = {c: parent / name for c, parent in parents.items()}
             for d in dirs.values():
                 d.mkdir()
             (dirs["memory"] / "memory.limit_in_bytes").write_text(str(mem))
             (dirs["pids"] / "pids.max").write_text(str(limits.max_processes))
             return Cgroup(1, dirs)
-        if "unified" in mounts and "unified" in own:
-            parent = mounts["unified"] / own["unified"].lstrip("/")
-            enabled = (parent / "cgroup.subtree_control").read_text().split()
-            if "memory" in enabled and "pids" in enabled:
-                d = parent / name
-                d.mkdir()
-                (d / "memory.max").write_text(str(mem))
-                (d / "memory.swap.max").write_text("0")
-                (d / "pids.max").write_text(str(limits.max_processes))
-                return Cgroup(2, {"unified": d})
+        if "unified" in parents:
+            d = parents["unified"] / name
+            d.mkdir()
+            (d / "memory.max").write_text(str(mem))
+            (d / "memory.swap.max").write_text("0")
+            (d / "pids.max").write_text(str(limits.max_processes))
+            return Cgroup(2, {"unified": d})
     except OSError as err:
         logger.debug("no writable cgroup: %s", err)
     if config.use_cgroup == "require":
@@ -341,9 +359,17 @@ def _dir_args(targets: Iterable[Path]) -> list[str]:
     return args
 
 
+def _model_env(config: KernelConfig) -> dict[str, str]:
+    """``ARA_MODEL_SOCKET``/``ARA_MODEL_NAME`` for a kernel with a model proxy (the path as the kernel sees it)."""
+    if config.model_socket is None:
+        return {}
+    inside = MODEL_MOUNT / config.model_socket.name if config.isolation == "bwrap" else config.model_socket
+    return {"ARA_MODEL_SOCKET": str(inside), "ARA_MODEL_NAME": config.model_name or "subject"}
+
+
 def _inner_env(config: KernelConfig, workdir: Path) -> dict[str, str]:
     venv_bin = str(config.python.parent)
-    return {
+    return _model_env(config) | {
         "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
@@ -359,6 +385,7 @@ def _inner_env(config: KernelConfig, workdir: Path) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "OMP_NUM_THREADS": "1",
+        "ARA_STREAM_LIMIT": str(config.output_cap_bytes + 1),  # read by kernel_startup.py (one past: cut is seen)
     }
 
 
@@ -369,7 +396,7 @@ def _rlimit_args(config: KernelConfig) -> list[str]:
         f"--as={_mb(lim.memory_mb)}",
         f"--cpu={lim.cpu_seconds}",
         f"--nproc={lim.max_processes}",
-        f"--fsize={_mb(lim.file_size_mb)}",
+        f"--fsize={_mb(min(lim.file_size_mb, lim.disk_quota_mb or lim.file_size_mb))}",
         f"--nofile={lim.open_files}",
         "--core=0",
         "--",
@@ -414,7 +441,7 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
     The caller starts ``argv`` with ``env`` and ``pass_fds`` (through jupyter-client), then calls
     ``close_fds``; ``cleanup`` after the kernel is gone.
     """
-    kid = uuid.uuid4().hex[:12]
+    kid = f"{uuid.uuid4().hex[:12]}-{owner_tag()}"  # the owner tag lets a later pool sweep what a killed one left
     runtime = Path(tempfile.mkdtemp(prefix=f"ara-kernel-{kid}-"))
     os.chmod(runtime, 0o711)
     sockets = runtime / "s"
@@ -425,9 +452,11 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
     own_tree(workdir, uid)
     connection = sockets / "kernel.json"
     log_file = runtime / "kernel.log"
+    tools_in_kernel = LIB_MOUNT / "tools" if config.isolation == "bwrap" else config.tools_dir
     kernel_argv = [
         str(config.python), "-m", "ipykernel_launcher", "-f", str(connection),
         "--HistoryManager.enabled=False", "--IPKernelApp.log_level=WARN",
+        f"--IPKernelApp.exec_files={tools_in_kernel / 'kernel' / 'kernel_startup.py'}",
     ]  # fmt: skip
     cgroup = create_cgroup(config, f"ara-kernel-{kid}")
     fds: list[int] = []
@@ -449,6 +478,8 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
         group.write_text(f"root:x:0:\nsandbox:x:{shown}:\n")
         ro = [*_venv_paths(config.python), *config.readonly_paths]
         binds_targets = [*ro, RUN_MOUNT, LIB_MOUNT / "tools", sockets, Path("/etc/passwd")]
+        if config.model_socket is not None:
+            binds_targets.append(MODEL_MOUNT)
         limits = config.limits
         argv = [
             shutil.which("bwrap") or "bwrap",
@@ -471,6 +502,8 @@ def plan_launch(config: KernelConfig, workdir: Path) -> LaunchPlan:
             (empty / "dir").mkdir(parents=True)
             (empty / "file").touch()  # both bound read-only; plain modes keep cleanup simple for any user
             argv += _hide_args(config.hidden_paths, [*ro, Path("/usr")], empty)
+        if config.model_socket is not None:  # the socket's own directory, read-only: connect works, nothing else
+            argv += ["--ro-bind", str(config.model_socket.parent), str(MODEL_MOUNT)]
         argv += ["--bind", str(sockets), str(sockets), "--bind", str(workdir), str(RUN_MOUNT)]
         argv += ["--chdir", str(RUN_MOUNT)]
         for key, value in _inner_env(config, workdir).items():

@@ -4,7 +4,11 @@ Covers the filter bwrap loads with ``--seccomp FD``: it denies (``EPERM``) the s
 inspect the sandbox (namespace creation and entry, every mount call, ptrace and cross-process memory access,
 BPF, kernel modules and kexec, keyrings, perf events, userfaultfd, reboot/swap/clock changes) and ``clone``
 calls that ask for a new namespace. ``clone3`` passes its flags in memory a filter cannot read, so it answers
-``ENOSYS`` and the C library falls back to ``clone`` (what Docker and Flatpak do). Syscalls of a foreign ABI
+``ENOSYS`` and the C library falls back to ``clone`` (what Docker and Flatpak do). ``io_uring_setup``,
+``io_uring_enter`` and ``io_uring_register`` also answer ``ENOSYS`` ("this kernel has no io_uring"): io_uring runs
+file and socket operations from kernel threads that the per-syscall filter never sees, and it has been a steady
+source of kernel privilege escalations; libraries that use it (liburing, libuv, Tokio) fall back to plain
+syscalls on ``ENOSYS``. Syscalls of a foreign ABI
 (i386 ``int 0x80`` on x86-64, x32) are denied outright. Supports x86-64 and aarch64; does not cover other
 architectures (``build_filter`` raises there).
 """
@@ -45,7 +49,8 @@ move_mount 429 fsopen 430 fsconfig 431 fsmount 432 fspick 433 mount_setattr 442 
 process_vm_readv 310 process_vm_writev 311 bpf 321 perf_event_open 298 userfaultfd 323 init_module 175
 finit_module 313 delete_module 176 kexec_load 246 kexec_file_load 320 add_key 248 request_key 249 keyctl 250
 name_to_handle_at 303 open_by_handle_at 304 quotactl 179 swapon 167 swapoff 168 reboot 169 acct 163
-settimeofday 164 clock_settime 227 iopl 172 ioperm 173
+settimeofday 164 clock_settime 227 iopl 172 ioperm 173 io_uring_setup 425 io_uring_enter 426
+io_uring_register 427
 """
 _AARCH64 = """
 clone 220 clone3 435 unshare 97 setns 268 mount 40 umount2 39 pivot_root 41 chroot 51 open_tree 428
@@ -53,7 +58,7 @@ move_mount 429 fsopen 430 fsconfig 431 fsmount 432 fspick 433 mount_setattr 442 
 process_vm_readv 270 process_vm_writev 271 bpf 280 perf_event_open 241 userfaultfd 282 init_module 105
 finit_module 273 delete_module 106 kexec_load 104 kexec_file_load 294 add_key 217 request_key 218 keyctl 219
 name_to_handle_at 264 open_by_handle_at 265 quotactl 60 swapon 224 swapoff 225 reboot 142 acct 89
-settimeofday 170 clock_settime 112
+settimeofday 170 clock_settime 112 io_uring_setup 425 io_uring_enter 426 io_uring_register 427
 """
 
 
@@ -68,7 +73,11 @@ _ARCHES: dict[str, tuple[int, dict[str, int]]] = {
 }
 _X32_SYSCALL_BIT = 0x40000000
 
-DENIED_SYSCALLS: tuple[str, ...] = tuple(name for name in _ARCHES["x86_64"][1] if name not in ("clone", "clone3"))
+ENOSYS_SYSCALLS: tuple[str, ...] = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
+"""Syscalls answered with ENOSYS, so callers take their fallback path instead of failing."""
+DENIED_SYSCALLS: tuple[str, ...] = tuple(
+    name for name in _ARCHES["x86_64"][1] if name != "clone" and name not in ENOSYS_SYSCALLS
+)
 """Syscalls answered with EPERM on every supported architecture (where they exist)."""
 
 
@@ -92,21 +101,21 @@ def build_filter(machine: str | None = None) -> bytes:
             "run kernels on x86_64/aarch64 or set kernel.isolation = 'rlimits-only' (unsafe)"
         )
     arch, table = _ARCHES[machine]
-    deny = sorted(table[name] for name in table if name not in ("clone", "clone3"))
+    deny = sorted(table[name] for name in table if name != "clone" and name not in ENOSYS_SYSCALLS)
     eperm = RET_ERRNO | errno.EPERM
     enosys = RET_ERRNO | errno.ENOSYS
 
     # Layout (jumps are relative to the next instruction):
     #   0 ld arch; 1 jeq arch ? 3 : 2; 2 ret EPERM
     #   3 ld nr; [4 jge X32 -> EPERM] ; then one jeq per denied nr -> EPERM
-    #   jeq clone3 -> ENOSYS ; jeq clone ? check flags : allow
+    #   one jeq per ENOSYS nr (clone3, io_uring_*) -> ENOSYS ; jeq clone ? check flags : allow
     #   ld arg0; jset NS ? EPERM : allow ; ret allow ; ret EPERM ; ret ENOSYS
     body: list[tuple[int, int, int, int]] = []
     checks: list[tuple[str, int]] = []
     if machine == "x86_64":
         checks.append(("x32", _X32_SYSCALL_BIT))
     checks += [("deny", nr) for nr in deny]
-    checks.append(("clone3", table["clone3"]))
+    checks += [("enosys", table[name]) for name in ENOSYS_SYSCALLS]
     n_checks = len(checks)
     # Instruction indexes after the checks block (relative to the first check):
     #   n_checks + 0: jeq clone ? +0 : skip to allow
@@ -117,7 +126,7 @@ def build_filter(machine: str | None = None) -> bytes:
     #   n_checks + 5: ret enosys
     allow_at, eperm_at, enosys_at = n_checks + 3, n_checks + 4, n_checks + 5
     for i, (kind, value) in enumerate(checks):
-        target = {"x32": eperm_at, "deny": eperm_at, "clone3": enosys_at}[kind]
+        target = {"x32": eperm_at, "deny": eperm_at, "enosys": enosys_at}[kind]
         op = _JGE_K if kind == "x32" else _JEQ_K
         body.append((op, target - i - 1, 0, value))
     i = n_checks

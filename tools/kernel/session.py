@@ -27,6 +27,7 @@ from tools.kernel.sandbox import prepare_workdir
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.25
+_IDLE_GRACE_S = 2.0
 _Empty = (queue.Empty, TimeoutError)
 
 
@@ -117,9 +118,15 @@ class Session:
             return await self._died(kernel, collector, t0)
         if finished:
             reply = state["reply"] or {}
-            status_text = (reply.get("content") or {}).get("status")
+            content = reply.get("content") or {}
+            status_text = content.get("status") if isinstance(content, dict) else None
             status: CellStatus = "ok" if status_text == "ok" else "aborted" if status_text == "aborted" else "error"
-            return collector.result(status, wall_s=time.perf_counter() - t0, peak_memory_mb=kernel.peak_memory_mb())
+            reason = None
+            if status == "error" and collector.error is None and isinstance(content, dict):
+                reason = (str(content.get("ename", "Error"))[:500], str(content.get("evalue", ""))[:2000])
+            return collector.result(
+                status, wall_s=time.perf_counter() - t0, peak_memory_mb=kernel.peak_memory_mb(), reason=reason
+            )
         return await self._timed_out(kernel, msg_id, collector, state, t0, timeout)
 
     async def _collect(
@@ -143,6 +150,7 @@ class Session:
                     msg = await client.get_iopub_msg(timeout=wait)
                     if msg.get("parent_header", {}).get("msg_id") == msg_id:
                         collector.handle(msg)
+                        state["iopub_at"] = time.perf_counter()
                 else:
                     msg = await client.get_shell_msg(timeout=wait)
                     if msg.get("parent_header", {}).get("msg_id") == msg_id:
@@ -150,7 +158,37 @@ class Session:
             except _Empty:
                 if not await kernel.is_alive():
                     raise _Died from None
+                if not collector.idle:
+                    await self._idle_may_be_lost(client, msg_id, collector, state)
         return True
+
+    async def _idle_may_be_lost(
+        self, client: Any, msg_id: str, collector: OutputCollector, state: dict[str, Any]
+    ) -> None:
+        """iopub is quiet: look for the reply, and once it came ``_IDLE_GRACE_S`` ago with no output since, take
+        the cell as finished. The kernel's publisher drops messages when more are queued than the host took in
+        (ZeroMQ's high-water mark), so under a flood of output the ``idle`` itself can be lost."""
+        now = time.perf_counter()
+        if state["reply"] is None:
+            try:
+                msg = await client.get_shell_msg(timeout=0)
+            except _Empty:
+                return
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                return
+            state["reply"], state["reply_at"] = msg, now
+            return
+        if now - max(state.get("reply_at", now), state.get("iopub_at", 0.0)) >= _IDLE_GRACE_S:
+            collector.handle(
+                {
+                    "msg_type": "ara_dropped",
+                    "content": {
+                        "text": f"no end-of-cell status arrived within {_IDLE_GRACE_S:g} s of the reply (lost under heavy "
+                        "output); the cell was taken as finished and later output of it is not shown"
+                    },
+                }
+            )
+            collector.idle = True
 
     async def _timed_out(
         self,
@@ -188,6 +226,9 @@ class Session:
         )
 
     async def _died(self, kernel: LocalKernel, collector: OutputCollector, t0: float) -> CellResult:
+        if kernel.stopped is not None:  # the host stopped it on purpose (disk quota): say why, not how
+            await self._replace(kernel)
+            return collector.result("died", wall_s=time.perf_counter() - t0, reason=kernel.stopped, restarted=True)
         reason = kernel.exit_reason()
         tail = kernel.log_tail().strip()
         logger.warning("kernel in %s died: %s", self.run_dir, reason)
