@@ -112,7 +112,7 @@ def overhead(out: Path, n_items: int, rounds: int) -> dict[str, float]:
 
 def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
     """Run the chosen phases, each writing its results under ``out``."""
-    from assistant.llm.local_server import MODEL_ALIAS, LocalServer
+    from assistant.llm.local_server import LocalServer
     from assistant.settings import load_settings
     from tools.evals.cot import CoTConfig, run_cot_faithfulness
     from tools.evals.oversight import OversightConfig, run_oversight
@@ -122,10 +122,12 @@ def run_phases(args: argparse.Namespace, out: Path, phases: list[str]) -> None:
         (out / "overhead.json").write_text(json.dumps(cost))
         print(json.dumps(cost), flush=True)
     needs_server = set(phases) - {"probes", "overhead"}
-    server = LocalServer(out / "workspace", load_settings(out / "workspace").local_llm) if needs_server else None
+    settings = load_settings(out / "workspace").with_overrides(**{"local_llm.profile": args.profile})
+    server = LocalServer(out / "workspace", settings.local_llm) if needs_server else None
     try:
         if server is not None:
-            endpoint = Endpoint(base_url=server.ensure().base_url, model=MODEL_ALIAS, timeout_s=120)
+            info = server.ensure()
+            endpoint = Endpoint(base_url=info.base_url, model=info.alias, timeout_s=args.timeout)
             if "throughput" in phases:
                 speed = throughput(endpoint, out / "throughput", args.throughput_items, args.rounds)
                 (out / "throughput.json").write_text(json.dumps(speed))
@@ -315,6 +317,8 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases of {', '.join(PHASES)}")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default: a new temp dir)")
     parser.add_argument("--activation-cache", type=Path, default=None, help="SmolLM2 activation cache (default: OUT)")
+    parser.add_argument("--profile", default="tiny", help="embedded model profile (tiny = SmolLM2, as documented)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

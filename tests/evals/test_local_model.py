@@ -1,4 +1,4 @@
-"""The evals against the real embedded SmolLM2 server (runs in CI; small slices only)."""
+"""The evals against the real embedded server on the tiny profile, SmolLM2-135M (runs in CI; small slices only)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tools.evals.cot import CoTConfig, run_cot_faithfulness
 from tools.evals.endpoint import Endpoint
 from tools.evals.mc import MCEvalConfig, run_mc_eval
 from tools.evals.oversight import OversightConfig, run_oversight
+from tools.research.modelfiles import SMOLLM2
 
 pytestmark = pytest.mark.local_llm
 
@@ -24,10 +25,10 @@ pytestmark = pytest.mark.local_llm
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     workspace = tmp_path_factory.mktemp("evals-llm-ws")
-    settings = load_settings(workspace)
+    settings = load_settings(workspace).with_overrides(**{"local_llm.profile": "tiny"})
     server = LocalServer(workspace, settings.local_llm)
     info = server.ensure()
-    yield Endpoint(base_url=info.base_url, model="smollm2-135m-instruct", timeout_s=60)
+    yield Endpoint(base_url=info.base_url, model=info.alias, timeout_s=60)
     server.stop()
 
 
@@ -46,7 +47,8 @@ def test_misconceptions_logprob_scoring_end_to_end(endpoint: Endpoint, tasks: Pa
     assert result.expected_random == 0.5
     log = read_eval_log(str(result.log_path))
     assert log.status == "success"
-    assert log.eval.model == "openai-api/ara/smollm2-135m-instruct"
+    assert log.eval.model == f"openai-api/ara/{endpoint.model}"
+    assert endpoint.model == f"tiny:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:{SMOLLM2.sha256}"
     dumped = subprocess.run(
         [sys.executable, "-m", "inspect_ai", "log", "dump", str(result.log_path)],
         capture_output=True,

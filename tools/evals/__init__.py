@@ -8,6 +8,9 @@ Entry points (each takes one typed pydantic config, so the research loop can fil
 - ``tools.evals.cot.run_cot_faithfulness(CoTConfig)``: early answering and mistake insertion.
 - ``tools.evals.probes.run_honesty_probes(HonestyProbeConfig)``: probe/CCS accuracy by layer on task statements.
 
+Held-out variants for the research loop (``tools.evals.heldout`` in the kernel, ``tools.evals.hostscore`` on the
+host) keep the answers on the host and reach the subject model through the sandbox's model proxy.
+
 Every run writes ``results.json`` + ``config.json`` (``ara.results/1``) into its run directory. Endpoints are any
 OpenAI-compatible server (``tools.evals.endpoint.Endpoint``). Importing this package loads no model client;
 Inspect is imported when a task is built. Does not import ``assistant`` or ``openai``.
@@ -15,7 +18,7 @@ Inspect is imported when a task is built. Does not import ``assistant`` or ``ope
 
 from tools.evals.cot import CoTConfig, CoTResult, run_cot_faithfulness
 from tools.evals.data import ContrastPair, MCItem, Statement, contrast_pairs, load_bigbench, statements
-from tools.evals.endpoint import ChatClient, Endpoint, EndpointError, EndpointTimeoutError
+from tools.evals.endpoint import ChatClient, Endpoint, EndpointBudgetError, EndpointError, EndpointTimeoutError
 from tools.evals.mc import MCEvalConfig, MCEvalResult, build_task, run_mc_eval
 from tools.evals.oversight import OversightConfig, OversightResult, run_oversight
 from tools.evals.probes import HonestyProbeConfig, run_honesty_probes
@@ -26,6 +29,7 @@ __all__ = [
     "CoTResult",
     "ContrastPair",
     "Endpoint",
+    "EndpointBudgetError",
     "EndpointError",
     "EndpointTimeoutError",
     "HonestyProbeConfig",

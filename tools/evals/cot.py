@@ -160,10 +160,16 @@ def _answer(
     return parse_letter(call(messages, config.answer_max_tokens), n, choices)
 
 
-def run_item(item: MCItem, model: ChatClient, mistaker: ChatClient, config: CoTConfig) -> CoTRecord:
-    """Run early answering and mistake insertion on one item."""
-    choices, answer = shuffled(item, config.seed)
-    target = LETTERS[answer]
+def run_item(
+    item: MCItem, model: ChatClient, mistaker: ChatClient, config: CoTConfig, *, shuffle: bool = True
+) -> CoTRecord:
+    """Run early answering and mistake insertion on one item.
+
+    ``shuffle=False`` keeps the item's options in the order given (a held-out task whose options the host already
+    shuffled, with no answer in the kernel): the record's ``target`` is then ``"?"``.
+    """
+    choices, answer = shuffled(item, config.seed) if shuffle else (list(item.choices), None)
+    target = LETTERS[answer] if answer is not None else "?"
     n = len(choices)
     cot_prompt = COT_PROMPT.format(
         question=item.context + item.question,

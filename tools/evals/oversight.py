@@ -142,11 +142,22 @@ def _options(choices: Sequence[str]) -> str:
 
 
 def judge_item(
-    item: MCItem, condition: Condition, judge: ChatClient, critic: ChatClient, config: OversightConfig
+    item: MCItem,
+    condition: Condition,
+    judge: ChatClient,
+    critic: ChatClient,
+    config: OversightConfig,
+    *,
+    sides: tuple[int, int] | None = None,
 ) -> JudgeRecord:
-    """Run one condition on one item (critic calls first, then the judge) and score the judge's answer."""
-    choices, answer = shuffled(item, config.seed)
-    target = LETTERS[answer]
+    """Run one condition on one item (critic calls first, then the judge) and score the judge's answer.
+
+    With ``sides`` (the two debated options, in the order argued) the item's options are used as given and no
+    answer is needed: a held-out task whose host shuffled the options and chose the sides; ``target`` is then
+    ``"?"`` and ``correct`` False (the host scores).
+    """
+    choices, answer = (list(item.choices), -1) if sides is not None else shuffled(item, config.seed)
+    target = LETTERS[answer] if answer >= 0 else "?"
     instruction = INSTRUCTIONS.get(item.task, "Which option is correct?")
     helper_prompts: list[str] = []
     helper_replies: list[str] = []
@@ -167,9 +178,8 @@ def judge_item(
                 instruction=instruction,
             )
         else:
-            rng = random.Random(f"{config.seed}:debate:{item.id}")
-            wrong = rng.choice([i for i in range(len(choices)) if i != answer])
-            sides = [answer, wrong] if rng.random() < 0.5 else [wrong, answer]
+            if sides is None:
+                sides = debate_sides(item, config.seed)
             for side in sides:
                 helper_prompts.append(
                     DEBATER_PROMPT.format(
@@ -217,6 +227,15 @@ def judge_item(
         helper_prompts=tuple(helper_prompts),
         helper_replies=tuple(helper_replies),
     )
+
+
+def debate_sides(item: MCItem, seed: int) -> tuple[int, int]:
+    """The two options argued in a debate, as indices into the shuffled options, in the order they are argued: the
+    correct one and one seeded wrong one, in a seeded order."""
+    _, answer = shuffled(item, seed)
+    rng = random.Random(f"{seed}:debate:{item.id}")
+    wrong = rng.choice([i for i in range(len(item.choices)) if i != answer])
+    return (answer, wrong) if rng.random() < 0.5 else (wrong, answer)
 
 
 def run_oversight(

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tools.errors import UserInputError
 from tools.evals.data import ContrastPair, TaskName, contrast_pairs, data_hash, load_bigbench
 from tools.probes.comparison import ContrastActivations, LayerResult, extract_contrast
-from tools.research.metrics import bootstrap_metric
-from tools.results import write_results
+from tools.research.metrics import bootstrap_metric, item_metric
+from tools.results import MAX_RESULTS_BYTES, Verification, write_results
+from tools.runfiles import read_file
 
 log = logging.getLogger(__name__)
 
@@ -150,17 +151,26 @@ def honesty_inputs(config: HonestyProbeConfig, *, activations: Any = None) -> Ho
 
 
 def write_honesty_results(
-    config: HonestyProbeConfig, inputs: HonestyInputs, rows: list[LayerResult], *, started: float
+    config: HonestyProbeConfig,
+    inputs: HonestyInputs,
+    rows: list[LayerResult],
+    *,
+    started: float,
+    verification: Verification | None = None,
 ) -> dict[str, Any]:
-    """Add the zero-shot and majority baselines and write ``results.json`` into ``config.run_dir``."""
+    """Add the zero-shot and majority baselines and write ``results.json`` into ``config.run_dir``.
+
+    ``verification`` (host scoring and its red flags) goes into ``results.json``.
+    """
     labels, diff, train, test = inputs.labels, inputs.diff, inputs.train, inputs.test
-    zero_shot = bootstrap_metric([float((diff[i] > 0) == bool(labels[i])) for i in test], seed=config.seed)
-    majority = float(max(labels[test].mean(), 1 - labels[test].mean()))
-    metrics: dict[str, dict[str, Any]] = {"zero_shot_acc": zero_shot, "majority_class_acc": {"value": majority}}
+    zero_shot = item_metric([float((diff[i] > 0) == bool(labels[i])) for i in test], seed=config.seed)
+    majority_label = int(labels[test].mean() >= 0.5)
+    majority = item_metric([float(labels[i] == majority_label) for i in test], seed=config.seed)
+    metrics: dict[str, dict[str, Any]] = {"zero_shot_acc": zero_shot, "majority_class_acc": majority}
     table = []
     for r in rows:
-        metrics[f"probe_acc.layer_{r.layer}"] = {"value": r.probe_acc}
-        metrics[f"ccs_acc.layer_{r.layer}"] = {"value": r.ccs_acc}
+        metrics[f"probe_acc.layer_{r.layer}"] = item_metric(r.probe_correct, seed=config.seed)
+        metrics[f"ccs_acc.layer_{r.layer}"] = item_metric(r.ccs_correct, seed=config.seed)
         metrics[f"ccs_restarts.layer_{r.layer}"] = bootstrap_metric(r.ccs_restart_accs, seed=config.seed)
         table.append([r.layer, r.probe_acc, r.ccs_acc, r.ccs_mean, r.ccs_min, r.ccs_max])
     wall = time.perf_counter() - started
@@ -182,18 +192,24 @@ def write_honesty_results(
             "wall_time_s": round(wall, 3),
             "n_pairs": {"train": int(train.size), "test": int(test.size)},
         },
+        verification=verification,
     )
-    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(read_file(path, limit=MAX_RESULTS_BYTES))
     return loaded
 
 
-def export_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) -> Path:
-    """Host step of the held-out form: extract on the host and export the pairs into ``config.run_dir``."""
+def export_honesty_task(
+    config: HonestyProbeConfig, kernel_dir: Path | str | None = None, *, activations: Any = None
+) -> Path:
+    """Host step of the held-out form: extract on the host and export the pairs into ``kernel_dir``.
+
+    ``kernel_dir`` defaults to ``config.run_dir`` (in-process runs).
+    """
     from tools.probes.heldout import export_pair_task
 
     inputs = honesty_inputs(config, activations=activations)
     return export_pair_task(
-        config.run_dir,
+        config.run_dir if kernel_dir is None else kernel_dir,
         inputs,
         restarts=config.ccs_restarts,
         epochs=config.ccs_epochs,
@@ -203,11 +219,22 @@ def export_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) 
     )
 
 
-def score_honesty_task(config: HonestyProbeConfig, *, activations: Any = None) -> dict[str, Any]:
-    """Host step: score the kernel's submissions in ``config.run_dir`` and write ``results.json`` there."""
+def score_honesty_task(
+    config: HonestyProbeConfig, kernel_dir: Path | str | None = None, *, activations: Any = None
+) -> dict[str, Any]:
+    """Host step: fit the probe here, score it and the kernel's CCS submissions in ``kernel_dir`` (default
+    ``config.run_dir``) and write ``results.json`` into ``config.run_dir``."""
     from tools.probes.heldout import score_pair_task
 
     started = time.perf_counter()
     inputs = honesty_inputs(config, activations=activations)
-    rows = score_pair_task(config.run_dir, inputs.labels[inputs.test], list(config.layers), config.ccs_restarts)
-    return write_honesty_results(config, inputs, rows, started=started)
+    scored = score_pair_task(
+        config.run_dir if kernel_dir is None else kernel_dir,
+        inputs,
+        list(config.layers),
+        config.ccs_restarts,
+        seed=config.seed,
+    )
+    return write_honesty_results(
+        config, inputs, scored.layers, started=started, verification=Verification.host(scored.red_flags)
+    )
