@@ -7,7 +7,9 @@ Quality: ``retrieval_dev_pairs.jsonl`` queries (Alignment Newsletter summaries) 
 ``tai_safety_bibliography.csv``. The pairs are split in half with a fixed seed; fusion parameters are fitted on
 one half only and reported on the other (and the swap, so every pair is scored once by parameters that never saw
 it). The plain baseline (one title+abstract vector per paper, MiniLM at 256 tokens, rank-bm25 BM25Okapi with
-k1=1.5 b=0.75 on whitespace tokens, RRF k=60) is rerun in the same process. Writes the ``papers`` section of
+k1=1.5 b=0.75 on whitespace tokens, RRF k=60) is rerun in the same process, and so is the previous ranking
+(tokenizer 2, no title-first ordering: ``retrieval_titles.baseline_snapshot``) beside the current one, on the
+same pairs, plus exact-title queries and the chat relevance threshold. Writes the ``papers`` section of
 docs/benchmarks.md and bench/.cache/papers-results.json (ara.results/1).
 """
 
@@ -19,9 +21,6 @@ import itertools
 import json
 import os
 import random
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,10 +29,10 @@ from typing import Any
 import numpy as np
 
 from bench._results import write_section
+from bench.retrieval_perf import cold_cli, corpus_twice, ingest_throughput, latency, synthetic_library
+from bench.retrieval_titles import baseline_snapshot, chat_threshold, dev_titles, title_rates
 from tools.papers import LibraryConfig, PaperLibrary, RetrievalParams
-from tools.papers.catalog import vector_hash
-from tools.papers.chunking import embed_text
-from tools.papers.retrieval import Signals, compute_signals, paper_order, rank, segment_query
+from tools.papers.retrieval import Signals, Snapshot, compute_signals, paper_order, rank, segment_query
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
@@ -121,16 +120,19 @@ def query_vectors(lib: PaperLibrary, query: str, params: RetrievalParams) -> np.
     return lib.embed_cached([query, *segment_query(query, params)])
 
 
-_SIGNALS: dict[tuple[str, int, int], Signals] = {}
+_SIGNALS: dict[tuple[int, str, int, int], Signals] = {}
 
 
-def evaluate(lib: PaperLibrary, pairs: list[dict[str, str]], params: RetrievalParams) -> dict[str, float]:
-    """Metrics of ``params`` on ``pairs`` (per-query similarities cached across settings: same maths as search)."""
-    snapshot = lib.snapshot
+def evaluate(
+    lib: PaperLibrary, pairs: list[dict[str, str]], params: RetrievalParams, snapshot: Snapshot | None = None
+) -> dict[str, float]:
+    """Metrics of ``params`` on ``pairs`` over ``snapshot`` (default: the library's); per-query similarities are
+    cached across settings: same maths as search."""
+    snapshot = snapshot or lib.snapshot
     assert snapshot is not None
     ranked = []
     for pair in pairs:
-        cache_key = (pair["query"], params.segment_words, params.segment_min_words)
+        cache_key = (snapshot.tokenizer, pair["query"], params.segment_words, params.segment_min_words)
         if cache_key not in _SIGNALS:
             both = params.model_copy(update={"fusion": "linear"})
             vectors = query_vectors(lib, pair["query"], params)
@@ -150,191 +152,20 @@ GRID: dict[str, list[Any]] = {
 }
 
 
-def fit(lib: PaperLibrary, pairs: list[dict[str, str]]) -> tuple[RetrievalParams, dict[str, float]]:
+def fit(
+    lib: PaperLibrary, pairs: list[dict[str, str]], snapshot: Snapshot | None = None, *, title_first: bool = True
+) -> tuple[RetrievalParams, dict[str, float]]:
     """Grid search on ``pairs`` maximising MRR + recall@10."""
     best: tuple[float, RetrievalParams, dict[str, float]] | None = None
     keys = list(GRID)
     for values in itertools.product(*(GRID[k] for k in keys)):
-        params = RetrievalParams(**dict(zip(keys, values, strict=True)), rrf_k=30.0)
-        score = evaluate(lib, pairs, params)
+        params = RetrievalParams(**dict(zip(keys, values, strict=True)), rrf_k=30.0, title_first=title_first)
+        score = evaluate(lib, pairs, params, snapshot)
         objective = score["mrr"] + score["recall@10"]
         if best is None or objective > best[0] + 1e-9:
             best = (objective, params, score)
     assert best is not None
     return best[1], best[2]
-
-
-# --- latency -------------------------------------------------------------------------------------------------
-
-
-def synthetic_library(lib: PaperLibrary, store: Path, n_chunks: int) -> PaperLibrary:
-    """A library of ``n_chunks`` chunks made by repeating the real papers with jittered vectors and new ids."""
-    if store.exists():
-        shutil.rmtree(store)
-    syn = PaperLibrary.open(store, LibraryConfig(use_chroma=False), embedder=lib.embedder)
-    model_id = lib.embedder.model_id
-    real = [(paper, lib.catalog.chunks_of(paper.paper_id)) for paper in lib.catalog.papers()]
-    base = {
-        (p.paper_id, c.chunk_id): vector_hash(model_id, embed_text(p.title, c)) for p, chunks in real for c in chunks
-    }
-    base_vectors = lib.catalog.cached_vectors(list(base.values()))
-    rng = np.random.default_rng(SEED)
-    made = copy = 0
-    while made < n_chunks:
-        vectors = []
-        for paper, chunks in real:
-            pid = f"{paper.paper_id}~{copy}"
-            clone = paper.model_copy(update={"paper_id": pid, "content_hash": f"{paper.content_hash}~{copy}"})
-            new_chunks = [c.model_copy(update={"paper_id": pid}) for c in chunks]
-            hashes = []
-            for c in chunks:
-                vec = base_vectors[base[(paper.paper_id, c.chunk_id)]]
-                noisy = vec + rng.normal(0, 0.02, vec.shape).astype(np.float32)
-                hashes.append(f"syn:{pid}#{c.chunk_id}")
-                vectors.append((hashes[-1], noisy / np.linalg.norm(noisy)))
-            syn.catalog.put_paper(clone, new_chunks, hashes, len(paper.abstract))
-            made += len(new_chunks)
-            if made >= n_chunks:
-                break
-        syn.catalog.put_vectors(vectors)
-        copy += 1
-    syn.catalog.set_meta("generation", "1")
-    syn.catalog.commit()
-    syn._snapshot = syn._rebuild_snapshot(1)  # the bench builds a store without re-embedding
-    return syn
-
-
-def latency(lib: PaperLibrary, queries: list[str]) -> dict[str, float]:
-    """p50/p95 of ``search`` over ``queries`` after one warm-up call: end to end (the query is embedded: each is
-    new to the cache) and ranking only (query vectors precomputed)."""
-    lib.search(queries[0], k=10)
-    stamp = time.time_ns()
-    full, ranking = [], []
-    for query in queries:
-        fresh = f"{query} {stamp}"
-        started = time.perf_counter()
-        lib.search(fresh, k=10)
-        full.append((time.perf_counter() - started) * 1000)
-        vectors = lib.embed_query(fresh)
-        started = time.perf_counter()
-        lib.search(fresh, k=10, query_vectors=vectors)
-        ranking.append((time.perf_counter() - started) * 1000)
-    full.sort()
-    ranking.sort()
-    return {
-        "p50_ms": full[len(full) // 2],
-        "p95_ms": full[int(len(full) * 0.95) - 1],
-        "rank_p50_ms": ranking[len(ranking) // 2],
-        "rank_p95_ms": ranking[int(len(ranking) * 0.95) - 1],
-    }
-
-
-# --- throughput, CLI, corpus ---------------------------------------------------------------------------------
-
-
-def ingest_throughput(lib: PaperLibrary, corpus: Path, n_rows: int) -> dict[str, float]:
-    """Chunks/s of a full ingest (CSV parse, chunk, embed, SQLite, Chroma, snapshot) vs the raw embedder alone."""
-    tmp = CACHE / "throughput"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    src = corpus / "tai_safety_bibliography.csv"
-    with src.open(encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        rows = [header, *[r for r in reader if r[10].strip()][:n_rows]]
-    subset = tmp / "subset.csv"
-    with subset.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle).writerows(rows)
-    fresh = PaperLibrary.open(tmp / "store", LibraryConfig(use_chroma=True), embedder=lib.embedder)
-    from tools.papers.chunking import chunk_doc
-    from tools.papers.parsers import parse_csv
-
-    texts = [embed_text(d.title, c) for d in parse_csv(subset) for c in chunk_doc(d, "x")]
-    started = time.perf_counter()
-    lib.embedder.embed(texts)
-    raw_before = time.perf_counter() - started
-    started = time.perf_counter()
-    report = fresh.add_paths([subset])
-    pipe_s = time.perf_counter() - started
-    started = time.perf_counter()
-    lib.embedder.embed(texts)
-    raw_s = (raw_before + time.perf_counter() - started) / 2  # raw timed before and after: the CPU is shared
-    fresh.close()
-    return {
-        "chunks": report.chunks_added,
-        "raw_chunks_per_s": len(texts) / raw_s,
-        "ingest_chunks_per_s": report.chunks_added / pipe_s,
-        "ratio": (report.chunks_added / pipe_s) / (len(texts) / raw_s),
-    }
-
-
-def cold_cli(store: Path, runs: int = 5) -> dict[str, Any]:
-    """Wall time of a cold ``ara papers search --json`` process, and whether heavy modules were imported."""
-    workspace = CACHE / "cli-workspace"
-    (workspace / ".ara").mkdir(parents=True, exist_ok=True)
-    link = workspace / ".ara" / "papers"
-    if not link.exists():
-        link.symlink_to(store.resolve())
-    env = {**os.environ, "ARA_WORKSPACE": str(workspace)}
-    cmd = [sys.executable, "-c", "import sys; from assistant.cli import main; main(sys.argv[1:])"]
-
-    def once(query: str) -> float:
-        started = time.perf_counter()
-        subprocess.run([*cmd, "papers", "search", query, "--json"], env=env, check=True, capture_output=True)
-        return time.perf_counter() - started
-
-    stamp = time.time_ns()
-    times = [once(f"debate as a way to align AI {stamp} {i}") for i in range(runs)]  # new query: model loads
-    repeated = [once(f"debate as a way to align AI {stamp} 0") for _ in range(runs)]  # cached query vector
-    probe = (
-        "import sys, io, contextlib; from assistant.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()): main(['papers', 'search', 'debate', '--json'])\n"
-        "print(sorted(m for m in ('chromadb', 'torch', 'transformers', 'langgraph') if m in sys.modules))"
-    )
-    heavy = subprocess.run([sys.executable, "-c", probe], env=env, check=True, capture_output=True, text=True)
-    return {
-        "median_s": statistics.median(times),
-        "max_s": max(times),
-        "repeated_median_s": statistics.median(repeated),
-        "heavy_modules": heavy.stdout.strip(),
-        "load_average": os.getloadavg()[0],
-    }
-
-
-def corpus_twice(corpus: Path, seed_cache: Path) -> list[dict[str, Any]]:
-    """Ingest all of the corpus twice into a fresh library; only the embedding cache is carried over (from the
-    bench library and from the previous run of this step), so reruns do not re-embed."""
-    store = CACHE / "papers-corpus"
-    previous = CACHE / "papers-corpus-vectors.sqlite"
-    if (store / "library.sqlite").exists():
-        shutil.copy(store / "library.sqlite", previous)
-    shutil.rmtree(store, ignore_errors=True)
-    lib = PaperLibrary.open(store)
-    for seed in (seed_cache, previous):
-        if seed.exists():
-            lib.catalog.db.execute("ATTACH ? AS seed", (str(seed),))
-            lib.catalog.db.execute("INSERT OR IGNORE INTO vectors SELECT * FROM seed.vectors")
-            lib.catalog.db.commit()
-            lib.catalog.db.execute("DETACH seed")
-    seeded = lib.catalog.counts()["vectors"]
-    runs = []
-    for _ in range(2):
-        r = lib.add_paths([corpus])
-        runs.append(
-            {
-                "added": len(r.added),
-                "updated": len(r.updated),
-                "unchanged": r.unchanged,
-                "duplicates": r.duplicates,
-                "embedded": r.embedded_texts,
-                "errors": len(r.errors),
-                "error_files": [Path(e.path).name for e in r.errors],
-                "seconds": r.seconds,
-            }
-        )
-    runs.append({**lib.stats().model_dump(include={"papers", "chunks", "chroma_chunks"}), "seeded_vectors": seeded})
-    lib.close()
-    return runs
 
 
 def main() -> None:
@@ -365,6 +196,19 @@ def main() -> None:
     cv = {m: (held_a[m] * len(half_a) + held_b[m] * len(half_b)) / len(pairs) for m in held_a}
     dense_b = evaluate(lib, half_b, params_a.model_copy(update={"fusion": "dense"}))
     bm25_b = evaluate(lib, half_b, params_a.model_copy(update={"fusion": "bm25"}))
+
+    previous = baseline_snapshot(lib)
+    previous_default = RetrievalParams(title_first=False)
+    prev_all = evaluate(lib, pairs, previous_default, previous)
+    prev_a, _ = fit(lib, half_a, previous, title_first=False)
+    prev_held_b = evaluate(lib, half_b, prev_a, previous)
+    prev_b, _ = fit(lib, half_b, previous, title_first=False)
+    prev_held_a = evaluate(lib, half_a, prev_b, previous)
+    prev_cv = {m: (prev_held_a[m] * len(half_a) + prev_held_b[m] * len(half_b)) / len(pairs) for m in prev_held_a}
+    titles = dev_titles(corpus, pairs)
+    titles_prev = title_rates(lib, previous, titles, previous_default)
+    titles_ours = title_rates(lib, lib.snapshot, titles, default) if lib.snapshot else {}
+    chat = chat_threshold(lib, corpus, pairs)
     print(
         json.dumps(
             {
@@ -374,6 +218,9 @@ def main() -> None:
                 "cv": cv,
                 "params_a": params_a.model_dump(),
                 "params_b": params_b.model_dump(),
+                "previous": {"all": prev_all, "held_b": prev_held_b, "cv": prev_cv},
+                "titles": {"previous": titles_prev, "ours": titles_ours},
+                "chat": chat,
             },
             indent=1,
         ),
@@ -414,6 +261,13 @@ def main() -> None:
             "latency.10k.p50_ms": {"value": lat["10k"]["p50_ms"]},
             "ingest.throughput_ratio": {"value": throughput["ratio"]},
             "cli.cold_search_s": {"value": cli["median_s"]},
+            "previous.all.recall@10": {"value": prev_all["recall@10"]},
+            "previous.all.mrr": {"value": prev_all["mrr"]},
+            "ours.all.recall@10": {"value": ours_default_all["recall@10"]},
+            "ours.all.mrr": {"value": ours_default_all["mrr"]},
+            "titles.previous.top1": {"value": titles_prev["exact title"]["top1"]},
+            "titles.ours.top1": {"value": titles_ours["exact title"]["top1"]},
+            "chat.threshold": {"value": chat["shipped"]["threshold"]},
         },
         "provenance": {"packages": {"numpy": np.__version__}, "seeds": [SEED], "wall_time_s": wall},
     }
@@ -421,6 +275,13 @@ def main() -> None:
 
     def row(name: str, m: dict[str, float]) -> str:
         return f"| {name} | {m['recall@10']:.3f} | {m['mrr']:.3f} |"
+
+    def pair(m: dict[str, float]) -> str:
+        return f"{m['recall@10']:.3f} / {m['mrr']:.3f}"
+
+    def misses(rates: dict[str, dict[str, Any]]) -> str:
+        found = [f"{q!r} (rank {r or '>100'})" for v in rates.values() for q, r in v["misses"]]
+        return "; ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "") if found else "none"
 
     lines = [
         "## Paper retrieval (`tools.papers`)",
@@ -455,6 +316,63 @@ def main() -> None:
         f"Fitted on A: `{params_a.model_dump_json()}`; fit score on A: recall@10 {fit_a['recall@10']:.3f}, "
         f"MRR {fit_a['mrr']:.3f} (in-sample, optimistic). Fitted on B: `{params_b.model_dump_json()}`. "
         f"Shipped `RetrievalParams()` defaults equal the half-A fit: {default == params_a}.",
+        "",
+        "### The previous ranking and this one, in this process",
+        "",
+        "Previous = BM25 with the earlier tokenizer (a hyphenated word is one token) and no title-first ordering; "
+        "this = hyphenated words also indexed as their parts and joined (queries add adjacent words joined), and "
+        "papers whose title the query is (exactly, then nearly) first. Same library, same pairs, same grid; each "
+        "variant fitted on its own.",
+        "",
+        "| ranking | all pairs, shipped defaults: recall@10 / MRR | held-out half B | 2-fold cross-fit |",
+        "|---|---|---|---|",
+        f"| previous | {pair(prev_all)} | {pair(prev_held_b)} | {pair(prev_cv)} |",
+        f"| **this** | {pair(ours_default_all)} | {pair(held_b)} | {pair(cv)} |",
+        "",
+        f"Title queries: the target title of each of the {len(titles)} dev pairs as the query; share with the "
+        "paper ranked first.",
+        "",
+        "| query | previous | this |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {titles_prev[name]['top1']:.3f} | **{titles_ours[name]['top1']:.3f}** |"
+            for name in titles_ours
+        ],
+        "",
+        f"Misses of this ranking: {misses(titles_ours)}. Misses of the previous one: {misses(titles_prev)}.",
+        "",
+        "### Chat relevance thresholds (`assistant.chat.grounding`)",
+        "",
+        "`ara chat` quotes a library passage when its cosine similarity to the prompt reaches `RELEVANCE`, or when "
+        "it holds every content word of the prompt and its similarity reaches `SUPPORTED_RELEVANCE` (acronyms such "
+        f"as 'CCS' embed poorly), or when the prompt is the paper's title. On-topic: {chat['n_on']} prompts about a "
+        "paper of the library (the first sentence of each pair's summary, and \"What does the paper '<title>' "
+        "find?\"), grounded when that paper's passage is among the 6 passages searched and kept. Off-topic: "
+        f"{chat['n_off']} prompts about nothing in the library (`bench/data/chat_offtopic_prompts.txt`), wrongly "
+        "grounded when any passage is kept. Thresholds maximising on-topic minus off-topic rate, chosen on these "
+        "prompts (in-sample).",
+        "",
+        "| RELEVANCE (SUPPORTED_RELEVANCE equal) | on-topic grounded | off-topic grounded |",
+        "|---|---|---|",
+        *[
+            f"| {r['threshold']:.3f} | {r['on_topic']:.3f} | {r['off_topic']:.3f} |"
+            for r in chat["table"]
+            if 0.3 <= r["threshold"] <= 0.5
+        ],
+        "",
+        f"| SUPPORTED_RELEVANCE at RELEVANCE {chat['shipped']['threshold']:.3f} | on-topic grounded | "
+        "off-topic grounded |",
+        "|---|---|---|",
+        *[
+            f"| {r['supported']:.3f}{' (shipped)' if r['supported'] == chat['shipped']['supported'] else ''} | "
+            f"{r['on_topic']:.3f} | {r['off_topic']:.3f} |"
+            for r in chat["supported"]
+        ],
+        "",
+        f"Best RELEVANCE alone: {chat['best']['threshold']:.3f}; shipped: RELEVANCE "
+        f"{chat['shipped']['threshold']:.3f}, SUPPORTED_RELEVANCE {chat['shipped']['supported']:.3f} (on-topic "
+        f"{chat['shipped']['on_topic']:.3f}, off-topic {chat['shipped']['off_topic']:.3f}). On-topic prompts whose "
+        "paper is not among the top 6 at all cannot be grounded at any threshold.",
         "",
         "| latency of `search` (k=10, numpy snapshot) | chunks | p50 ms | p95 ms | ranking only p50 | p95 |",
         "|---|---|---|---|---|---|",

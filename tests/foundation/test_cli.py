@@ -19,7 +19,15 @@ ARA = [sys.executable, "-m", "assistant.cli"]
 
 def run_ara(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
-    return subprocess.run([*ARA, *args], capture_output=True, text=True, timeout=timeout, env=full_env, check=False)
+    return subprocess.run(
+        [*ARA, *args],
+        stdin=subprocess.DEVNULL,  # ara chat reads piped stdin: never inherit the test runner's
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+    )
 
 
 def test_unreachable_endpoint_fails_fast_with_endpoint_and_setting(tmp_path: Path) -> None:
@@ -76,7 +84,7 @@ def test_doctor_reports_missing_local_model_and_exits_2(tmp_path: Path) -> None:
     missing = tmp_path / "nope.gguf"
     done = run_ara(
         ["doctor", "--json", "--no-endpoint"],
-        {"ARA_WORKSPACE": str(tmp_path), "ARA_LOCAL_LLM_MODEL_PATH": str(missing)},
+        {"ARA_WORKSPACE": str(tmp_path), "ARA_LOCAL_LLM_PROFILE": str(missing)},
     )
     assert done.returncode == 2, done.stderr
     checks = {c["name"]: c for c in json.loads(done.stdout)}

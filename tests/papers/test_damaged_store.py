@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from tests.stores._corrupt import fingerprint, smash_header, smash_pages
+from tools.papers.ids import paper_id_for
 
 TOPICS = ["debate", "reward models", "interpretability", "weak to strong", "honesty probes"]
 BIB = "".join(
@@ -77,7 +78,8 @@ def test_a_damaged_chroma_store(workspace: Path, tmp_path: Path, damage: Callabl
     files = fingerprint(workspace / ".ara")
     more = tmp_path / "more.bib"
     more.write_text("@article{n, title={A new paper on debate}, year={2024}, abstract={Debate again.}}\n")
-    for args in (("stats",), ("add", str(more))):
+    first = paper_id_for(arxiv_id=None, doi=None, title=f"Paper 0 on {TOPICS[0]}")
+    for args in (("stats",), ("add", str(more)), ("remove", first), ("tag", first, "oversight")):
         code, output = ara(workspace, *args)
         assert code == 2, output
         assert "error: Chroma store damaged" in output

@@ -102,7 +102,7 @@ def test_csv_needs_a_title_column(tmp_path: Path) -> None:
     docs = parse_file(ok)
     assert [(d.title, d.arxiv_id, d.year, d.doi) for d in docs] == [
         ("Debate", "1805.00899", 2018, None),
-        ("A DOI paper", "2001.08361", 2020, None),
+        ("A DOI paper", "2001.08361", 2020, "10.48550/arxiv.2001.08361"),
     ]
     assert docs[0].authors == ["Irving, Geoffrey", "Christiano, Paul"]
     assert docs[0].tags == ["AI", "debate"]

@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     section TEXT NOT NULL, page INTEGER, vec_hash TEXT NOT NULL, PRIMARY KEY (paper_id, chunk_id));
 CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tag_edits (
+    paper_id TEXT NOT NULL, tag_key TEXT NOT NULL, tag TEXT NOT NULL, op TEXT NOT NULL CHECK (op IN ('add', 'remove')),
+    PRIMARY KEY (paper_id, tag_key));
 CREATE INDEX IF NOT EXISTS papers_seq ON papers (seq);
 """
 
@@ -112,6 +115,25 @@ class Catalog:
                 for c, h in zip(chunks, vec_hashes, strict=True)
             ],
         )
+
+    def put_record(self, paper: Paper) -> None:
+        """Replace a stored paper's record (metadata only: chunks, hash and position unchanged; caller commits)."""
+        self.db.execute("UPDATE papers SET record = ? WHERE paper_id = ?", (paper.model_dump_json(), paper.paper_id))
+
+    def delete_paper(self, paper_id: str) -> None:
+        """Remove a paper, its chunks, its dedupe keys and its tag edits (in the transaction the caller commits).
+        Cached vectors stay: adding the paper again embeds nothing."""
+        for table in ("papers", "chunks", "keys", "tag_edits"):
+            self.db.execute(f"DELETE FROM {table} WHERE paper_id = ?", (paper_id,))
+
+    def tag_edits(self, paper_id: str) -> list[tuple[str, str]]:
+        """(tag, ``add``/``remove``) a person made on a paper, in the order made."""
+        rows = self.db.execute("SELECT tag, op FROM tag_edits WHERE paper_id = ? ORDER BY rowid", (paper_id,))
+        return [(str(tag), str(op)) for tag, op in rows]
+
+    def put_tag_edit(self, paper_id: str, tag: str, op: str) -> None:
+        """Record that a person added (``add``) or removed (``remove``) a tag (caller commits)."""
+        self.db.execute("INSERT OR REPLACE INTO tag_edits VALUES (?, ?, ?, ?)", (paper_id, tag.lower(), tag, op))
 
     def put_keys(self, keys: Iterable[tuple[str, str]]) -> None:
         """Record dedupe keys (``src:``, ``arxiv:``, ``doi:``, ``title:``) -> paper id; existing keys are kept."""

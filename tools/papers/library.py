@@ -1,20 +1,17 @@
-"""``PaperLibrary``: ingest files into the catalogue and Chroma, search them, resolve citations, gather evidence.
+"""``PaperLibrary``: one library directory: its catalogue, Chroma store and search snapshot, searched and cited.
 
-Covers the ingest pipeline (parse -> dedupe by arXiv id / DOI / normalised title -> chunk -> embed with the
-content-hash cache -> store, per-file errors and per-entry skips, each reported, without losing the rest of the
-batch or anything stored; papers whose arXiv id the local arXiv index knows under another title are stored
-flagged and not merged with the real paper), the
-search snapshot rebuild, hybrid search with filters, citation resolution and evidence gathering. Does not cover
-parsing details (``parsers``), ranking maths (``retrieval``) or the LLM call (``assistant``).
+Covers opening the library and its lazily loaded parts (embedder, Chroma, snapshot), the search snapshot rebuild,
+hybrid search with filters (exact and near-exact titles first), citation resolution, evidence gathering, counts
+and ``reindex``. Ingest lives in ``ingest.IngestMixin`` and curation (list, remove, tags) in ``manage``; both are
+methods here. Does not cover parsing details (``parsers``), ranking maths (``retrieval``) or the LLM call
+(``assistant``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,23 +20,22 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.papers.catalog import Catalog, vector_hash
-from tools.papers.chunking import chunk_doc, embed_text
+from tools.papers.chunking import embed_text
 from tools.papers.evidence import render_evidence
-from tools.papers.ids import ArxivTitleIndex, check_arxiv_id, normalise_title, paper_id_for
+from tools.papers.filters import Filters, matches, no_match_error
+from tools.papers.ids import ArxivTitleIndex
+from tools.papers.ingest import IngestMixin, Progress
+from tools.papers.manage import RemoveReport, TagReport, edit_tags, list_papers, remove_papers
 from tools.papers.models import (
     Chunk,
     Evidence,
-    FileError,
-    FlaggedPaper,
     Hit,
-    IngestReport,
     Paper,
-    PaperFileError,
     ResolvedCitation,
-    SkippedEntry,
+    TitleMatch,
     UnknownCitationError,
 )
-from tools.papers.parsers import MAX_FILE_BYTES, ParsedDoc, parse_file_entries, walk
+from tools.papers.parsers import MAX_FILE_BYTES
 from tools.papers.retrieval import (
     BOOST_SECTIONS,
     RetrievalParams,
@@ -50,6 +46,7 @@ from tools.papers.retrieval import (
     top_hits,
 )
 from tools.papers.sparse import BM25Index, tokenize
+from tools.papers.titles import main_title_key, title_key
 
 if TYPE_CHECKING:
     from tools.embeddings import MiniLMEmbedder
@@ -57,8 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]
-"""``progress(done, total, what)``: called as files are parsed and as chunks are embedded."""
+__all__ = ["Filters", "LibraryConfig", "LibraryReindex", "LibraryStats", "PaperLibrary", "Progress"]
 
 
 class LibraryConfig(BaseModel):
@@ -83,23 +79,6 @@ class LibraryConfig(BaseModel):
     arxiv_index: Path | None = None
     """An arXiv id -> title index (``corpus/arxiv_id_title_index.json``): imported papers whose arXiv id it
     knows under another title are stored flagged, and their id is not trusted for dedupe."""
-
-
-class Filters(BaseModel):
-    """Metadata filters for ``search`` (all given conditions must hold)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    year_min: int | None = None
-    """Earliest year (inclusive); papers without a year are excluded when set."""
-    year_max: int | None = None
-    """Latest year (inclusive)."""
-    author: str | None = None
-    """Case-insensitive substring of any author name."""
-    tag: str | None = None
-    """Case-insensitive exact tag."""
-    source_kind: str | None = None
-    """Only papers read by this parser (``pdf``, ``csv``...)."""
 
 
 class LibraryStats(BaseModel):
@@ -142,39 +121,10 @@ class LibraryReindex(BaseModel):
     """The old derived folders, kept under new names."""
 
 
-def _content_hash(doc: ParsedDoc, flags: Sequence[str] = ()) -> str:
-    payload = {
-        "flags": list(flags),
-        "title": doc.title,
-        "authors": doc.authors,
-        "year": doc.year,
-        "arxiv": doc.arxiv_id,
-        "doi": doc.doi,
-        "abstract": doc.abstract,
-        "tags": doc.tags,
-        "url": doc.url,
-        "sections": [[s.title, s.page, s.text] for s in doc.sections],
-    }
-    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+_TIERS: dict[int, TitleMatch | None] = {0: None, 1: "near", 2: "exact"}
 
 
-def _text_len(doc: ParsedDoc) -> int:
-    return len(doc.abstract) + sum(len(s.text) for s in doc.sections)
-
-
-def _dedupe_keys(doc: ParsedDoc, *, trust_arxiv: bool = True) -> list[str]:
-    keys = []
-    if doc.arxiv_id and trust_arxiv:
-        keys.append(f"arxiv:{doc.arxiv_id}")
-    if doc.doi:
-        keys.append(f"doi:{doc.doi}")
-    title = normalise_title(doc.title)
-    if len(title) >= 12:
-        keys.append(f"title:{title}")
-    return keys
-
-
-class PaperLibrary:
+class PaperLibrary(IngestMixin):
     """A paper library stored under one directory (``<workspace>/.ara/papers`` by default).
 
     Example:
@@ -249,197 +199,41 @@ class PaperLibrary:
             self._snapshot = loaded
         return self._snapshot
 
-    # --- ingest ---------------------------------------------------------------------------------------------
+    # --- ingest: ``ingest.IngestMixin`` --------------------------------------------------------------------
 
-    def add_paths(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:
-        """Ingest files and directories (walked recursively for supported suffixes).
+    def rebuild_snapshot(self) -> None:
+        """Rebuild the search snapshot from the catalogue at the current generation."""
+        self._snapshot = self._rebuild_snapshot(int(self.catalog.get_meta("generation") or 0))
 
-        Each file that fails to parse is reported in ``IngestReport.errors`` and skipped; the rest of the batch
-        is stored. Papers already stored with the same content are left alone, so re-ingesting adds nothing.
-        """
-        started = time.perf_counter()
-        files = list(walk([Path(p) for p in paths]))
-        docs: list[ParsedDoc] = []
-        errors: list[FileError] = []
-        skipped: list[SkippedEntry] = []
-        for done, path in enumerate(files, start=1):
-            try:
-                parsed = parse_file_entries(path, self.config.max_file_bytes)
-                docs.extend(parsed.docs)
-                skipped.extend(parsed.skipped)
-                for entry in parsed.skipped:
-                    log.warning("skipped %s:%d (%s): %s", entry.path, entry.line, entry.entry, entry.reason)
-            except PaperFileError as err:
-                log.warning("skipped %s: %s", path, err)
-                errors.append(FileError(path=str(path), error=str(err)))
-            if progress:
-                progress(done, len(files), "files")
-        report = self.add_docs(docs, progress=progress)
-        return report.model_copy(
-            update={
-                "errors": tuple(errors) + report.errors,
-                "skipped": tuple(skipped) + report.skipped,
-                "seconds": time.perf_counter() - started,
-            }
-        )
+    # --- curation (``manage``) --------------------------------------------------------------------------------
 
-    def add_docs(self, docs: Sequence[ParsedDoc], progress: Progress | None = None) -> IngestReport:
-        """Dedupe, chunk, embed and store parsed documents; rebuild the search snapshot when anything changed."""
-        started = time.perf_counter()
-        planned: dict[str, tuple[Paper, list[Chunk], list[str], int]] = {}
-        planned_keys: dict[str, str] = {}
-        added: list[str] = []
-        updated: list[str] = []
-        unchanged = duplicates = 0
-        seen_sources: dict[str, int] = {}
-        flagged: list[FlaggedPaper] = []
-        for doc in docs:
-            seen_sources[doc.source] = seen_sources.get(doc.source, 0) + 1
-            if seen_sources[doc.source] > 1:
-                doc.source = f"{doc.source}~{seen_sources[doc.source]}"
-            flags = self._flags(doc)
-            keys = [f"src:{doc.source}", *_dedupe_keys(doc, trust_arxiv=not flags)]
-            existing_id = next((planned_keys[k] for k in keys if k in planned_keys), None)
-            existing_id = existing_id or self.catalog.find_paper(keys)
-            content_hash = _content_hash(doc, flags)
-            if existing_id is not None:
-                stored = planned.get(existing_id)
-                if stored is not None:
-                    old_paper, old_len = stored[0], stored[3]
-                else:
-                    row = self.catalog.paper_row(existing_id)
-                    assert row is not None, f"dedupe key points at missing paper {existing_id}"
-                    old_paper, _, old_len = row
-                planned_keys.update({k: existing_id for k in keys if k not in planned_keys})
-                if old_paper.content_hash == content_hash:
-                    unchanged += 1
-                    flagged.extend(FlaggedPaper(paper_id=existing_id, flag=f) for f in flags)
-                    continue
-                same_source = old_paper.source == doc.source
-                if not same_source and _text_len(doc) <= old_len * 1.2:
-                    duplicates += 1
-                    continue
-                paper_id = existing_id
-                duplicates += not same_source
-                if paper_id not in added and paper_id not in updated:
-                    updated.append(paper_id)
-            else:
-                paper_id = paper_id_for(arxiv_id=None if flags else doc.arxiv_id, doi=doc.doi, title=doc.title)
-                if paper_id in planned or self.catalog.get_paper(paper_id) is not None:
-                    paper_id = f"{paper_id}-{content_hash[7:13]}"
-                added.append(paper_id)
-            planned_keys.update({k: paper_id for k in keys if k not in planned_keys})
-            paper = Paper(
-                paper_id=paper_id,
-                title=doc.title,
-                authors=tuple(doc.authors),
-                year=doc.year,
-                arxiv_id=doc.arxiv_id,
-                doi=doc.doi,
-                url=doc.url,
-                abstract=doc.abstract,
-                tags=tuple(doc.tags),
-                source=doc.source,
-                source_kind=doc.source_kind,
-                content_hash=content_hash,
-                flags=tuple(flags),
-            )
-            flagged.extend(FlaggedPaper(paper_id=paper_id, flag=f) for f in flags)
-            chunks = chunk_doc(doc, paper_id, self.config.chunk_words, self.config.chunk_overlap)
-            planned[paper_id] = (paper, chunks, keys, _text_len(doc))
-        embedded = self._store(planned, planned_keys, progress)
-        return IngestReport(
-            added=tuple(added),
-            updated=tuple(p for p in updated if p not in added),
-            unchanged=unchanged,
-            duplicates=duplicates,
-            chunks_added=sum(len(c) for _, c, _, _ in planned.values()),
-            embedded_texts=embedded,
-            seconds=time.perf_counter() - started,
-            flagged=tuple(flagged),
-        )
+    def list_papers(self, filters: Filters | None = None) -> list[Paper]:
+        """Papers in the order added (``NoMatchError`` when ``filters`` select none)."""
+        return list_papers(self, filters)
 
-    def _flags(self, doc: ParsedDoc) -> list[str]:
-        """Why ``doc``'s metadata cannot be trusted: an arXiv id the local index knows under another title."""
-        if not doc.arxiv_id or self.config.arxiv_index is None:
-            return []
-        if self._arxiv_index is None:
-            self._arxiv_index = ArxivTitleIndex.load(self.config.arxiv_index)
-        check = check_arxiv_id(doc.arxiv_id, title=doc.title, index=self._arxiv_index)
-        if check.status != "title-mismatch":
-            return []
-        where = f" (line {doc.line})" if doc.line else ""
-        flag = (
-            f"arXiv {check.arxiv_id} is {check.known_titles[0]!r} in the local arXiv index, not {doc.title!r}: "
-            f"the id or the title in {doc.source.split('#')[0]}{where} is wrong"
-        )
-        log.warning("flagged %s", flag)
-        return [flag]
+    def remove(self, paper_ids: Sequence[str]) -> RemoveReport:
+        """Remove papers from the catalogue, the search index and Chroma (see ``manage.remove_papers``)."""
+        return remove_papers(self, paper_ids)
 
-    def _store(
-        self,
-        planned: dict[str, tuple[Paper, list[Chunk], list[str], int]],
-        keys: dict[str, str],
-        progress: Progress | None,
-    ) -> int:
-        if not planned:
-            if keys:
-                self.catalog.put_keys(keys.items())
-                self.catalog.commit()
-            return 0
-        if self.config.use_chroma:
-            self.chroma.count()  # a damaged Chroma store stops the ingest before the catalogue changes
-        model_id = self.embedder.model_id
-        items = [(paper, chunk) for paper, chunks, _, _ in planned.values() for chunk in chunks]
-        texts = [embed_text(paper.title, chunk) for paper, chunk in items]
-        hashes = [vector_hash(model_id, t) for t in texts]
-        vectors = self._embed_cached(texts, hashes, progress)
-        for paper, chunks, _, text_len in planned.values():
-            hashes_of = [vector_hash(model_id, embed_text(paper.title, c)) for c in chunks]
-            self.catalog.put_paper(paper, chunks, hashes_of, text_len)
-        self.catalog.put_keys(keys.items())
-        generation = int(self.catalog.get_meta("generation") or 0) + 1
-        self.catalog.set_meta("generation", str(generation))
-        self.catalog.set_meta("model_id", model_id)
-        self.catalog.commit()
-        if self.config.use_chroma:
-            self.chroma.delete_papers(list(planned))
-            self.chroma.upsert(items, vectors)
-        self._snapshot = self._rebuild_snapshot(generation)
-        return self._embedded_last
+    def edit_tags(self, paper_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> TagReport:
+        """Add and remove a paper's tags; kept across re-imports (see ``manage.edit_tags``)."""
+        return edit_tags(self, paper_id, add, remove)
 
-    def _embed_cached(
-        self, texts: Sequence[str], hashes: Sequence[str], progress: Progress | None
-    ) -> npt.NDArray[np.float32]:
-        cached = self.catalog.cached_vectors(hashes)
-        missing = list(dict.fromkeys(h for h in hashes if h not in cached))
-        text_of = dict(zip(hashes, texts, strict=True))
-        step = max(self.config.embedding_batch_size * 4, 64)
-        for start in range(0, len(missing), step):
-            part = missing[start : start + step]
-            vecs = self.embedder.embed([text_of[h] for h in part])
-            self.catalog.put_vectors(zip(part, vecs, strict=True))
-            cached.update(zip(part, vecs, strict=True))
-            if progress:
-                progress(min(start + step, len(missing)), len(missing), "chunks embedded")
-        self._embedded_last = len(missing)
-        return np.stack([cached[h] for h in hashes]) if hashes else np.zeros((0, 384), np.float32)
-
-    _embedded_last = 0
+    def bm25_texts(self) -> list[str]:
+        """The text BM25 indexes for each chunk, in snapshot order (benchmarks re-tokenise it)."""
+        title_of = {p.paper_id: p.title for p in self.catalog.papers()}
+        return [
+            embed_text(title_of[pid], Chunk(paper_id=pid, chunk_id=cid, ordinal=0, text=text, section=section))
+            for pid, cid, _, text, section in self.catalog.all_chunks()
+        ]
 
     def _rebuild_snapshot(self, generation: int) -> Snapshot:
         papers = list(self.catalog.papers())
         index_of = {p.paper_id: i for i, p in enumerate(papers)}
         rows = list(self.catalog.all_chunks())
-        title_of = {p.paper_id: p.title for p in papers}
         vectors = self.catalog.cached_vectors([r[2] for r in rows])
         dense = np.stack([vectors[r[2]] for r in rows]).astype(np.float32) if rows else np.zeros((0, 384), np.float32)
-        tokens = [
-            tokenize(
-                embed_text(title_of[pid], Chunk(paper_id=pid, chunk_id=cid, ordinal=0, text=text, section=section))
-            )
-            for pid, cid, _, text, section in rows
-        ]
+        tokens = [tokenize(text) for text in self.bm25_texts()]
         snapshot = Snapshot(
             dense=dense,
             bm25=BM25Index.build(tokens),
@@ -452,6 +246,8 @@ class PaperLibrary:
             ),
             generation=generation,
             model_id=self.embedder.model_id if self._embedder else "",
+            title_keys=[title_key(p.title) for p in papers],
+            main_title_keys=[main_title_key(p.title) for p in papers],
         )
         snapshot.save(self.store_dir / "index")
         return snapshot
@@ -505,16 +301,10 @@ class PaperLibrary:
         if filters.year_max is not None:
             mask &= (years <= filters.year_max) & (years > 0)
         if filters.author or filters.tag or filters.source_kind:
-            keep = set()
-            for paper in self.catalog.papers():
-                if filters.author and not any(filters.author.lower() in a.lower() for a in paper.authors):
-                    continue
-                if filters.tag and filters.tag.lower() not in {t.lower() for t in paper.tags}:
-                    continue
-                if filters.source_kind and paper.source_kind != filters.source_kind:
-                    continue
-                keep.add(paper.paper_id)
+            keep = {paper.paper_id for paper in self.catalog.papers() if matches(paper, filters)}
             mask &= np.asarray([pid in keep for pid in snapshot.paper_ids], dtype=np.bool_)
+        if not mask.any():
+            raise no_match_error(list(self.catalog.papers()), filters)
         return mask
 
     def embed_query(self, query: str, params: RetrievalParams | None = None) -> npt.NDArray[np.float32]:
@@ -540,10 +330,12 @@ class PaperLibrary:
     ) -> list[Hit]:
         """Rank chunks for ``query``: hybrid dense + BM25, fused per paper, best passages of the best papers.
 
+        Papers whose title the query is (``Hit.title_match``) come first.
+
         Args:
-            query: Free text (a question, a summary, keywords). Long queries are segmented.
+            query: Free text (a question, a summary, keywords, a title). Long queries are segmented.
             k: Number of hits.
-            filters: Year range, author, tag or source kind.
+            filters: Year range, author, tag or source kind; ``NoMatchError`` when no paper passes them.
             max_per_paper: Passages returned per paper (1 = one hit per paper).
             params: Fusion parameters (default: the library's).
             query_vectors: Precomputed ``embed_query`` output (benchmarks reuse them across settings).
@@ -561,6 +353,8 @@ class PaperLibrary:
         )
         ranking = rank(snapshot, query, vectors, params, self._paper_mask(snapshot, filters))
         hits = []
+        tiers = ranking.title_tier
+        cosine = ranking.chunk_cosine
         for position, (p, c, score) in enumerate(top_hits(ranking, snapshot, k, max_per_paper), start=1):
             paper_id, chunk_id = snapshot.paper_ids[p], snapshot.chunk_ids[c]
             paper, chunk = self.catalog.get_paper(paper_id), self.catalog.get_chunk(paper_id, chunk_id)
@@ -579,6 +373,8 @@ class PaperLibrary:
                     score=score,
                     rank=position,
                     flags=paper.flags,
+                    similarity=round(float(cosine[c]), 4) if cosine is not None else None,
+                    title_match=_TIERS[int(tiers[p])] if tiers is not None else None,
                 )
             )
         return hits

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolError, UserInputError
 
-SourceKind = Literal["pdf", "html", "markdown", "latex", "bibtex", "csv", "arxiv-list", "text"]
+SourceKind = Literal["pdf", "html", "markdown", "latex", "bibtex", "csv", "arxiv-list", "text", "identifier"]
+ItemStatus = Literal["added", "updated", "unchanged", "duplicate"]
+TitleMatch = Literal["exact", "near"]
 
 
 class _Record(BaseModel):
@@ -105,6 +107,11 @@ class Hit(_Record):
     """1-based rank in this result list."""
     flags: tuple[str, ...] = ()
     """The paper's flags (``Paper.flags``): its metadata contradicts a trusted source."""
+    similarity: float | None = None
+    """Cosine similarity of the passage to the whole query (MiniLM; about 0.2 unrelated, 0.5+ on topic): unlike
+    ``score`` it means the same across queries and libraries. None for BM25-only ranking."""
+    title_match: TitleMatch | None = None
+    """``exact`` when the query is the paper's title, ``near`` when nearly; such papers are ranked first."""
 
 
 class ResolvedCitation(_Record):
@@ -153,6 +160,24 @@ class SkippedEntry(_Record):
     """Why it was skipped (truncated, no title, shifted columns...)."""
 
 
+class IngestItem(_Record):
+    """What happened to one paper (file, BibTeX entry, CSV row, identifier) of an ingest."""
+
+    status: ItemStatus
+    """``added`` (new paper), ``updated`` (stored paper re-chunked), ``unchanged`` (already stored as is) or
+    ``duplicate`` (another source of a stored paper, which was kept)."""
+    paper_id: str
+    """The paper it was stored as, or merged into."""
+    title: str
+    """The title as found in this source."""
+    source: str
+    """The file (``file#entry`` for BibTeX, CSV and id lists; the identifier for ids, URLs and DOIs)."""
+    line: int | None = None
+    """1-based line of the entry in its file, where known."""
+    note: str = ""
+    """Why (which stored paper it matched and on what; a missing attachment), for people to read."""
+
+
 class FlaggedPaper(_Record):
     """A stored paper whose metadata contradicts a trusted source (e.g. the local arXiv id -> title index)."""
 
@@ -172,7 +197,8 @@ class IngestReport(_Record):
     unchanged: int = 0
     """Papers already stored with the same content."""
     duplicates: int = 0
-    """Papers merged into an existing paper (same arXiv id, DOI or normalised title)."""
+    """Papers not stored because the library already has them from another source (same arXiv id, DOI or
+    normalised title; a source with clearly more text replaces the stored one and counts as ``updated``)."""
     chunks_added: int = 0
     """Chunks embedded and stored."""
     errors: tuple[FileError, ...] = ()
@@ -183,6 +209,8 @@ class IngestReport(_Record):
     """Papers stored with a flag (their arXiv id names another title in the local arXiv index)."""
     embedded_texts: int = 0
     """Texts sent to the embedding model (cache misses)."""
+    items: tuple[IngestItem, ...] = ()
+    """One record per paper read, in input order: what happened to it and why."""
     seconds: float = Field(default=0.0, ge=0)
     """Wall time of the ingest."""
 

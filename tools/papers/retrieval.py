@@ -1,10 +1,11 @@
 """Hybrid ranking over a saved search snapshot: dense (MiniLM cosine, with query segmentation) + BM25, fused
-at the paper level, then the best chunks of the best papers.
+at the paper level, exact and near-exact title matches first, then the best chunks of the best papers.
 
-Covers the snapshot files (``dense.npy`` memory-mapped, ``bm25.npz``, ``meta.json``: loading needs numpy only,
-which keeps a cold ``ara papers search`` fast), query segmentation, chunk-to-paper aggregation, score fusion
-(weighted reciprocal rank or z-scored linear) and the section boost. Does not cover embedding the query (the
-caller passes vectors) or fitting the parameters (``bench/retrieval.py`` does that on a dev split).
+Covers the snapshot files (``dense.npy`` memory-mapped, ``bm25.npz``, ``meta.json`` with the papers' title keys:
+loading needs numpy only, which keeps a cold ``ara papers search`` fast), query segmentation, chunk-to-paper
+aggregation, score fusion (weighted reciprocal rank or z-scored linear, with the statistics taken over the whole
+library so a filter does not change a paper's score) and the section boost. Does not cover embedding the query
+(the caller passes vectors) or fitting the parameters (``bench/retrieval.py`` does that on a dev split).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -22,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tools.papers.chunking import split_sentences
 from tools.papers.models import LibraryStoreError
-from tools.papers.sparse import TOKENIZER_VERSION, BM25Index, tokenize
+from tools.papers.sparse import TOKENIZER_VERSION, BM25Index, tokenize_query
+from tools.papers.titles import TitleIndex
 
-SNAPSHOT_FORMAT = f"1/{TOKENIZER_VERSION}"
+SNAPSHOT_FORMAT = f"2/{TOKENIZER_VERSION}"
 """Changes when the snapshot layout or the BM25 tokenizer changes: older snapshots are rebuilt."""
 Fusion = Literal["linear", "rrf", "dense", "bm25"]
 FloatArray = npt.NDArray[np.float32]
@@ -55,6 +57,10 @@ class RetrievalParams(BaseModel):
     """Paper score = best chunk + this times the second-best chunk (multi-passage evidence)."""
     section_boost: float = Field(default=0.1, ge=0)
     """Added to a chunk's in-paper score when it sits in an abstract, introduction or conclusion."""
+    title_first: bool = True
+    """Papers whose title the query is (exactly, then nearly) come first, whatever their fused score."""
+    title_candidates: int = Field(default=50, ge=1)
+    """Best-ranked papers checked for a near-exact title (exact titles are looked up among all papers)."""
 
 
 def segment_query(query: str, params: RetrievalParams) -> list[str]:
@@ -87,11 +93,25 @@ class Snapshot:
     chunk_boost: npt.NDArray[np.bool_]
     generation: int
     model_id: str
+    title_keys: list[str]
+    """``titles.title_key`` of each paper."""
+    main_title_keys: list[str]
+    """``titles.main_title_key`` of each paper ("" when it has no subtitle)."""
+    tokenizer: int = TOKENIZER_VERSION
+    """The ``sparse.tokenize`` version the BM25 index was built with (queries are tokenised alike)."""
+    _titles: TitleIndex | None = field(default=None, init=False, repr=False)
 
     @property
     def n_chunks(self) -> int:
         """Chunks indexed."""
         return len(self.chunk_ids)
+
+    @property
+    def titles(self) -> TitleIndex:
+        """Look-ups from title keys to papers (built on first use)."""
+        if self._titles is None:
+            self._titles = TitleIndex(self.title_keys, self.main_title_keys)
+        return self._titles
 
     def save(self, directory: Path) -> None:
         """Write the snapshot into ``directory`` (files replaced atomically one by one; meta.json last)."""
@@ -111,6 +131,8 @@ class Snapshot:
             "chunk_paper": self.chunk_paper.tolist(),
             "chunk_ids": self.chunk_ids,
             "chunk_boost": np.flatnonzero(self.chunk_boost).tolist(),
+            "title_keys": self.title_keys,
+            "main_title_keys": self.main_title_keys,
         }
         tmp_meta = directory / "meta.tmp.json"
         tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
@@ -145,6 +167,8 @@ class Snapshot:
                 chunk_boost=boost,
                 generation=int(meta["generation"]),
                 model_id=str(meta["model_id"]),
+                title_keys=[str(k) for k in meta["title_keys"]],
+                main_title_keys=[str(k) for k in meta["main_title_keys"]],
             )
             snapshot.check()
         except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as err:
@@ -164,6 +188,8 @@ class Snapshot:
             raise ValueError(f"dense.npy holds {self.dense.dtype}, not float32")
         if len(self.chunk_paper) != n or len(self.paper_years) != len(self.paper_ids):
             raise ValueError("chunk or paper lists differ in length")
+        if len(self.title_keys) != len(self.paper_ids) or len(self.main_title_keys) != len(self.paper_ids):
+            raise ValueError("title keys and paper ids differ in length")
         if n and (self.chunk_paper.min() < 0 or self.chunk_paper.max() >= len(self.paper_ids)):
             raise ValueError("a chunk points at a paper that is not in the index")
         bm25 = self.bm25
@@ -181,12 +207,15 @@ BOOST_SECTIONS = ("abstract", "introduction", "conclusion", "conclusions", "summ
 
 
 def _zscore(values: FloatArray, valid: npt.NDArray[np.bool_]) -> FloatArray:
+    """Values z-scored with the mean and spread of the whole library (so a paper's score does not depend on the
+    filters), ``-inf`` where not ``valid``."""
     out = np.full(values.shape, -np.inf, dtype=np.float32)
-    if not valid.any():
+    finite = np.isfinite(values)
+    if not (valid & finite).any():
         return out
-    picked = values[valid]
+    picked = values[finite]
     std = float(picked.std()) or 1.0
-    out[valid] = (picked - float(picked.mean())) / std
+    out[valid & finite] = (values[valid & finite] - float(picked.mean())) / std
     return out
 
 
@@ -217,6 +246,17 @@ class Ranking:
 
     paper_scores: FloatArray
     chunk_scores: FloatArray
+    title_tier: npt.NDArray[np.int8] | None = None
+    """Per paper: 2 = the query is its title, 1 = nearly, 0 = no (None when title matching is off)."""
+    chunk_cosine: FloatArray | None = None
+    """Cosine of each chunk to the whole query (None for BM25-only ranking)."""
+
+    def order(self, indices: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """``indices`` (papers) best first: title tier, then fused score."""
+        scores = -self.paper_scores[indices]
+        if self.title_tier is None:
+            return indices[np.argsort(scores, kind="stable")]
+        return indices[np.lexsort((scores, -self.title_tier[indices].astype(np.int16)))]
 
 
 @dataclass
@@ -232,7 +272,7 @@ class Signals:
 def compute_signals(snapshot: Snapshot, query: str, query_vectors: FloatArray, params: RetrievalParams) -> Signals:
     """The dense similarities and BM25 scores ``rank`` needs (only those the fusion mode uses)."""
     sims = np.asarray(snapshot.dense @ query_vectors.T, dtype=np.float32) if params.fusion != "bm25" else None
-    bm25 = snapshot.bm25.scores(tokenize(query)) if params.fusion != "dense" else None
+    bm25 = snapshot.bm25.scores(tokenize_query(query, snapshot.tokenizer)) if params.fusion != "dense" else None
     return Signals(sims=sims, bm25=bm25)
 
 
@@ -278,14 +318,23 @@ def rank(
         chunk += weight * _zscore(chunk_part, chunk_valid)
     paper[~valid] = -np.inf
     chunk = chunk + params.section_boost * snapshot.chunk_boost
-    return Ranking(paper_scores=paper, chunk_scores=chunk.astype(np.float32))
+    ranking = Ranking(
+        paper_scores=paper,
+        chunk_scores=chunk.astype(np.float32),
+        chunk_cosine=np.asarray(signals.sims[:, 0], dtype=np.float32) if signals.sims is not None else None,
+    )
+    if params.title_first:
+        finite = np.flatnonzero(np.isfinite(paper))
+        candidates = ranking.order(finite)[: params.title_candidates]
+        tiers = snapshot.titles.tiers(query, [int(i) for i in candidates])
+        tiers[~np.isfinite(paper)] = 0
+        ranking.title_tier = tiers
+    return ranking
 
 
 def top_hits(ranking: Ranking, snapshot: Snapshot, k: int, max_per_paper: int) -> list[tuple[int, int, float]]:
     """(paper index, chunk index, score) of the best ``max_per_paper`` chunks of the best papers, ``k`` in all."""
-    finite = np.flatnonzero(np.isfinite(ranking.paper_scores))
-    order = finite[np.argsort(-ranking.paper_scores[finite], kind="stable")]
-    wanted = order[: max(k, 1)]
+    wanted = ranking.order(np.flatnonzero(np.isfinite(ranking.paper_scores)))[: max(k, 1)]
     candidates = np.flatnonzero(np.isin(snapshot.chunk_paper, wanted))
     chunk_order = candidates[np.argsort(-ranking.chunk_scores[candidates], kind="stable")]
     by_paper: dict[int, list[int]] = {int(p): [] for p in wanted}
@@ -302,8 +351,7 @@ def top_hits(ranking: Ranking, snapshot: Snapshot, k: int, max_per_paper: int) -
 
 def paper_order(ranking: Ranking, k: int) -> list[int]:
     """Indices of the ``k`` best papers."""
-    finite = np.flatnonzero(np.isfinite(ranking.paper_scores))
-    return [int(i) for i in finite[np.argsort(-ranking.paper_scores[finite], kind="stable")][:k]]
+    return [int(i) for i in ranking.order(np.flatnonzero(np.isfinite(ranking.paper_scores)))[:k]]
 
 
 def query_texts(query: str, params: RetrievalParams) -> Sequence[str]:

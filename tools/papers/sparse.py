@@ -1,6 +1,6 @@
-"""Sparse retrieval: a tokenizer (lower case, stop words, light suffix stemming) and a BM25 index stored as
-precomputed per-posting impacts in numpy arrays, so a saved index loads in milliseconds and scores a query with
-one ``bincount``.
+"""Sparse retrieval: a tokenizer (lower case, stop words, light suffix stemming, hyphen- and spacing-insensitive
+compounds) and a BM25 index stored as precomputed per-posting impacts in numpy arrays, so a saved index loads in
+milliseconds and scores a query with one ``bincount``.
 
 Covers Okapi BM25 (Robertson idf with the +1 floor that rank-bm25's ``BM25Okapi`` replaces with an epsilon; the
 ranking is the same for any term present in under half the documents) with query-term frequency weighting.
@@ -9,6 +9,7 @@ Does not cover dense retrieval or fusion.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -17,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-TOKENIZER_VERSION = 2
-"""Bumped whenever ``tokenize`` changes, so saved BM25 indexes are rebuilt."""
+TOKENIZER_VERSION = 3
+"""Bumped whenever ``tokenize`` changes, so saved BM25 indexes are rebuilt. Version 2 (hyphenated words kept as
+one token) stays available to ``tokenize(..., version=2)`` so benchmarks can compare both in one run."""
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_DASHES = str.maketrans({c: "-" for c in "\u2010\u2011\u2012\u2013\u00ad"})
 STOP_WORDS = frozenset(
     [
         "a",
@@ -223,9 +226,42 @@ def stem(word: str) -> str:
     return word
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased, stop words removed, stemmed tokens of ``text``."""
-    return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOP_WORDS and len(t) > 1]
+def _keep(token: str) -> bool:
+    return token not in STOP_WORDS and len(token) > 1
+
+
+def tokenize(text: str, version: int = TOKENIZER_VERSION) -> list[str]:
+    """Lower-cased, stop words removed, stemmed tokens of ``text``.
+
+    A hyphenated word gives its parts and the joined word (``contrast-consistent`` -> ``contrast``,
+    ``consistent``, ``contrastconsistent``), so a query matches it with the hyphen, with a space or written as
+    one word. ``version=2`` is the earlier tokenizer (hyphenated words as one token), kept for benchmarks.
+    """
+    words = _TOKEN.findall(text.lower().translate(_DASHES))
+    if version == 2:
+        return [stem(t) for t in words if _keep(t)]
+    tokens: list[str] = []
+    for word in words:
+        if "-" not in word:
+            if _keep(word):
+                tokens.append(stem(word))
+            continue
+        tokens.extend(stem(part) for part in word.split("-") if _keep(part))
+        tokens.append(stem(word.replace("-", "")))
+    return tokens
+
+
+def tokenize_query(text: str, version: int = TOKENIZER_VERSION) -> list[str]:
+    """``tokenize`` plus each pair of adjacent words joined (``pre training`` also gives ``pretrain``), so a
+    query with a space matches a word written as one (terms absent from the index cost nothing)."""
+    tokens = tokenize(text, version)
+    if version == 2:
+        return tokens
+    words = [w.replace("-", "") for w in _TOKEN.findall(text.lower().translate(_DASHES))]
+    for left, right in itertools.pairwise(words):
+        if len(left) > 1 and len(right) > 1 and not (left in STOP_WORDS or right in STOP_WORDS):
+            tokens.append(stem(left + right))
+    return tokens
 
 
 class BM25Index:
