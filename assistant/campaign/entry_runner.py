@@ -3,10 +3,13 @@
 A thin caller of ``assistant.graph.session.RunSession`` (as ``ara run`` and the TUI are). Covers starting (or
 resuming, on the entry's fixed run id) a run, answering its plan-approval interrupt from the campaign
 ``ApprovalPolicy`` (allowed recipes and limits are approved as ``policy:campaign:<name>``; an explicit plan entry
-replaces the model's plans through a ``modify`` approval; anything else is left waiting for a human), stopping
-cleanly when the campaign stops (the graph task is cancelled and its last checkpoint kept), and turning the run's
-outcome into an ``EntryOutcome`` with key numbers from the run's ``results.json``. Does not approve or merge change
-proposals: those wait for ``ara review``.
+replaces the model's plans through a ``modify`` approval; each follow-up the loop then proposes is approved as
+proposed when the policy allows its tool; anything else is left waiting for a human), stopping
+cleanly when the campaign stops or gives up on a silent entry (the graph task is cancelled and its last checkpoint
+kept), marking the entry's progress on every run-log event (the campaign's liveness check), and turning the run's
+outcome into an ``EntryOutcome`` with key numbers from the run's ``results.json`` and the run's spend summed from its
+run log (``run_spend``: every model call and cell the run made, across attempts and resumes, also when the run ends
+in an error such as an exhausted budget). Does not approve or merge change proposals: those wait for ``ara review``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.campaign.queue import EntryOutcome
-from assistant.campaign.runner import EntryContext, EntryInterrupted
-from assistant.graph.session import RunSession, SessionDeps
+from assistant.campaign.runner import EntryContext, EntryInterrupted, TransientError, classify
+from assistant.errors import AssistantError, BudgetExceededError
+from assistant.events import CellExecuted, Event, LLMCalled
+from assistant.graph.session import RunSession, SessionDeps, run_path
+from assistant.runlog import events_of, read_events
 from assistant.schemas import Approval, ExperimentPlan, RunOutcome
 from assistant.settings import Settings
 from tools.results import ResultsFileError, read_results
@@ -36,6 +44,32 @@ def key_metrics(results_path: Path | None, limit: int = 6) -> dict[str, float]:
     except ResultsFileError as err:
         log.warning("no key numbers for the campaign summary: %s", err)
         return {}
+
+
+class RunSpend(NamedTuple):
+    """What a run spent, summed from its run log."""
+
+    tokens: int
+    """Prompt and completion tokens of every model call."""
+    dollars: float
+    """``tokens`` priced per million (0.0 when no prices are set)."""
+    kernel_s: float
+    """Seconds spent executing cells."""
+
+
+def run_spend(events_path: Path, price_in_per_mtok: float | None, price_out_per_mtok: float | None) -> RunSpend:
+    """The spend of the run whose log is ``events_path`` (all zero when the run never wrote one).
+
+    The run log is the record: graph state counts a node's tokens only when the node finishes, so a run stopped by
+    its budget or an error mid-node has spent more than its state says.
+    """
+    events = read_events(events_path)
+    calls = events_of(events, LLMCalled)
+    prompt = sum(c.prompt_tokens for c in calls)
+    completion = sum(c.completion_tokens for c in calls)
+    dollars = ((prompt * (price_in_per_mtok or 0.0)) + completion * (price_out_per_mtok or 0.0)) / 1e6
+    kernel_s = sum(c.duration_s for c in events_of(events, CellExecuted))
+    return RunSpend(tokens=prompt + completion, dollars=round(dollars, 6), kernel_s=kernel_s)
 
 
 def _explicit_plan(ctx: EntryContext) -> ExperimentPlan | None:
@@ -70,13 +104,31 @@ class ResearchEntryRunner:
         self.deps = deps
 
     def __call__(self, ctx: EntryContext) -> EntryOutcome:
-        return asyncio.run(self._run_until_stopped(ctx))
+        """Run the entry; a fault that ends the entry (not a transient one) becomes a ``failed`` outcome carrying
+        the run's spend, which the supervisor could not know."""
+        try:
+            outcome = asyncio.run(self._run_until_stopped(ctx))
+        except BudgetExceededError as err:
+            detail = f"run budget exhausted: {str(err).replace('RUN_ID', ctx.run_id)}"
+            outcome = EntryOutcome(status="failed", detail=detail)
+        except (TransientError, EntryInterrupted):
+            raise
+        except AssistantError as err:
+            if classify(err) != "entry":
+                raise
+            outcome = EntryOutcome(status="failed", detail=f"{type(err).__name__}: {err}")
+        spend = run_spend(
+            run_path(self.settings, ctx.run_id) / "events.jsonl",
+            self.settings.llm.price_in_per_mtok,
+            self.settings.llm.price_out_per_mtok,
+        )
+        return outcome.model_copy(update=spend._asdict())
 
     async def _run_until_stopped(self, ctx: EntryContext) -> EntryOutcome:
         task = asyncio.ensure_future(self._run(ctx))
         while not task.done():
             await asyncio.wait({task}, timeout=0.2)
-            if ctx.stop.is_set() and not task.done():
+            if (ctx.stop.is_set() or ctx.progress.abandoned.is_set()) and not task.done():
                 task.cancel()
                 try:
                     await task
@@ -93,7 +145,9 @@ class ResearchEntryRunner:
         return base.model_copy(update={"cells": min(base.cells, ctx.policy.max_cells)})
 
     def _decide(self, ctx: EntryContext, outcome: RunOutcome) -> Approval | str:
-        explicit = _explicit_plan(ctx)
+        # a follow-up the loop chose is approved as proposed when the policy allows its tool (the entry's explicit
+        # plan answers only the first approval)
+        explicit = None if outcome.next_node == "approve_followup" else _explicit_plan(ctx)
         candidates = [explicit] if explicit else list(outcome.plans)
         reasons = []
         for index, plan in enumerate(candidates):
@@ -107,14 +161,15 @@ class ResearchEntryRunner:
         return "; ".join(reasons) or "the run proposed no plan"
 
     async def _run(self, ctx: EntryContext) -> EntryOutcome:
-        async with RunSession(self.settings, deps=self.deps, budget=self._budget(ctx)) as session:
+        listeners: list[Callable[[Event], None]] = [lambda event: ctx.progress.mark(type(event).__name__)]
+        async with RunSession(self.settings, deps=self.deps, budget=self._budget(ctx), listeners=listeners) as session:
             if await session.has_checkpoint(ctx.run_id):
                 outcome = await session.resume(ctx.run_id)
             else:
                 question = _question(ctx)
                 run = session.new_run(question, run_id=ctx.run_id, slug=ctx.entry.id)
                 outcome = await session.start(run, question)
-            if outcome.status == "awaiting_approval":
+            while outcome.status == "awaiting_approval":  # the plan, then each follow-up the loop proposes
                 decision = self._decide(ctx, outcome)
                 if isinstance(decision, str):
                     return EntryOutcome(

@@ -1,11 +1,14 @@
-"""The campaign queue: campaigns, their entries and an append-only event log in SQLite under ``<workspace>/.ara``.
+"""The campaign queue: campaigns, their entries, workers and an append-only event log in the campaign database.
 
-Covers creating a campaign from a spec, claiming entries atomically (``BEGIN IMMEDIATE``), heartbeats, reclaiming
-entries whose runner died (dead owner process or missed heartbeats), retries with a not-before time, final
-statuses, spend totals, and reading it all back. Each entry gets its research-loop ``run_id`` when the campaign
+The database is ``<workspace>/.ara/campaigns.sqlite`` by default, or PostgreSQL when ``ARA_DATABASE_URL`` is set
+(``assistant.campaign.db``). Covers creating a campaign from a spec, claiming entries atomically (SQLite's
+``BEGIN IMMEDIATE``; PostgreSQL's ``FOR UPDATE SKIP LOCKED`` on the claimed row), from one campaign or from any
+running campaign (workers), heartbeats as leases, reclaiming entries whose runner died (dead owner process or a
+lease that ran out), retries with a not-before time, final statuses, spend totals, worker records, and reading it
+all back. Each entry gets its research-loop ``run_id`` when the campaign
 is created, so a resumed entry continues the same run (and its checkpoint) instead of starting a new one.
-After a write the file is copied to ``campaigns.sqlite.bak`` at most every ten minutes; a corrupt file stops
-every command with ``StoreCorruptError`` naming that backup (``tools.sqlitefile``). Does not run anything
+On SQLite, after a write the file is copied to ``campaigns.sqlite.bak`` at most every ten minutes; a corrupt file
+stops every command with ``StoreCorruptError`` naming that backup (``tools.sqlitefile``). Does not run anything
 (``assistant.campaign.runner``).
 """
 
@@ -14,10 +17,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,39 +27,14 @@ import psutil
 from pydantic import BaseModel, ConfigDict
 from ulid import ULID
 
+from assistant.campaign.db import Conn, QueueDatabase, SqliteDatabase, open_database
 from assistant.campaign.spec import CampaignEntry, CampaignSpec
 from assistant.errors import AssistantError
-from assistant.paths import ensure_state_dir
-from assistant.stores import campaign_queue
-from tools.sqlitefile import backup_if_due, guarded
+from assistant.settings import Settings
 
 EntryStatus = Literal["queued", "running", "done", "failed", "waiting_human", "skipped"]
 FINAL: frozenset[str] = frozenset({"done", "failed", "waiting_human"})
 CampaignStatus = Literal["running", "stopped", "finished"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS campaigns (
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, file TEXT NOT NULL, spec_json TEXT NOT NULL,
-  status TEXT NOT NULL, created_at REAL NOT NULL, finished_at REAL,
-  tokens INTEGER NOT NULL DEFAULT 0, dollars REAL NOT NULL DEFAULT 0,
-  kernel_s REAL NOT NULL DEFAULT 0, wall_s REAL NOT NULL DEFAULT 0, stop_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS entries (
-  campaign_id TEXT NOT NULL, entry_id TEXT NOT NULL, position INTEGER NOT NULL, spec_json TEXT NOT NULL,
-  run_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-  resumes INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0, heartbeat_at REAL,
-  owner TEXT, outcome_json TEXT, error TEXT, started_at REAL, finished_at REAL,
-  PRIMARY KEY (campaign_id, entry_id)
-);
-CREATE TABLE IF NOT EXISTS campaign_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, campaign_id TEXT NOT NULL, entry_id TEXT,
-  at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS schedules (
-  id TEXT PRIMARY KEY, file TEXT NOT NULL, cron TEXT NOT NULL, misfire TEXT NOT NULL,
-  created_at REAL NOT NULL, last_fire REAL, enabled INTEGER NOT NULL DEFAULT 1
-);
-"""
 
 
 class QueueError(AssistantError):
@@ -85,6 +62,12 @@ class EntryOutcome(BaseModel):
     """Money the run used, where priced."""
     kernel_s: float = 0.0
     """Kernel wall time the run used."""
+    worker: str | None = None
+    """The worker that ran it (``ara campaign worker --name``); None for ``ara campaign run``."""
+    pushed_to: str | None = None
+    """The review remote the proposal branch was pushed to (workers with ``campaign.review_remote``)."""
+    push_error: str | None = None
+    """Why that push failed (the proposal stays in the worker's workspace; the message says how to push it)."""
 
 
 class EntryRecord(BaseModel):
@@ -151,41 +134,39 @@ def owner_alive(owner: str | None) -> bool:
 
 
 class CampaignQueue:
-    """The SQLite-backed queue at ``<workspace>/.ara/campaigns.sqlite`` (WAL, one connection per thread)."""
+    """The queue in the campaign database: SQLite under ``<workspace>/.ara`` unless a database is given.
 
-    def __init__(self, workspace: Path, *, clock: Any = time.time) -> None:
-        self.path = ensure_state_dir(workspace) / "campaigns.sqlite"
-        self.store = campaign_queue(workspace)
+    Args:
+        workspace: The workspace (its SQLite file is used when ``database`` is None).
+        clock: Wall clock (tests pass a fake one).
+        database: An open campaign database (``open_database(settings)``; PostgreSQL for workers on several
+            machines).
+    """
+
+    def __init__(self, workspace: Path, *, clock: Any = time.time, database: QueueDatabase | None = None) -> None:
+        self.db: QueueDatabase = database if database is not None else SqliteDatabase(workspace)
+        self.where = self.db.where
         self.clock = clock
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """One connection; a corrupt file raises ``StoreCorruptError`` (naming the backup) and is left as it is."""
-        with guarded(self.store):
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.row_factory = sqlite3.Row
-                yield db
-            finally:
-                db.close()
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Any = time.time) -> CampaignQueue:
+        """The queue in the configured database (``ARA_DATABASE_URL``, else the workspace's SQLite file)."""
+        return cls(settings.workspace, clock=clock, database=open_database(settings))
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        backup_if_due(self.path)
+    @property
+    def path(self) -> Path:
+        """The SQLite file (only for the embedded default)."""
+        if not isinstance(self.db, SqliteDatabase):
+            raise RuntimeError(f"the campaign queue is in {self.where}, not a SQLite file")
+        return self.db.path
 
-    def _event(self, db: sqlite3.Connection, campaign_id: str, entry_id: str | None, kind: str, **detail: Any) -> None:
+    def _connect(self) -> AbstractContextManager[Conn]:
+        return self.db.read()
+
+    def _tx(self) -> AbstractContextManager[Conn]:
+        return self.db.tx()
+
+    def _event(self, db: Conn, campaign_id: str, entry_id: str | None, kind: str, **detail: Any) -> None:
         db.execute(
             "INSERT INTO campaign_events (campaign_id, entry_id, at, kind, detail) VALUES (?, ?, ?, ?, ?)",
             (campaign_id, entry_id, self.clock(), kind, json.dumps(detail, default=str)),
@@ -230,15 +211,19 @@ class CampaignQueue:
         with self._connect() as db:
             row = db.execute("SELECT * FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
             if row is None:
-                known = [r["id"] for r in db.execute("SELECT id FROM campaigns ORDER BY created_at DESC LIMIT 5")]
+                known = [
+                    r["id"] for r in db.execute("SELECT id FROM campaigns ORDER BY created_at DESC LIMIT 5").fetchall()
+                ]
                 raise QueueError(
-                    f"no campaign '{campaign_id}' in {self.path}; recent ids: {', '.join(known) or 'none'}. "
+                    f"no campaign '{campaign_id}' in {self.where}; recent ids: {', '.join(known) or 'none'}. "
                     "See 'ara campaign status'.",
                     title="Unknown campaign",
                 )
             entries = [
                 self._entry(e)
-                for e in db.execute("SELECT * FROM entries WHERE campaign_id = ? ORDER BY position", (campaign_id,))
+                for e in db.execute(
+                    "SELECT * FROM entries WHERE campaign_id = ? ORDER BY position", (campaign_id,)
+                ).fetchall()
             ]
         return CampaignRecord(
             id=row["id"],
@@ -257,7 +242,7 @@ class CampaignQueue:
         )
 
     @staticmethod
-    def _entry(row: sqlite3.Row) -> EntryRecord:
+    def _entry(row: Any) -> EntryRecord:
         return EntryRecord(
             campaign_id=row["campaign_id"],
             entry=CampaignEntry.model_validate_json(row["spec_json"]),
@@ -283,6 +268,30 @@ class CampaignQueue:
             )
             self._event(db, campaign_id, None, f"campaign_{status}", reason=reason)
 
+    def finish_if_done(self, campaign_id: str) -> bool:
+        """Mark a running campaign finished when none of its entries is queued or running; True when this call did."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE campaigns SET status = 'finished', finished_at = ? WHERE id = ? AND status = 'running' "
+                "AND NOT EXISTS (SELECT 1 FROM entries WHERE campaign_id = ? AND status IN ('queued', 'running'))",
+                (self.clock(), campaign_id, campaign_id),
+            )
+            if cursor.rowcount == 0:
+                return False
+            self._event(db, campaign_id, None, "campaign_finished", reason="every entry final")
+        return True
+
+    def entry_status(self, campaign_id: str, entry_id: str) -> EntryStatus:
+        """One entry's status."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT status FROM entries WHERE campaign_id = ? AND entry_id = ?", (campaign_id, entry_id)
+            ).fetchone()
+        if row is None:
+            raise QueueError(f"no entry '{entry_id}' in campaign {campaign_id}", title="Unknown entry")
+        status: EntryStatus = row["status"]
+        return status
+
     def add_wall(self, campaign_id: str, seconds: float) -> None:
         """Add runner wall time (resumes accumulate)."""
         with self._tx() as db:
@@ -290,19 +299,30 @@ class CampaignQueue:
 
     # -- entries --------------------------------------------------------------------------------------
     def claim(self, campaign_id: str, owner: str, stale_after_s: float) -> tuple[EntryRecord, bool] | None:
-        """Atomically take the next runnable entry: queued and due, or running under a dead/silent owner.
+        """Atomically take the next runnable entry: queued and due, or running under a dead owner or a lapsed lease.
 
-        Returns the entry and whether its run was started before (a retry, a clean stop or a dead runner): the
-        caller then resumes the same run id from its checkpoint instead of starting over.
+        The lease of a running entry is its last heartbeat plus ``stale_after_s``; an owner on this host whose
+        process is gone loses it at once. Returns the entry and whether its run was started before (a retry, a
+        clean stop or a dead runner): the caller then resumes the same run id from its checkpoint instead of
+        starting over. On PostgreSQL the entry's row is locked ``FOR UPDATE SKIP LOCKED`` and checked again, so
+        two workers never take the same entry and neither waits for the other.
         """
         now = self.clock()
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT * FROM entries WHERE campaign_id = ? AND status IN ('queued', 'running') ORDER BY position",
+            candidates = db.execute(
+                "SELECT entry_id, status, owner, heartbeat_at, next_attempt_at FROM entries "
+                "WHERE campaign_id = ? AND status IN ('queued', 'running') ORDER BY position",
                 (campaign_id,),
             ).fetchall()
-            for row in rows:
-                if row["status"] == "queued" and row["next_attempt_at"] <= now:
+            for candidate in candidates:
+                if _claimable(candidate, now, stale_after_s) is None:
+                    continue
+                row = db.execute(
+                    "SELECT * FROM entries WHERE campaign_id = ? AND entry_id = ?" + self.db.lock_row,
+                    (campaign_id, candidate["entry_id"]),
+                ).fetchone()
+                how = None if row is None else _claimable(row, now, stale_after_s)
+                if how == "claim":
                     resume = row["started_at"] is not None
                     db.execute(
                         "UPDATE entries SET status = 'running', owner = ?, heartbeat_at = ?, "
@@ -312,36 +332,63 @@ class CampaignQueue:
                     )
                     self._event(db, campaign_id, row["entry_id"], "claimed", attempt=row["attempts"] + 1, owner=owner)
                     return self._reload(db, campaign_id, row["entry_id"]), resume
-                silent = row["heartbeat_at"] is None or now - row["heartbeat_at"] > stale_after_s
-                if row["status"] == "running" and (not owner_alive(row["owner"]) or silent):
+                if how == "reclaim":
                     db.execute(
                         "UPDATE entries SET owner = ?, heartbeat_at = ?, resumes = resumes + 1 "
                         "WHERE campaign_id = ? AND entry_id = ?",
                         (owner, now, campaign_id, row["entry_id"]),
                     )
-                    self._event(db, campaign_id, row["entry_id"], "reclaimed", previous_owner=row["owner"])
+                    self._event(db, campaign_id, row["entry_id"], "reclaimed", previous_owner=row["owner"], owner=owner)
                     return self._reload(db, campaign_id, row["entry_id"]), True
         return None
 
-    def _reload(self, db: sqlite3.Connection, campaign_id: str, entry_id: str) -> EntryRecord:
+    def claim_any(self, owner: str) -> tuple[EntryRecord, bool] | None:
+        """Take the next runnable entry of any running campaign, oldest campaign first (``claim`` for each).
+
+        Each campaign's lease is three of its heartbeat intervals.
+        """
+        for campaign_id, spec in self.running_campaigns():
+            claimed = self.claim(campaign_id, owner, 3 * spec.heartbeat_s)
+            if claimed is not None:
+                return claimed
+        return None
+
+    def running_campaigns(self) -> list[tuple[str, CampaignSpec]]:
+        """``(id, spec)`` of every campaign whose status is running, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, spec_json FROM campaigns WHERE status = 'running' ORDER BY created_at"
+            ).fetchall()
+        return [(str(r["id"]), CampaignSpec.model_validate_json(r["spec_json"])) for r in rows]
+
+    def _reload(self, db: Conn, campaign_id: str, entry_id: str) -> EntryRecord:
         row = db.execute(
             "SELECT * FROM entries WHERE campaign_id = ? AND entry_id = ?", (campaign_id, entry_id)
         ).fetchone()
         return self._entry(row)
 
-    def heartbeat(self, campaign_id: str, owner: str) -> int:
-        """Refresh the heartbeat of every entry ``owner`` runs; returns how many."""
+    def heartbeat(self, campaign_id: str, owner: str, entry_ids: Collection[str] | None = None) -> int:
+        """Refresh the heartbeat of the entries ``owner`` runs (only ``entry_ids`` when given); returns how many."""
+        ids = None if entry_ids is None else list(entry_ids)
+        if ids is not None and not ids:
+            return 0
+        where = "" if ids is None else f" AND entry_id IN ({', '.join('?' * len(ids))})"
         with self._tx() as db:
             cursor = db.execute(
-                "UPDATE entries SET heartbeat_at = ? WHERE campaign_id = ? AND owner = ? AND status = 'running'",
-                (self.clock(), campaign_id, owner),
+                "UPDATE entries SET heartbeat_at = ? WHERE campaign_id = ? AND owner = ? AND status = 'running'"
+                + where,
+                (self.clock(), campaign_id, owner, *(ids or ())),
             )
             return cursor.rowcount
 
     def finish(self, campaign_id: str, entry_id: str, owner: str, outcome: EntryOutcome) -> None:
-        """Record a final outcome (done, waiting_human or failed) and add its spend to the campaign."""
+        """Record a final outcome (done, waiting_human or failed) and add its spend to the campaign.
+
+        Only the entry's current owner can finish it: a runner whose lease lapsed (another took the entry over)
+        is ignored, and an event says so.
+        """
         with self._tx() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE entries SET status = ?, outcome_json = ?, error = ?, finished_at = ?, owner = NULL "
                 "WHERE campaign_id = ? AND entry_id = ? AND owner = ?",
                 (
@@ -354,11 +401,18 @@ class CampaignQueue:
                     owner,
                 ),
             )
+            if cursor.rowcount == 0:
+                # The lease lapsed and another runner took the entry over: its outcome is the one that counts.
+                self._event(db, campaign_id, entry_id, "finish_ignored", owner=owner, status=outcome.status)
+                return
             db.execute(
                 "UPDATE campaigns SET tokens = tokens + ?, dollars = dollars + ?, kernel_s = kernel_s + ? WHERE id = ?",
                 (outcome.tokens, outcome.dollars, outcome.kernel_s, campaign_id),
             )
-            self._event(db, campaign_id, entry_id, outcome.status, detail=outcome.detail, proposal=outcome.proposal_id)
+            self._event(
+                db, campaign_id, entry_id, outcome.status, detail=outcome.detail, proposal=outcome.proposal_id,
+                owner=owner, pushed_to=outcome.pushed_to, push_error=outcome.push_error,
+            )  # fmt: skip
 
     def retry_later(self, campaign_id: str, entry_id: str, owner: str, delay_s: float, reason: str) -> None:
         """Put an entry back in the queue after a transient fault, not before ``delay_s`` from now."""
@@ -374,7 +428,7 @@ class CampaignQueue:
         """Hand an interrupted entry back (clean stop): the attempt does not count; the run resumes later."""
         with self._tx() as db:
             db.execute(
-                "UPDATE entries SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0), "
+                "UPDATE entries SET status = 'queued', owner = NULL, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
                 "next_attempt_at = 0 WHERE campaign_id = ? AND entry_id = ? AND owner = ?",
                 (campaign_id, entry_id, owner),
             )
@@ -427,6 +481,17 @@ class CampaignQueue:
                 (campaign_id,),
             ).fetchone()
         return float(row["t"]) if row["t"] is not None else None
+
+
+def _claimable(row: Any, now: float, stale_after_s: float) -> Literal["claim", "reclaim"] | None:
+    """Whether an entry row can be claimed (queued and due) or reclaimed (running, owner dead or lease lapsed)."""
+    if row["status"] == "queued" and row["next_attempt_at"] <= now:
+        return "claim"
+    if row["status"] == "running":
+        silent = row["heartbeat_at"] is None or now - row["heartbeat_at"] > stale_after_s
+        if silent or not owner_alive(row["owner"]):
+            return "reclaim"
+    return None
 
 
 def pid_of(owner: str | None) -> int | None:

@@ -1,7 +1,10 @@
-"""Run a campaign: N entries at once, heartbeats, retries with backoff, budgets, deadline, clean SIGTERM stop.
+"""Run a campaign: N entries at once, progress-based liveness, retries with backoff, budgets, deadline, clean stop.
 
 Covers the supervisor loop around an ``EntryRunner`` (the function that runs one research-loop run for an
-entry; ``assistant.campaign.entry_runner`` provides the real one). Faults are sorted into transient (retried
+entry; ``assistant.campaign.entry_runner`` provides the real one). Liveness is progress, not a timer: an entry's
+``Progress`` is marked by its run (every run-log event), the supervisor refreshes the queue heartbeat only of
+entries that made progress within ``stall_s``, and an entry silent for longer is failed with a message saying
+when it last moved (its thread is abandoned; the run keeps its checkpoint). Faults are sorted into transient (retried
 with exponential backoff: LLM 429/5xx/unreachable, kernel death), per-entry (recorded as the entry's failure)
 and campaign-wide (disk full: the campaign stops, resumable). A killed runner loses nothing: entries it held are
 reclaimed by the next ``resume`` (dead owner) and continue their run from its checkpoint. Does not cover the
@@ -10,13 +13,14 @@ research loop or review: a campaign never approves a proposal.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +52,29 @@ class EntryInterrupted(AssistantError):
     """The entry stopped cleanly because the campaign is stopping (SIGTERM, deadline); it resumes later."""
 
 
+class Progress:
+    """When an entry last made progress (a run-log event, a finished cell) and what it was.
+
+    Args:
+        clock: The supervisor's clock (tests pass a fake one).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self.last = clock()
+        self.what = "started"
+        self.abandoned = threading.Event()
+        """Set when the supervisor gave up on the entry (no progress for ``stall_s``); the runner should stop."""
+
+    def mark(self, what: str) -> None:
+        """Record progress now (called from the entry's thread)."""
+        self.last, self.what = self._clock(), what
+
+    def idle_s(self) -> float:
+        """Seconds since the last progress."""
+        return self._clock() - self.last
+
+
 @dataclass
 class EntryContext:
     """What an entry runner gets for one attempt."""
@@ -64,6 +91,8 @@ class EntryContext:
     stop: threading.Event
     """Set when the campaign is stopping; runners check it between steps and raise ``EntryInterrupted``."""
     deadline: datetime | None = None
+    progress: Progress = field(default_factory=Progress)
+    """Marked by the runner on every run-log event; the supervisor's liveness check reads it."""
 
 
 class EntryRunner(Protocol):
@@ -119,6 +148,10 @@ class CampaignRunner:
     owner: str = field(default_factory=owner_token)
     stop_reason: str = ""
     _started: float = 0.0
+    _live: dict[str, Progress] = field(default_factory=dict)
+    _last_beat: float = 0.0
+    _abandoned: bool = False
+    """An entry's thread was given up on (it may still be blocked): the pool is not joined at the end."""
 
     def request_stop(self, reason: str) -> None:
         """Stop claiming; running entries are asked to stop at their next step."""
@@ -127,14 +160,22 @@ class CampaignRunner:
             self.stop_reason = reason
             self.stop.set()
 
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the campaign cleanly (main thread only)."""
+    @contextlib.contextmanager
+    def signals_stop_it(self) -> Iterator[None]:
+        """While inside, SIGTERM and SIGINT stop the campaign cleanly (main thread only); the previous handlers
+        come back on exit, so a process that goes on (a test session, a caller) keeps its own Ctrl-C."""
 
         def handler(signum: int, _frame: FrameType | None) -> None:
             self.request_stop(f"received {signal.Signals(signum).name}")
 
+        previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old)
 
     def _budget_exhausted(self, spec: CampaignSpec) -> str | None:
         record = self.queue.get(self.campaign_id)
@@ -152,9 +193,32 @@ class CampaignRunner:
     def _elapsed(self) -> float:
         return self.clock() - self._started
 
-    def _heartbeat_loop(self, every: float, done: threading.Event) -> None:
-        while not done.wait(every):
-            self.queue.heartbeat(self.campaign_id, self.owner)
+    def _check_progress(self, spec: CampaignSpec, running: dict[Future[None], str], *, force: bool = False) -> None:
+        """Refresh the heartbeat of entries that made progress within ``stall_s``; fail the ones that did not.
+
+        ``force`` beats now (before claiming: ``claim`` takes over a silent entry, even this runner's own).
+        """
+        now = self.clock()
+        if not force and now - self._last_beat < spec.heartbeat_s:
+            return
+        self._last_beat = now
+        alive = [entry_id for entry_id, progress in self._live.items() if progress.idle_s() <= spec.stall_s]
+        self.queue.heartbeat(self.campaign_id, self.owner, alive)
+        for entry_id, progress in list(self._live.items()):
+            if entry_id in alive:
+                continue
+            detail = (
+                f"no progress for {progress.idle_s():.0f} s (last: {progress.what}; the limit is {spec.stall_s:.0f} s):"
+                " the run stopped answering and was abandoned; its last finished step is checkpointed"
+            )
+            log.error("entry %s: %s", entry_id, detail)
+            progress.abandoned.set()
+            self._abandoned = True
+            self.queue.finish(self.campaign_id, entry_id, self.owner, EntryOutcome(status="failed", detail=detail))
+            self._live.pop(entry_id, None)
+            for future, running_id in list(running.items()):
+                if running_id == entry_id:
+                    del running[future]
 
     def _attempt(self, record: EntryRecord, resume: bool, spec: CampaignSpec) -> None:
         entry = record.entry
@@ -168,7 +232,9 @@ class CampaignRunner:
             token_budget=entry.budget_tokens or spec.policy.max_tokens_per_run,
             stop=self.stop,
             deadline=spec.deadline,
+            progress=Progress(self.clock),
         )
+        self._live[entry.id] = ctx.progress
         try:
             outcome = self.run_entry(ctx)
         except EntryInterrupted as err:
@@ -194,6 +260,8 @@ class CampaignRunner:
                 log.error("entry %s crashed:\n%s", entry.id, "".join(traceback.format_exception(err)))
                 detail = f"bug: {detail} (traceback in the runner's log)"
             outcome = EntryOutcome(status="failed", detail=detail)
+        finally:
+            self._live.pop(entry.id, None)
         self.queue.finish(self.campaign_id, entry.id, self.owner, outcome)
 
     def run(self) -> RunSummary:
@@ -203,38 +271,38 @@ class CampaignRunner:
         self._started = self.clock()
         self.queue.set_status(self.campaign_id, "running")
         self.queue.requeue_skipped(self.campaign_id)
-        beat_done = threading.Event()
-        beat = threading.Thread(target=self._heartbeat_loop, args=(spec.heartbeat_s, beat_done), daemon=True)
-        beat.start()
         stale_after = 3 * spec.heartbeat_s
         running: dict[Future[None], str] = {}
+        pool = ThreadPoolExecutor(max_workers=spec.concurrency, thread_name_prefix="campaign")
         try:
-            with ThreadPoolExecutor(max_workers=spec.concurrency, thread_name_prefix="campaign") as pool:
-                while True:
-                    if spec.deadline is not None and self.clock() >= spec.deadline.timestamp():
-                        self.request_stop(f"deadline {spec.deadline.isoformat(timespec='minutes')} reached")
-                    exhausted = self._budget_exhausted(spec)
-                    if exhausted:
-                        self.request_stop(exhausted)
-                    while not self.stop.is_set() and len(running) < spec.concurrency:
-                        claimed = self.queue.claim(self.campaign_id, self.owner, stale_after)
-                        if claimed is None:
-                            break
-                        entry_record, resume = claimed
-                        running[pool.submit(self._attempt, entry_record, resume, spec)] = entry_record.entry.id
-                    if not running:
-                        if self.stop.is_set() or self.queue.pending(self.campaign_id) == 0:
-                            break
-                        due = self.queue.next_due(self.campaign_id)
-                        wait_s = self.poll_s if due is None else max(0.0, min(due - self.clock(), self.poll_s * 20))
-                        self.stop.wait(max(wait_s, 0.01))
-                        continue
-                    finished, _ = wait(list(running), timeout=self.poll_s, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        running.pop(future)
-                        future.result()
+            while True:
+                self._check_progress(spec, running)
+                if spec.deadline is not None and self.clock() >= spec.deadline.timestamp():
+                    self.request_stop(f"deadline {spec.deadline.isoformat(timespec='minutes')} reached")
+                exhausted = self._budget_exhausted(spec)
+                if exhausted:
+                    self.request_stop(exhausted)
+                if running and not self.stop.is_set() and len(running) < spec.concurrency:
+                    self._check_progress(spec, running, force=True)
+                while not self.stop.is_set() and len(running) < spec.concurrency:
+                    claimed = self.queue.claim(self.campaign_id, self.owner, stale_after)
+                    if claimed is None:
+                        break
+                    entry_record, resume = claimed
+                    running[pool.submit(self._attempt, entry_record, resume, spec)] = entry_record.entry.id
+                if not running:
+                    if self.stop.is_set() or self.queue.pending(self.campaign_id) == 0:
+                        break
+                    due = self.queue.next_due(self.campaign_id)
+                    wait_s = self.poll_s if due is None else max(0.0, min(due - self.clock(), self.poll_s * 20))
+                    self.stop.wait(max(wait_s, 0.01))
+                    continue
+                finished, _ = wait(list(running), timeout=self.poll_s, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    running.pop(future)
+                    future.result()
         finally:
-            beat_done.set()
+            pool.shutdown(wait=not self._abandoned, cancel_futures=True)
             self.queue.add_wall(self.campaign_id, self._elapsed())
         pending = self.queue.pending(self.campaign_id)
         if self.stop.is_set() and pending:

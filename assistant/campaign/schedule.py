@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -25,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict
 from ulid import ULID
 
+from assistant.campaign.db import Conn
 from assistant.campaign.queue import CampaignQueue
 from assistant.campaign.spec import load_campaign
 from assistant.errors import AssistantError
@@ -100,19 +100,13 @@ def due(schedule: Schedule, now: datetime, grace_s: float) -> list[datetime]:
 
 
 class ScheduleStore:
-    """Schedules in the campaign database (``<workspace>/.ara/campaigns.sqlite``)."""
+    """Schedules in the campaign database (``<workspace>/.ara/campaigns.sqlite``, or PostgreSQL when configured)."""
 
     def __init__(self, queue: CampaignQueue) -> None:
         self.queue = queue
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.queue.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        try:
-            yield db
-        finally:
-            db.close()
+    def _db(self) -> AbstractContextManager[Conn]:
+        return self.queue.db.tx()
 
     def add(self, file: Path, cron: str, misfire: Misfire = "run_once") -> Schedule:
         """Validate the file and the expression, then store the schedule."""

@@ -159,7 +159,11 @@ class CampaignSpec(_Record):
     policy: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     heartbeat_s: float = Field(default=10.0, gt=0, le=600)
-    """How often a running entry proves it is alive; three missed beats make it claimable again."""
+    """How often the runner refreshes the heartbeat of its entries that are making progress; three missed beats
+    make an entry claimable again."""
+    stall_s: float = Field(default=3600.0, gt=0)
+    """An entry whose run writes no run-log event for this long is failed and no longer counts as alive. Keep it
+    above the run's own stall limit (30 minutes plus the cell timeout by default), which ends a stuck step first."""
     entries: list[CampaignEntry] = Field(min_length=1)
 
     @field_validator("entries")

@@ -29,6 +29,10 @@ class EntryLine(BaseModel):
     report_path: str | None
     key_metrics: dict[str, float]
     reason: str | None
+    worker: str | None = None
+    """The worker that finished it (campaigns run by workers)."""
+    push_error: str | None = None
+    """Why its proposal branch did not reach the review remote (the proposal is kept)."""
 
 
 class MorningSummary(BaseModel):
@@ -64,6 +68,8 @@ def build_summary(queue: CampaignQueue, campaign_id: str) -> MorningSummary:
             report_path=e.outcome.report_path if e.outcome else None,
             key_metrics=e.outcome.key_metrics if e.outcome else {},
             reason=(e.outcome.detail if e.outcome and e.outcome.status != "done" else None) or e.error,
+            worker=e.outcome.worker if e.outcome else None,
+            push_error=e.outcome.push_error if e.outcome else None,
         )
         for e in record.entries
     ]
@@ -74,7 +80,7 @@ def build_summary(queue: CampaignQueue, campaign_id: str) -> MorningSummary:
         stop_reason=record.stop_reason,
         entries=lines,
         awaiting_review=[line.proposal_id for line in lines if line.proposal_id and line.status == "done"],
-        failures=[line for line in lines if line.status in ("failed", "waiting_human", "skipped")],
+        failures=[line for line in lines if line.status in ("failed", "waiting_human", "skipped") or line.push_error],
         tokens=record.tokens,
         dollars=record.dollars,
         kernel_hours=record.kernel_s / 3600,
@@ -108,7 +114,17 @@ def render_markdown(summary: MorningSummary) -> str:
     out += ["", "## Proposals awaiting review", ""]
     out += [f"- `{p}`: `ara review show {p}`" for p in summary.awaiting_review] or ["(none)"]
     out += ["", "## Needs attention", ""]
-    out += [f"- {f.entry_id} ({f.status}): {f.reason or 'no reason recorded'}" for f in summary.failures] or ["(none)"]
+    out += [
+        f"- {f.entry_id} ({f.status}): {f.push_error if f.push_error and f.status == 'done' else f.reason or 'no reason recorded'}"
+        for f in summary.failures
+    ] or ["(none)"]
+    workers: dict[str, int] = {}
+    for line in summary.entries:
+        if line.worker:
+            workers[line.worker] = workers.get(line.worker, 0) + 1
+    if workers:
+        out += ["", "## Workers", ""]
+        out += [f"- {name}: {count} entries" for name, count in sorted(workers.items())]
     return "\n".join(out) + "\n"
 
 

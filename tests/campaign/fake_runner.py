@@ -49,8 +49,8 @@ def main() -> None:
         return EntryOutcome(status="done", detail="ok", proposal_id=f"p-{ctx.run_id}", tokens=10, kernel_s=0.45)
 
     runner = CampaignRunner(CampaignQueue(workspace), campaign_id, run_entry, poll_s=0.05)
-    runner.install_signal_handlers()
-    print(runner.run().model_dump_json(), flush=True)
+    with runner.signals_stop_it():
+        print(runner.run().model_dump_json(), flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Usage: python -m tests.campaign.graph_driver WORKSPACE CAMPAIGN_ID
 Every entry is a real LangGraph run (SQLite checkpoints, the workspace repository, proposals on branches) with a
 scripted model through the real openai SDK and an in-process kernel fake; each cell execution is appended to
-``<run dir>/executions.log`` before it runs, and each cell sleeps briefly so kills land mid-run.
+``<kernel dir>/executions.log`` (``runs/<id>/work/``) before it runs, and each cell sleeps briefly so kills land mid-run.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecordingPool(InProcessPool):
-    """Appends each cell's index to ``<run dir>/executions.log`` before it runs, then sleeps so kills land mid-run."""
+    """Appends each cell's index to ``<kernel dir>/executions.log`` (``runs/<id>/work/``) before it runs, then sleeps so kills land mid-run."""
 
     async def acquire(self, run_dir: Path) -> InProcessSession:
         log = run_dir / "executions.log"
@@ -68,8 +68,8 @@ def main(workspace: str, campaign_id: str) -> None:
     runner = CampaignRunner(
         CampaignQueue(settings.workspace), campaign_id, ResearchEntryRunner(settings, deps), poll_s=0.05
     )
-    runner.install_signal_handlers()
-    sys.stdout.write(runner.run().model_dump_json() + "\n")
+    with runner.signals_stop_it():
+        sys.stdout.write(runner.run().model_dump_json() + "\n")
 
 
 if __name__ == "__main__":

@@ -127,7 +127,7 @@ def test_six_entries_survive_five_kill_9_with_no_duplicate_cells_commits_or_prop
         run_dir = ws / "runs" / entry.run_id
         finished = [e for e in read_events(run_dir / "events.jsonl") if isinstance(e, CellExecuted) and not e.reused]
         assert Counter(e.key for e in finished) == {f"{entry.run_id}:cell:00": 1}, entry.entry.id
-        started = (run_dir / "executions.log").read_text().split()
+        started = (run_dir / "work" / "executions.log").read_text().split()  # the kernel's directory
         assert 1 <= len(started) <= 6, f"{entry.entry.id}: a cell only re-runs when a kill cut it ({started})"
         [proposal] = [p for p in proposals if p.run_id == entry.run_id]
         log = subprocess.run(

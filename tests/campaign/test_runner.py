@@ -219,3 +219,37 @@ def test_kill_9_five_times_then_resume_finishes_every_entry_once(
     assert dupes == []
     assert record.tokens == 60
     assert any(e["kind"] == "reclaimed" for e in queue.events(cid))
+
+
+def test_liveness_is_progress_an_entry_that_stops_moving_is_failed_and_stops_beating(
+    tmp_path: Path, campaign_file: Callable[..., Path]
+) -> None:
+    """A run blocked for good (a FIFO once hung one) kept a fresh heartbeat from a timer thread; now it does not."""
+    queue, cid = make_campaign(tmp_path, campaign_file, 2, extra="stall_s = 1.0")
+    release = threading.Event()
+    beats: dict[str, list[float | None]] = {"e0": [], "e1": []}
+
+    def run_entry(ctx: EntryContext) -> EntryOutcome:
+        if ctx.entry.id == "e0":  # blocks without any progress, like a node stuck on a FIFO
+            release.wait(60)
+            return EntryOutcome(status="done", detail="too late")
+        for step in range(30):  # keeps making progress for longer than stall_s
+            ctx.progress.mark(f"CellExecuted {step}")
+            time.sleep(0.1)
+            beats["e1"].append(queue.get(cid).entries[1].heartbeat_at)
+            beats["e0"].append(queue.get(cid).entries[0].heartbeat_at)
+        return EntryOutcome(status="done", detail="ok")
+
+    try:
+        result = CampaignRunner(queue, cid, run_entry, poll_s=0.05).run()
+    finally:
+        release.set()
+    assert result.counts == {"failed": 1, "done": 1}
+    stalled, moving = queue.get(cid).entries
+    assert stalled.status == "failed"
+    assert stalled.error is not None
+    assert stalled.error.startswith("no progress for ")
+    assert "(last: started; the limit is 1 s): the run stopped answering and was abandoned" in stalled.error
+    assert moving.status == "done"
+    assert len(set(beats["e1"])) > 5, "the moving entry's heartbeat kept being refreshed"
+    assert len({b for b in beats["e0"] if b is not None}) <= 6, "the stuck entry's heartbeat stopped (about 1 s)"
