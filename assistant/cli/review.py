@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from tools.vcs.index import open_index
 
 if TYPE_CHECKING:
     from assistant.review.identity import HumanAuthority
+    from assistant.review.presentation import FileStat
     from assistant.review.service import ProposalView, ReviewService
     from tools.vcs.records import ProposalStatus
 
@@ -87,14 +88,6 @@ def _age(created: datetime, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def _numbers(results: dict[str, Any], limit: int = 3) -> str:
-    parts = []
-    for key, value in list(results.items())[:limit]:
-        shown = f"{value:.3g}" if isinstance(value, float) else str(value)
-        parts.append(f"{key}={shown}")
-    return " ".join(parts) + (" ..." if len(results) > limit else "")
-
-
 @click.group()
 def review() -> None:
     """Review the agent's proposals; only a person can approve (merge) one."""
@@ -105,24 +98,40 @@ def review() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def list_(ctx: click.Context, status: str, as_json: bool) -> None:
-    """Proposals, newest first: id, status, age, summary and key numbers."""
+    """Proposals, newest first: id, status, age, report check, summary and key numbers."""
+    from assistant.review.compare import check_statuses
+    from assistant.review.presentation import key_numbers
+
     path = _workspace_path(ctx)
     wanted: list[ProposalStatus] | None = None if status == "all" else [status]  # type: ignore[list-item]
+    if not (path / ".git").exists():
+        if as_json:
+            echo_json([])
+        else:
+            click.echo(
+                f"no proposals yet in {path} (no git repository there yet: the first run creates it); "
+                'a run proposes its results when it finishes: ara run "question"'
+            )
+        return
     with _mapped_errors():
         rows = open_index(path).select_rows(wanted)
+    checks = check_statuses(path, [(str(row["head_commit"] or ""), row["report_path"]) for row in rows])
     if as_json:
-        echo_json(rows)
+        echo_json([{**row, "check": check.model_dump()} for row, check in zip(rows, checks, strict=True)])
         return
     if not rows:
-        click.echo(f"no {'' if status == 'all' else status + ' '}proposals in {path}")
+        click.echo(f"no {'' if status == 'all' else status + ' '}proposals in {path} yet")
         return
     now = datetime.now(UTC)
-    lines = [f"{'ID':>5}  {'STATUS':<10}  {'AGE':>4}  {'SUMMARY':<48}  KEY NUMBERS"]
-    for row in rows:
+    lines = [f"{'ID':>5}  {'STATUS':<10}  {'AGE':>4}  {'CHECK':<10}  {'SUMMARY':<48}  KEY NUMBERS"]
+    for row, check in zip(rows, checks, strict=True):
         subject = (str(row["summary"]).strip().splitlines() or [""])[0]
         subject = subject if len(subject) <= 48 else subject[:47] + "…"
         age = _age(datetime.fromisoformat(row["created_at"]), now)
-        lines.append(f"{row['id']:>5}  {row['status']:<10}  {age:>4}  {subject:<48}  {_numbers(row['results'])}")
+        lines.append(
+            f"{row['id']:>5}  {row['status']:<10}  {age:>4}  {check.state:<10}  {subject:<48}  "
+            f"{key_numbers(row['results'])}"
+        )
     _say("\n".join(lines))
 
 
@@ -138,50 +147,93 @@ def _actor(service: ReviewService) -> str:
         return "unknown <no git identity>"
 
 
-def _print_view(view: ProposalView, *, full: bool = True) -> None:
+def _view_lines(view: ProposalView, *, full: bool = True, expand: bool = False) -> list[str]:
+    """What ``show`` prints before the diff, as lines (model-written parts not yet made printable)."""
+    from assistant.review.presentation import results_tables
+
     p = view.proposal
-    _say(f"proposal {p.id}  [{p.status}]  {p.branch}", bold=True)
-    _say(f"run {p.run_id}  step {p.step}  created {p.created_at.isoformat(timespec='seconds')}")
-    _say(f"base {p.base_commit[:12]}  head {view.reviewed_head}")
+    lines = [f"proposal {p.id}  [{p.status}]  {p.branch}"]
+    lines.append(f"run {p.run_id}  step {p.step}  created {p.created_at.isoformat(timespec='seconds')}")
+    lines.append(f"base {p.base_commit[:12]}  head {view.reviewed_head}")
     if p.parent_id is not None:
-        _say(f"revises proposal {p.parent_id}")
+        lines.append(f"revises proposal {p.parent_id} (compare: ara review diff {p.id} --against {p.parent_id})")
     if view.revisions:
-        _say(f"revised by proposal(s) {', '.join(map(str, view.revisions))}")
+        lines.append(f"revised by proposal(s) {', '.join(map(str, view.revisions))}")
     if p.reviewer:
-        _say(f"decided by {p.reviewer} at {p.decided_at}: {p.comment or ''}")
-    for warning in view.warnings:
-        _say(f"WARNING: {warning}", fg="yellow")
-    _say("\n" + p.summary.strip() + "\n")
-    if p.results:
-        width = max(len(k) for k in p.results)
-        _say("results", bold=True)
-        for key, value in p.results.items():
-            _say(f"  {key:<{width}}  {value}")
+        lines.append(f"decided by {p.reviewer} at {p.decided_at}: {p.comment or ''}")
+    if view.check is not None:
+        lines.append(f"check: {view.check.state} ({view.check.reason})")
+    lines.extend(f"WARNING: {warning}" for warning in view.warnings)
+    lines.extend(["", p.summary.strip(), ""])
+    table = results_tables(view.results_document, p.results)
+    if table:
+        lines.append("results")
+        lines.extend(table)
     cost = view.cost
     dollars = f", ${cost.dollars:.4f}" if cost.dollars is not None else ""
     wall = f", {cost.wall_s:.0f} s" if cost.wall_s is not None else ""
-    _say(
+    lines.append(
         f"cost: {cost.llm_calls} LLM calls, {cost.prompt_tokens}+{cost.completion_tokens} tokens, "
         f"{cost.cells} cells{wall}{dollars}"
     )
     if view.references:
-        _say("citations: " + ", ".join(f"{r.key} ({r.title})" for r in view.references))
-    for comment in view.comments:
-        _say(f"comment ({comment.action}, {comment.actor}): {comment.text}")
+        lines.append("citations: " + ", ".join(f"{r.key} ({r.title})" for r in view.references))
+    lines.extend(f"comment ({c.action}, {c.actor}): {c.text}" for c in view.comments)
     if full and view.report is not None:
-        _say(f"\nreport ({p.report_path})", bold=True)
-        _say(view.report.rstrip())
-    _say("\ndiff stat", bold=True)
-    _say(view.diffstat.rstrip())
+        lines.extend(["", f"report ({p.report_path})", view.report.rstrip()])
+    lines.extend(["", "files changed", *_file_lines(view.files, expand)])
+    return lines
 
 
-def _approve_hint(view: ProposalView) -> None:
+def _file_lines(files: list[FileStat], expand: bool) -> list[str]:
+    """One stat line per changed file, generated ones marked (and, unless expanded, left out of the diff)."""
+    shown = [f"  {f.line}" for f in files if not f.generated]
+    generated = [f for f in files if f.generated]
+    if generated:
+        how = "shown in the diff below" if expand else "collapsed; --expand shows their diff"
+        shown.append(f"  generated ({len(generated)}, {how}):")
+        shown.extend(f"    {f.line}" for f in generated)
+    return shown or ["  (no files changed)"]
+
+
+def _page(chunks: Iterable[str]) -> None:
+    """Print ``chunks`` (already printable): through a pager ($PAGER, else less) when stdout is a terminal.
+
+    Never for a pipe or a file, and not with ``ARA_NO_PAGER`` set.
+    """
+    if sys.stdout.isatty() and not os.environ.get("ARA_NO_PAGER"):
+        click.echo_via_pager(_without_final_newline(chunks))  # the pager adds one itself
+        return
+    out = sys.stdout.buffer
+    for text in chunks:
+        out.write(text.encode("utf-8"))
+    out.flush()
+
+
+def _without_final_newline(chunks: Iterable[str]) -> Iterator[str]:
+    held: str | None = None
+    for chunk in chunks:
+        if held is not None:
+            yield held
+        held = chunk
+    if held is not None:
+        yield held.removesuffix("\n")
+
+
+def _print_view(view: ProposalView, *, full: bool = True) -> None:
+    for line in _view_lines(view, full=full):
+        _say(line)
+
+
+def _approve_hint(view: ProposalView) -> str:
     p = view.proposal
     if p.status != "open" or not view.branch_exists:
-        return
+        return ""
     pinned = " (recorded as the head you reviewed)" if view.pinned else ""
-    _say(f"\nshown: head {view.reviewed_head}{pinned}", bold=True)
-    _say(f"approve exactly this commit with: ara review approve {p.id} --head {view.reviewed_head}")
+    return (
+        f"\nshown: head {view.reviewed_head}{pinned}\n"
+        f"approve exactly this commit with: ara review approve {p.id} --head {view.reviewed_head}\n"
+    )
 
 
 def _prices(workspace: Path) -> tuple[float | None, float | None]:
@@ -205,12 +257,13 @@ def _prices(workspace: Path) -> tuple[float | None, float | None]:
 @review.command("show")
 @click.argument("proposal_id", type=int)
 @click.option("--no-diff", is_flag=True, help="Leave out the full diff.")
+@click.option("--expand", is_flag=True, help="Show the diff of generated files (report.html, events.jsonl, ...) too.")
 @click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (no diff).")
 @click.pass_context
-def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> None:
-    """Report, results, citations, cost, diff stat and diff of a proposal, and the head commit shown."""
+def show(ctx: click.Context, proposal_id: int, no_diff: bool, expand: bool, as_json: bool) -> None:
+    """Report, results, check, citations, cost, changed files and diff of a proposal (paged on a terminal)."""
     from assistant.review.identity import agent_role_active
-    from assistant.review.printable import printable_stream
+    from assistant.review.printable import printable, printable_stream
 
     service = _service(ctx)
     price_in, price_out = _prices(service.ws.path)
@@ -227,15 +280,15 @@ def show(ctx: click.Context, proposal_id: int, no_diff: bool, as_json: bool) -> 
         if as_json:
             echo_json(view.model_dump(mode="json"))
             return
-        _print_view(view)
-        if not no_diff:
-            _say("\ndiff", bold=True)
-            sys.stdout.flush()
-            out = sys.stdout.buffer
-            for text in printable_stream(service.iter_diff(view)):
-                out.write(text.encode("utf-8"))
-            out.flush()
-        _approve_hint(view)
+
+        def chunks() -> Iterator[str]:
+            yield printable("\n".join(_view_lines(view, expand=expand))) + "\n"
+            if not no_diff:
+                yield "\ndiff\n"
+                yield from printable_stream(service.iter_diff(view, expand=expand))
+            yield printable(_approve_hint(view))
+
+        _page(chunks())
 
 
 def _authorize(
@@ -335,23 +388,6 @@ def reject(ctx: click.Context, proposal_id: int, comment: str, reviewer: str | N
     click.echo(f"rejected proposal {proposal.id} ({proposal.branch}); the agent will see your comment")
 
 
-@review.command("revise")
-@click.argument("proposal_id", type=int)
-@click.option("--run", "run_id", default=None, help="Take the files from this run (default: the proposal's run).")
-@click.option("--summary", default=None, help="Summary of the revision (default: the old one).")
-@click.option("--json", "as_json", is_flag=True, help="Print the new proposal as JSON.")
-@click.pass_context
-def revise(ctx: click.Context, proposal_id: int, run_id: str | None, summary: str | None, as_json: bool) -> None:
-    """Propose a revision (the agent's step): a new proposal from the run's current files, linked to the old."""
-    service = _service(ctx)
-    with _mapped_errors():
-        new = service.revise(proposal_id, run_id=run_id, summary=summary)
-    if as_json:
-        echo_json(new.model_dump(mode="json"))
-        return
-    click.echo(f"proposal {new.id} on {new.branch} revises proposal {proposal_id}")
-
-
 @review.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
@@ -401,3 +437,9 @@ def reindex(ctx: click.Context, force: bool) -> None:
         _say(f"the previous index file was kept as {report.replaced}")
     for line in report.skipped:
         _say(f"skipped {line}")
+
+
+from assistant.cli.review_revisions import diff, revise  # noqa: E402  (they use the helpers above)
+
+review.add_command(diff)
+review.add_command(revise)

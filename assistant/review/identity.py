@@ -75,6 +75,17 @@ def resolve_reviewer(workspace: Path, explicit: str | None) -> GitIdentity:
     return identity
 
 
+def decision_identity(workspace: Path) -> str:
+    """Who a person's plan decision is recorded as where nobody named one (the TUI): the git identity that merges
+    record, else the OS user marked as lacking one (so the record never passes for a confirmed identity)."""
+    import getpass
+
+    try:
+        return str(resolve_reviewer(workspace, None))
+    except (ReviewerIdentityError, AuthorityError):
+        return f"{getpass.getuser()} (no git identity; set git config user.name/user.email)"
+
+
 def authorize_decision(
     workspace: Path, *, explicit_reviewer: str | None, interactive: bool, tui: bool = False
 ) -> HumanAuthority:

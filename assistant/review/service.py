@@ -16,15 +16,16 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from assistant.report.model import Reference
+from assistant.report.model import CheckResult, Reference
 from assistant.review.audit import AuditEntry, AuditLog
 from assistant.review.errors import AlreadyDecidedError, ReviewError
 from assistant.review.identity import HumanAuthority, agent_role_active
-from tools.results import ResultsFileError, read_results
+from assistant.review.presentation import FileStat, is_generated, parse_numstat, results_document
+from tools.results import ResultsDocument, ResultsFileError, read_results
 from tools.vcs import (
     AGENT_IDENTITY,
     BranchMissingError,
@@ -45,6 +46,55 @@ class _ReportReferences(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     references: list[Reference] = []
+
+
+class _ReportCheck(BaseModel):
+    """The part of ``report.json`` the check status reads: the check made when the report was built."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    check: CheckResult | None = None
+
+
+CheckState = Literal["verified", "unverified", "unchecked", "no report"]
+
+
+class CheckStatus(BaseModel):
+    """Whether a proposal's report passed ara's checker (from its ``report.json``), and why not."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    state: CheckState
+    """``verified`` (checked, nothing failed), ``unverified`` (problems found), ``unchecked`` (never checked) or
+    ``no report`` (the proposal has no readable ``report.json``)."""
+    reason: str
+    """In words: what failed first, or why there is no status."""
+
+
+def check_status(report_json: bytes | None) -> CheckStatus:
+    """The check status of a proposal from the bytes of its ``report.json`` (None: the file is not there).
+
+    The one place that reads a report's check for review (``list``, ``show`` and the TUI use it).
+    """
+    if report_json is None:
+        return CheckStatus(state="no report", reason="the proposal has no report.json")
+    try:
+        check = _ReportCheck.model_validate_json(report_json).check
+    except ValidationError as err:
+        return CheckStatus(state="no report", reason=f"report.json is not valid ({err.error_count()} problem(s))")
+    if check is None:
+        return CheckStatus(state="unchecked", reason="the report was never checked against its run")
+    if check.ok:
+        missing = f"; not checked: {'; '.join(check.not_checked)}" if check.not_checked else ""
+        return CheckStatus(state="verified", reason=f"checked: {'; '.join(check.checked)}{missing}")
+    first = check.offenders[0] if check.offenders else None
+    detail = f": {first.location}: {first.message}" if first is not None else ""
+    return CheckStatus(state="unverified", reason=f"{len(check.offenders)} problem(s){detail}")
+
+
+def report_json_path(report_path: str | None) -> str | None:
+    """``report.json`` beside the proposal's ``report.md`` (workspace-relative), or None without a report."""
+    return None if report_path is None else str(PurePosixPath(report_path).with_suffix(".json"))
 
 
 class RunCost(BaseModel):
@@ -100,6 +150,12 @@ class ProposalView(BaseModel):
     """Earlier review comments on this proposal."""
     revisions: list[int]
     """Ids of proposals that revise this one."""
+    files: list[FileStat] = []
+    """Each changed file's stat line; generated ones (report.html, events.jsonl, figures, cells) are collapsed."""
+    check: CheckStatus | None = None
+    """The report's check status (from ``report.json`` at the reviewed head)."""
+    results_document: ResultsDocument | None = None
+    """The run's results (from ``report.json``, else ``results.json``, at the reviewed head), for the tables."""
     warnings: list[str]
     """Things the reviewer must know (branch moved or missing, files outside the run directory)."""
 
@@ -209,6 +265,7 @@ class ReviewService:
                 )
             )
         report = self._text_at(head, proposal.report_path)
+        report_json = self._file_bytes(head, report_json_path(proposal.report_path))
         references, problem = self._references(head, proposal.report_path)
         if problem:
             warnings.append(problem)
@@ -229,12 +286,20 @@ class ReviewService:
             cost=self._cost(proposal, head, price_in_per_mtok, price_out_per_mtok),
             comments=self.ws.index.comments(proposal.id),
             revisions=[child.id for child in self.ws.index.children(proposal.id)],
+            files=parse_numstat(self.ws.numstat(proposal.base_commit, head), proposal.run_prefix),
+            check=check_status(report_json),
+            results_document=results_document(report_json, "report.json")
+            or results_document(self.ws.file_at(head, f"{proposal.run_prefix}results.json"), "results.json"),
             warnings=warnings,
         )
 
-    def iter_diff(self, view: ProposalView) -> Iterator[bytes]:
-        """Stream the full diff of the reviewed head against the proposal's base."""
-        return self.ws.iter_diff(view.proposal.base_commit, view.reviewed_head)
+    def iter_diff(self, view: ProposalView, *, expand: bool = False) -> Iterator[bytes]:
+        """Stream the diff of the reviewed head against the proposal's base; generated files only with ``expand``."""
+        base, head = view.proposal.base_commit, view.reviewed_head
+        if expand or not any(f.generated for f in view.files):
+            return self.ws.iter_diff(base, head)
+        shown = [f.path for f in view.files if not f.generated]
+        return self.ws.iter_diff(base, head, paths=shown) if shown else iter(())
 
     def feedback(self, proposal_id: int) -> list[Comment]:
         """Reviewers' comments on ``proposal_id`` (what the agent reads before revising)."""
@@ -324,6 +389,8 @@ class ReviewService:
         run_path = self.ws.path / "runs" / run
         if files is None:
             files = [run_path]
+            if self.ws.index.find(run, f"revise-{parent.id}") is None:
+                self._refuse_unchanged(parent, run)
         if report_path is None and parent.report_path is not None:
             candidate = self.ws.path / parent.report_path
             report_path = candidate if candidate.is_file() else None
@@ -360,6 +427,26 @@ class ReviewService:
                 )
         return revision
 
+    def _refuse_unchanged(self, parent: Proposal, run_id: str) -> None:
+        """Refuse a files-only revision whose run files, generated ones aside, equal the parent's.
+
+        Raises:
+            ReviewError: nothing but generated files (report.html, events.jsonl, figures, cells) would change.
+        """
+        head = self.ws.branch_head(parent.branch) or parent.head_commit
+        prefix = f"runs/{run_id}/"
+        for rel in self.ws.run_files(run_id):
+            if is_generated(prefix, rel):
+                continue
+            if self.ws.file_at(head, rel) != _regular_file_bytes(self.ws.path / rel):
+                return
+        raise ReviewError(
+            f"nothing would change: the files of run {run_id} are those of proposal {parent.id} apart from generated "
+            f"ones (report.html, events.jsonl, figures, cell records). Edit the run's files first, or re-run the "
+            f"agent with the review comments: ara review revise {parent.id}. Nothing was changed.",
+            title="Nothing to revise",
+        )
+
     def record_refusal(self, proposal_id: int, actor: str, reason: str, channel: str | None = None) -> None:
         """Log a decision that was turned down before it started (e.g. by the authority check).
 
@@ -389,6 +476,9 @@ class ReviewService:
     # -------------------------------------------------------------------------------------------- helpers
     def _recent(self, proposal_id: int) -> list[AuditEntry]:
         return [e for e in self.audit.entries() if e.proposal_id == proposal_id]
+
+    def _file_bytes(self, commit: str, relpath: str | None) -> bytes | None:
+        return None if relpath is None else self.ws.file_at(commit, relpath)
 
     def _text_at(self, commit: str, relpath: str | None) -> str | None:
         if relpath is None:

@@ -40,10 +40,25 @@ def propose(ws: Workspace, files: dict[str, str] | None = None, outside: dict[st
 def test_not_a_git_repository(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    result = ara(plain, "list")
+    result = ara(plain, "show", "1")
     assert result.exit_code == 2
     assert "error: Not a workspace" in result.output
     assert f"{plain} is not a git repository (no .git there)" in result.output
+
+
+@pytest.mark.parametrize("made", [True, False])
+def test_a_fresh_workspace_has_no_proposals_yet(tmp_path: Path, made: bool) -> None:
+    fresh = tmp_path / "fresh"
+    if made:
+        (fresh / ".ara" / "papers").mkdir(parents=True)  # e.g. papers added before any run
+    result = ara(fresh, "list")
+    assert result == (
+        0,
+        f"no proposals yet in {fresh} (no git repository there yet: the first run creates it); a run proposes its "
+        'results when it finishes: ara run "question"\n',
+    )
+    assert ara(fresh, "list", "--json") == (0, "[]\n")
+    assert not (fresh / ".git").exists(), "listing creates nothing"
 
 
 def test_unknown_id(ws: Workspace) -> None:

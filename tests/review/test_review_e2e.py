@@ -80,7 +80,7 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
     assert listed.output.splitlines()[1].split()[:2] == ["1", "open"]
     assert re.fullmatch(r"\d+s", listed.output.splitlines()[1].split()[2])
     assert "Linear probes on layer 6" in listed.output
-    assert "probe.acc=0.81 probe.acc.ci_low=0.78 probe.acc.ci_high=0.84" in listed.output
+    assert "probe.acc=0.81 [0.78, 0.84]" in listed.output
     shown = ara(root, "show", "1")
     assert shown.exit_code == 0, shown.output
     assert f"proposal 1  [open]  ara/{run.run_id}/probe-sweep" in shown.output
@@ -105,7 +105,7 @@ def test_propose_list_show_reject_revise_approve(ws: Workspace) -> None:
     # --- the agent revises from the feedback
     (run.path / "code" / "control.py").write_text("control_acc = 0.52\n", encoding="utf-8")
     (run.path / "report.md").write_text("# Probe sweep\nAccuracy 0.81 vs control 0.52.\n", encoding="utf-8")
-    revised = ara(root, "revise", "1", "--json")
+    revised = ara(root, "revise", "1", "--files-only", "--json")
     assert revised.exit_code == 0, revised.output
     second = json.loads(revised.output)
     assert second["id"] == 2
