@@ -3,7 +3,8 @@
 Covers ``GraphRunDriver`` (a thin caller of ``assistant.graph.session.RunSession``, as ``ara run`` and campaigns
 are: it drives the session on a private event loop inside the app's worker thread, forwards run-log events and each
 cell's output, and cancels by cancelling the graph task: the loop logs an ``Interrupted`` failure and the
-checkpoint of the last finished node is kept), ``LibraryBackend`` (``tools.papers.PaperLibrary``) and ``ReviewServiceBackend``
+checkpoint of the last finished node is kept), ``WorkspaceRuns`` (the runs on disk through
+``assistant.runhistory``, replayed through the same forwarder a live run uses), ``LibraryBackend`` (``tools.papers.PaperLibrary``) and ``ReviewServiceBackend``
 (``assistant.review``: decisions carry the reviewer's git identity through channel ``tui``, which the review module
 counts as an interactive human). Does not cover drawing anything.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +24,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from assistant.budget import Budget
 from assistant.events import CellExecuted, Event, ReportWritten, ResultsRead
 from assistant.llm.client import LLMClient
+from assistant.runhistory import RunListing, list_runs, read_report, read_run
 from assistant.schemas import Approval, RunOutcome
 from assistant.settings import Settings
-from assistant.tui.backends import CellOutput, Emit, PaperHit, ProposalDetail, ProposalSummary, ResultTable
+from assistant.tui.backends import (
+    CellOutput,
+    Emit,
+    OpenedRun,
+    PaperHit,
+    ProposalDetail,
+    ProposalSummary,
+    ResultTable,
+)
 from tools.results import ResultsFileError, read_results
+from tools.runfiles import RunFileError, RunFiles
 
 if TYPE_CHECKING:
     from assistant.graph.context import KernelPoolLike, LibraryLike
@@ -130,6 +142,34 @@ class GraphRunDriver:
             loop.close()
 
 
+class WorkspaceRuns:
+    """``RunHistory`` over ``assistant.runhistory``: the runs in ``<workspace>/runs`` as stored on disk.
+
+    Opening a run replays its run log through ``_forwarder``, so a past run shows exactly what it showed live
+    (cells, their output, results tables, figures), each file read through ``tools.runfiles``.
+    """
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+
+    def list(self) -> Sequence[RunListing]:
+        """Runs with a run log, newest first."""
+        return list_runs(self.workspace)
+
+    def open(self, run_id: str) -> OpenedRun:
+        """One run's events, each followed by the outputs it points at."""
+        record = read_run(self.workspace, run_id)
+        items: list[Event | CellOutput] = []
+        forward = _forwarder(self.workspace / "runs", items.append)
+        for event in record.events:
+            forward(event)
+        return OpenedRun(listing=record.listing, items=tuple(items))
+
+    def report(self, run_id: str) -> str:
+        """The run's Markdown report."""
+        return read_report(self.workspace, read_run(self.workspace, run_id).listing)
+
+
 def _forwarder(runs: Path, emit: Emit) -> Callable[[Event], None]:
     """A run-log listener: forward each event, then what it points at: a finished cell's output
     (``cells/NN.result.json``), results.json's tables and figures, and the figures the report drew."""
@@ -138,9 +178,8 @@ def _forwarder(runs: Path, emit: Emit) -> Callable[[Event], None]:
         emit(event)
         run_path = runs / event.run_id
         if isinstance(event, CellExecuted):
-            result_file = run_path / "cells" / f"{event.index:02d}.result.json"
-            if result_file.is_file():
-                result = json.loads(result_file.read_text(encoding="utf-8"))
+            result = _run_json(run_path, f"cells/{event.index:02d}.result.json")
+            if isinstance(result, dict):
                 for stream in ("stdout", "stderr"):
                     text = result.get(stream) or ""
                     if text:
@@ -152,7 +191,7 @@ def _forwarder(runs: Path, emit: Emit) -> Callable[[Event], None]:
         elif isinstance(event, ResultsRead):
             results_file = run_path / event.path
             try:
-                document = read_results(results_file)
+                document = read_results(results_file, below=run_path)
             except ResultsFileError as err:
                 log.warning("results of run %s not shown: %s", event.run_id, err)
                 return
@@ -168,19 +207,48 @@ def _forwarder(runs: Path, emit: Emit) -> Callable[[Event], None]:
                     )
                 )
             for name, rel in document.figures.items():
-                path = (results_file.parent / rel).resolve()
-                emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=name, path=str(path)))
+                path = _run_path(run_path, results_file.parent / rel)
+                if path is not None:
+                    emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=name, path=str(path)))
         elif isinstance(event, ReportWritten):
-            report = run_path / "report.json"
-            if report.is_file():
-                for figure in json.loads(report.read_text(encoding="utf-8")).get("figures") or []:
+            report = _run_json(run_path, "report.json")
+            if isinstance(report, dict):
+                for figure in report.get("figures") or []:
                     # results.json figures were forwarded with ResultsRead; these are the report's own
-                    if isinstance(figure, dict) and figure.get("origin") == "generated" and figure.get("path"):
-                        path = (run_path / str(figure["path"])).resolve()
+                    if not (isinstance(figure, dict) and figure.get("origin") == "generated" and figure.get("path")):
+                        continue
+                    path = _run_path(run_path, run_path / str(figure["path"]))
+                    if path is not None:
                         name = f"report: {figure.get('name', path.stem)}"
                         emit(CellOutput(run_id=event.run_id, index=-1, stream="figure", text=name, path=str(path)))
 
     return forward
+
+
+def _run_json(run_path: Path, rel: str) -> Any:
+    """A run file parsed as JSON through ``tools.runfiles`` (no link followed, size capped); None when unusable."""
+    try:
+        with RunFiles(run_path) as files:
+            return files.read_json(rel)
+    except FileNotFoundError:
+        return None
+    except RunFileError as err:
+        log.warning("not shown: %s", err)
+        return None
+
+
+def _run_path(run_path: Path, path: Path) -> Path | None:
+    """``path`` when it is inside the run and, if it exists, a regular file reached without links (the figure viewer
+    opens it; a missing one it reports), else None: a figure the kernel named can be a link to a host file."""
+    try:
+        rel = Path(os.path.normpath(path)).relative_to(os.path.normpath(run_path))
+        with RunFiles(run_path) as files:
+            if files.kind(rel) in ("file", "missing"):
+                return run_path / rel
+    except (ValueError, RunFileError):
+        pass
+    log.warning("figure %s is not a regular file inside run %s; not shown", path, run_path.name)
+    return None
 
 
 def _rich_outputs(run_path: Path, run_id: str, index: int, outputs: list[Any]) -> Iterator[CellOutput]:
@@ -190,9 +258,9 @@ def _rich_outputs(run_path: Path, run_id: str, index: int, outputs: list[Any]) -
         if not isinstance(output, dict):
             continue
         kind = output.get("kind")
-        if kind == "image/png" and output.get("path"):
+        path = _run_path(run_path, run_path / str(output["path"])) if output.get("path") else None
+        if kind == "image/png" and path is not None:
             images += 1
-            path = (run_path / str(output["path"])).resolve()
             yield CellOutput(
                 run_id=run_id, index=index, stream="figure", text=f"cell {index} image {images}", path=str(path)
             )
@@ -231,13 +299,16 @@ class LibraryBackend:
 
     def add(self, paths: Sequence[str]) -> str:
         """Ingest ``paths``; a one-line summary naming failures."""
-        report = self._call(lambda lib: lib.add_paths([Path(p).expanduser() for p in paths]))
+        sources = [Path(p).expanduser() if Path(p).expanduser().exists() else p for p in paths]  # ids stay text
+        report = self._call(lambda lib: lib.add_paths(sources))
         line = (
             f"added {len(report.added)} paper(s), updated {len(report.updated)}, {report.unchanged} unchanged, "
             f"{report.duplicates} duplicate(s), {report.chunks_added} chunks in {report.seconds:.1f}s"
         )
         if report.errors:
-            line += "; failed: " + "; ".join(f"{e.path}: {e.error}" for e in report.errors[:5])
+            line += "; failed: " + "; ".join(
+                f"{e.path}: {e.error.removeprefix(f'{e.path}: ')}" for e in report.errors[:5]
+            )
         return line
 
     def stats(self) -> dict[str, Any]:

@@ -1,27 +1,26 @@
 """The Textual app: four panes over the research loop's events, and the workers that do the work.
 
-Covers ``AraApp`` and the ``make_app`` factory: the pane switcher, the work that spans panes (chat streaming, and
-the research loop, whose events feed Runs and whose plans appear in Chat) in thread workers, opening an
-``ErrorModal`` when one of those fails (``Worker.StateChanged``), and keeping the app usable when the LLM endpoint
-is down. Panes that stand alone own their backend and workers (``PapersPane``, ``ReviewPane``): a new pane is a
-screen module plus its backend. Widgets never call the LLM, the graph or a tool directly. Does not cover the
+Covers ``AraApp`` and the ``make_app`` factory: the pane switcher, connecting the LLM, slash commands, and the
+one piece of work that spans panes (the research loop, whose events feed Runs and whose plans appear in Chat) in a
+thread worker, opening an ``ErrorModal`` when it fails (``Worker.StateChanged``), and keeping the app usable when
+the LLM endpoint is down. Every other pane owns its workers (``ChatPane`` streams answers, ``PapersPane``,
+``ReviewPane``): a new pane is a screen module plus its backend. Widgets never call the LLM, the graph or a tool directly. Does not cover the
 research loop, the library or review themselves (``assistant.tui.adapters`` binds them).
 """
 
 from __future__ import annotations
 
 import gc
-import getpass
 import logging
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events, on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 from textual.worker import Worker, WorkerState
 
@@ -30,22 +29,23 @@ from assistant.events import Event, PlanProposed, RunFailed, RunFinished, RunSta
 from assistant.llm.client import LLMClient
 from assistant.schemas import Approval
 from assistant.settings import Settings
-from assistant.tui.backends import CellOutput, PapersBackend, ReviewBackend, RunDriver, RunOutcome
+from assistant.tui.backends import CellOutput, PapersBackend, ReviewBackend, RunDriver, RunHistory, RunOutcome
 from assistant.tui.history import ChatHistory, InstanceLock, tui_dir
 from assistant.tui.images import Protocol
 from assistant.tui.messages import (
     CellOutputReceived,
-    ChatAnswered,
-    ChatDeltaReceived,
     LLMConnected,
     ProposalDecided,
     RunEnded,
     RunEventReceived,
+    RunOpened,
     RunPaused,
+    RunReportLoaded,
+    RunsListed,
 )
 from assistant.tui.screens.chat import ChatPane
 from assistant.tui.screens.figures import FiguresScreen
-from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal
+from assistant.tui.screens.modals import CommentModal, ErrorModal, HelpScreen, PlanEditModal, ReportScreen
 from assistant.tui.screens.papers import PapersPane
 from assistant.tui.screens.review import ReviewPane
 from assistant.tui.screens.runs import RunsPane
@@ -55,12 +55,6 @@ from assistant.tui.workers import describe_error, failed
 
 log = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You are ara, a concise assistant for AI alignment research. Answer accurately and briefly. "
-    "To run an experiment the user types /run followed by the question."
-)
-HISTORY_CHARS = 24_000
-"""Characters of earlier thread messages sent with a chat request (newest kept)."""
 PANES = ("chat", "runs", "papers", "review")
 RUNS_REFRESH_S = 0.1
 """How often streamed run events are drawn on the Runs pane (10 Hz keeps keystrokes under 50 ms)."""
@@ -95,7 +89,7 @@ class AraApp(App[None]):
         Binding("f4", "show('papers')", "Papers"),
         Binding("f5", "show('review')", "Review"),
         Binding("ctrl+l", "reconnect", "Reconnect LLM", show=False),
-        Binding("ctrl+s", "save_svg", "Screenshot", show=False),
+        Binding("f12", "save_svg", "Screenshot", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -108,12 +102,22 @@ class AraApp(App[None]):
         runner: RunDriver | None = None,
         papers: PapersBackend | None = None,
         review: ReviewBackend | None = None,
+        history: RunHistory | None = None,
         reviewer: str | None = None,
         thread: str = "main",
         image_protocol: Protocol | None = None,
         freeze_heap: bool = False,
     ) -> None:
         super().__init__()
+        if history is None:
+            from assistant.tui.adapters import WorkspaceRuns
+
+            history = WorkspaceRuns(settings.workspace)
+        self.run_history = history
+        """The runs on disk (listed on Runs, opened, their reports read)."""
+        self.clock: Callable[[], float] = time.time
+        """Now, for the run list's ages (screenshots and snapshot tests fix it)."""
+        self._runs_listed = False
         self.freeze_heap = freeze_heap
         """Freeze the start-up heap after the first frame (``freeze_startup_heap``); ``ara tui`` does, tests do not."""
         self.image_protocol = image_protocol
@@ -124,9 +128,13 @@ class AraApp(App[None]):
         self.runner = runner
         self.papers = papers
         self.review = review
-        self.reviewer = reviewer or getpass.getuser()
+        from assistant.review.identity import decision_identity
+
+        self.reviewer = reviewer or decision_identity(settings.workspace)
+        """Who plan decisions are recorded as: the git identity that merges record (see ``decision_identity``)."""
         self.history = ChatHistory(settings.workspace)
         self.thread_id = thread
+        """The chat thread shown first; the Chat pane keeps the current one."""
         self.instance_lock = InstanceLock(settings.workspace)
         self.run_state = RunState()
         self.last_outcome: RunOutcome | None = None
@@ -141,7 +149,7 @@ class AraApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Static(self._tabs_text("chat"), id="tabs")
         with ContentSwitcher(initial="chat", id="panes"):
-            yield ChatPane(self.thread_id, id="chat")
+            yield ChatPane(self.thread_id, history=self.history, llm=lambda: self.llm, id="chat")
             yield RunsPane(id="runs")
             yield PapersPane(self.papers, top_k=self.settings.papers.top_k, id="papers")
             yield ReviewPane(self.review, id="review", no_color=self.no_color)
@@ -187,7 +195,7 @@ class AraApp(App[None]):
         self.set_interval(RUNS_REFRESH_S, self._flush_runs_tick)
         if self.freeze_heap:
             self.call_after_refresh(freeze_startup_heap)
-        self.chat.show_thread(self.thread_id, self.history.load(self.thread_id))
+        self.chat.show_thread(self.chat.thread_id, self.history.load(self.chat.thread_id))
         self.chat.query_one("#chat-input").focus()
         if self.llm is None:
             self.connect_llm()
@@ -203,9 +211,12 @@ class AraApp(App[None]):
         """Switch to ``pane`` (loading its data the first time)."""
         if pane == "runs":
             self.flush_runs()
+            if not self._runs_listed:
+                self._runs_listed = True
+                self.list_runs()
         self.query_one("#panes", ContentSwitcher).current = pane
         self.query_one("#tabs", Static).update(self._tabs_text(pane))
-        focus = {"chat": "#chat-input", "runs": "#cells", "papers": "#papers-query", "review": "#proposals"}[pane]
+        focus = {"chat": "#chat-input", "runs": "#run-list", "papers": "#papers-query", "review": "#proposals"}[pane]
         self.query_one(focus).focus()
         if pane == "papers":
             self.papers_pane.activate()
@@ -214,6 +225,17 @@ class AraApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette's (ctrl+p) commands, its "Screenshot" saving into the workspace as f12 does."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                command = SystemCommand(
+                    "Screenshot",
+                    "Save an SVG of the screen into <workspace>/.ara/tui/screenshots (f12)",
+                    self.action_save_svg,
+                )
+            yield command
 
     def action_save_svg(self) -> None:
         folder = tui_dir(self.settings.workspace) / "screenshots"
@@ -243,50 +265,6 @@ class AraApp(App[None]):
         self.notify(f"connected to {message.model}", timeout=2)
 
     # ------------------------------------------------------------------------------------------- chat
-    @on(ChatPane.MessageSent)
-    def _message_sent(self, message: ChatPane.MessageSent) -> None:
-        if self.llm is None:
-            self.show_error(
-                "No language model",
-                "ara is not connected to a model, so it cannot answer. Check the endpoint (ARA_LLM_BASE_URL or "
-                "[llm] base_url in ara.toml, or 'ara doctor'), then press ctrl+l to reconnect. Papers (F4) and "
-                "Review (F5) work without a model.",
-            )
-            return
-        earlier = self.history.load(self.thread_id)
-        self.history.append(self.thread_id, "user", message.text)
-        self.chat.add("user", message.text)
-        context: list[dict[str, Any]] = []
-        budget = HISTORY_CHARS
-        for item in reversed(earlier):
-            if item.role == "system" or len(item.content) > budget:
-                continue
-            budget -= len(item.content)
-            context.insert(0, {"role": item.role, "content": item.content})
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *context, {"role": "user", "content": message.text}]
-        self.stream_answer(self.thread_id, messages)
-
-    @work(thread=True, exclusive=True, group="chat", exit_on_error=False)
-    def stream_answer(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
-        """Stream the model's answer as ``ChatDeltaReceived`` messages, then ``ChatAnswered``."""
-        assert self.llm is not None
-        parts: list[str] = []
-        for delta in self.llm.stream_chat(messages):
-            parts.append(delta)
-            self.post_message(ChatDeltaReceived(thread_id, delta))
-        calls = self.llm.ledger.calls
-        tokens = calls[-1].usage.total_tokens if calls else 0
-        self.post_message(ChatAnswered(thread_id, "".join(parts), tokens))
-
-    def on_chat_delta_received(self, message: ChatDeltaReceived) -> None:
-        if message.thread_id == self.chat.thread_id:
-            self.chat.stream_delta(message.text)
-
-    def on_chat_answered(self, message: ChatAnswered) -> None:
-        self.history.append(message.thread_id, "assistant", message.text)
-        if message.thread_id == self.chat.thread_id:
-            self.chat.stream_done()
-
     @on(ChatPane.CommandIssued)
     def _command(self, message: ChatPane.CommandIssued) -> None:
         name, argument = message.name, message.argument
@@ -298,7 +276,7 @@ class AraApp(App[None]):
                     "system", "usage: /run QUESTION, e.g. /run does weak-to-strong training beat the weak model?"
                 )
                 return
-            self.history.append(self.thread_id, "user", f"/run {argument}")
+            self.history.append(self.chat.thread_id, "user", f"/run {argument}")
             self.chat.add("user", f"/run {argument}")
             self.start_run(argument)
         elif name == "papers":
@@ -312,7 +290,7 @@ class AraApp(App[None]):
         elif name == "resume":
             self.resume_current(argument or None)
         elif name == "campaign":
-            self.chat.add("system", campaign_summary_text(self.settings.workspace, argument or None))
+            self.chat.add("system", campaign_summary_text(self.settings, argument or None))
         elif name == "thread":
             if not argument:
                 threads = ", ".join(self.history.threads()) or "none yet"
@@ -323,7 +301,6 @@ class AraApp(App[None]):
             except ValueError as err:
                 self.chat.add("system", str(err))
                 return
-            self.thread_id = argument
             self.chat.show_thread(argument, messages)
 
     # ------------------------------------------------------------------------------------------- runs
@@ -381,6 +358,7 @@ class AraApp(App[None]):
         self.run_state.apply(event)
         self._queue_for_runs(event)
         if isinstance(event, RunStarted):
+            self._runs_listed = False
             self.chat.add("system", f"run {event.run_id} started (F3 shows it live)")
         elif isinstance(event, PlanProposed):
             self.chat.add("system", f"run {event.run_id} proposed {len(event.plans)} plan(s)")
@@ -432,6 +410,7 @@ class AraApp(App[None]):
 
     def on_run_paused(self, message: RunPaused) -> None:
         self.flush_runs()
+        self._refresh_run_list()
         outcome = message.outcome
         self.last_outcome = outcome
         self.run_state.run_id, self.run_state.status = outcome.run_id, "awaiting_approval"
@@ -441,6 +420,7 @@ class AraApp(App[None]):
 
     def on_run_ended(self, message: RunEnded) -> None:
         self.flush_runs()
+        self._refresh_run_list()
         outcome = message.outcome
         self.last_outcome = outcome
         self.run_state.run_id, self.run_state.status = outcome.run_id, outcome.status
@@ -453,17 +433,24 @@ class AraApp(App[None]):
 
     @on(PlanCard.Decided)
     def _plan_decided(self, message: PlanCard.Decided) -> None:
-        card, choice = message.card, message.choice
+        card, choice, index = message.card, message.choice, message.plan_index
         if choice == "approve":
-            self._answer_plan(card, Approval(decision="approve", reviewer=self.reviewer, plan_index=0))
+            if message.plan is not None:
+                approval = Approval(
+                    decision="modify", reviewer=self.reviewer, plan_index=index, plan=message.plan, comment="edited"
+                )
+            else:
+                approval = Approval(decision="approve", reviewer=self.reviewer, plan_index=index)
+            self._answer_plan(card, approval)
         elif choice == "modify":
 
             def edited(plan: Any) -> None:
                 if plan is not None:
-                    approval = Approval(decision="modify", reviewer=self.reviewer, plan_index=0, plan=plan)
-                    self._answer_plan(card, approval)
+                    card.set_edited(plan)
+                    self.notify(f"edited plan {index + 1} kept; press a to approve it (escape discards edits)")
+                    card.focus()
 
-            self.push_screen(PlanEditModal(card.plans[0]), edited)
+            self.push_screen(PlanEditModal(card.current_plan(), index), edited)
         else:
 
             def commented(comment: str | None) -> None:
@@ -478,8 +465,11 @@ class AraApp(App[None]):
             self.notify("the run is busy; try again in a moment", severity="warning")
             return
         word = {"approve": "approved", "modify": "approved with edits", "reject": "rejected"}[approval.decision]
-        card.mark(approval.decision, f"{word} by {approval.reviewer}")
-        self.history.append(self.thread_id, "system", f"plan of run {card.run_id} {word} by {approval.reviewer}")
+        which = f"plan {approval.plan_index + 1}" if approval.decision != "reject" and len(card.plans) > 1 else "plan"
+        card.mark(approval.decision, f"{which} {word} by {approval.reviewer}")
+        self.history.append(
+            self.chat.thread_id, "system", f"{which} of run {card.run_id} {word} by {approval.reviewer}"
+        )
         runner, run_id = self.runner, card.run_id
         self._drive(lambda emit: runner.resume(run_id, approval, emit))
         if approval.decision != "reject":
@@ -497,6 +487,102 @@ class AraApp(App[None]):
     def _resume(self) -> None:
         self.resume_current()
 
+    # ------------------------------------------------------------------------------------ runs on disk
+    def _refresh_run_list(self) -> None:
+        """Re-read the run list now when Runs is shown, else the next time it is."""
+        self._runs_listed = False
+        if self.query_one("#panes", ContentSwitcher).current == "runs":
+            self._runs_listed = True
+            self.list_runs()
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def list_runs(self) -> None:
+        """Read the runs on disk."""
+        self.post_message(RunsListed(self.run_history.list()))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        self.runs.show_listings(list(message.listings), self.clock(), self.run_state.run_id)
+
+    @on(RunsPane.ReloadRequested)
+    def _reload_runs(self) -> None:
+        self._runs_listed = True
+        self.list_runs()
+
+    @on(RunsPane.OpenRequested)
+    def _open_run(self, message: RunsPane.OpenRequested) -> None:
+        if self._agent_busy():
+            self.notify(
+                f"run {self.run_state.run_id} is going; open another run once it pauses or ends (c cancels it)",
+                severity="warning",
+            )
+            return
+        self.open_run(message.run_id)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def open_run(self, run_id: str) -> None:
+        """Read one run back from disk (its events and the outputs they point at)."""
+        self.post_message(RunOpened(self.run_history.open(run_id)))
+
+    def on_run_opened(self, message: RunOpened) -> None:
+        if self._agent_busy():
+            return
+        opened = message.opened
+        listing = opened.listing
+        self.flush_runs()
+        self.run_state = RunState()
+        self.runs.reset()
+        for item in opened.items:
+            if not isinstance(item, CellOutput):
+                self.run_state.apply(item)
+            self._queue_for_runs(item)
+        last = next((i.ts for i in reversed(opened.items) if not isinstance(i, CellOutput)), None)
+        self.run_state.status, self.run_state.ended = listing.status, last
+        self.flush_runs()
+        self.runs.show_state(self.run_state)
+        self.runs.cells.focus()
+        hint = {
+            "awaiting_approval": "its plans wait for approval: r shows them in Chat",
+            "failed": "r resumes it from its last checkpoint",
+            "stopped": "r resumes it from its last checkpoint",
+            "budget_exhausted": "r resumes it (raise the budget in settings first)",
+            "running": "it did not record an end (the process was killed?): r resumes it",
+        }.get(listing.status, "v shows its report" + (", p its proposal" if listing.proposal_id else ""))
+        problem = f" ({listing.problem})" if listing.problem else ""
+        self.notify(f"run {listing.run_id}: {listing.status}{problem}; {hint}", timeout=6)
+
+    @on(RunsPane.ReportRequested)
+    def _report(self) -> None:
+        if not self.run_state.run_id:
+            self.notify("open a run first (enter on the run list)", severity="warning")
+            return
+        self.load_report(self.run_state.run_id)
+
+    @work(thread=True, exclusive=True, group="history", exit_on_error=False)
+    def load_report(self, run_id: str) -> None:
+        """Read the run's report."""
+        try:
+            text = self.run_history.report(run_id)
+        except FileNotFoundError:
+            self.call_from_thread(self.notify, f"run {run_id} has no report yet", severity="warning")
+            return
+        self.post_message(RunReportLoaded(run_id, text))
+
+    def on_run_report_loaded(self, message: RunReportLoaded) -> None:
+        self.push_screen(ReportScreen(message.run_id, message.text))
+
+    @on(RunsPane.ProposalRequested)
+    def _proposal(self) -> None:
+        run_id, proposal = self.run_state.run_id, self.run_state.proposal_id
+        if not run_id:
+            self.notify("open a run first (enter on the run list)", severity="warning")
+        elif proposal is None or not proposal.isdigit():
+            self.notify(f"run {run_id} has made no change proposal", severity="warning")
+        elif self.review is None:
+            self.notify(f"proposal {proposal}: review is not connected here; use: ara review show {proposal}")
+        else:
+            self.action_show("review")
+            self.review_pane.open_proposal(int(proposal))
+
     @on(RunsPane.FiguresRequested)
     def _figures(self) -> None:
         self.flush_runs()
@@ -507,7 +593,7 @@ class AraApp(App[None]):
         self.push_screen(FiguresScreen(figures, self.image_protocol))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failed worker of the app (chat, runs, LLM) opens the error modal; the app keeps working."""
+        """A failed worker of the app (runs, LLM) opens the error modal; the app keeps working."""
         error = failed(event)
         if error is None:
             return
@@ -519,8 +605,10 @@ class AraApp(App[None]):
             self.runs.show_state(self.run_state)
             if self.run_state.run_id:
                 message += f"\n\nRun {self.run_state.run_id} keeps its checkpoint: press r on Runs (F3) to resume."
-        elif event.worker.group == "chat":
-            self.chat.stream_done()
+        elif event.worker.group == "history":
+            message += (
+                "\n\nThe run's files on disk are unchanged; other runs can still be opened (g re-reads the list)."
+            )
         elif event.worker.group == "llm":
             self.sub_title = "no model connected (ctrl+l retries)"
             message += "\n\nChat and runs need a model; Papers (F4) and Review (F5) still work. Press ctrl+l to retry."
@@ -557,12 +645,13 @@ def _probe(client: LLMClient, timeout_s: float = 5.0) -> None:
         ) from err
 
 
-def campaign_summary_text(workspace: Path, campaign_id: str | None) -> str:
-    """The morning summary (Markdown source) of a campaign in ``workspace``, or what to do when there is none."""
+def campaign_summary_text(settings: Settings, campaign_id: str | None) -> str:
+    """The morning summary (Markdown source) of a campaign in the configured queue (``ARA_DATABASE_URL`` or the
+    workspace's SQLite file), or what to do when there is none."""
     from assistant.campaign.queue import CampaignQueue
     from assistant.campaign.summary import build_summary, render_markdown
 
-    queue = CampaignQueue(workspace)
+    queue = CampaignQueue.from_settings(settings)
     chosen = campaign_id or queue.latest()
     if chosen is None:
         return "no campaign in this workspace yet; start one with: ara campaign run FILE"
@@ -579,6 +668,7 @@ def make_app(
     *,
     papers: PapersBackend | None = None,
     review: ReviewBackend | None = None,
+    history: RunHistory | None = None,
     reviewer: str | None = None,
     llm_factory: LLMFactory | None = None,
     thread: str = "main",
@@ -593,6 +683,7 @@ def make_app(
         runner: Drives the research loop (``assistant.tui.adapters.GraphRunDriver``).
         papers: The paper library (``assistant.tui.adapters.LibraryBackend``).
         review: Proposal review (``assistant.tui.adapters.ReviewServiceBackend``).
+        history: The runs on disk (default: ``assistant.tui.adapters.WorkspaceRuns`` over the settings' workspace).
         reviewer: Name recorded on plan approvals (default: the login name).
         llm_factory: How to build the client when ``llm`` is None (default ``connect_llm``).
         thread: The chat thread to open.
@@ -608,6 +699,7 @@ def make_app(
         runner=runner,
         papers=papers,
         review=review,
+        history=history,
         reviewer=reviewer,
         thread=thread,
         image_protocol=image_protocol,

@@ -1,7 +1,8 @@
 """The seam between the TUI and everything that does work: runs, papers, proposals.
 
-Covers the Protocols the app calls from its workers (``RunDriver``, ``PapersBackend``, ``ReviewBackend``) and the
-small records that cross them (``CellOutput``, ``ProposalSummary``, ``ProposalDetail``). Widgets
+Covers the Protocols the app calls from its workers (``RunDriver``, ``RunHistory``, ``PapersBackend``,
+``ReviewBackend``) and the small records that cross them (``CellOutput``, ``OpenedRun``, ``ProposalSummary``,
+``ProposalDetail``). Widgets
 never call these: screens post a request, the app runs it in a Textual worker (a thread), and results come back
 as past-tense messages (``assistant.tui.messages``). Does not cover the real implementations over the graph, the
 paper library or the review module (``assistant.tui.adapters``).
@@ -15,12 +16,14 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from assistant.events import Event
+from assistant.runhistory import RunListing
 from assistant.schemas import Approval, RunOutcome
 from tools.results import Table
 
 __all__ = [
     "CellOutput",
     "Emit",
+    "OpenedRun",
     "PaperHit",
     "PapersBackend",
     "ProposalDetail",
@@ -28,6 +31,8 @@ __all__ = [
     "ResultTable",
     "ReviewBackend",
     "RunDriver",
+    "RunHistory",
+    "RunListing",
     "RunOutcome",
 ]
 
@@ -91,6 +96,32 @@ class RunDriver(Protocol):
 
     def cancel(self, run_id: str) -> None:
         """Ask ``run_id`` to stop at the next safe point (between nodes or cells); called from the UI thread."""
+        ...
+
+
+class OpenedRun(_Record):
+    """A past run read back from disk, as the Runs pane replays it."""
+
+    listing: RunListing
+    """Its summary (status, tokens, proposal, report)."""
+    items: tuple[Event | CellOutput, ...]
+    """Its events, each followed by what it points at (a cell's output, results tables, figures), in the order
+    a live run would have emitted them."""
+
+
+class RunHistory(Protocol):
+    """The runs of the workspace as stored on disk (``assistant.runhistory`` via an adapter)."""
+
+    def list(self) -> Sequence[RunListing]:
+        """Runs with a run log, newest first."""
+        ...
+
+    def open(self, run_id: str) -> OpenedRun:
+        """One run's events and outputs, to replay on the Runs pane."""
+        ...
+
+    def report(self, run_id: str) -> str:
+        """The run's Markdown report (raises ``FileNotFoundError`` when it has none yet)."""
         ...
 
 

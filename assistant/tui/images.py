@@ -13,12 +13,16 @@ come from (``assistant.tui.adapters``) or the screen that shows them (``assistan
 
 from __future__ import annotations
 
+import io
+import stat
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
+
+from tools.runfiles import RunFileError, read_file
 
 if TYPE_CHECKING:
     from textual.widget import Widget
@@ -91,21 +95,30 @@ def load_figure(path: Path) -> PILImage.Image:
     """
     what = f"figure {path}"
     try:
-        size = path.stat().st_size
+        info = path.lstat()
     except OSError as exc:
         raise FigureError(
             f"{what} cannot be read ({exc.strerror or exc}); the run may have been moved or cleaned"
         ) from exc
-    if not path.is_file():
-        raise FigureError(f"{what} is not a file; open the run folder to see what the cell wrote")
+    if not stat.S_ISREG(info.st_mode):
+        raise FigureError(f"{what} is not a file (a folder, link or special file); open the run folder instead")
+    size = info.st_size
     if size > MAX_FIGURE_BYTES:
         raise FigureError(
             f"{what} is {size / 2**20:.0f} MiB (more than {MAX_FIGURE_BYTES // 2**20} MiB); open the link instead"
         )
     try:
+        data = read_file(path, limit=MAX_FIGURE_BYTES)
+    except RunFileError as exc:
+        raise FigureError(f"{what} is not shown: {exc}") from exc
+    except OSError as exc:
+        raise FigureError(
+            f"{what} cannot be read ({exc.strerror or exc}); the run may have been moved or cleaned"
+        ) from exc
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            with PILImage.open(path) as opened:
+            with PILImage.open(io.BytesIO(data)) as opened:
                 width, height = opened.size
                 if width * height > MAX_FIGURE_PIXELS:
                     raise FigureError(

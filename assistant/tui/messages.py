@@ -14,11 +14,19 @@ from typing import Any
 from textual.message import Message
 
 from assistant.events import Event
-from assistant.tui.backends import CellOutput, PaperHit, ProposalDetail, ProposalSummary, RunOutcome
+from assistant.tui.backends import (
+    CellOutput,
+    OpenedRun,
+    PaperHit,
+    ProposalDetail,
+    ProposalSummary,
+    RunListing,
+    RunOutcome,
+)
 
 
-class ChatDeltaReceived(Message):
-    """A piece of the streamed answer arrived."""
+class ChatDeltaReceived(Message, bubble=False):
+    """A piece of the streamed answer arrived (the Chat pane's own message: it does not bubble)."""
 
     def __init__(self, thread_id: str, text: str) -> None:
         super().__init__()
@@ -26,8 +34,8 @@ class ChatDeltaReceived(Message):
         self.text = text
 
 
-class ChatAnswered(Message):
-    """The streamed answer is complete."""
+class ChatAnswered(Message, bubble=False):
+    """The streamed answer is complete (the Chat pane's own message: it does not bubble)."""
 
     def __init__(self, thread_id: str, text: str, tokens: int) -> None:
         super().__init__()
@@ -136,3 +144,28 @@ class LLMConnected(Message):
         super().__init__()
         self.model = model
         self.base_url = base_url
+
+
+class RunsListed(Message):
+    """The workspace's runs were read from disk."""
+
+    def __init__(self, listings: Sequence[RunListing]) -> None:
+        super().__init__()
+        self.listings = listings
+
+
+class RunOpened(Message):
+    """A past run was read back from disk, to replay on the Runs pane."""
+
+    def __init__(self, opened: OpenedRun) -> None:
+        super().__init__()
+        self.opened = opened
+
+
+class RunReportLoaded(Message):
+    """A run's report was read."""
+
+    def __init__(self, run_id: str, text: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.text = text

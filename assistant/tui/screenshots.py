@@ -21,11 +21,11 @@ from assistant.llm.testing import ScriptedLLM
 from assistant.settings import load_settings
 from assistant.tui.app import AraApp, make_app
 from assistant.tui.history import ChatHistory
-from assistant.tui.testing import FakePapers, FakeReview, ScriptedDriver
+from assistant.tui.testing import T0, FakePapers, FakeReview, ScriptedDriver, write_past_runs
 
 
-def demo_app(workspace: Path) -> AraApp:
-    """An app over scripted parts, with a short chat history."""
+def demo_app(workspace: Path, *, past_runs: bool = False) -> AraApp:
+    """An app over scripted parts, with a short chat history (and three runs on disk with ``past_runs``)."""
     history = ChatHistory(workspace)
     history.append("main", "user", "What does weak-to-strong generalization measure?")
     history.append(
@@ -34,7 +34,9 @@ def demo_app(workspace: Path) -> AraApp:
         "How much of a strong model's capability a weak supervisor can elicit: PGR is the share of the gap "
         "between the weak teacher and the strong ceiling that the student recovers.",
     )
-    return make_app(
+    if past_runs:
+        write_past_runs(workspace)
+    app = make_app(
         load_settings(workspace),
         llm=ScriptedLLM().client(),
         runner=ScriptedDriver(cells=3),
@@ -42,6 +44,8 @@ def demo_app(workspace: Path) -> AraApp:
         review=FakeReview(diff_chars=2_000),
         reviewer="ada",
     )
+    app.clock = lambda: T0
+    return app
 
 
 async def _settle(pilot: Any) -> None:
@@ -73,7 +77,7 @@ async def take(out: Path, size: tuple[int, int] = (80, 24)) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     saved: list[Path] = []
     with tempfile.TemporaryDirectory(prefix="ara-shots-") as tmp:
-        app = demo_app(Path(tmp) / "ws")
+        app = demo_app(Path(tmp) / "ws", past_runs=True)
         assert isinstance(app.runner, ScriptedDriver)
         app.runner.figures = {"pgr_by_seed": str(pgr_figure(Path(tmp) / "run" / "pgr_by_seed.png"))}
         app.image_protocol = "halfcell"

@@ -1,8 +1,9 @@
 """Test doubles for the TUI's Protocols: a scripted run driver and fixed paper/review backends.
 
 Covers ``ScriptedDriver`` (replays a fixed run: a plan on ``start``, then cells with output after approval; fixed
-timestamps and ids so SVG snapshots are stable; an optional per-cell delay for the benchmark), ``FakePapers`` and
-``FakeReview``. Used by the TUI tests, ``bench/tui.py`` and the README screenshots, like
+timestamps and ids so SVG snapshots are stable; an optional per-cell delay for the benchmark), ``FakePapers``,
+``FakeReview`` and ``write_past_runs`` (three finished, paused and failed runs written to a workspace's ``runs/``
+in the real on-disk format, through ``RunLog`` and ``RunFiles``, with fixed ids and times). Used by the TUI tests, ``bench/tui.py`` and the README screenshots, like
 ``assistant.llm.testing`` is for the LLM. Nothing here talks to the graph, the library or git.
 """
 
@@ -12,20 +13,30 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from assistant.events import (
+    ApprovalRequested,
     CellExecuted,
     CellStarted,
+    Event,
     LLMCalled,
+    NodeFinished,
     NodeStarted,
+    PlanApproved,
     PlanProposed,
+    ProposalCreated,
+    ReportWritten,
+    RunFailed,
     RunFinished,
     RunResumed,
     RunStarted,
 )
+from assistant.runlog import RunLog
 from assistant.schemas import Approval, ExperimentPlan
 from assistant.tui.backends import CellOutput, Emit, ProposalDetail, ProposalSummary, RunOutcome
+from tools.runfiles import RunFiles
 
 RUN_ID = "01JTESTRUN0000000000000000"
 T0 = 1_790_000_000.0
@@ -37,12 +48,31 @@ PLAN = ExperimentPlan(
     config={"n_train": 2000},
     citations=["arxiv:2312.09390#c1"],
 )
+PLANS = (
+    PLAN,
+    PLAN.model_copy(
+        update={
+            "title": "Weak-to-strong with an auxiliary confidence loss",
+            "method": "As plan 1, with the auxiliary confidence loss on the student.",
+            "config": {"n_train": 2000, "aux_loss": True},
+        }
+    ),
+    PLAN.model_copy(
+        update={
+            "title": "Weak-to-strong, small transfer set",
+            "method": "As plan 1, with a quarter of the transfer set.",
+            "config": {"n_train": 500},
+        }
+    ),
+)
+"""Three plans for the tests of choosing among plans."""
 
 
 @dataclass
 class ScriptedDriver:
-    """A ``RunDriver`` that replays fixed events: a plan on ``start``, ``cells`` cells after approval."""
+    """A ``RunDriver`` that replays fixed events: ``plans`` on ``start``, ``cells`` cells after approval."""
 
+    plans: tuple[ExperimentPlan, ...] = (PLAN,)
     cells: int = 2
     lines_per_cell: int = 3
     approvals: list[Approval | None] = field(default_factory=list)
@@ -80,8 +110,8 @@ class ScriptedDriver:
                 duration_s=1.0,
             )
         )
-        emit(PlanProposed(run_id=RUN_ID, ts=T0 + 3, plans=[PLAN.model_dump()]))
-        return RunOutcome(run_id=RUN_ID, status="awaiting_approval", plans=(PLAN,))
+        emit(PlanProposed(run_id=RUN_ID, ts=T0 + 3, plans=[p.model_dump() for p in self.plans]))
+        return RunOutcome(run_id=RUN_ID, status="awaiting_approval", plans=self.plans)
 
     def resume(self, run_id: str, approval: Approval | None, emit: Emit) -> RunOutcome:
         self.approvals.append(approval)
@@ -206,3 +236,100 @@ class FakeReview:
     def reject(self, proposal_id: int, comment: str) -> str:
         self.decisions.append((proposal_id, "reject", comment))
         return "rejected"
+
+
+PAST_RUNS = ("01JTHSTRY00000000000000001", "01JTHSTRY00000000000000003", "01JTHSTRY00000000000000002")
+"""Ids of the runs ``write_past_runs`` makes: finished with a proposal, paused at plan approval, failed."""
+PAST_REPORT = "# Weak-to-strong on synthetic data\n\nPGR is **0.41** (CI 0.30-0.52) [arxiv:2312.09390#c1].\n"
+
+
+def _llm_call(run_id: str, ts: float, node: str) -> LLMCalled:
+    return LLMCalled(
+        run_id=run_id,
+        ts=ts,
+        node=node,
+        kind="structured",
+        model="scripted",
+        messages=[],
+        response="{}",
+        prompt_tokens=900,
+        completion_tokens=334,
+        duration_s=1.0,
+    )
+
+
+def write_past_runs(workspace: Path, now: float = T0) -> list[Path]:
+    """Write three runs into ``workspace/runs`` as the research loop leaves them: one done (a cell, its output,
+    a report and proposal 1), one paused at plan approval, one failed. Returns their directories."""
+    budget: dict[str, float | int | None] = {"tokens": 20000, "cells": 20, "wall_s": 3600.0, "debug_attempts": 3}
+    done, waiting, failed = PAST_RUNS
+    questions = {
+        done: "Does a strong student trained on weak labels beat its teacher?",
+        waiting: "Does the auxiliary confidence loss raise PGR?",
+        failed: "Do linear probes find truth directions in layer 6?",
+    }
+    starts = {done: now - 3 * 86400, waiting: now - 2 * 3600, failed: now - 86400}
+    paths: list[Path] = []
+    for run_id in PAST_RUNS:
+        t = starts[run_id]
+        path = workspace / "runs" / run_id
+        events: list[Event] = [
+            RunStarted(
+                run_id=run_id,
+                ts=t,
+                question=questions[run_id],
+                model="scripted",
+                base_url="x",
+                code_mode="recipe",
+                budget=budget,
+            ),
+            NodeStarted(run_id=run_id, ts=t + 1, node="propose_experiments"),
+            _llm_call(run_id, t + 2, "propose_experiments"),
+            NodeFinished(run_id=run_id, ts=t + 3, node="propose_experiments", duration_s=2.0, tokens=1234),
+        ]
+        if run_id == failed:
+            events.append(
+                RunFailed(
+                    run_id=run_id,
+                    ts=t + 4,
+                    error="StructuredOutputError",
+                    message=f"the model gave no valid plan; resume with: ara resume {run_id}",
+                )
+            )
+        else:
+            events += [
+                PlanProposed(run_id=run_id, ts=t + 4, plans=[p.model_dump() for p in PLANS[:2]]),
+                ApprovalRequested(run_id=run_id, ts=t + 5, plan_count=2),
+            ]
+        if run_id == done:
+            key = f"{run_id}:cell:00"
+            events += [
+                PlanApproved(run_id=run_id, ts=t + 60, reviewer="ada", decision="approve", plan_title=PLAN.title),
+                NodeStarted(run_id=run_id, ts=t + 61, node="run_cells"),
+                CellStarted(run_id=run_id, ts=t + 62, key=key, index=0),
+                CellExecuted(run_id=run_id, ts=t + 70, key=key, index=0, status="ok", duration_s=8.0),
+                _llm_call(run_id, t + 80, "write_report"),
+                ReportWritten(run_id=run_id, ts=t + 81, path=f"runs/{run_id}/report.md", verified=True),
+                ProposalCreated(
+                    run_id=run_id, ts=t + 82, proposal_id="1", branch=f"ara/{run_id}/w2s", commit="abc1234"
+                ),
+                RunFinished(
+                    run_id=run_id,
+                    ts=t + 83,
+                    status="done",
+                    proposal_id="1",
+                    report_path=f"runs/{run_id}/report.md",
+                    tokens=2468,
+                ),
+            ]
+            with RunFiles(path, create=True) as files:
+                files.write_json(
+                    "cells/00.result.json",
+                    {"stdout": "epoch 0 loss 1.000\nPGR 0.41", "stderr": "", "outputs": [], "traceback": None},
+                )
+                files.write_text("report.md", PAST_REPORT)
+        log = RunLog(path / "events.jsonl", fsync=False)
+        for event in events:
+            log.append(event)
+        paths.append(path)
+    return paths

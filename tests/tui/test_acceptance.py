@@ -148,7 +148,7 @@ async def test_a_real_recipe_run_shows_its_table_and_figures_in_the_ui(settings:
     script = ScriptedLLM(
         replies=[
             brief(),
-            tool_choice("synthetic_w2s"),
+            # no tool-choice call: a smoke test asked for by name takes the smoke-test card
             plans(recipe="synthetic_w2s", config=config, citations=["arxiv:2312.09390#c1"]),
             analysis(metric="pgr"),
             critique(),

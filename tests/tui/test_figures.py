@@ -285,3 +285,28 @@ def test_a_malformed_results_file_forwards_no_table(tmp_path: Path) -> None:
     emitted: list[object] = []
     _forwarder(run.parent, emitted.append)(ResultsRead(run_id=RUN_ID, ts=0.0, path="results.json", metrics=[]))
     assert len(emitted) == 1, "only the event itself: the file breaks ara.results/1"
+
+
+def test_a_figure_that_is_a_link_to_a_host_file_is_not_opened(tmp_path: Path) -> None:
+    secret = gradient_png(tmp_path / "private.png")
+    planted = tmp_path / "run" / "work" / "outputs" / "cell-1.png"
+    planted.parent.mkdir(parents=True)
+    planted.symlink_to(secret)
+    with pytest.raises(FigureError, match=r"is not a file \(a folder, link or special file\)"):
+        load_figure(planted)
+
+
+def test_the_run_driver_drops_figures_that_are_links_or_leave_the_run(tmp_path: Path) -> None:
+    secret = gradient_png(tmp_path / "private.png")
+    run = tmp_path / "runs" / RUN_ID
+    (run / "figs").mkdir(parents=True)
+    (run / "figs" / "pgr.png").symlink_to(secret)
+    document = {"schema": "ara.results/1", "figures": {"linked": "figs/pgr.png", "outside": "../../private.png"}}
+    (run / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    (run / "cells").mkdir()
+    (run / "cells" / "00.result.json").symlink_to(secret)
+    emitted: list[object] = []
+    forward = _forwarder(run.parent, emitted.append)
+    forward(ResultsRead(run_id=RUN_ID, ts=0.0, path="results.json", metrics=[]))
+    forward(CellExecuted(run_id=RUN_ID, ts=0.0, key="k", index=0, status="ok", duration_s=0.0))
+    assert [type(e).__name__ for e in emitted] == ["ResultsRead", "CellExecuted"], "nothing behind a link is shown"

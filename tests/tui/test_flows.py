@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Log, Static
+from textual.widgets import Button, DataTable, Input, Log, Static
 from textual.worker import WorkerFailed
 
-from assistant.llm.testing import ScriptedLLM
+from assistant.llm.testing import HTTPErrorReply, ScriptedLLM
 from assistant.settings import Settings
 from assistant.tui import make_app
 from assistant.tui.app import KEYS_FIRST_S, RUNS_MAX_STALE_S
@@ -134,6 +134,12 @@ async def test_plan_edit_and_reject_build_the_right_approval(settings: Settings)
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
         await pilot.pause()
+        assert driver.approvals == [], "saving an edit must not approve it"
+        [card] = app.query(PlanCard).results(PlanCard)
+        assert str(card.query_one("#approve", Button).label) == "Approve edited plan 1 (a)"
+        await pilot.press("a")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         [approval] = driver.approvals
         assert approval is not None
         assert approval.decision == "modify"
@@ -214,6 +220,33 @@ async def test_llm_endpoint_down_at_start_shows_modal_and_app_stays_usable(setti
         await pilot.pause()
         assert isinstance(app.screen, ErrorModal)
         assert app.screen.title_text == "No language model"
+
+
+@pytest.mark.anyio
+async def test_chat_answer_that_fails_opens_modal_and_pane_keeps_working(settings: Settings) -> None:
+    script = ScriptedLLM(
+        replies=[HTTPErrorReply(status=500, body="upstream exploded", content_type="text/plain"), "Second try works."]
+    )
+    app = make_app(settings, llm=script.client(max_retries=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await typed(pilot, "what is w2s?")
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal))
+        assert isinstance(app.screen, ErrorModal)
+        assert "500" in app.screen.title_text + app.screen.message
+        await pilot.press("enter")
+        await pilot.click("#chat-input")
+        await typed(pilot, "and now?")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        shown = [_text(w) for w in app.chat.query(".msg-assistant").results(Static)]
+        assert shown[-1] == "ara: Second try works."
+    script.assert_done()
+    # the failed exchange keeps the question; the answer that came is stored once
+    assert [(m.role, m.content) for m in ChatHistory(settings.workspace).load("main")] == [
+        ("user", "what is w2s?"),
+        ("user", "and now?"),
+        ("assistant", "Second try works."),
+    ]
 
 
 @pytest.mark.anyio

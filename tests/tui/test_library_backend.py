@@ -58,3 +58,19 @@ async def test_add_then_search_through_the_ui(settings: Settings, tmp_path: Path
             assert hit.text in chunk
     finally:
         papers.close()
+
+
+def test_backend_adds_papers_by_arxiv_url(settings: Settings, shared_dir: Path) -> None:
+    papers = LibraryBackend(settings)
+    try:
+        line = papers.add(["https://arxiv.org/abs/1805.00899v2", "10.1145/3442188.3445922"])
+        assert line.startswith("added 1 paper(s), updated 0, 0 unchanged, 0 duplicate(s), 1 chunks in ")
+        assert line.endswith(
+            "; failed: 10.1145/3442188.3445922: DOI 10.1145/3442188.3445922 cannot be looked "
+            "up offline (the local index holds arXiv ids only, and ara makes no network look-ups); add the paper's "
+            "PDF, or a BibTeX or CSV entry with this DOI"
+        )
+        [hit] = papers.search("AI safety via debate", k=1)
+        assert (hit.key, hit.title) == ("arxiv:1805.00899#c0", "AI safety via debate")
+    finally:
+        papers.close()

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from assistant.settings import Settings
 from assistant.tui import AraApp
 from assistant.tui.screenshots import demo_app, take
-from assistant.tui.testing import ScriptedDriver
+from assistant.tui.testing import PLANS, ScriptedDriver
 
 Snap = Callable[..., bool]
 
@@ -112,6 +112,57 @@ def test_figures_viewer_snapshot(snap_compare: Snap, settings: Settings) -> None
         await _settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=figures)
+
+
+async def _runs_list(pilot: Pilot[Any]) -> None:
+    await pilot.press("f3")
+    await _settle(pilot)
+
+
+async def _run_opened(pilot: Pilot[Any]) -> None:
+    await _runs_list(pilot)
+    await pilot.press("down", "down", "enter")
+    await _settle(pilot)
+
+
+async def _run_report(pilot: Pilot[Any]) -> None:
+    await _run_opened(pilot)
+    await pilot.press("v")
+    await _settle(pilot)
+
+
+HISTORY_SCENES = {"runs_on_disk": _runs_list, "run_opened": _run_opened, "run_report": _run_report}
+
+
+@pytest.mark.parametrize("scene", list(HISTORY_SCENES))
+def test_run_history_snapshot(scene: str, snap_compare: Snap, settings: Settings) -> None:
+    app = demo_app(settings.workspace, past_runs=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=HISTORY_SCENES[scene])
+
+
+async def _plan_two_chosen(pilot: Pilot[Any]) -> None:
+    await _plan(pilot)
+    await pilot.press("2")
+    await pilot.pause()
+
+
+async def _plan_edit(pilot: Pilot[Any]) -> None:
+    await _plan(pilot)
+    await pilot.press("e")
+    await pilot.pause()
+    pilot.app.screen.query_one("#plan-json", TextArea).cursor_blink = False  # a blinking cursor is not stable
+    await pilot.pause()
+
+
+PLAN_SCENES = {"plan_two_of_three": _plan_two_chosen, "plan_editor": _plan_edit}
+
+
+@pytest.mark.parametrize("scene", list(PLAN_SCENES))
+def test_plan_choice_snapshot(scene: str, snap_compare: Snap, settings: Settings) -> None:
+    app = demo_app(settings.workspace)
+    assert isinstance(app.runner, ScriptedDriver)
+    app.runner.plans = PLANS
+    assert snap_compare(app, terminal_size=(80, 40), run_before=PLAN_SCENES[scene])
 
 
 def test_tiny_terminal_snapshot(snap_compare: Snap, settings: Settings) -> None:

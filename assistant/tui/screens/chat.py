@@ -2,34 +2,40 @@
 
 Covers drawing messages, growing the streamed answer in place, parsing what the user typed into a
 ``MessageSent`` or ``CommandIssued`` message, and keeping huge pastes out of the input line (a paste over
-``PASTE_LIMIT`` characters becomes an attachment sent with the next message, capped at ``ATTACH_LIMIT``). Does
-not cover calling the model or the graph (the app's workers do).
+``PASTE_LIMIT`` characters becomes an attachment sent with the next message, capped at ``ATTACH_LIMIT``), and
+streaming the model's answer to a message in the pane's own thread worker (the thread's history, newest first up
+to ``HISTORY_CHARS``, goes with it). Does not cover slash commands or the research loop (the app handles
+``CommandIssued``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from rich.text import Text
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
+from textual.worker import Worker
 
-from assistant.tui.history import ChatMessage
+from assistant.llm.client import LLMClient
+from assistant.tui.commands import COMMANDS
+from assistant.tui.history import ChatHistory, ChatMessage
+from assistant.tui.messages import ChatAnswered, ChatDeltaReceived
+from assistant.tui.screens.modals import ErrorModal
 from assistant.tui.widgets.plan_card import PlanCard
+from assistant.tui.workers import show_worker_error
 
-COMMANDS = {
-    "run": "/run QUESTION: start a research run (it proposes a plan for you to approve)",
-    "papers": "/papers QUERY: search the paper library",
-    "review": "/review: open the proposals waiting for review",
-    "budget": "/budget: tokens, cells and time of the current run against its budget",
-    "resume": "/resume [RUN_ID]: continue a failed or stopped run from its last checkpoint",
-    "campaign": "/campaign [ID]: the morning summary of the newest (or given) overnight campaign",
-    "thread": "/thread NAME: switch chat thread (history is kept per thread)",
-    "help": "/help: keys and commands",
-}
+SYSTEM_PROMPT = (
+    "You are ara, a concise assistant for AI alignment research. Answer accurately and briefly. "
+    "To run an experiment the user types /run followed by the question."
+)
+HISTORY_CHARS = 24_000
+"""Characters of earlier thread messages sent with a chat request (newest kept)."""
+
 PASTE_LIMIT = 10_000
 """Pastes longer than this do not go into the input line."""
 ATTACH_LIMIT = 32_000
@@ -73,9 +79,19 @@ class ChatPane(Vertical):
             self.name = name
             self.argument = argument
 
-    def __init__(self, thread_id: str, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        thread_id: str,
+        *,
+        history: ChatHistory,
+        llm: Callable[[], LLMClient | None],
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.thread_id = thread_id
+        self.history = history
+        self.llm = llm
+        """The connected client, or None while the app has none (it connects in its own worker)."""
         self.attachment: str | None = None
         self._streaming: Static | None = None
         self._stream_text = ""
@@ -164,3 +180,56 @@ class ChatPane(Vertical):
             text = f"{raw}\n\n<attachment>\n{cut}\n</attachment>" if raw else f"<attachment>\n{cut}\n</attachment>"
             self.attachment = None
         self.post_message(self.MessageSent(text))
+
+    # ------------------------------------------------------------------------------------------- answers
+    @on(MessageSent)
+    def _message_sent(self, message: MessageSent) -> None:
+        llm = self.llm()
+        if llm is None:
+            self.app.push_screen(
+                ErrorModal(
+                    "No language model",
+                    "ara is not connected to a model, so it cannot answer. Check the endpoint (ARA_LLM_BASE_URL or "
+                    "[llm] base_url in ara.toml, or 'ara doctor'), then press ctrl+l to reconnect. Papers (F4) and "
+                    "Review (F5) work without a model.",
+                )
+            )
+            return
+        earlier = self.history.load(self.thread_id)
+        self.history.append(self.thread_id, "user", message.text)
+        self.add("user", message.text)
+        context: list[dict[str, Any]] = []
+        budget = HISTORY_CHARS
+        for item in reversed(earlier):
+            if item.role == "system" or len(item.content) > budget:
+                continue
+            budget -= len(item.content)
+            context.insert(0, {"role": item.role, "content": item.content})
+        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *context, {"role": "user", "content": message.text}]
+        self.stream_answer(llm, self.thread_id, messages)
+
+    @work(thread=True, exclusive=True, group="chat", exit_on_error=False)
+    def stream_answer(self, llm: LLMClient, thread_id: str, messages: list[dict[str, Any]]) -> None:
+        """Stream the model's answer as ``ChatDeltaReceived`` messages, then ``ChatAnswered``."""
+        parts: list[str] = []
+        for delta in llm.stream_chat(messages):
+            parts.append(delta)
+            self.post_message(ChatDeltaReceived(thread_id, delta))
+        calls = llm.ledger.calls
+        tokens = calls[-1].usage.total_tokens if calls else 0
+        self.post_message(ChatAnswered(thread_id, "".join(parts), tokens))
+
+    def on_chat_delta_received(self, message: ChatDeltaReceived) -> None:
+        if message.thread_id == self.thread_id:
+            self.stream_delta(message.text)
+
+    def on_chat_answered(self, message: ChatAnswered) -> None:
+        self.history.append(message.thread_id, "assistant", message.text)
+        if message.thread_id == self.thread_id:
+            self.stream_done()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed answer ends the streamed message and opens the error modal; the pane keeps working."""
+        if event.worker.group == "chat" and event.worker.error is not None:
+            self.stream_done()
+        show_worker_error(self, event)

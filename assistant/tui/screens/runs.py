@@ -1,10 +1,12 @@
-"""The Runs pane: the live view of the current run.
+"""The Runs pane: the workspace's runs, and the view of the open one (live, or replayed from disk).
 
-Covers the status line (node, tokens, cells, time against budget), the cell table and a bounded output log (a run
-that prints 10,000 lines keeps only the last ``MAX_LOG_LINES``) holding each cell's streams, the values it displayed,
-and results.json tables laid out in columns (``table_lines``), with cancel (c) and resume (r) posted as
-messages, and the run's figures, each a ``file://`` link in the log and drawn inline by the figures viewer (f,
-``assistant.tui.screens.figures``). Does not cover running anything.
+Covers the run list (every run on disk, newest first: status, tokens, proposal, question; enter opens one, g
+re-reads the list), the status line of the open run (node, tokens, cells, time against budget), the cell table
+and a bounded output log (a run that prints 10,000 lines keeps only the last ``MAX_LOG_LINES``) holding each cell's
+streams, the values it displayed, and results.json tables laid out in columns (``table_lines``), and the keys that
+act on the open run, posted as messages: cancel (c), resume (r), figures (f, each also a ``file://`` link in the
+log; ``assistant.tui.screens.figures``), report (v) and proposal (p). Does not cover running or reading anything
+(the app's workers do, through ``RunDriver`` and ``RunHistory``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Log, OptionList
+from textual.widgets import Log, OptionList, Static
 from textual.widgets.option_list import Option
 
 from assistant.events import CellExecuted, CellStarted, Event
-from assistant.tui.backends import CellOutput, ResultTable
+from assistant.tui.backends import CellOutput, ResultTable, RunListing
 from assistant.tui.widgets.run_status import RunState, RunStatusBar
 
 MAX_LOG_LINES = 2_000
@@ -42,6 +44,27 @@ def cell_row(index: int, status: str, duration_s: float | None, error: str | Non
     if error:
         row.append(f"  {error[:60]}")
     return row
+
+
+def listing_row(listing: RunListing, now: float) -> Text:
+    """One row of the run list: when, status (coloured), tokens, proposal and the question (one line, cut with an
+    ellipsis where the pane is narrower)."""
+    row = Text(f"{_age(now - listing.started_at):>4} ", no_wrap=True, overflow="ellipsis")
+    style = {"done": "green", "failed": "red", "budget_exhausted": "yellow", "awaiting_approval": "cyan"}
+    row.append(f"{listing.status:<17.17}", style=style.get(listing.status, ""))
+    row.append(f" {listing.tokens:>7,} tok")
+    row.append(f"  #{listing.proposal_id:<3}" if listing.proposal_id else "      ")
+    row.append(f" {' '.join(listing.question.split())[:200]}")
+    return row
+
+
+def _age(seconds: float) -> str:
+    """A short age: 45s, 12m, 5h, 3d."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 def table_lines(table: ResultTable, max_rows: int = MAX_TABLE_ROWS, max_cell: int = MAX_TABLE_CELL) -> list[str]:
@@ -82,12 +105,15 @@ def _is_number(text: str) -> bool:
 
 
 class RunsPane(Vertical):
-    """Status, cells and output of the current run."""
+    """The run list, then the status, cells and output of the open run."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel run"),
         Binding("r", "resume", "Resume run"),
         Binding("f", "figures", "Figures"),
+        Binding("v", "report", "Report"),
+        Binding("p", "proposal", "Proposal"),
+        Binding("g", "reload", "Reload runs"),
     ]
 
     class CancelRequested(Message):
@@ -99,19 +125,65 @@ class RunsPane(Vertical):
     class FiguresRequested(Message):
         """The user asked to see the run's figures."""
 
+    class ReportRequested(Message):
+        """The user asked to read the open run's report."""
+
+    class ProposalRequested(Message):
+        """The user asked to see the open run's change proposal."""
+
+    class ReloadRequested(Message):
+        """The user asked to re-read the run list from disk."""
+
+    class OpenRequested(Message):
+        """The user chose a run in the list."""
+
+        def __init__(self, run_id: str) -> None:
+            super().__init__()
+            self.run_id = run_id
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._rows: set[str] = set()
         self.figures: list[CellOutput] = []
         """The run's figure outputs, oldest first."""
+        self.listings: list[RunListing] = []
+        """The runs on disk, newest first, as last read."""
 
     def compose(self) -> ComposeResult:
+        yield Static("runs on disk: not read yet", id="run-list-title", classes="pane-title")
+        yield OptionList(id="run-list")
         yield RunStatusBar(id="run-status", classes="pane-title")
         yield OptionList(id="cells")
         yield Log(max_lines=MAX_LOG_LINES, id="run-log")
 
     def on_mount(self) -> None:
         self.query_one(RunStatusBar).show(RunState())
+
+    @property
+    def run_list(self) -> OptionList:
+        """The list of runs on disk."""
+        return self.query_one("#run-list", OptionList)
+
+    def show_listings(self, listings: list[RunListing], now: float, current: str = "") -> None:
+        """Replace the run list (keeping the highlight on ``current`` when it is listed)."""
+        self.listings = listings
+        runs = self.run_list
+        runs.clear_options()
+        runs.add_options(Option(listing_row(item, now), id=item.run_id) for item in listings)
+        ids = [item.run_id for item in listings]
+        if ids:
+            runs.highlighted = ids.index(current) if current in ids else 0
+        title = (
+            f"runs on disk: {len(listings)} - enter opens; r resume, v report, p proposal, g reload"
+            if listings
+            else "runs on disk: none yet - start one with /run QUESTION in Chat (F2)"
+        )
+        self.query_one("#run-list-title", Static).update(Text(title))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "run-list" and event.option.id is not None:
+            event.stop()
+            self.post_message(self.OpenRequested(event.option.id))
 
     @property
     def cells(self) -> OptionList:
@@ -185,3 +257,12 @@ class RunsPane(Vertical):
 
     def action_figures(self) -> None:
         self.post_message(self.FiguresRequested())
+
+    def action_report(self) -> None:
+        self.post_message(self.ReportRequested())
+
+    def action_proposal(self) -> None:
+        self.post_message(self.ProposalRequested())
+
+    def action_reload(self) -> None:
+        self.post_message(self.ReloadRequested())

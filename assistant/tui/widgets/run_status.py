@@ -20,6 +20,7 @@ from assistant.events import (
     LLMCalled,
     NodeFinished,
     NodeStarted,
+    ProposalCreated,
     RunFailed,
     RunFinished,
     RunResumed,
@@ -41,13 +42,15 @@ class RunState:
     ended: float | None = None
     budget: dict[str, float | int | None] = field(default_factory=dict)
     last_error: str = ""
+    proposal_id: str | None = None
+    """The change proposal the run made, once made."""
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
         if isinstance(event, RunStarted):
             self.run_id, self.question, self.budget = event.run_id, event.question, dict(event.budget)
             self.started, self.status, self.tokens, self.cells = event.ts, "running", 0, 0
-            self.ended = None
+            self.ended, self.proposal_id = None, None
         elif isinstance(event, RunResumed):
             self.run_id, self.status, self.ended = event.run_id, "running", None
             self.started = self.started or event.ts
@@ -65,9 +68,12 @@ class RunState:
             self.status, self.last_error, self.ended = "budget_exhausted", event.detail, event.ts
         elif isinstance(event, RunFailed):
             self.status, self.last_error, self.ended = "failed", f"{event.error}: {event.message}", event.ts
+        elif isinstance(event, ProposalCreated):
+            self.proposal_id = event.proposal_id
         elif isinstance(event, RunFinished):
             self.status, self.ended = event.status, event.ts
             self.tokens = max(self.tokens, event.tokens)
+            self.proposal_id = event.proposal_id or self.proposal_id
 
     def elapsed(self) -> float:
         """Seconds the run has been going (frozen once it ended; 0 when idle)."""
@@ -78,7 +84,7 @@ class RunState:
     def line(self) -> str:
         """The status as one plain line (also used by ``/budget``)."""
         if not self.run_id:
-            return "no run yet: type /run <question> in Chat"
+            return "no run open: open a past one on Runs (F3, enter), or start one with /run <question> in Chat"
         tokens_cap = self.budget.get("tokens")
         cells_cap = self.budget.get("cells")
         wall_cap = self.budget.get("wall_s")
