@@ -10,7 +10,7 @@ A card describes a tool; it runs nothing. Does not cover the recipes themselves 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +39,11 @@ class MetricSpec(_Card):
 
 
 class ComparisonSpec(_Card):
-    """A comparison the tool supports: the effect is ``metric - baseline``, paired by seed or item."""
+    """A comparison the tool supports: the effect is ``metric - baseline``, paired by seed or by test item.
+
+    Both sides are written by the same run over the same seeds or the same held-out items in the same order, so
+    ``assistant.report.stats`` tests the mean of the paired differences (a percentile bootstrap over the pairs).
+    """
 
     name: str
     """Short name, e.g. ``w2s_vs_weak``."""
@@ -49,6 +53,8 @@ class ComparisonSpec(_Card):
     """The metric subtracted."""
     meaning: str
     """What a positive effect means."""
+    paired: Over = "seeds"
+    """What the differences are paired over: seeds, or held-out test items (both sides scored on the same items)."""
 
 
 class Knob(_Card):
@@ -73,6 +79,9 @@ class ToolCard(_Card):
     """What it does not test, so nobody stretches it."""
     conditions: list[str]
     """Terms naming the conditions it runs (a claim naming a condition of another tool is refused)."""
+    shared_terms: list[str] = Field(default_factory=list)
+    """Those of ``conditions`` whose words other tools' claims use too (``accuracy``, ``judge``): they never mark a
+    claim in another tool's run as foreign."""
     knobs: list[Knob] = Field(default_factory=list)
     """Config fields that change what is tested."""
     metrics: list[MetricSpec]
@@ -104,10 +113,12 @@ class ToolCard(_Card):
     def describe(self) -> str:
         """The card as the planner's prompt shows it."""
         metrics = "; ".join(f"{m.name} ({m.meaning}; {m.better} is better; CI over {m.over})" for m in self.metrics)
-        comparisons = "; ".join(f"{c.name} = {c.metric} - {c.baseline} ({c.meaning})" for c in self.comparisons)
+        comparisons = "; ".join(
+            f"{c.name} = {c.metric} - {c.baseline} ({c.meaning}; paired by {c.paired})" for c in self.comparisons
+        )
         knobs = "; ".join(f"{k.name}: {k.meaning}" for k in self.knobs)
         lines = [
-            f"- {self.name}: {self.family}",
+            f"- {self.name}{' [smoke test]' if self.smoke_test else ''}: {self.family}",
             f"  tests: {' | '.join(self.answers[:4])}",
             f"  metrics: {metrics}",
         ]
@@ -142,6 +153,10 @@ class ResolvedHypotheses(NamedTuple):
     """Hypotheses dropped, and why (a metric the tool does not produce, ...)."""
 
 
+_ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
+"""A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
+
+
 def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: list[Hypothesis]) -> ResolvedHypotheses:
     """Resolve comparison names and ``{layer}`` templates against ``card`` and ``config``; refuse unknown metrics."""
     produced = set(card.metric_names(config))
@@ -150,7 +165,8 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
     refused: list[str] = []
     used: set[str] = set()
     for number, hypothesis in enumerate(hypotheses, start=1):
-        hid = hypothesis.id.strip() if re.fullmatch(r"H\d{1,2}", hypothesis.id.strip()) else f"H{number}"
+        # an id already resolved for one layer (``H1@layer_4``, a plan frozen before) keeps its family
+        hid = hypothesis.id.strip() if _ID.fullmatch(hypothesis.id.strip()) else f"H{number}"
         while hid in used:
             number += 10
             hid = f"H{number}"
@@ -180,7 +196,11 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
         family = len(metrics) > 1
         for m, b in zip(metrics, baselines, strict=True):
             suffix = f"@{m.rsplit('.', 1)[-1]}" if family else ""
-            out.append(hypothesis.model_copy(update={"id": hid + suffix, "metric": m, "baseline": b}))
+            out.append(
+                hypothesis.model_copy(
+                    update={"id": (hid.split("@")[0] if family else hid) + suffix, "metric": m, "baseline": b}
+                )
+            )
     return ResolvedHypotheses(out, refused)
 
 
@@ -205,11 +225,15 @@ _PROBE_CONDITIONS = ["supervised probe", "linear probe", "CCS", "contrast-consis
 
 SYNTHETIC_W2S = ToolCard(
     name="synthetic_w2s",
-    family="A smoke test of the weak-to-strong pipeline on synthetic scikit-learn data (not evidence about models).",
+    family=(
+        "Weak-to-strong on a synthetic scikit-learn task (weak supervisor, student, ceiling, PGR): the smoke test "
+        "and sanity check of the pipeline; its numbers are about synthetic data, not about language models."
+    ),
     answers=[
         "Run a quick smoke test of the weak-to-strong pipeline",
         "Check that the experiment plumbing works end to end on synthetic data",
         "Sanity-check PGR computation on a synthetic classification task",
+        "Synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
     ],
     cannot_answer=["anything about language models, real datasets, probes, CCS, evals or chain of thought"],
     conditions=_W2S_CONDITIONS,
@@ -274,6 +298,11 @@ W2S = ToolCard(
         MetricSpec(name="ceiling_acc", meaning="student trained on ground truth, held-out accuracy"),
         MetricSpec(name="pgr", meaning="performance gap recovered: (w2s - weak) / (ceiling - weak)"),
         MetricSpec(name="agreement", meaning="student-supervisor agreement on the test split", better="neither"),
+        MetricSpec(
+            name="weak_acc.items", meaning="weak supervisor's accuracy per test item (share of seeds)", over="items"
+        ),
+        MetricSpec(name="w2s_acc.items", meaning="student's accuracy per test item (share of seeds)", over="items"),
+        MetricSpec(name="ceiling_acc.items", meaning="ceiling's accuracy per test item (share of seeds)", over="items"),
     ],
     comparisons=[
         ComparisonSpec(
@@ -281,6 +310,20 @@ W2S = ToolCard(
         ),
         ComparisonSpec(
             name="ceiling_vs_w2s", metric="ceiling_acc", baseline="w2s_acc", meaning="gap left to the ceiling"
+        ),
+        ComparisonSpec(
+            name="w2s_vs_weak_items",
+            metric="w2s_acc.items",
+            baseline="weak_acc.items",
+            meaning="the student beats the weak supervisor on the same held-out items",
+            paired="items",
+        ),
+        ComparisonSpec(
+            name="ceiling_vs_w2s_items",
+            metric="ceiling_acc.items",
+            baseline="w2s_acc.items",
+            meaning="gap left to the ceiling on the same held-out items",
+            paired="items",
         ),
     ],
     method=(
@@ -297,7 +340,8 @@ PROBES = ToolCard(
         "zero-shot, by layer, on contrast pairs from a text dataset."
     ),
     answers=[
-        "Does contrast-consistent search match a supervised linear probe, layer by layer?",
+        "Does contrast-consistent search (CCS) find a truth direction as well as a supervised linear probe, "
+        "layer by layer?",
         "At which layers does a linear probe read out whether a statement is true?",
         "Does an unsupervised method recover latent knowledge without labels?",
         "How does probe accuracy compare with the model's zero-shot answers?",
@@ -327,12 +371,14 @@ PROBES = ToolCard(
             metric="probe_acc.layer_{layer}",
             baseline="ccs_acc.layer_{layer}",
             meaning="the supervised probe beats CCS on the same held-out items",
+            paired="items",
         ),
         ComparisonSpec(
             name="ccs_vs_zero_shot",
             metric="ccs_acc.layer_{layer}",
             baseline="zero_shot_acc",
-            meaning="CCS beats the model's zero-shot answers",
+            meaning="CCS beats the model's zero-shot answers on the same held-out items",
+            paired="items",
         ),
     ],
     method=(
@@ -346,8 +392,8 @@ PROBES = ToolCard(
 HONESTY_PROBES = ToolCard(
     name="honesty_probes",
     family=(
-        "Lie-detector baseline on true/false statements (BIG-bench misconceptions, TruthfulQA, FEVER, PolitiFact): "
-        "supervised probe vs CCS vs zero-shot by layer."
+        "Lie detection from a model's activations on true/false statements (misconceptions, TruthfulQA, FEVER, "
+        "PolitiFact): a supervised probe vs CCS vs the zero-shot answer, layer by layer."
     ),
     answers=[
         "Can a linear probe on activations detect false statements about common misconceptions?",
@@ -382,6 +428,13 @@ BUILTIN_CARDS: dict[str, ToolCard] = {c.name: c for c in (SYNTHETIC_W2S, W2S, PR
 """Cards of the built-in recipes, by recipe name."""
 
 
-def condition_terms() -> dict[str, str]:
-    """Each known condition term, lower-cased, -> as the cards spell it (the claim checker's vocabulary)."""
-    return {term.casefold(): term for card in BUILTIN_CARDS.values() for term in card.conditions}
+def condition_terms(cards: Iterable[ToolCard] | None = None) -> dict[str, str]:
+    """Each distinctive condition term of ``cards`` (default: the built-in ones), lower-cased, -> as the cards spell
+    it: the claim checker's vocabulary. A card's ``shared_terms`` are left out."""
+    chosen = BUILTIN_CARDS.values() if cards is None else cards
+    return {
+        term.casefold(): term
+        for card in chosen
+        for term in card.conditions
+        if term.casefold() not in {t.casefold() for t in card.shared_terms}
+    }

@@ -6,8 +6,10 @@ registered is refused by structure. Covers ``Recipe``, ``RecipeRegistry`` and th
 (``tools.w2s``, ``tools.probes``) are imported lazily, only when their recipe is used, so this module loads without
 them. A recipe may also have trusted host steps around its cell (``HostSteps``): ``w2s``, ``probes`` and
 ``honesty_probes`` export a task without test labels before the cell and score the kernel's predictions after it,
-so the labels never enter the sandbox. Does not execute anything (``tools.kernel`` runs cells;
-``assistant.graph`` calls the host steps).
+so the labels never enter the sandbox (the eval recipes of ``assistant.recipes_evals`` do the same around cells that
+call the subject model through the host's proxy); the host also trains and scores the baselines (weak supervisor and ceiling;
+supervised probe), so the kernel submits only the method under study. Does not execute anything
+(``tools.kernel`` runs cells; ``assistant.graph`` calls the host steps).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assistant.cards import BUILTIN_CARDS, ToolCard
+from assistant.steering_card import STEERING, render_steering, steering_prepare, steering_score
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,15 @@ class HostSteps:
     """Trusted code a recipe runs on the host around its cell (never inside the sandbox).
 
     Attributes:
-        prepare: ``(config, run_dir, cache_dir)`` before the cell: writes what the kernel may see (e.g. a task
-            without test labels). Deterministic, so a resumed run can call it again.
-        score: ``(config, run_dir, cache_dir)`` after the cell ran ok: reads what the kernel submitted, scores it
-            against data only the host holds and writes ``results.json`` (replacing any the kernel wrote).
+        prepare: ``(config, kernel_dir, cache_dir)`` before the cell: writes what the kernel may see into its
+            directory (e.g. a task without test labels). Deterministic, so a resumed run can call it again.
+        score: ``(config, kernel_dir, out_dir, cache_dir)`` after the cell ran ok: reads what the kernel submitted
+            in ``kernel_dir``, scores it against data only the host holds and writes ``results.json`` into
+            ``out_dir``, the host's run directory (the kernel cannot write there).
     """
 
     prepare: Callable[[BaseModel, Path, Path | None], None]
-    score: Callable[[BaseModel, Path, Path | None], None]
+    score: Callable[[BaseModel, Path, Path, Path | None], None]
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Recipe:
         card: What the recipe can test (``assistant.cards``); a recipe without one is never offered for a question.
         host_fields: Config fields the host sets itself (paths), left out when approved and executed configs are
             compared.
+        fit: ``(config) -> (changed fields, notes)``: the host fits a validated config to its data before the
+            plan is approved (split sizes lowered to the dataset's size); each note reaches the report's methods.
     """
 
     name: str
@@ -72,6 +78,7 @@ class Recipe:
     host: HostSteps | None = None
     card: ToolCard | None = None
     host_fields: tuple[str, ...] = ()
+    fit: Callable[[BaseModel], tuple[dict[str, Any], list[str]]] | None = None
 
     def available(self) -> bool:
         """True when every required module is installed here and the config class loads."""
@@ -165,9 +172,10 @@ def _render_synthetic(config: BaseModel, out_dir: Path) -> str:
 
 _W2S_HELDOUT = """\
 # ara recipe: w2s (rendered from a typed config; do not edit by hand)
-# Held-out protocol: before this cell the host wrote task.npz (features, training labels, test inputs WITHOUT
-# labels); this cell trains the weak supervisor, the ceiling and the student per seed and submits test
-# predictions; after it the host scores them and writes results.json. Config: {config_json}
+# Held-out protocol: before this cell the host trained the weak supervisor and the ceiling and wrote task.npz
+# (the student's view: strong features of split B, the weak labels on them, test inputs WITHOUT labels); this
+# cell trains the student per seed and submits its test predictions; after it the host scores the student and
+# its own baselines and writes results.json. Config: {config_json}
 from tools.w2s.heldout import train_w2s_task
 print(train_w2s_task({out_dir}))
 """
@@ -177,25 +185,25 @@ def _render_w2s(config: BaseModel, out_dir: Path) -> str:
     return _W2S_HELDOUT.format(config_json=config.model_dump_json(), out_dir=repr(str(out_dir)))
 
 
-def _w2s_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _w2s_prepare(config: BaseModel, kernel_dir: Path, cache_dir: Path | None) -> None:
     from tools.research.hostconfig import host_config
     from tools.w2s.heldout import export_w2s_task
 
-    export_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+    export_w2s_task(host_config(config, cache_dir=cache_dir), kernel_dir)  # type: ignore[arg-type]
 
 
-def _w2s_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _w2s_score(config: BaseModel, kernel_dir: Path, out_dir: Path, cache_dir: Path | None) -> None:
     from tools.research.hostconfig import host_config
     from tools.w2s.heldout import score_w2s_task
 
-    score_w2s_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+    score_w2s_task(host_config(config, cache_dir=cache_dir), kernel_dir, out_dir)  # type: ignore[arg-type]
 
 
 _PAIRS_HELDOUT = """\
 # ara recipe: {name} (rendered from a typed config; do not edit by hand)
 # Held-out protocol: before this cell the host extracted the contrast pairs' activations and wrote task.npz
-# (held-out pairs WITHOUT labels); this cell fits the supervised probe and CCS per layer and submits test
-# predictions; after it the host scores them, adds the zero-shot baseline and writes results.json.
+# (labels of the dev slice only); this cell fits CCS per layer and submits test predictions; after it the host
+# fits the supervised probe, scores both, adds the zero-shot baseline and writes results.json.
 # Config: {config_json}
 from tools.probes.heldout import train_pair_task
 print(train_pair_task({out_dir}))
@@ -209,37 +217,63 @@ def _pairs_renderer(name: str) -> Callable[[BaseModel, Path], str]:
     return render
 
 
-def _probes_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _probes_prepare(config: BaseModel, kernel_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import export_probe_task
     from tools.research.hostconfig import host_config
 
-    export_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+    export_probe_task(host_config(config, cache_dir=cache_dir), kernel_dir)  # type: ignore[arg-type]
 
 
-def _probes_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _probes_score(config: BaseModel, kernel_dir: Path, out_dir: Path, cache_dir: Path | None) -> None:
     from tools.probes.heldout import score_probe_task
     from tools.research.hostconfig import host_config
 
-    score_probe_task(host_config(config, cache_dir=cache_dir), run_dir)  # type: ignore[arg-type]
+    score_probe_task(host_config(config, cache_dir=cache_dir), kernel_dir, out_dir)  # type: ignore[arg-type]
 
 
-def _honesty_host_config(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> Any:
-    # source=None: the configured BIG-bench copy; the cache must not be the kernel-writable run directory (its
-    # default), so without a host cache one shared host temp folder serves prepare and score.
+def _honesty_host_config(config: BaseModel, out_dir: Path, cache_dir: Path | None) -> Any:
+    # source=None: the configured BIG-bench copy; the cache must not be the kernel-writable directory (its
+    # default is under run_dir), so without a host cache one shared host temp folder serves prepare and score.
     cache = cache_dir if cache_dir is not None else Path(tempfile.gettempdir()) / "ara-honesty-cache"
-    return config.model_copy(update={"run_dir": run_dir, "cache_dir": cache, "source": None})
+    return config.model_copy(update={"run_dir": out_dir, "cache_dir": cache, "source": None})
 
 
-def _honesty_prepare(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _honesty_prepare(config: BaseModel, kernel_dir: Path, cache_dir: Path | None) -> None:
     from tools.evals.probes import export_honesty_task
 
-    export_honesty_task(_honesty_host_config(config, run_dir, cache_dir))
+    export_honesty_task(_honesty_host_config(config, kernel_dir, cache_dir), kernel_dir)
 
 
-def _honesty_score(config: BaseModel, run_dir: Path, cache_dir: Path | None) -> None:
+def _honesty_score(config: BaseModel, kernel_dir: Path, out_dir: Path, cache_dir: Path | None) -> None:
     from tools.evals.probes import score_honesty_task
 
-    score_honesty_task(_honesty_host_config(config, run_dir, cache_dir))
+    score_honesty_task(_honesty_host_config(config, out_dir, cache_dir), kernel_dir)
+
+
+def _fitted(dataset: str, config: BaseModel, fields: tuple[str, ...], minimum: dict[str, int]) -> Any:
+    from tools.research.hostconfig import host_config
+    from tools.research.splitfit import fit_splits, size_fields
+
+    root = host_config(config, cache_dir=None).data_root  # type: ignore[attr-defined]
+    return fit_splits(dataset, root, size_fields(config, fields), minimum)
+
+
+def _w2s_fit(config: BaseModel) -> tuple[dict[str, Any], list[str]]:
+    fields = ("n_weak_train", "n_strong_train", "n_test")
+    fitted = _fitted(str(config.dataset), config, fields, dict.fromkeys(fields, 10))  # type: ignore[attr-defined]
+    return fitted.changes, [fitted.note] if fitted.note else []
+
+
+def _probes_fit(config: BaseModel) -> tuple[dict[str, Any], list[str]]:
+    fitted = _fitted(str(config.dataset), config, ("n_train", "n_test"), {"n_train": 20, "n_test": 10})  # type: ignore[attr-defined]
+    changes: dict[str, int] = dict(fitted.changes)
+    notes = [fitted.note] if fitted.note else []
+    n_train: int = changes.get("n_train", int(config.n_train))  # type: ignore[attr-defined]
+    n_dev = int(config.n_dev)  # type: ignore[attr-defined]
+    if n_dev >= n_train:
+        changes["n_dev"] = max(4, n_train // 4)
+        notes.append(f"n_dev lowered from {n_dev} to {changes['n_dev']}: the dev slice lies within the training pairs.")
+    return changes, notes
 
 
 def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
@@ -253,7 +287,8 @@ def _lazy_class(module: str, name: str) -> Callable[[], type[BaseModel]]:
 
 
 def default_registry() -> RecipeRegistry:
-    """The built-in recipes: ``synthetic_w2s`` always; ``w2s``, ``probes`` and ``honesty_probes`` once installed."""
+    """The built-in recipes: ``synthetic_w2s`` always; ``w2s``, ``probes``, ``honesty_probes`` and the model-calling
+    evals (``mc_eval``, ``oversight``, ``cot``: ``assistant.recipes_evals``) once installed."""
     registry = RecipeRegistry()
     registry.register(
         Recipe(
@@ -278,6 +313,7 @@ def default_registry() -> RecipeRegistry:
             host=HostSteps(prepare=_w2s_prepare, score=_w2s_score),
             card=BUILTIN_CARDS["w2s"],
             host_fields=("cache_dir", "data_root"),
+            fit=_w2s_fit,
         )
     )
     registry.register(
@@ -293,10 +329,9 @@ def default_registry() -> RecipeRegistry:
             host=HostSteps(prepare=_probes_prepare, score=_probes_score),
             card=BUILTIN_CARDS["probes"],
             host_fields=("cache_dir", "data_root"),
+            fit=_probes_fit,
         )
     )
-    # Eval recipes that call a model (run_mc_eval, run_oversight, run_cot_faithfulness) are not offered: the
-    # sandboxed kernel has no network, so it cannot reach an endpoint. The honesty probes need none.
     registry.register(
         Recipe(
             name="honesty_probes",
@@ -309,4 +344,22 @@ def default_registry() -> RecipeRegistry:
             host_fields=("cache_dir", "source", "run_dir"),
         )
     )
+    registry.register(
+        Recipe(
+            name="steering",
+            summary=(
+                "Activation steering of SmolLM2: a direction from contrast pairs added at one layer, measured on "
+                "held-out multiple-choice accuracy against a random direction of the same norm."
+            ),
+            load_config=_lazy_class("tools.steering.config", "SteeringConfig"),
+            render=render_steering,
+            requires=("torch", "transformers", "tools.steering"),
+            host=HostSteps(prepare=steering_prepare, score=steering_score),
+            card=STEERING,
+            host_fields=("cache_dir", "data_root"),
+        )
+    )
+    from assistant.recipes_evals import register_eval_recipes  # it builds on this module
+
+    register_eval_recipes(registry)
     return registry

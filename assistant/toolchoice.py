@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -20,30 +20,26 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.cards import ToolCard
 
-MIN_SCORE = 0.42
-"""Cosine similarity (MiniLM, normalised) a card needs to be offered (measured on the labelled questions)."""
-MARGIN = 0.12
+MIN_SCORE = 0.36
+"""Cosine similarity (MiniLM, normalised) a card needs to be offered. With ``MARGIN`` and ``LIMIT``, set on the
+labelled dev questions and the first held-out set (every labelled tool offered on both); checked on a second
+held-out set, ``bench/data/tool_questions_fresh.json`` (docs/benchmarks.md)."""
+MARGIN = 0.16
 """Cards further than this below the best card are not offered."""
 UNTESTABLE_MARGIN = 0.02
 """When the question is as close to an untestable example as to the best card (within this), nothing is offered."""
 SMOKE_MIN_SCORE = 0.2
 """A smoke-test card asked for by name needs only this similarity."""
-LIMIT = 3
-"""Most cards offered."""
+LIMIT = 4
+"""Most cards offered (the model chooses among them, or none)."""
 
 SMOKE = re.compile(r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|end[- ]to[- ]end)\b", re.IGNORECASE)
 """Words that ask for a smoke test (the only way a smoke-test card is offered)."""
 
 NOT_TESTABLE = (
-    "Is the model's chain of thought faithful to its final answer?",
-    "Does truncating or corrupting the reasoning change the model's answer?",
-    "Does debate between two models help a judge find the right answer?",
-    "Does a critique from another model improve a human's oversight?",
-    "What is the model's accuracy on a multiple-choice benchmark compared with chance?",
     "How sycophantic is the model when the user states an opinion?",
     "Does the model behave differently when it believes it is being evaluated?",
     "Does reward model overoptimization grow with policy size in RLHF?",
-    "Does adding a steering vector to the residual stream change the model's outputs?",
     "Do sparse autoencoder features explain the model's behaviour?",
     "How robust is the model to adversarial prompts and jailbreaks?",
     "Which alignment research papers discuss deceptive alignment?",
@@ -100,11 +96,22 @@ def _texts(card: ToolCard) -> list[str]:
     return [card.family, *card.answers]
 
 
+class ShortlistRule(NamedTuple):
+    """When a card is offered: its similarity, its distance below the best card, and how many cards at most."""
+
+    min_score: float = MIN_SCORE
+    margin: float = MARGIN
+    limit: int = LIMIT
+
+
 class ToolRanker:
     """Ranks cards against questions; card embeddings are computed once per ranker."""
 
-    def __init__(self, cards: Sequence[ToolCard], embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, cards: Sequence[ToolCard], embedder: Embedder | None = None, rule: ShortlistRule | None = None
+    ) -> None:
         self.cards = list(cards)
+        self.rule = rule or ShortlistRule()
         self._embedder = embedder
         self._card_vectors: list[npt.NDArray[np.float32]] | None = None
         self._untestable: npt.NDArray[np.float32] | None = None
@@ -138,10 +145,11 @@ class ToolRanker:
         smoke = bool(SMOKE.search(question))
         eligible = [s for s in scores if smoke or not self._card(s.name).smoke_test]
         top = eligible[0].score if eligible else 0.0
-        offered = [s.name for s in eligible if s.score >= MIN_SCORE and s.score >= top - MARGIN][:LIMIT]
+        low, margin, limit = self.rule
+        offered = [s.name for s in eligible if s.score >= low and s.score >= top - margin][:limit]
         if smoke:
             smoke_cards = [s.name for s in scores if self._card(s.name).smoke_test and s.score >= SMOKE_MIN_SCORE]
-            offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:LIMIT]
+            offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:limit]
             top = max(top, *(s.score for s in scores if s.name in smoke_cards), 0.0)
         if offered and not smoke and untestable_score > top - UNTESTABLE_MARGIN:
             reason = f"closer to an untestable question ({NOT_TESTABLE[far]!r}) than to any tool"
@@ -149,7 +157,7 @@ class ToolRanker:
         elif offered:
             reason = f"offered by similarity to the tools' question families (best {top:.2f})"
         else:
-            reason = f"no tool's question family is close enough (best {top:.2f}, needs {MIN_SCORE})"
+            reason = f"no tool's question family is close enough (best {top:.2f}, needs {low})"
         return Shortlist(
             question=question,
             scores=scores,

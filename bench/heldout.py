@@ -1,9 +1,9 @@
 """Cost of keeping test labels on the host: the held-out w2s protocol in-process vs through a sandboxed kernel.
 
-Per config, both arms run the same three steps (host export, training, host scoring) on warm feature caches; the
-baseline trains in this process, the measured arm trains in a fresh bwrap kernel with the datasets' sources
-hidden (what the research loop does). Reports medians over repeats, the ratio to the baseline, the kernel
-step's share, and whether both arms scored identically. Writes the ``heldout`` section of docs/benchmarks.md.
+Per config, both arms run the same three steps (host export with the baselines trained on the host, the student's
+training, host scoring) on warm caches; the baseline trains the student in this process, the measured arm in a
+fresh bwrap kernel with the datasets' sources hidden (what the research loop does). Reports medians over repeats,
+the ratio to the baseline, the kernel step's share, and whether both arms scored identically. Writes the ``heldout`` section of docs/benchmarks.md.
 
 Command: ``nice -n 10 .venv/bin/python -m bench.heldout --repeat 3``.
 """
@@ -124,8 +124,9 @@ def main() -> None:
             "",
             f"Command: `{COMMAND}`. {platform.machine()}, {platform.python_version()}; medians of "
             f"{args.repeat} interleaved repeats, 3 seeds each, warm feature caches. Both arms run the same "
-            "held-out protocol (host export, training, host scoring); the baseline trains in-process, the "
-            "measured arm in a fresh bwrap kernel with the datasets' sources hidden, as the research loop does.",
+            "held-out protocol (host export with the weak supervisor and ceiling trained on the host, the student's "
+            "training, host scoring); the baseline trains the student in-process, the measured arm in a fresh bwrap "
+            "kernel with the datasets' sources hidden, as the research loop does.",
             "",
             "| config | in-process (s) | sandboxed (s) | ratio | kernel step (s) | same scores |",
             "|---|---|---|---|---|---|",
@@ -133,9 +134,9 @@ def main() -> None:
             "",
             f"A fresh kernel that only starts and imports torch, scikit-learn and the harness takes "
             f"{statistics.median(fixed):.2f} s (median): that fixed cost per run is most of the difference; the "
-            "rest of the kernel step is the training (in a kernel limited to one thread per library) and the task "
-            "files. The scores are identical because the kernel runs the same training code on the exported "
-            "arrays.",
+            "rest of the kernel step is the student's training (in a kernel limited to one thread per library) and "
+            "the task files. The scores are identical because the kernel runs the same training code on the "
+            "exported arrays.",
         ]
     )
     print(text)

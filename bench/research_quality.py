@@ -1,7 +1,8 @@
 """Does the loop answer the question asked? Tool-choice accuracy and verdict consistency, with a real model.
 
-Part 1, tool choice: for every labelled question (``tests/data/tool_questions.json``, the set the shortlist's
-thresholds were set on, and ``bench/data/tool_questions_heldout.json``, which they were not) the real
+Part 1, tool choice: for every labelled question (``tests/data/tool_questions.json`` and
+``bench/data/tool_questions_heldout.json``, the sets the shortlist's thresholds were set on, and
+``bench/data/tool_questions_fresh.json``, written before that and never tuned on) the real
 ``choose_tool`` node runs with the configured model: the shortlist ranks the tools, the model picks one or none.
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question. The
 shortlist alone (the model taking the first offered tool) is reported beside it.
@@ -11,9 +12,11 @@ on questions the fast tools can test. For every report written, the verdict line
 hypotheses table are compared with the verdicts recomputed from results.json and the pre-registered hypotheses;
 an accepted claim whose stance disagrees with a verdict also counts. Goal: 0 disagreements.
 
-Command: ``nice -n 10 .venv/bin/python -m bench.research_quality --runs 10`` (the embedded model), or point
-``ARA_LLM_BASE_URL``/``ARA_LLM_MODEL`` at another endpoint first. Writes the ``research-quality`` section of
-docs/benchmarks.md for the model used (``--no-write`` prints only).
+Command: ``nice -n 10 .venv/bin/python -m bench.research_quality --runs 10 --profile default`` (the embedded model
+on a profile), or point ``ARA_LLM_BASE_URL``/``ARA_LLM_MODEL`` at another endpoint first. Writes the
+``research-quality`` section of docs/benchmarks.md for the model used (``--no-write`` prints only). The two parts
+can run as separate processes (``--runs 0`` / ``--no-choice``) that each ``--dump`` their rows to JSON;
+``--load`` renders the section from such dumps.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import tempfile
 import time
@@ -41,15 +45,19 @@ from assistant.report.build import evaluate_hypotheses
 from assistant.report.model import Report
 from assistant.runlog import RunLog
 from assistant.settings import Settings, load_settings
-from assistant.toolchoice import ToolRanker
+from assistant.toolchoice import ShortlistRule, ToolRanker
 from bench._results import write_section
 from tools.results import read_results
 from tools.vcs import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT / "tests" / "data" / "tool_questions.json"
+HELD_OUT_SET = ROOT / "bench" / "data" / "tool_questions_heldout.json"
+FRESH_SET = ROOT / "bench" / "data" / "tool_questions_fresh.json"
 SETS = {
-    "dev (thresholds set here)": ROOT / "tests" / "data" / "tool_questions.json",
-    "held out": ROOT / "bench" / "data" / "tool_questions_heldout.json",
+    "dev (thresholds set here)": DEV_SET,
+    "held out 1 (thresholds since set here too)": HELD_OUT_SET,
+    "fresh held out": FRESH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
@@ -57,12 +65,13 @@ RUN_QUESTIONS = [
     "Smoke test on synthetic data: is the performance gap recovered above zero with a logistic-regression student?",
     "Quick synthetic smoke test: does a small MLP student trained on weak labels exceed its teacher?",
     "Synthetic end-to-end check: is the weak supervisor better than chance?",
-    "Does a strong student trained on a weak supervisor's labels beat it on the breast-cancer tabular data?",
     "On the digits parity task, how much of the weak-to-strong gap does the student recover?",
     "Run a synthetic smoke test comparing the weak supervisor and the student over five seeds.",
     "Synthetic plumbing check: does weak-to-strong training give a positive PGR?",
+    "Does a strong student trained on a weak supervisor's labels beat it on the breast-cancer tabular data?",
     "On tabular breast-cancer data, does the ceiling trained on ground truth beat the weak supervisor?",
 ]
+"""Fast questions first: the real-data w2s runs (minutes of feature extraction each) come last."""
 _VERDICT_LINE = re.compile(
     r"^- \*\*(?P<id>H[\w@.]+)\*\* .*?: (?P<verdict>\*\*supported\*\*|\*\*refuted\*\*|inconclusive|insufficient evidence)"
 )
@@ -81,9 +90,8 @@ class _NoKernels:
         raise AssertionError("the tool-choice bench runs no cell")
 
 
-async def _choose(
-    client: LLMClient, workspace: Workspace, question: str, ranker: ToolRanker
-) -> tuple[str | None, list[str]]:
+async def choose_update(client: LLMClient, workspace: Workspace, question: str, ranker: ToolRanker) -> dict[str, Any]:
+    """The real ``choose_tool`` node's update for ``question`` (shortlist, tool, reason), in a fresh run."""
     run = workspace.new_run("choice")
     ctx = RunContext(
         llm=client,
@@ -94,18 +102,26 @@ async def _choose(
         ranker=ranker,
     )
     state = {"run_id": run.run_id, "question": question, "run_dir": str(run.path)}
-    update = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
-    shortlist = update["shortlist"]
-    return update["tool"], list(shortlist["offered"])
+    update: dict[str, Any] = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
+    return update
 
 
-def tool_choice(settings: Settings, root: Path) -> dict[str, Any]:
-    """Per set: rows of (question, labels, offered, chosen, right) and the two accuracies."""
+async def _choose(
+    client: LLMClient, workspace: Workspace, question: str, ranker: ToolRanker
+) -> tuple[str | None, list[str]]:
+    update = await choose_update(client, workspace, question, ranker)
+    return update["tool"], list(update["shortlist"]["offered"])
+
+
+def tool_choice(settings: Settings, root: Path, only: str | None = None) -> dict[str, Any]:
+    """Per set (those whose name starts with ``only``, or all): rows of (question, labels, offered, chosen, right)."""
     client = connect_llm(settings)
     workspace = Workspace.open_or_create(root / "choice-ws")
     ranker = ToolRanker(default_registry().cards())
     out: dict[str, Any] = {}
     for name, path in SETS.items():
+        if only and not name.startswith(only):
+            continue
         rows = []
         for item in json.loads(path.read_text())["questions"]:
             started = time.perf_counter()
@@ -156,11 +172,16 @@ def _report_disagreements(run_dir: Path) -> tuple[int, int, list[str]]:
     return len(recomputed), len(notes), notes
 
 
-def full_runs(root: Path, n: int) -> list[dict[str, Any]]:
-    """``n`` auto-approved runs in a fresh workspace; what each ended as and its verdict consistency."""
+def full_runs(
+    root: Path, n: int, dump: Path | None = None, choice: dict[str, Any] | None = None, skip: int = 0
+) -> list[dict[str, Any]]:
+    """``n`` auto-approved runs in a fresh workspace; what each ended as and its verdict consistency.
+
+    With ``dump``, the rows so far (and ``choice``) are rewritten there after every run, so a bench stopped early
+    keeps what it measured."""
     run_settings = load_settings(root / "runs-ws")
     rows = []
-    for question in (RUN_QUESTIONS * (n // len(RUN_QUESTIONS) + 1))[:n]:
+    for question in (RUN_QUESTIONS * ((n + skip) // len(RUN_QUESTIONS) + 1))[skip : skip + n]:
         started = time.perf_counter()
         row: dict[str, Any] = {"question": question}
 
@@ -190,16 +211,78 @@ def full_runs(root: Path, n: int) -> list[dict[str, Any]]:
         row["seconds"] = time.perf_counter() - started
         rows.append(row)
         print(json.dumps(row)[:400], flush=True)
+        if dump is not None:
+            dump.write_text(json.dumps({"choice": choice or {}, "runs": rows}))
     return rows
 
 
+PREVIOUS_RULE = ShortlistRule(0.42, 0.12, 3)
+"""The shortlist rule before the first held-out set's misses (MIN_SCORE, MARGIN, LIMIT), measured beside today's."""
+
+
+def _shortlist_rows(ranker: ToolRanker) -> tuple[list[str], list[str]]:
+    """Table rows and misses of the shortlist under ``ranker``'s rule."""
+    rule = ranker.rule
+    rows, misses = [], []
+    for name, path in SETS.items():
+        items = json.loads(path.read_text())["questions"]
+        offered = {i["question"]: ranker.rank(i["question"]).offered for i in items}
+        testable = [i for i in items if i["tools"]]
+        hit = [i for i in testable if set(i["tools"]) & set(offered[i["question"]])]
+        empty = [i for i in items if not i["tools"] and not offered[i["question"]]]
+        mean = sum(len(offered[i["question"]]) for i in testable) / max(1, len(testable))
+        rows.append(
+            f"| {rule[0]} / {rule[1]} / {rule[2]} | {name} | {len(hit)}/{len(testable)} | "
+            f"{len(empty)}/{len(items) - len(testable)} | {mean:.1f} |"
+        )
+        for i in items:
+            shown = offered[i["question"]]
+            if (i["tools"] and i not in hit) or (not i["tools"] and shown):
+                misses.append(f"- ({name}) {i['question']!r}: labels {i['tools'] or 'out of scope'}, offered {shown}")
+    return rows, misses
+
+
+def shortlist_markdown() -> str:
+    """The shortlist alone (no model) on every labelled set, under the previous rule and today's: the section
+    ``tool-shortlist``."""
+    cards = default_registry().cards()
+    before, _ = _shortlist_rows(ToolRanker(cards, rule=PREVIOUS_RULE))
+    now, misses = _shortlist_rows(ToolRanker(cards))
+    out = [
+        "## Tool shortlist alone, by labelled set (`bench/research_quality.py --shortlist-only`)",
+        "",
+        "A card is offered from a similarity (MiniLM embeddings of the question and the card's family and examples) "
+        "within a margin of the best card, up to a number of cards, unless the question is as close to an "
+        "untestable example; no model call. Testable: a labelled tool is among those offered (the model can then "
+        "choose it); out of scope: nothing is offered (the run ends without asking the model). Today's rule was "
+        "set on the first two sets; the fresh set was written before it changed and is measured only. Same run.",
+        "",
+        "| rule: min similarity / margin / most cards | set | testable: labelled tool offered | "
+        "out of scope: nothing offered | mean cards offered (testable) |",
+        "|---|---|---|---|---|",
+        *before,
+        *now,
+        "",
+        "Misses under today's rule:",
+        "",
+        *(misses or ["- none"]),
+    ]
+    return "\n".join(out) + "\n"
+
+
 def _markdown(settings: Settings, choice: dict[str, Any], runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    model = settings.llm.model or "embedded model"
+    model = (
+        f"the embedded model of profile {settings.local_llm.profile!r} (docs/llm.md)"
+        if settings.uses_embedded_llm
+        else settings.llm.model or "?"
+    )
     out = [
         "## Research quality: tool choice and verdict consistency (`bench/research_quality.py`)",
         "",
-        f"Command: `nice -n 10 .venv/bin/python -m bench.research_quality --runs {args.runs}`; model: "
-        f"`{model}` ({'embedded' if settings.uses_embedded_llm else settings.llm.base_url}). One run, this machine.",
+        f"Command: `nice -n 10 .venv/bin/python -m bench.research_quality --runs {args.runs}"
+        f"{' --profile ' + args.profile if args.profile else ''}` (the two parts as two processes, rendered with "
+        "`--load`); model: "
+        f"{model}{'' if settings.uses_embedded_llm else ' at ' + str(settings.llm.base_url)}. One run, this machine.",
         "",
         "### Tool choice on labelled questions",
         "",
@@ -221,12 +304,15 @@ def _markdown(settings: Settings, choice: dict[str, Any], runs: list[dict[str, A
     if runs:
         reports = [r for r in runs if "disagreements" in r]
         bad = sum(r["disagreements"] for r in reports)
+        checked = sum(r.get("hypotheses", 0) for r in reports)
+        with_hypotheses = sum(1 for r in reports if r.get("hypotheses"))
         out += [
             "",
             "### Verdict consistency over full runs",
             "",
             f"{len(runs)} auto-approved runs; {len(reports)} ended with a report; **{bad} reports' verdict lines or "
-            "accepted claims disagree with the verdicts recomputed from results.json** (goal 0).",
+            f"accepted claims disagree with the verdicts recomputed from results.json** (goal 0); {with_hypotheses} "
+            f"of the reports registered hypotheses, {checked} verdicts checked in all.",
             "",
             "| question | status | tool | verdicts | claims kept | verified | s |",
             "|---|---|---|---|---|---|---|",
@@ -248,20 +334,54 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=10, help="full research runs for verdict consistency (0 = none)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update docs/benchmarks.md")
+    parser.add_argument("--profile", help="embedded model profile (default, tiny or a .gguf path); else the setting")
+    parser.add_argument("--no-choice", action="store_true", help="skip the tool-choice part")
+    parser.add_argument("--skip", type=int, default=0, help="start the full runs at this question (a second process)")
+    parser.add_argument(
+        "--set",
+        dest="only",
+        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh')",
+    )
+    parser.add_argument("--shortlist-only", action="store_true", help="the shortlist alone on every set; no model")
+    parser.add_argument("--dump", type=Path, help="also write the rows of the parts run here to this JSON file")
+    parser.add_argument("--load", type=Path, nargs="*", default=[], help="render from these dumps; run nothing")
     args = parser.parse_args()
+    if args.shortlist_only:
+        text = shortlist_markdown()
+        print(text)
+        if not args.no_write:
+            write_section("tool-shortlist", text)
+        return
+    if args.profile:
+        os.environ["ARA_LOCAL_LLM_PROFILE"] = args.profile
     settings = load_settings(None)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            choice = tool_choice(settings, Path(tmp))
-            runs = full_runs(Path(tmp), args.runs) if args.runs else []
-        finally:
-            if settings.uses_embedded_llm:  # the servers this bench started (one per workspace)
-                for workspace in (settings.workspace, Path(tmp) / "runs-ws"):
-                    LocalServer(workspace, settings.local_llm).stop()
+    choice: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    if args.load:
+        for path in args.load:
+            dumped = json.loads(path.read_text())
+            choice.update(dumped.get("choice", {}))
+            runs += dumped.get("runs", [])
+        args.runs = len(runs)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                choice = {} if args.no_choice else tool_choice(settings, Path(tmp), args.only)
+                if args.dump and choice:
+                    args.dump.write_text(json.dumps({"choice": choice}))
+                runs = full_runs(Path(tmp), args.runs, args.dump, choice, args.skip) if args.runs else []
+            finally:
+                if settings.uses_embedded_llm:  # the servers this bench started (one per workspace)
+                    for workspace in (settings.workspace, Path(tmp) / "runs-ws", Path(tmp) / "choice-ws"):
+                        LocalServer(workspace, settings.local_llm).stop()
     text = _markdown(settings, choice, runs, args)
     print(text)
     if not args.no_write:
-        tag = "embedded" if settings.uses_embedded_llm else (settings.llm.model or "endpoint")
+        tag = (
+            f"embedded {settings.local_llm.profile}"
+            if settings.uses_embedded_llm
+            else (settings.llm.model or "endpoint")
+        )
         write_section(f"research-quality {tag}", text)
 
 

@@ -1,8 +1,10 @@
 """The research loop's topology: ``build_graph()`` returns an uncompiled ``StateGraph``.
 
 ``intake → search_literature → choose_tool → propose_experiments → approve_plan → write_code → run_cells ⇄ debug →
-analyse_results → critique → write_report → propose_change``; ``choose_tool`` routes a question no tool tests to
-``answer_out_of_scope`` (a report, no experiment). Routing reads only typed state (``tool``, ``status``, the last
+analyse_results → critique → plan_followup → write_report → propose_change``; ``choose_tool`` routes a question no
+tool tests to ``answer_out_of_scope`` (a report, no experiment). ``run_cells`` returns to ``write_code`` while an
+experiment of the tree is pending; ``plan_followup`` routes a chosen follow-up through ``approve_followup`` back to
+``write_code``. Routing reads only typed state (``tool``, ``status``, the last
 cell's status), never model text. Nothing is compiled or connected at import. Does not cover checkpointers or running
 (``assistant.graph.runner``).
 """
@@ -16,6 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from assistant.graph import nodes
 from assistant.graph.context import RunContext
 from assistant.graph.state import GraphState
+from assistant.graph.tree import active_node
 
 NODE_ORDER = (
     "intake",
@@ -29,6 +32,8 @@ NODE_ORDER = (
     "debug",
     "analyse_results",
     "critique",
+    "plan_followup",
+    "approve_followup",
     "write_report",
     "propose_change",
 )
@@ -49,14 +54,25 @@ def after_approval(state: GraphState) -> Literal["write_code", "__end__"]:
     return "__end__" if state.get("status") == "rejected" else "write_code"
 
 
-def after_cells(state: GraphState) -> Literal["analyse_results", "debug", "__end__"]:
-    """Success goes to analysis; a stop (repeated error) ends; any other failure goes to debug."""
+def after_cells(state: GraphState) -> Literal["write_code", "analyse_results", "debug", "__end__"]:
+    """Success goes to the next experiment of the tree, then to analysis; a stop (repeated error) ends; any other
+    failure goes to debug."""
     if state.get("status") == "failed":
         return "__end__"
     cells = state.get("cells", [])
     if cells and cells[-1]["status"] == "ok":
-        return "analyse_results"
+        return "write_code" if active_node(state) is not None else "analyse_results"
     return "debug"
+
+
+def after_followup(state: GraphState) -> Literal["approve_followup", "write_report"]:
+    """A chosen follow-up waits for approval; with none, the report is written."""
+    return "approve_followup" if active_node(state) is not None else "write_report"
+
+
+def after_followup_approval(state: GraphState) -> Literal["write_code", "write_report"]:
+    """An approved follow-up runs; a declined one ends the search."""
+    return "write_code" if active_node(state) is not None else "write_report"
 
 
 def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
@@ -75,6 +91,8 @@ def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
     graph.add_node("debug", nodes.debug)
     graph.add_node("analyse_results", nodes.analyse_results)
     graph.add_node("critique", nodes.critique)
+    graph.add_node("plan_followup", nodes.plan_followup)
+    graph.add_node("approve_followup", nodes.approve_followup)
     graph.add_node("write_report", nodes.write_report)
     graph.add_node("propose_change", nodes.propose_change)
     graph.add_edge(START, "intake")
@@ -85,10 +103,12 @@ def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
     graph.add_edge("propose_experiments", "approve_plan")
     graph.add_conditional_edges("approve_plan", after_approval, ["write_code", END])
     graph.add_edge("write_code", "run_cells")
-    graph.add_conditional_edges("run_cells", after_cells, ["analyse_results", "debug", END])
+    graph.add_conditional_edges("run_cells", after_cells, ["write_code", "analyse_results", "debug", END])
     graph.add_conditional_edges("debug", after_debug, ["run_cells", END])
     graph.add_edge("analyse_results", "critique")
-    graph.add_edge("critique", "write_report")
+    graph.add_edge("critique", "plan_followup")
+    graph.add_conditional_edges("plan_followup", after_followup, ["approve_followup", "write_report"])
+    graph.add_conditional_edges("approve_followup", after_followup_approval, ["write_code", "write_report"])
     graph.add_edge("write_report", "propose_change")
     graph.add_edge("propose_change", END)
     return graph

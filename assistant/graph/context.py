@@ -20,6 +20,7 @@ from assistant.llm.client import LLMClient
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import RunLog
 from assistant.schemas import Approval, CodeMode, ReportDraftMode
+from assistant.subject import SubjectProxies
 from assistant.toolchoice import ToolRanker
 from tools.papers.models import ResolvedCitation
 
@@ -111,6 +112,9 @@ class WorkspaceLike(Protocol):
 
 
 ApprovalPolicy = Literal["ask", "auto-approve"]
+STALL_BASE_S = 1800.0
+"""Default time without a run-log event before the watchdog ends a node, on top of the cell timeout: a host
+step (feature extraction), a cell and a scoring step can run back to back with no event in between."""
 
 
 @dataclass
@@ -133,6 +137,9 @@ class RunContext:
         top_k: Passages retrieved per query.
         host_cache_dir: Cache of recipes' host steps (features, activations): ``<workspace>/.ara/cache``, outside
             every kernel; None = no cache.
+        subject: The subject model's proxies (``assistant.subject``), or None.
+        stall_s: Longest the run may go without writing a run-log event before the progress watchdog ends the
+            node it is in (``assistant.graph.runner``); None = ``STALL_BASE_S`` plus ``cell_timeout_s``.
     """
 
     llm: LLMClient
@@ -148,6 +155,12 @@ class RunContext:
     cell_timeout_s: float = 300.0
     top_k: int = 6
     host_cache_dir: Path | None = None
+    stall_s: float | None = None
+    subject: SubjectProxies | None = None
+    """The subject model's proxies (one per run, bound into the run's local sandboxed kernels); None = kernels have
+    no model endpoint."""
+    followup_depth: int = 2
+    """Deepest follow-up of a follow-up the search adds (``assistant.graph.nodes.followup``)."""
     sessions: dict[str, SessionLike] = field(default_factory=dict)
     """Kernel sessions opened during this process, by run directory (reused across cells)."""
     prompt_hashes: dict[str, str] = field(default_factory=dict)
@@ -162,6 +175,10 @@ class RunContext:
         if self.ranker is None:
             self.ranker = ToolRanker(self.recipes.cards())
         return self.ranker
+
+    def stall_limit_s(self) -> float:
+        """The progress watchdog's limit (``stall_s``, or ``STALL_BASE_S`` plus the cell timeout)."""
+        return self.stall_s if self.stall_s is not None else STALL_BASE_S + self.cell_timeout_s
 
     def policy_approval(self) -> Approval | None:
         """The unattended policy's answer, or None when a person must decide."""

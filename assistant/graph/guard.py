@@ -141,6 +141,6 @@ def numbers_in_text(text: str) -> list[str]:
     return _NUMBER.findall(text)
 
 
-def strip_numbers(text: str) -> str:
-    """``text`` with decimals and percentages replaced by a pointer to the metrics table."""
-    return _NUMBER.sub("[see metrics table]", text)
+def strip_numbers(text: str, replacement: str = "[see metrics table]") -> str:
+    """``text`` with decimals and percentages replaced by ``replacement`` (a pointer to the metrics table)."""
+    return _NUMBER.sub(replacement, text)

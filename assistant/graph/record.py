@@ -2,17 +2,22 @@
 
 Covers building the record the report renders its methods and verdicts from (the chosen tool's card, its fit to
 the question, the approved plan's frozen config and resolved hypotheses, who approved it, the retrieved passages,
-the notes code made on the plan) and the one ``verdicts`` helper the analysis and report nodes share. Does not
-compute anything from the results beyond calling ``assistant.report``.
+the notes code made on the plan) and ``tree_view``, the experiment tree's verdicts that the analysis, follow-up and
+report nodes share. Does not compute anything from the results beyond calling ``assistant.report``.
 """
 
 from __future__ import annotations
 
+from assistant.cards import condition_terms
 from assistant.graph.context import RunContext
+from assistant.graph.nodes._common import run_dir
 from assistant.graph.nodes.planning import FREE
 from assistant.graph.state import GraphState, approval_of, plan_of
+from assistant.graph.tree import nodes_of
+from assistant.graph.treeresults import TreeView, view
 from assistant.report.model import ExperimentRecord, RelatedPaper
 from assistant.toolchoice import Shortlist
+from tools.results import read_results
 
 
 def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
@@ -42,6 +47,10 @@ def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
         family=card.family if card else recipe.summary,
         method=card.method if card else "",
         conditions=list(card.conditions) if card else [],
+        other_conditions=sorted(
+            set(condition_terms(c for c in ctx.recipes.cards() if c.name != plan.recipe).values())
+            - set(card.conditions if card else [])
+        ),
         knobs={k.name: k.meaning for k in card.knobs} if card else {},
         metric_over={m.name: m.over for m in card.metrics} if card else {},
         tool_fit=fit,
@@ -51,3 +60,12 @@ def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
         self_reported=recipe.host is None,
         **base,
     )
+
+
+def tree_view(ctx: RunContext, state: GraphState) -> TreeView:
+    """The run's experiment tree with verdicts per experiment, read from its (merged) results.json."""
+    record = experiment_record(ctx, state)
+    results = read_results(run_dir(state) / str(state["results_path"]))
+    plan = plan_of(state)
+    card = ctx.recipes.get(plan.recipe).card if plan.recipe != FREE else None
+    return view(results, record, nodes_of(state), card.seeds_field if card else None)

@@ -2,7 +2,8 @@
 
 A session is opened from ``Settings`` (``async with RunSession(settings, ...) as session``). It owns the run's
 dependencies (the LLM, the sandboxed kernel pool, the paper library, the workspace repository) and the
-checkpointer with the compiled graph, and releases what it opened when the block ends. ``new_run`` validates the
+checkpointer with the compiled graph (the workspace's SQLite file, or PostgreSQL when ``ARA_DATABASE_URL`` is set,
+so a run resumes on any machine), and releases what it opened when the block ends. ``new_run`` validates the
 question before anything is created and makes the run directory with its commit provenance; ``start`` and
 ``resume`` drive the graph (``start_run`` refuses a bad question too, for callers that drive the graph directly) and
 return the typed ``RunOutcome``. Callers differ only in how they answer a plan
@@ -19,7 +20,9 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from assistant.budget import Budget, budget_from_settings
 from assistant.errors import AssistantError, LLMError
@@ -32,6 +35,7 @@ from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import RunLog
 from assistant.schemas import Approval, CodeMode, ReportDraftMode, RunOutcome, validate_question
 from assistant.settings import Settings
+from assistant.subject import SubjectProxies, check_allowed
 from tools.papers import PaperLibrary
 from tools.vcs import RunDir, Workspace
 from tools.vcs.errors import RunNotFoundError
@@ -47,7 +51,7 @@ def code_mode_for(settings: Settings, flag: str | None = None) -> CodeMode:
     """``recipe`` or ``free``: the flag, else ``settings.run.code_mode``; ``auto`` = recipe for the embedded model."""
     chosen = flag or settings.run.code_mode
     if chosen == "auto":
-        return "recipe" if settings.uses_embedded_llm else "free"
+        return "recipe" if settings.uses_embedded_llm and settings.local_llm.recipe_only else "free"
     return "free" if chosen == "free" else "recipe"
 
 
@@ -70,6 +74,7 @@ class SessionDeps:
         library: A paper library, left open when the session closes; None = the workspace's library if it has
             papers.
         recipes: The recipe allow-list; None = the built-in one.
+        subject: The subject model's proxies; None = from settings.
     """
 
     llm: LLMClient | None = None
@@ -77,6 +82,8 @@ class SessionDeps:
     kernels: KernelPoolLike | None = None
     library: LibraryLike | None = None
     recipes: RecipeRegistry | None = None
+    subject: SubjectProxies | None = None
+    """The subject model's proxies; None = from ``[subject]`` settings (closed with the session either way)."""
 
 
 def _library_with_papers(settings: Settings) -> PaperLibrary | None:
@@ -125,6 +132,7 @@ class RunSession:
         self._kernels: KernelPoolLike | None = None
         self._library: LibraryLike | None = None
         self._llm: LLMClient | None = None
+        self._subject: SubjectProxies | None = None
         self._contexts: dict[str, RunContext] = {}
 
     # ------------------------------------------------------------------------------------------- lifetime
@@ -144,7 +152,18 @@ class RunSession:
                 if library is not None:
                     stack.callback(library.close)
                     self._library = library
-            saver = await stack.enter_async_context(open_checkpointer(self.settings.workspace))
+            self._subject = self.deps.subject or SubjectProxies.from_settings(self.settings)
+            if self._subject is not None:
+                stack.callback(self._subject.close)
+            database = self.settings.database.url
+            if database is None:
+                saver: BaseCheckpointSaver[Any] = await stack.enter_async_context(
+                    open_checkpointer(self.settings.workspace)
+                )
+            else:
+                from assistant.graph.pg_checkpoints import open_postgres_checkpointer
+
+                saver = await stack.enter_async_context(open_postgres_checkpointer(database.get_secret_value()))
             self._graph = compile_graph(saver)
         except BaseException:
             await stack.aclose()
@@ -182,9 +201,12 @@ class RunSession:
             slug: Text for the proposal branch's slug (default: the question).
 
         Raises:
-            AssistantError: the question is empty or too long (nothing is created).
+            AssistantError: the question is empty or too long, or the subject model is not on the allow-list
+                (nothing is created).
         """
         validate_question(question)
+        if self.settings.subject.enabled:
+            check_allowed(self.settings.subject)  # refused before the run directory exists
         with _WORKSPACE_LOCK:
             workspace = Workspace.open_or_create(self.settings.workspace)
             if run_id is not None:
@@ -210,8 +232,11 @@ class RunSession:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": run_id}})
         return bool(snapshot.values)
 
-    async def start(self, run: RunDir, question: str) -> RunOutcome:
-        """Start ``run`` (from ``new_run``) on ``question``; returns when it pauses for an approval or ends."""
+    async def start(self, run: RunDir, question: str, *, revises: int | None = None) -> RunOutcome:
+        """Start ``run`` (from ``new_run``) on ``question``; returns when it pauses for an approval or ends.
+
+        ``revises``: the proposal this run revises (its proposal is linked to that one as the next revision).
+        """
         return await start_run(
             self.graph,
             self._context(run),
@@ -221,6 +246,7 @@ class RunSession:
             workspace=self.settings.workspace,
             workspace_commit=run.base_commit,
             workspace_dirty=run.workspace_dirty,
+            revises=revises,
         )
 
     async def resume(self, run_id: str, approval: Approval | None = None) -> RunOutcome:
@@ -269,6 +295,7 @@ class RunSession:
                 top_k=self.settings.papers.top_k,
                 host_cache_dir=state_dir(self.settings.workspace) / "cache",
                 recipes=self.deps.recipes if self.deps.recipes is not None else default_registry(),
+                subject=self._subject,
             )
             self._contexts[run.run_id] = ctx
         return ctx

@@ -14,10 +14,12 @@ from typing import Any, TypedDict
 from assistant.errors import AssistantError
 from assistant.schemas import Analysis, Approval, Critique, ExperimentPlan, ResearchBrief
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump when a key is added, removed or changes meaning; old checkpoints are then refused with a clear message."""
-READABLE_VERSIONS = (1, 2)
-"""Versions this code resumes: version 1 lacks the keys version 2 added (all optional here), nothing else."""
+READABLE_VERSIONS = (1, 2, 3)
+"""Versions this code resumes: version 1 lacks the keys version 2 added, version 2 lacks the experiment tree
+(``experiments``, ``frontier``, ``followup_stop``) that version 3 added; all are optional here and read as a one-experiment run
+(``assistant.graph.tree.nodes_of``), nothing else."""
 
 
 class GraphState(TypedDict, total=False):
@@ -50,9 +52,14 @@ class GraphState(TypedDict, total=False):
     critique: dict[str, Any] | None
     report_path: str | None
     proposal: dict[str, Any] | None
+    experiments: list[dict[str, Any]]
+    frontier: list[dict[str, Any]]
+    followup_stop: str
     tokens_used: int
     cells_run: int
     wall_used_s: float
+    revises: int | None
+    """The proposal this run revises (``ara review revise``): its proposal links to it as ``parent_id``."""
 
 
 def initial_state(run_id: str, question: str, run_dir: str, workspace: str) -> GraphState:
@@ -85,6 +92,9 @@ def initial_state(run_id: str, question: str, run_dir: str, workspace: str) -> G
         critique=None,
         report_path=None,
         proposal=None,
+        experiments=[],
+        frontier=[],
+        followup_stop="",
         tokens_used=0,
         cells_run=0,
         wall_used_s=0.0,

@@ -7,8 +7,6 @@ atomically) and ``load_report``. Does not cover the LLM call that writes the dra
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -29,9 +27,13 @@ from assistant.report.render_html import render_html
 from assistant.report.render_md import render_markdown
 from assistant.report.results import ResultsDocument, load_config, load_results
 from assistant.report.stats import evaluate_hypothesis
+from assistant.report.tree import ExperimentTreeReport
 from tools.papers.ids import ArxivTitleIndex
 from tools.papers.models import UnknownCitationError
+from tools.runfiles import RunFileError, RunFiles
 
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+"""Largest ``report.json`` read back."""
 MAX_SECTION_CHARS = 100_000
 """Model text kept per section; the rest is cut with a visible marker (a 10 MB answer is not a report)."""
 
@@ -104,6 +106,8 @@ def build_report(
     experiment: ExperimentRecord | None = None,
     arxiv_index: ArxivTitleIndex | None = None,
     now: datetime | None = None,
+    tree: ExperimentTreeReport | None = None,
+    verdicts: list[HypothesisResult] | None = None,
 ) -> Report:
     """Build and check the report of the run in ``run_dir`` from the model's ``draft``.
 
@@ -117,6 +121,9 @@ def build_report(
             built from results alone (no verdicts, no config comparison).
         arxiv_index: Optional arXiv id -> title index for existence and title checks.
         now: Build time (tests pass a fixed one).
+        tree: The run's experiments and follow-ups (several experiments or follow-ups ran), or None.
+        verdicts: The hypotheses' verdicts when the loop computed them across the tree (each from the experiment
+            that answered it, on metrics of the merged results.json); None computes them from ``experiment``.
 
     Raises:
         ResultsFileError: results.json/config.json missing or malformed (the message names the file).
@@ -133,7 +140,7 @@ def build_report(
     if generated is not None and generated.name not in results.figures:
         figures.append(generated)
     claims = [c.model_copy(update={"statement": _truncate(c.statement)}) for c in draft.claims]
-    hypotheses = evaluate_hypotheses(results, experiment)
+    hypotheses = verdicts if verdicts is not None else evaluate_hypotheses(results, experiment)
     checked = check_claims(claims, results, hypotheses, experiment)
     rationale = _truncate(draft.rationale)
     methods = methods_markdown(experiment, config, results)
@@ -152,6 +159,7 @@ def build_report(
         hypotheses=hypotheses,
         claims=checked,
         experiment=experiment,
+        tree=tree,
         cited_keys=list(draft.cited_keys),
         figures=figures,
         results=results,
@@ -166,15 +174,12 @@ def build_report(
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (a reader never sees half a file)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` through a temporary file and a rename (a reader never sees half a file).
+
+    Through ``tools.runfiles``: a link planted under the name is replaced, never written through.
+    """
+    with RunFiles(path.parent, create=True) as files:
+        files.write_text(path.name, text, fsync=False)
 
 
 def write_report(run_dir: Path, report: Report, *, formats: tuple[str, ...] = ("md", "html")) -> ReportPaths:
@@ -195,10 +200,17 @@ def load_report(run_dir: Path) -> Report:
         ReportError: the file is missing or not a valid ``ara.report/1`` report.
     """
     path = run_dir / "report.json"
-    if not path.is_file():
-        raise ReportError(f"{path} not found: no report was written for this run. Run 'ara report {run_dir.name}'.")
     try:
-        return Report.model_validate_json(path.read_text(encoding="utf-8"))
+        with RunFiles(run_dir) as files:
+            text = files.read_text("report.json", limit=MAX_REPORT_BYTES)
+    except FileNotFoundError:
+        raise ReportError(
+            f"{path} not found: no report was written for this run. Run 'ara report {run_dir.name}'."
+        ) from None
+    except RunFileError as err:
+        raise ReportError(f"{err}. Rebuild the report with 'ara report {run_dir.name}'.") from err
+    try:
+        return Report.model_validate_json(text)
     except ValidationError as err:
         raise ReportError(
             f"{path} is not a valid report ({err.error_count()} problem(s), first: {err.errors()[0]['msg']}). "

@@ -45,7 +45,11 @@ def _foreign_conditions(statement: str, experiment: ExperimentRecord | None) -> 
     if experiment is None or not experiment.conditions:
         return []
     own = {c.casefold() for c in experiment.conditions}
-    terms = condition_terms()
+    terms = (
+        condition_terms()
+        if experiment.other_conditions is None
+        else {t.casefold(): t for t in experiment.other_conditions}
+    )
     return sorted(terms[t] for t in terms if t not in own and _term_in(t, statement))
 
 

@@ -7,6 +7,7 @@ research tools draw themselves; those are only read.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ from matplotlib.figure import Figure
 
 from assistant.report.model import FigureRef
 from assistant.report.results import ResultsDocument
+from tools.runfiles import RunFileError, RunFiles
 
 logger = logging.getLogger(__name__)
 
@@ -43,23 +45,21 @@ class FigureData(NamedTuple):
 
 
 def read_figure(run_dir: Path, rel_path: str) -> FigureData:
-    """Read ``rel_path`` (relative to ``run_dir``) for embedding, refusing paths outside the run directory."""
+    """Read ``rel_path`` (relative to ``run_dir``) for embedding, refusing paths outside the run directory.
+
+    Through ``tools.runfiles``: no component of the path may be a link, and only a regular file of at most
+    ``MAX_FIGURE_BYTES`` is read.
+    """
     rel = Path(rel_path)
     if rel.is_absolute() or ".." in rel.parts:
         return FigureData(None, b"", f"path {rel_path!r} leaves the run directory; figures must live inside it")
-    path = run_dir / rel
     try:
-        resolved = path.resolve(strict=True)
+        with RunFiles(run_dir) as files:
+            data = files.read_bytes(rel, limit=MAX_FIGURE_BYTES)
     except FileNotFoundError:
         return FigureData(None, b"", f"file {rel_path!r} does not exist in the run directory")
-    if not resolved.is_relative_to(run_dir.resolve()):
-        return FigureData(None, b"", f"{rel_path!r} links outside the run directory")
-    if not resolved.is_file():
-        return FigureData(None, b"", f"{rel_path!r} is not a file")
-    size = resolved.stat().st_size
-    if size > MAX_FIGURE_BYTES:
-        return FigureData(None, b"", f"{rel_path!r} is {size} bytes, over the {MAX_FIGURE_BYTES}-byte limit")
-    data = resolved.read_bytes()
+    except RunFileError as err:
+        return FigureData(None, b"", f"{rel_path!r} cannot be embedded: {err}")
     for magic, mime in _MAGIC:
         if data.startswith(magic):
             return FigureData(mime, data, None)
@@ -102,10 +102,10 @@ def draw_metrics_figure(results: ResultsDocument, run_dir: Path) -> FigureRef | 
     ax.grid(axis="x", alpha=0.3)
     longest = max(len(r[0]) for r in shown)
     fig.subplots_adjust(left=min(0.6, 0.04 + 0.0135 * longest), right=0.97, bottom=0.75 / fig.get_figheight(), top=0.98)
-    out_dir = run_dir / GENERATED_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "metrics_ci.png"
-    fig.savefig(out, format="png", metadata={"Software": None})
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    with RunFiles(run_dir, create=True) as files:
+        out = files.write_bytes(f"{GENERATED_DIR}/metrics_ci.png", buffer.getvalue(), fsync=False)
     caption = "Metrics with 95% confidence intervals, drawn from results.json."
     if len(rows) > len(shown):
         caption += f" First {len(shown)} of {len(rows)} shown."

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.report.results import ResultsDocument
+from assistant.report.tree import ExperimentTreeReport
 from assistant.schemas import Claim, Hypothesis
 
 REPORT_SCHEMA = "ara.report/2"
@@ -103,6 +104,9 @@ class ExperimentRecord(BaseModel):
     """How the tool works (its card)."""
     conditions: list[str] = Field(default_factory=list)
     """Condition terms the tool runs (claims naming another tool's conditions are refused)."""
+    other_conditions: list[str] | None = None
+    """The distinctive condition terms of the other tools on offer when the run was planned (a claim naming one is
+    refused). None in records made before this field: the built-in cards' terms are used."""
     knobs: dict[str, str] = Field(default_factory=dict)
     """Config fields that change what is tested, and what they mean."""
     metric_over: dict[str, Literal["seeds", "items"]] = Field(default_factory=dict)
@@ -310,6 +314,8 @@ class Report(BaseModel):
     """The model's claims, accepted or dropped with the reason."""
     experiment: ExperimentRecord | None = None
     """What was approved and run (None for a report built from results alone)."""
+    tree: ExperimentTreeReport | None = None
+    """The run's experiments and follow-ups, and which result answered which hypothesis (None: one experiment)."""
     cited_keys: list[str] = Field(default_factory=list)
     """Keys the draft listed (in-text citations are found in the prose)."""
     references: list[Reference] = Field(default_factory=list)

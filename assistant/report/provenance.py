@@ -21,9 +21,12 @@ import git
 
 from assistant.report.model import Provenance
 from assistant.report.results import ResultsDocument
+from tools.runfiles import RunFileError, RunFiles
 
 logger = logging.getLogger(__name__)
 _MAX_DEPTH = 4
+MAX_RUN_LOG_BYTES = 1024 * 1024 * 1024
+"""Largest run log read for provenance (it holds every LLM request and response)."""
 _NOT_WALKED = ("usage", "messages", "response")
 """Read where found (usage) or never (model-visible text, which could carry look-alike keys)."""
 
@@ -94,23 +97,32 @@ class _EventSummary:
                 self.sandbox.update({str(k): str(v) for k, v in sandbox.items()})
 
 
+def _log_lines(path: Path) -> Iterator[str]:
+    """The run log's lines through ``tools.runfiles`` (a link or FIFO named ``events.jsonl`` is not read)."""
+    try:
+        with RunFiles(path.parent) as files, files.open_read(path.name, limit=MAX_RUN_LOG_BYTES) as handle:
+            for raw in handle:
+                yield raw.decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    except RunFileError as err:
+        logger.warning("provenance without the run log: %s", err)
+
+
 def _read_events(path: Path) -> _EventSummary:
     summary = _EventSummary()
-    if not path.is_file():
-        return summary
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                summary.bad_lines += 1
-                continue
-            if isinstance(event, Mapping):
-                summary.add(event)
-            else:
-                summary.bad_lines += 1
+    for line in _log_lines(path):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            summary.bad_lines += 1
+            continue
+        if isinstance(event, Mapping):
+            summary.add(event)
+        else:
+            summary.bad_lines += 1
     return summary
 
 

@@ -27,6 +27,7 @@ from assistant.report.render_md import (
     status_text,
 )
 from assistant.report.results import Table, format_number
+from assistant.report.tree import tree_html
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 CSS = """
@@ -187,6 +188,8 @@ def render_html(report: Report, run_dir: Path | None = None) -> str:
         cols = ["hypothesis", "prediction", "verdict", "evidence"]
         out.append(html_table(Table(columns=cols, rows=list(hypothesis_rows(report.hypotheses)))))
         out.append("</section>")
+    if report.tree is not None:
+        out.append(tree_html(report.tree))
     section("methods")
     out.append('<section id="results"><h2>Results</h2>')
     if report.results.metrics:

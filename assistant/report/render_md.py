@@ -12,6 +12,7 @@ from assistant.report.compose import evidence_text, prediction_text
 from assistant.report.fill import Filler, figure_numbers, md_escape, metric_is_bad
 from assistant.report.model import SECTION_TITLES, CheckResult, HypothesisResult, Provenance, Reference, Report
 from assistant.report.results import Cell, Metric, Table, format_number
+from assistant.report.tree import tree_markdown
 
 VERDICT_LABEL = {
     "supported": "Supported",
@@ -147,6 +148,8 @@ def render_markdown(report: Report) -> str:
         ]
         out += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in hypothesis_rows(report.hypotheses)]
         out.append("")
+    if report.tree is not None:
+        out += tree_markdown(report.tree)
     section("methods", filled["methods"])
     out += ["## Results", ""]
     if report.results.metrics:

@@ -4,7 +4,8 @@ Covers the one statistical core: ``effect_of`` turns a metric (or a metric minus
 ``Effect`` with a 95% interval: a single metric keeps the interval its tool computed (the one the results table
 shows) when it has one; a difference, a metric without an interval, or a Bonferroni-adjusted family gets a
 percentile bootstrap of the mean over per-seed or per-item ``values`` (paired by position when both metrics have
-the same number of values, which is how tools pair seeds and items); undefined values (NaN, e.g. PGR of a seed whose ceiling did not beat
+the same number of values and are over the same unit, which is how tools pair seeds and test items: the
+cards' ``ComparisonSpec.paired``; a seeds metric is never paired with an items metric); undefined values (NaN, e.g. PGR of a seed whose ceiling did not beat
 its supervisor) are left out and counted. ``verdict_of`` applies a pre-registered prediction to an effect:
 ``supported`` when the interval excludes the null (plus any minimum effect) in the predicted direction,
 ``refuted`` when it excludes it the other way, ``inconclusive`` otherwise, and ``insufficient`` when there is no
@@ -146,10 +147,19 @@ def effect_of(
             "difference (overlapping or not, two separate intervals do not test it)",
             usable=False,
         )
+    second_over = _over(second, over)
+    if first.over is not None and second.over is not None and first.over != second.over:
+        return Effect(
+            estimate=_difference(first.point, second.point),
+            method=f"{metric} is over {first.over} and {baseline} over {second.over}: their values cannot be paired, "
+            "so the difference has no interval (compare two metrics over the same seeds or the same items)",
+            usable=False,
+        )
+    unit = first_over or second_over
     a, b = np.asarray(first.values, dtype=float), np.asarray(second.values, dtype=float)
     if a.size == b.size:
-        return _from_values(a - b, first_over, "paired", level)
-    return _unpaired(a, b, first_over, level)
+        return _from_values(a - b, unit, "paired", level)
+    return _unpaired(a, b, unit, level)
 
 
 def _difference(a: float | None, b: float | None) -> float | None:

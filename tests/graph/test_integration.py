@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from assistant.budget import Budget
-from assistant.events import CellExecuted, EvidenceRetrieved, InjectionBlocked, ReportWritten
+from assistant.events import CellExecuted, EvidenceRetrieved, InjectionBlocked, PlanAdjusted, ReportWritten
 from assistant.graph import RunContext
 from assistant.graph.prompts import CLOSE, OPEN
 from assistant.llm.testing import ScriptedLLM
@@ -86,7 +86,7 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
     script = ScriptedLLM(
         replies=[
             brief(),
-            tool_choice("synthetic_w2s"),
+            # no tool-choice call: a smoke test asked for by name takes the smoke-test card
             plans(
                 recipe="synthetic_w2s",
                 config={"n_samples": 300, "strong_model": "logreg", "seeds": [0, 1]},
@@ -111,7 +111,7 @@ async def test_full_cycle_over_real_kernels_library_and_workspace(workspace: Wor
         library.close()
     script.assert_done()
     assert outcome.status == "done", outcome
-    plan_prompt = script.requests[2]["messages"][-1]["content"]
+    plan_prompt = script.requests[1]["messages"][-1]["content"]  # a smoke test: no tool-choice request before it
     assert f"{OPEN} source={hit.key}>>>" in plan_prompt
     assert plan_prompt.count(CLOSE) == 1
     events = read_events(run.events_path)
@@ -156,9 +156,16 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
         replies=[
             brief(),
             tool_choice("w2s"),
-            # more test examples than the dataset has: the host's export fails; the plan lets the loop fix n_test
-            plans(recipe="w2s", config={**good, "n_test": 5000}, open_fields=["n_test"]),
-            {**good, "epochs": 50},  # the debug step may change n_test only: the epochs change is refused
+            # more test examples than the dataset has: lowered on the host before approval (to 10 / 10 / 548),
+            # with a note; and a weak split of ten examples that is one class for seed 125: the host's export
+            # fails, and the plan lets the loop fix n_weak_train
+            plans(
+                recipe="w2s",
+                config={**good, "n_weak_train": 10, "n_test": 5000, "seeds": [0, 125]},
+                open_fields=["n_weak_train"],
+            ),
+            # debug may change n_weak_train only: the epochs change is refused
+            {**good, "n_weak_train": 11, "n_strong_train": 10, "n_test": 548, "seeds": [0, 125], "epochs": 50},
             analysis(metric="pgr"),
             critique(),
         ]
@@ -179,9 +186,14 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
     failed, passed = events_of(read_events(run.path / "events.jsonl"), CellExecuted)
     assert failed.status == "error"
     assert failed.error is not None
-    assert failed.error.startswith(
-        "HostStepError: prepare on the host failed: UserInputError: split sizes need 5200 examples but dataset "
-        "'sk_breast_cancer' has 569"
+    assert failed.error == (
+        "HostStepError: prepare on the host failed: UserInputError: seed 125: the weak training split of "
+        "'sk_breast_cancer' has one class only; raise n_weak_train"
+    )
+    [fitted] = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    assert fitted.change.startswith(
+        "n_weak_train / n_strong_train / n_test lowered on the host from 10 / 100 / 5000 to 10 / 10 / 548: dataset "
+        "'sk_breast_cancer' has 569 examples"
     )
     assert "HostStepError" in script.requests[3]["messages"][-1]["content"], "debug saw the host's error"
     blocked = [e.detail for e in events_of(read_events(run.events_path), InjectionBlocked)]
@@ -194,11 +206,14 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
     assert results["provenance"]["scoring"].startswith("host: test labels never left the host")
     assert results["config"]["cache_dir"] == str(workspace.path / ".ara" / "cache")
     assert results["metrics"]["w2s_acc"]["n"] == 2
-    assert sorted(p.name for p in (run.path / "submissions").iterdir())[:3] == [
-        "seed0.ceiling.npy",
+    assert results["metrics"]["w2s_acc.items"]["n"] == results["config"]["n_test"]
+    assert results["verification"]["scored_by"] == "host"
+    assert sorted(p.name for p in (run.path / "work" / "submissions").iterdir()) == [
         "seed0.w2s.npy",
-        "seed0.weak.npy",
-    ]
+        "seed125.w2s.npy",
+    ], "the kernel submits the student only; the host trains and scores the weak supervisor and the ceiling"
+    assert not (run.path / "work" / "results.json").exists()
     assert not Path("/etc/not-a-cache").exists()
     report = (run.path / "report.md").read_text()
-    assert "| pgr | n/a | none | 0 |" in report, "PGR undefined on both seeds (ceiling <= weak) reads as n/a"
+    assert fitted.change in report.split("## Methods", 1)[1], "the fitted sizes are noted in the methods"
+    assert "| w2s\\_acc.items |" in report or "| w2s_acc.items |" in report

@@ -22,6 +22,7 @@ from assistant.events import (
     InjectionBlocked,
     LLMCalled,
     NodeStarted,
+    PlanAdjusted,
     PlanApproved,
     PromptLoaded,
     ProposalCreated,
@@ -66,6 +67,7 @@ NODES = [
     "run_cells",
     "analyse_results",
     "critique",
+    "plan_followup",
     "write_report",
     "propose_change",
 ]
@@ -574,13 +576,38 @@ async def test_a_plan_config_missing_required_fields_is_completed_before_approva
     assert plan.recipe == "w2s"
     assert plan.config["dataset"] == "sk_breast_cancer"
     assert plan.config["loss"] == "xent"
-    assert plan.config["n_test"] == 1000, "defaults are filled in and shown"
+    sizes = [plan.config[k] for k in ("n_weak_train", "n_strong_train", "n_test")]
+    assert sizes == [189, 189, 189], "defaults filled in, fitted on the host to the 569 rows"
     assert "cache_dir" not in plan.config, "host paths are not the plan's"
     assert "data_root" not in plan.config
     assert script.requests[3]["response_format"]["schema"]["title"] == "W2SConfig"
     events = events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)
     invalid = [e.detail for e in events if e.rule == "config_value_invalid"]
     assert invalid == refused
+
+
+@pytest.mark.anyio
+async def test_a_plan_value_that_breaks_a_cross_field_rule_is_corrected_before_approval(workspace: Workspace) -> None:
+    """Seen with the 1.5B model: a w2s plan with ``strong_features='bow'`` (a weak feature set). The full config
+    the model gives under the schema corrects it, and the approver sees the corrected value with a note."""
+    drafted = {"dataset": "rotten_tomatoes", "weak_features": "bow", "strong_features": "bow", "seeds": [0, 1, 2]}
+    filled = {**drafted, "strong_features": "minilm"}
+    script = ScriptedLLM(replies=[brief(), tool_choice("w2s"), plans(recipe="w2s", config=drafted), filled])
+    run = workspace.new_run("cross-field")
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    outcome = await start_in_memory(
+        ctx, run, workspace, "Does weak-to-strong training beat the weak supervisor on movie reviews?"
+    )
+    script.assert_done()
+    assert outcome.status == "awaiting_approval", outcome.failure
+    [plan] = outcome.plans
+    assert (plan.config["weak_features"], plan.config["strong_features"]) == ("bow", "minilm")
+    [notes] = outcome.plan_notes
+    assert "strong_features 'bow' -> 'minilm': the plan's value was not valid" in notes
+    adjusted = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    assert [a.change for a in adjusted if a.change.startswith("strong_features")] == [
+        "strong_features 'bow' -> 'minilm': the plan's value was not valid"
+    ]
 
 
 @pytest.mark.anyio

@@ -2,7 +2,7 @@
 
 The real sandbox path is covered by tests/graph/test_integration.py (w2s) and tests/w2s/test_heldout_kernel.py;
 these check each recipe's wiring with scripted activations: the host picks every path, the kernel-visible task has
-no test labels, and results.json comes from the host.
+no test labels, and results.json comes from the host, written into its own directory beside the kernel's.
 """
 
 from __future__ import annotations
@@ -30,15 +30,21 @@ def _run(name: str, config: dict[str, object], run_dir: Path, cache: Path) -> di
     recipe = default_registry().get(name)
     assert recipe.host is not None
     validated = recipe.validate_config(config)
-    run_dir.mkdir(parents=True)
-    recipe.host.prepare(validated, run_dir, cache)
+    kernel_dir = run_dir / "work"
+    kernel_dir.mkdir(parents=True)
+    recipe.host.prepare(validated, kernel_dir, cache)
     code = recipe.render(validated, Path("."))
     assert "train_pair_task('.')" in code
-    with contextlib.chdir(run_dir):
+    with contextlib.chdir(kernel_dir):
         exec(compile(code, "<cell>", "exec"), {})
-    (run_dir / "results.json").write_text("{}")  # whatever the kernel wrote is replaced by the host
-    recipe.host.score(validated, run_dir, cache)
+    (kernel_dir / "results.json").write_text("{}")  # whatever the kernel wrote is never read
+    recipe.host.score(validated, kernel_dir, run_dir, cache)
     result: dict[str, object] = json.loads((run_dir / "results.json").read_text())
+    assert result["verification"] == {
+        "scored_by": "host",
+        "note": "scored on the host against data the experiment code never saw",
+        "red_flags": [],
+    }
     return result
 
 
@@ -67,10 +73,17 @@ def test_probes_recipe_exports_extracts_and_scores_on_the_host(tmp_path: Path, m
     assert results["tool"] == "tools.probes"
     metrics = results["metrics"]
     assert isinstance(metrics, dict)
-    assert metrics["probe_acc.layer_4"]["value"] > 0.9
-    with np.load(tmp_path / "run" / "task.npz") as npz:
+    probe, ccs = metrics["probe_acc.layer_4"], metrics["ccs_acc.layer_4"]
+    assert probe["mean"] > 0.9
+    for metric in (probe, ccs, metrics["zero_shot_acc"]):
+        assert (metric["over"], metric["n"], len(metric["values"])) == ("items", 40, 40), "an interval over items"
+        assert set(metric["values"]) <= {0.0, 1.0}
+        assert metric["ci_low"] <= metric["mean"] <= metric["ci_high"]
+        assert metric["mean"] == pytest.approx(sum(metric["values"]) / 40)
+    with np.load(tmp_path / "run" / "work" / "task.npz") as npz:
         assert npz["x_test"].tolist() == list(range(40))
-        assert npz["y_train"].shape == (80,)
+        assert npz["y_dev"].shape == (10,)
+        assert "y_train" not in npz.files
 
 
 def test_honesty_recipe_reads_the_configured_bigbench_copy(
@@ -93,7 +106,9 @@ def test_honesty_recipe_reads_the_configured_bigbench_copy(
     assert results["tool"] == "tools.evals.probes"
     metrics = results["metrics"]
     assert isinstance(metrics, dict)
-    assert metrics["probe_acc.layer_8"]["value"] == 1.0
+    probe = metrics["probe_acc.layer_8"]
+    assert (probe["mean"], probe["ci_low"], probe["ci_high"], probe["over"]) == (1.0, 1.0, 1.0, "items")
+    assert metrics["ccs_acc.layer_8"]["n"] == metrics["zero_shot_acc"]["n"] == metrics["majority_class_acc"]["n"]
     assert json.loads((tmp_path / "run" / "config.json").read_text())["source"] is None
 
 
@@ -109,24 +124,24 @@ async def test_host_step_failures_and_timeouts_fail_the_cell_and_steps_on_one_ru
 
     log: list[str] = []
 
-    def slow(config: object, run_dir: Path, cache: Path | None) -> None:
+    def slow(config: object, kernel_dir: Path, cache: Path | None) -> None:
         log.append("slow start")
         time.sleep(2.5)
         log.append("slow end")
 
-    def quick(config: object, run_dir: Path, cache: Path | None) -> None:
+    def quick(config: object, kernel_dir: Path, out_dir: Path, cache: Path | None) -> None:
         log.append("quick")
 
-    def missing(config: object, run_dir: Path, cache: Path | None) -> None:
-        raise FileNotFoundError(2, "No such file or directory", str(run_dir / "task.npz"))
+    def missing(config: object, kernel_dir: Path, out_dir: Path, cache: Path | None) -> None:
+        raise FileNotFoundError(2, "No such file or directory", str(kernel_dir / "task.npz"))
 
-    def invalid(config: object, run_dir: Path, cache: Path | None) -> None:
+    def invalid(config: object, kernel_dir: Path, cache: Path | None) -> None:
         np.random.default_rng(-1)
 
     ctx: Any = SimpleNamespace(budget=Budget(wall_s=10.0), host_cache_dir=None)
     state: Any = {"wall_used_s": 8.0}
     started = time.perf_counter()
-    message = await _host_step(ctx, state, "prepare", (HostSteps(prepare=slow, score=slow), None), tmp_path, 1.0)
+    message = await _host_step(ctx, state, "prepare", (HostSteps(prepare=slow, score=quick), None), tmp_path, 1.0)
     assert message == "HostStepError: prepare on the host took longer than the 1 s of wall time left"
     assert time.perf_counter() - started < 2.0
     assert any(t.name == "ara-host-prepare" and t.daemon for t in threading.enumerate())
@@ -136,7 +151,7 @@ async def test_host_step_failures_and_timeouts_fail_the_cell_and_steps_on_one_ru
     message = await _host_step(ctx, {}, "score", (HostSteps(prepare=slow, score=missing), None), tmp_path, 0.0)
     assert message == (
         "HostStepError: score on the host failed: FileNotFoundError: [Errno 2] No such file or directory: "
-        f"'{tmp_path / 'task.npz'}'"
+        f"'{tmp_path / 'work' / 'task.npz'}'"
     )
     message = await _host_step(ctx, {}, "prepare", (HostSteps(prepare=invalid, score=quick), None), tmp_path, 0.0)
     assert message is not None
@@ -179,4 +194,5 @@ except KeyboardInterrupt:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=False)
     assert done.stdout.strip() == "interrupted", done.stderr
-    assert time.perf_counter() - started < 10, "the 30 s host step was abandoned, not joined"
+    # Not a speed target: a joined 30 s step takes 30 s; the margin is for a loaded machine (seen: 13 s at load 12).
+    assert time.perf_counter() - started < 25, "the 30 s host step was joined, not abandoned"

@@ -16,11 +16,13 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.runtime import Runtime
 
-from assistant.events import PlanAdjusted, ToolChosen
+from assistant.events import InjectionBlocked, PlanAdjusted, ToolChosen
 from assistant.graph import compile_graph, start_run
 from assistant.graph.nodes.scope import choose_tool
 from assistant.llm import connect_llm
 from assistant.llm.testing import ScriptedLLM
+from assistant.report import ExperimentRecord, ResultsDocument
+from assistant.report.compose import methods_markdown
 from assistant.runlog import events_of, read_events
 from assistant.schemas import RunOutcome
 from assistant.settings import load_settings
@@ -33,6 +35,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "w2s": {"dataset": "rotten_tomatoes", "weak_features": "bow", "strong_features": "minilm", "seeds": [0, 1, 2]},
     "probes": {"dataset": "strategyqa", "layers": [4, 8]},
     "honesty_probes": {"task": "misconceptions", "layers": [4, 8]},
+    "mc_eval": {"task": "truthful_qa", "limit": 5},
+    "oversight": {"task": "truthful_qa", "limit": 3},
+    "cot": {"task": "misconceptions", "limit": 3},
+    "steering": {"layer": 12, "coefficients": [2.0], "seeds": [0, 1, 2]},
 }
 NOTE = {"needs": "a measurement no tool makes", "would_build": "a new tool", "answer": []}
 
@@ -79,6 +85,22 @@ def test_the_labelled_set_is_large_enough_and_mixed() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_model_that_gives_no_valid_choice_gets_no_tool_picked_for_it(workspace: Workspace) -> None:
+    """Seen with the tiny model: a repeating answer cut off mid-JSON on every retry. Nothing is run in its place."""
+    question = "Does letting two models debate help a weak judge pick the correct answer?"
+    broken = '{ "tool": "oversight", "reason" : "does not test | does not test | does not'
+    outcome, run = await _plan(workspace, question, [brief(), broken, broken, broken, NOTE])
+    [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
+    assert chosen.offered
+    assert chosen.chosen is None
+    assert chosen.reason.endswith("; the model gave no valid choice after its retries, so no tool was run")
+    assert (outcome.status, outcome.cells) == ("out_of_scope", 0)
+    blocked = [e.rule for e in events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)]
+    assert "tool_choice_invalid" in blocked
+    assert not (run.path / "results.json").exists(), "no experiment ran"
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("labelled", LABELLED, ids=[q["question"][:40] for q in LABELLED])
 async def test_the_planner_chooses_a_tool_that_tests_the_question_or_none(
     workspace: Workspace, labelled: dict[str, Any]
@@ -101,22 +123,44 @@ async def test_the_planner_chooses_a_tool_that_tests_the_question_or_none(
 
 
 @pytest.mark.anyio
-async def test_a_truthfulqa_eval_question_never_runs_a_w2s_recipe(workspace: Workspace) -> None:
+async def test_a_truthfulqa_eval_question_runs_an_eval_tool_or_ends_out_of_scope_never_w2s(
+    workspace: Workspace,
+) -> None:
     question = "How accurate is SmolLM2 on TruthfulQA, and is it better than answering at random?"
     outcome, run = await _plan(workspace, question, [first_offered] * 4)
     [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
-    assert "w2s" not in chosen.offered, chosen
-    assert chosen.chosen in (None, "probes", "honesty_probes"), chosen
-    assert outcome.status in ("out_of_scope", "awaiting_approval")
-    assert all(p.recipe != "w2s" for p in outcome.plans)
+    assert not {"w2s", "synthetic_w2s"} & set(chosen.offered), chosen
+    assert chosen.chosen == "mc_eval", chosen
+    assert outcome.status == "awaiting_approval"
+    assert [p.recipe for p in outcome.plans] == ["mc_eval"]
+
+
+@pytest.mark.anyio
+async def test_a_smoke_test_asked_for_by_name_takes_the_smoke_card_without_asking_the_model(
+    workspace: Workspace,
+) -> None:
+    question = "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?"
+    replies = [brief(), plans(recipe="synthetic_w2s", config=CONFIGS["synthetic_w2s"])]
+    outcome, run = await _plan(workspace, question, replies)
+    [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
+    assert chosen.offered[0] == "synthetic_w2s"
+    assert chosen.chosen == "synthetic_w2s"
+    assert chosen.reason.endswith("; the question asks for a smoke test, which synthetic_w2s is")
+    assert outcome.status == "awaiting_approval"
+    assert [p.recipe for p in outcome.plans] == ["synthetic_w2s"]
 
 
 @pytest.mark.anyio
 async def test_hello_has_no_testable_content(workspace: Workspace) -> None:
-    outcome, _ = await _plan(workspace, "hello", [brief(), NOTE])
+    earlier = workspace.new_run("earlier")
+    (earlier.path / "report.md").write_text("# an earlier report\n")
+    outcome, run = await _plan(workspace, "hello", [brief(), NOTE])
     assert (outcome.status, outcome.cells) == ("out_of_scope", 0)
     assert outcome.failure is not None
     assert outcome.failure.startswith("out of scope:")
+    assert json.loads((run.path / "report.json").read_text())["question"] == "hello"
+    assert not (run.path / "results.json").exists()
+    assert (earlier.path / "report.md").read_text() == "# an earlier report\n", "nothing stored is lost"
 
 
 @pytest.mark.anyio
@@ -183,3 +227,35 @@ async def test_the_tiny_embedded_model_chooses_on_the_labelled_set(workspace: Wo
             assert update["tool"] is None, (labelled["question"], update["tool_reason"])
         right += (update["tool"] in labelled["tools"]) if labelled["tools"] else 1
     assert right / len(LABELLED) >= 0.7, f"tiny model chose right on {right} of {len(LABELLED)}"
+
+
+@pytest.mark.anyio
+async def test_split_sizes_larger_than_the_dataset_are_fitted_before_approval_with_a_note_for_the_methods(
+    workspace: Workspace, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARA_BIGBENCH_TASKS", str(shared_dir / "datasets" / "bigbench_tasks"))
+    question = "Does a strong student trained on a weak supervisor's labels beat it on TruthfulQA statements?"
+    config = {"dataset": "truthful_qa", "weak_features": "bow", "strong_features": "minilm", "seeds": [0, 1, 2]}
+    hypotheses = [{"statement": "The student beats its supervisor.", "metric": "w2s_vs_weak", "predicted": "increase"}]
+    replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=config, hypotheses=hypotheses)]
+    outcome, run = await _plan(workspace, question, replies)
+    [plan] = outcome.plans
+    sizes = (plan.config["n_weak_train"], plan.config["n_strong_train"], plan.config["n_test"])
+    assert sizes == (199, 199, 199), "the 1,000-per-split defaults lowered in proportion to TruthfulQA's 598 rows"
+    note = (
+        "n_weak_train / n_strong_train / n_test lowered on the host from 1000 / 1000 / 1000 to 199 / 199 / 199: "
+        "dataset 'truthful_qa' has 598 examples, fewer than the 3000 asked for."
+    )
+    assert outcome.plan_notes == ((note,),)
+    [adjusted] = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    assert adjusted.change == note
+    methods = methods_markdown(
+        ExperimentRecord(tool="w2s", notes=[note]), plan.config, ResultsDocument(config=plan.config)
+    )
+    assert f"**Adjustments.** {note}" in methods
+
+    fits = dict(config, n_weak_train=100, n_strong_train=100, n_test=100)
+    replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=fits, hypotheses=hypotheses)]
+    outcome, _ = await _plan(workspace, question, replies)
+    assert outcome.plans[0].config["n_test"] == 100
+    assert outcome.plan_notes == ((),), "a config that fits is left alone"

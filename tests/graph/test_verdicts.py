@@ -13,7 +13,7 @@ import pytest
 from assistant.events import ClaimRejected, HypothesesEvaluated, ReportWritten
 from assistant.llm.testing import ScriptedLLM
 from assistant.runlog import events_of, read_events
-from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
+from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory
 from tools.vcs import Workspace
 
 QUESTION = "Run a synthetic smoke test: does the ceiling beat the weak supervisor, and is PGR positive?"
@@ -52,7 +52,7 @@ async def _run(workspace: Workspace, stance_on_h1: str) -> tuple[dict[str, objec
     script = ScriptedLLM(
         replies=[
             brief(),
-            tool_choice("synthetic_w2s"),
+            # no tool-choice call: a smoke test asked for by name takes the smoke-test card
             plans(recipe="synthetic_w2s", config=CONFIG, hypotheses=HYPOTHESES),
             _analysis(stance_on_h1),
             critique(),

@@ -1,4 +1,5 @@
-"""One tiny real SmolLM2 forward pass: shapes, layer semantics, last-token log-prob, and cache reuse."""
+"""One tiny real SmolLM2 forward pass (shapes, layer semantics, last-token log-prob, cache reuse) and the
+model-generic extractor's layouts and cache keys."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from tools.errors import UserInputError
 from tools.probes import SmolLM2Activations
+from tools.research.activations import CausalLMActivations, layout
 
 
 @pytest.mark.slow
@@ -30,7 +32,27 @@ def test_tiny_real_extraction_is_cached(tmp_path: Path) -> None:
 
 def test_invalid_layers_and_pooling(tmp_path: Path) -> None:
     acts = SmolLM2Activations(tmp_path)
-    with pytest.raises(UserInputError, match=r"SmolLM2-135M has layers 0..30"):
+    with pytest.raises(UserInputError, match=r"SmolLM2-135M-Instruct \(Q4_1\) has layers 0..30"):
         acts.extract(["x"], [31])
     with pytest.raises(UserInputError, match="unknown pooling 'max'"):
         acts.extract(["x"], [1], pooling="max")  # type: ignore[arg-type]
+
+
+def test_layouts_come_from_the_gguf_metadata() -> None:
+    assert layout("smollm2-135m-instruct") == (30, 576)
+    assert layout("qwen2.5-coder-1.5b-instruct") == (28, 1536)
+    qwen = CausalLMActivations(None, model="qwen2.5-coder-1.5b-instruct")
+    assert (qwen.n_layers, qwen.hidden) == (28, 1536)
+    with pytest.raises(UserInputError, match=r"Qwen2.5-Coder-1.5B-Instruct \(Q4_K_M\) has layers 0..28"):
+        qwen.extract(["x"], [29])
+
+
+def test_cache_keys_are_per_model_and_smollm2_keys_are_unchanged(tmp_path: Path) -> None:
+    smol = SmolLM2Activations(tmp_path)
+    qwen = CausalLMActivations(tmp_path, model="qwen2.5-coder-1.5b-instruct")
+    assert (
+        smol.model_id == "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf/64"
+    )  # entries written before stay valid
+    assert qwen.model_id == "qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf/64"
+    with pytest.raises(UserInputError, match="unknown model 'gpt2'"):
+        CausalLMActivations(tmp_path, model="gpt2")

@@ -1,4 +1,5 @@
-"""Probe / CCS comparisons in their held-out form: the exported pairs carry no test labels, the host scores."""
+"""Probe / CCS comparisons in their held-out form: the kernel gets the pairs and the dev labels only and fits CCS;
+the host fits the supervised probe, scores everything and flags a CCS submission that copies the probe."""
 
 from __future__ import annotations
 
@@ -36,17 +37,36 @@ def test_held_out_probe_comparison_equals_the_in_process_one(tmp_path: Path) -> 
     test_labels = probe_inputs(config, activations=_fake()).labels[120:]
     with np.load(run_dir / "task.npz") as npz:
         arrays = {name: npz[name] for name in npz.files}
-    assert sorted(arrays) == ["dev", "neg_layer4", "neg_layer8", "pos_layer4", "pos_layer8", "x_test", "y_train"]
+    assert sorted(arrays) == ["dev", "neg_layer4", "neg_layer8", "pos_layer4", "pos_layer8", "x_test", "y_dev"]
     assert arrays["neg_layer4"].shape == (200, 8)
-    assert arrays["y_train"].shape == (120,)
+    assert arrays["y_dev"].shape == (20,), "only the dev slice's labels: the supervised probe is the host's"
     assert not any(a.shape == test_labels.shape and np.array_equal(a, test_labels) for a in arrays.values())
     names = train_pair_task(run_dir)
-    assert names[:4] == ["layer4.probe", "layer4.ccs0", "layer4.ccs1", "layer4.ccs2"]
-    held_out = score_probe_task(config, run_dir, activations=_fake())
+    assert names[:3] == ["layer4.ccs0", "layer4.ccs1", "layer4.ccs2"]
+    assert len(names) == 6
+    held_out = score_probe_task(config, run_dir, tmp_path / "host", activations=_fake())
     local = run_probe_comparison(config, tmp_path / "local", activations=_fake())
     assert held_out.layers == local.layers
     assert held_out.zero_shot_acc == local.zero_shot_acc
-    assert json.loads((run_dir / "results.json").read_text())["metrics"]["probe_acc.layer_8"]["value"] > 0.9
+    written = json.loads((tmp_path / "host" / "results.json").read_text())
+    assert written["metrics"]["probe_acc.layer_8"]["mean"] > 0.9
+    assert written["metrics"]["probe_acc.layer_8"]["over"] == "items"
+    assert written["verification"]["scored_by"] == "host"
+    assert not (run_dir / "results.json").exists(), "the host's results go to its own directory"
+
+
+def test_ccs_submissions_that_copy_the_probe_are_flagged(tmp_path: Path) -> None:
+    from tools.probes.comparison import predict_probe
+
+    config, run_dir = _config(), tmp_path / "run"
+    export_probe_task(config, run_dir, activations=_fake())
+    train_pair_task(run_dir)
+    inputs = probe_inputs(config, activations=_fake())
+    probe = predict_probe(inputs.acts_neg[8], inputs.acts_pos[8], inputs.labels, inputs.train, inputs.test, layer=8)
+    np.save(run_dir / "submissions" / "layer8.ccs1.npy", probe)  # the probe passed off as a CCS restart
+    score_probe_task(config, run_dir, activations=_fake())
+    flags = json.loads((run_dir / "results.json").read_text())["verification"]["red_flags"]
+    assert [(f["code"], f["detail"].split(":")[0]) for f in flags] == [("ccs_equals_probe", "layer 8 restart 1")]
 
 
 def test_missing_or_forged_submissions_are_clear_errors(tmp_path: Path) -> None:
@@ -54,6 +74,11 @@ def test_missing_or_forged_submissions_are_clear_errors(tmp_path: Path) -> None:
     export_probe_task(config, run_dir, activations=_fake())
     with pytest.raises(UserInputError, match=r"ccs_best\.json is missing or not JSON"):
         score_probe_task(config, run_dir, activations=_fake())
+    (run_dir / "submissions").mkdir()
+    (run_dir / "submissions" / "ccs_best.json").symlink_to("/etc/hostname")
+    with pytest.raises(UserInputError, match=r"ccs_best\.json is a symbolic link"):
+        score_probe_task(config, run_dir, activations=_fake())
+    (run_dir / "submissions" / "ccs_best.json").unlink()
     train_pair_task(run_dir)
     (run_dir / "submissions" / "ccs_best.json").write_text('{"4": 7, "8": 0}')
     with pytest.raises(UserInputError, match=r"layer 4: best CCS restart 7 is not one of 0\.\.2"):

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.cards import condition_terms
+from assistant.recipes import default_registry
 from assistant.report import (
     ExperimentRecord,
     HypothesisResult,
@@ -278,3 +280,51 @@ def test_a_report_contradicting_its_verdict_cannot_be_verified(
     again = build_report(run_dir, report.to_draft(), resolver, experiment=good_experiment, now=NOW)
     assert again.verified is False
     assert [c.accepted for c in again.claims] == [True, True, True, False]
+
+
+def _with_every_tool(experiment: ExperimentRecord) -> ExperimentRecord:
+    """The record as the loop makes it today: the other tools' distinctive condition terms, from the registry."""
+    others = [c for c in default_registry().cards() if c.name != experiment.tool]
+    terms = sorted(set(condition_terms(others).values()) - set(experiment.conditions))
+    return experiment.model_copy(update={"other_conditions": terms})
+
+
+@pytest.mark.parametrize(
+    ("statement", "foreign"),
+    [
+        ("Debate helped the student more than the weak supervisor.", "debate"),
+        ("The steering vector moved the strong student.", "steering vector"),
+        ("Early answering shows the ceiling ignores its reasoning.", "early answering"),
+        ("Letter log-probabilities of the weak supervisor favour the ceiling.", "letter log-probabilities"),
+    ],
+)
+def test_the_eval_and_steering_tools_conditions_are_foreign_to_a_w2s_run(
+    fixture_results: ResultsDocument, good_experiment: ExperimentRecord, statement: str, foreign: str
+) -> None:
+    claim = Claim(statement=statement, about=["weak.acc"])
+    accepted, reason = _check(claim, fixture_results, _with_every_tool(good_experiment))
+    assert not accepted
+    assert reason == f"speaks of {foreign}, a condition this run (w2s) did not have"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # words several tools use (shared terms of the eval and steering cards) do not make a claim foreign
+        "The accuracy of the weak supervisor trails the ceiling.",
+        "Judged alone, the weak supervisor's accuracy is above a random guess.",
+        "The critic's coefficient is not what the ceiling shows.",
+    ],
+)
+def test_words_other_tools_share_stay_usable(
+    fixture_results: ResultsDocument, good_experiment: ExperimentRecord, statement: str
+) -> None:
+    claim = Claim(statement=statement, about=["weak.acc", "ceiling.acc"], direction="lower")
+    checked = _check(claim, fixture_results, _with_every_tool(good_experiment))
+    assert "did not have" not in checked[1], checked
+
+
+def test_every_tool_on_offer_has_a_distinctive_term() -> None:
+    # a card whose every condition is shared could never be told apart in another tool's claims
+    for card in default_registry().cards():
+        assert condition_terms([card]), card.name

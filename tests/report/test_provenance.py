@@ -108,3 +108,30 @@ def test_events_written_by_the_research_loop(run_dir: Path) -> None:
     assert prov.prompt_hashes == {"write_code.recipe": "cd" * 32}
     assert (prov.prompt_tokens, prov.completion_tokens) == (150, 15)
     assert ("Workspace commit", "ab" * 20 + " (uncommitted changes)") in provenance_rows(prov)
+
+
+def test_the_embedded_models_profile_file_and_hash_reach_the_report(run_dir: Path) -> None:
+    from assistant.events import LLMCalled
+    from tools.research.modelfiles import QWEN_CODER_15B
+
+    alias = f"default:{QWEN_CODER_15B.file_name}@sha256:{QWEN_CODER_15B.sha256}"  # what LocalServer serves
+    (run_dir / "events.jsonl").write_text(
+        LLMCalled(
+            run_id=run_dir.name,
+            node="intake",
+            kind="structured",
+            model=alias,
+            messages=[],
+            response="{}",
+            prompt_tokens=10,
+            completion_tokens=5,
+            duration_s=1.0,
+            attempt=1,
+        ).model_dump_json()
+        + "\n"
+    )
+    prov = build_report(run_dir, ReportDraft(), None, now=NOW).provenance
+    assert prov.model == alias
+    row = dict(provenance_rows(prov))["Model"]
+    assert row.startswith("default:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf@sha256:cc324af070c2ecbf")
+    assert QWEN_CODER_15B.sha256 in row

@@ -322,3 +322,72 @@ def test_the_bootstrap_is_deterministic() -> None:
 
     assert effect_of(results, "a", "b") == effect_of(results, "a", "b")
     assert evaluate_hypothesis(_hypothesis("a"), results) == evaluate_hypothesis(_hypothesis("a"), results)
+
+
+def test_a_comparison_on_the_same_items_is_a_paired_test() -> None:
+    # CCS gets right exactly the items the probe gets right, minus eight: separate intervals overlap widely, the
+    # paired differences (0 on 192 items, 1 on 8) do not include zero
+    probe = _items(200, 160)
+    ccs = list(probe)
+    for i in [i for i, v in enumerate(probe) if v == 1.0][:8]:
+        ccs[i] = 0.0
+    resolved = resolve_hypotheses(
+        PROBES,
+        {"layers": [6]},
+        [Hypothesis(statement="The probe beats CCS.", metric="probe_vs_ccs", predicted="increase")],
+    )
+    [comparison] = [c for c in PROBES.comparisons if c.name == "probe_vs_ccs"]
+    assert comparison.paired == "items"
+    results = _results(
+        **{
+            "probe_acc.layer_6": Metric(values=probe, over="items", mean=0.8, ci_low=0.74, ci_high=0.85),
+            "ccs_acc.layer_6": Metric(values=ccs, over="items", mean=0.76, ci_low=0.7, ci_high=0.82),
+        }
+    )
+    experiment = ExperimentRecord(
+        tool="probes", metric_over={m.name: m.over for m in PROBES.metrics}, hypotheses=resolved.hypotheses
+    )
+
+    [verdict] = evaluate_hypotheses(results, experiment)
+
+    assert (verdict.id, verdict.metric, verdict.baseline) == ("H1", "probe_acc.layer_6", "ccs_acc.layer_6")
+    assert verdict.estimate == pytest.approx(0.04)
+    assert verdict.method == "paired percentile bootstrap over 200 items"
+    assert verdict.ci_low is not None
+    assert 0 < verdict.ci_low < 0.04 < (verdict.ci_high or 0)
+    assert verdict.verdict == "supported"
+    unpaired = effect_of(
+        _results(a=Metric(values=probe, over="items"), b=Metric(values=[*ccs, 1.0], over="items")), "a", "b"
+    )
+    assert unpaired.ci_low is not None
+    assert unpaired.ci_low < 0, "ignoring the pairing loses the effect"
+
+
+def test_a_seeds_metric_is_never_paired_with_an_items_metric() -> None:
+    results = _results(
+        w2s=Metric(values=[0.8, 0.82, 0.79], over="seeds"), weak=Metric(values=[0.7, 0.71, 0.69], over="items")
+    )
+
+    result = evaluate_hypothesis(_hypothesis("w2s", "weak"), results)
+
+    assert result.verdict == "insufficient"
+    assert result.estimate is None
+    assert result.method.startswith("w2s is over seeds and weak over items: their values cannot be paired")
+
+
+def test_a_family_survives_the_plan_being_stored_and_frozen_again() -> None:
+    # plans are stored as JSON and frozen again at approval: the layer members keep their ids (and so their family
+    # and its Bonferroni adjustment) instead of being cut or renumbered
+    config = {"layers": [8, 16]}
+    first = resolve_hypotheses(
+        PROBES, config, [Hypothesis(statement="The probe beats CCS.", metric="probe_vs_ccs", predicted="increase")]
+    ).hypotheses
+    stored = [Hypothesis.model_validate_json(h.model_dump_json()) for h in first]
+    again = resolve_hypotheses(PROBES, config, stored)
+
+    assert again.refused == []
+    assert [h.id for h in again.hypotheses] == ["H1@layer_8", "H1@layer_16"]
+    assert [(h.metric, h.baseline) for h in again.hypotheses] == [
+        ("probe_acc.layer_8", "ccs_acc.layer_8"),
+        ("probe_acc.layer_16", "ccs_acc.layer_16"),
+    ]

@@ -70,3 +70,13 @@ def test_valid_config_slug_and_total() -> None:
     assert cfg.slug() == "rotten_tomatoes__bow-logreg__smollm2_l16-linear__aux_conf"
     assert cfg.n_total == 3000
     assert cfg.seeds == list(range(10))
+
+
+def test_a_smollm2_to_qwen_ladder_is_valid_but_not_offered_to_the_model() -> None:
+    cfg = W2SConfig(dataset="rotten_tomatoes", weak_features="smollm2_l8", strong_features="qwen15_l16")
+    assert cfg.strong_features == "qwen15_l16"
+    with pytest.raises(ValidationError, match=r"unknown feature set 'qwen15_l29'.*qwen15_l<k> \(k = 0..28\)"):
+        W2SConfig(dataset="rotten_tomatoes", strong_features="qwen15_l29")
+    enum = W2SConfig.model_json_schema()["properties"]["strong_features"]["enum"]
+    assert "smollm2_l16" in enum
+    assert not [name for name in enum if name.startswith("qwen15")]

@@ -11,6 +11,7 @@ Does not cover other models than SmolLM2 for extraction; ``compare_on_arrays`` t
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -25,9 +26,10 @@ from tools.datasets import TEXT_DATASETS, Dataset, load_dataset
 from tools.errors import UserInputError
 from tools.probes.ccs import ccs_predict, fit_pair_norm, normalize_pairs, train_ccs, train_probe
 from tools.research.features import check_finite
-from tools.research.metrics import bootstrap_summary
+from tools.research.metrics import bootstrap_summary, item_metric
 from tools.research.scoring import HeldoutScorer
-from tools.results import write_results
+from tools.results import Verification, write_results
+from tools.runfiles import RunFiles
 
 log = logging.getLogger(__name__)
 TOOL = "tools.probes"
@@ -93,6 +95,10 @@ class LayerResult(BaseModel):
     ccs_std: float
     ccs_min: float
     ccs_max: float
+    probe_correct: list[float] = Field(default_factory=list, repr=False)
+    """Per held-out pair, 1.0 when the probe was right (held-out order): the item-level interval's values."""
+    ccs_correct: list[float] = Field(default_factory=list, repr=False)
+    """The same for the chosen CCS restart; paired with ``probe_correct`` item by item."""
 
 
 class ProbeResult(BaseModel):
@@ -120,6 +126,59 @@ class LayerPredictions(NamedTuple):
     """The CCS restart with the lowest unsupervised loss."""
 
 
+def predict_probe(
+    x_neg: npt.NDArray[np.float32],
+    x_pos: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    train: npt.NDArray[np.int64],
+    test: npt.NDArray[np.int64],
+    *,
+    layer: int,
+    seed: int = 0,
+) -> npt.NDArray[np.float32]:
+    """The supervised probe's P(true) on the ``test`` rows, fitted on ``train`` (the host's baseline)."""
+    check_finite(x_neg, f"layer {layer} activations")
+    check_finite(x_pos, f"layer {layer} activations")
+    norm = fit_pair_norm(x_neg[train], x_pos[train])
+    n_neg, n_pos = normalize_pairs(norm, x_neg, x_pos)
+    probe = train_probe(n_neg[train], n_pos[train], labels[train], seed=seed)
+    return np.asarray(probe.predict_proba(n_pos[test] - n_neg[test])[:, 1], dtype=np.float32)
+
+
+def predict_ccs(
+    x_neg: npt.NDArray[np.float32],
+    x_pos: npt.NDArray[np.float32],
+    dev_labels: npt.NDArray[np.int64],
+    train: npt.NDArray[np.int64],
+    dev: npt.NDArray[np.int64],
+    test: npt.NDArray[np.int64],
+    *,
+    layer: int,
+    restarts: int = 10,
+    epochs: int = 1000,
+    lr: float = 1e-2,
+    seed: int = 0,
+) -> tuple[list[npt.NDArray[np.float32]], int]:
+    """Every CCS restart's P(true) on the ``test`` rows and the lowest-loss restart (unsupervised on ``train``).
+
+    Labels are read only at ``dev`` (to fix each restart's sign): ``dev_labels[i]`` belongs to row ``dev[i]``.
+    """
+    check_finite(x_neg, f"layer {layer} activations")
+    check_finite(x_pos, f"layer {layer} activations")
+    norm = fit_pair_norm(x_neg[train], x_pos[train])
+    n_neg, n_pos = normalize_pairs(norm, x_neg, x_pos)
+    fit = train_ccs(
+        n_neg[train],
+        n_pos[train],
+        restarts=restarts,
+        epochs=epochs,
+        lr=lr,
+        seed=seed + layer,
+        dev=(n_neg[dev], n_pos[dev], np.asarray(dev_labels)),
+    )
+    return [ccs_predict(fit, r, n_neg[test], n_pos[test]) for r in range(restarts)], fit.best
+
+
 def predict_layer(
     x_neg: npt.NDArray[np.float32],
     x_pos: npt.NDArray[np.float32],
@@ -136,31 +195,22 @@ def predict_layer(
 ) -> LayerPredictions:
     """Fit the probe and CCS on ``train`` rows (CCS's sign on ``dev``) and predict the ``test`` rows.
 
-    Reads ``labels`` only at ``train`` and ``dev``: the test entries may hold anything (a kernel passes -1).
+    Reads ``labels`` only at ``train`` and ``dev``. Under the held-out protocol the two halves run apart: the host
+    fits the probe (``predict_probe``), the kernel CCS (``predict_ccs``, which sees only the dev labels).
     """
-    check_finite(x_neg, f"layer {layer} activations")
-    check_finite(x_pos, f"layer {layer} activations")
-    norm = fit_pair_norm(x_neg[train], x_pos[train])
-    n_neg, n_pos = normalize_pairs(norm, x_neg, x_pos)
-    probe = train_probe(n_neg[train], n_pos[train], labels[train], seed=seed)
-    probe_probs = np.asarray(probe.predict_proba(n_pos[test] - n_neg[test])[:, 1], dtype=np.float32)
-    fit = train_ccs(
-        n_neg[train],
-        n_pos[train],
-        restarts=restarts,
-        epochs=epochs,
-        lr=lr,
-        seed=seed + layer,
-        dev=(n_neg[dev], n_pos[dev], labels[dev]),
+    probe = predict_probe(x_neg, x_pos, labels, train, test, layer=layer, seed=seed)
+    ccs, best = predict_ccs(
+        x_neg, x_pos, labels[dev], train, dev, test, layer=layer, restarts=restarts, epochs=epochs, lr=lr, seed=seed
     )
-    ccs = [ccs_predict(fit, r, n_neg[test], n_pos[test]) for r in range(restarts)]
-    return LayerPredictions(probe=probe_probs, ccs=ccs, best=fit.best)
+    return LayerPredictions(probe=probe, ccs=ccs, best=best)
 
 
 def score_layer(layer: int, predictions: LayerPredictions, scorer: HeldoutScorer) -> LayerResult:
     """Test accuracies of one layer's predictions, scored by the host-side ``scorer``."""
-    probe_acc = scorer.score(predictions.probe, name=f"layer{layer}.probe").accuracy
-    accs = [scorer.score(p, name=f"layer{layer}.ccs{r}").accuracy for r, p in enumerate(predictions.ccs)]
+    probe = scorer.score(predictions.probe, name=f"layer{layer}.probe")
+    probe_acc = probe.accuracy
+    scores = [scorer.score(p, name=f"layer{layer}.ccs{r}") for r, p in enumerate(predictions.ccs)]
+    accs = [s.accuracy for s in scores]
     if not 0 <= predictions.best < len(accs):
         raise UserInputError(f"layer {layer}: best CCS restart {predictions.best} is not one of 0..{len(accs) - 1}")
     log.info(
@@ -180,6 +230,8 @@ def score_layer(layer: int, predictions: LayerPredictions, scorer: HeldoutScorer
         ccs_std=float(np.std(accs)),
         ccs_min=float(np.min(accs)),
         ccs_max=float(np.max(accs)),
+        probe_correct=probe.correct,
+        ccs_correct=scores[predictions.best].correct,
     )
 
 
@@ -330,24 +382,34 @@ def probe_inputs(config: ProbeConfig, *, activations: Any = None) -> ProbeInputs
 
 
 def write_probe_results(
-    config: ProbeConfig, out: Path, inputs: ProbeInputs, layer_results: list[LayerResult], *, started: float
+    config: ProbeConfig,
+    out: Path,
+    inputs: ProbeInputs,
+    layer_results: list[LayerResult],
+    *,
+    started: float,
+    verification: Verification | None = None,
 ) -> ProbeResult:
-    """Score the zero-shot baselines, draw the by-layer figure and write ``config.json`` + ``results.json``."""
+    """Score the zero-shot baselines, draw the by-layer figure and write ``config.json`` + ``results.json``.
+
+    ``verification`` (host scoring and its red flags) goes into ``results.json``.
+    """
     labels, diff, train, test = inputs.labels, inputs.diff, inputs.train, inputs.test
     scorer = HeldoutScorer(labels[test])
-    zero_shot = scorer.score((diff[test] > 0).astype(np.float32), name="zero_shot").accuracy
+    zero = scorer.score((diff[test] > 0).astype(np.float32), name="zero_shot")
     threshold = float(np.median(diff[train]))
-    calibrated = scorer.score((diff[test] > threshold).astype(np.float32), name="zero_shot_cal").accuracy
-    figure = _plot(out / "figures" / "by_layer.png", layer_results, zero_shot, calibrated, config)
+    cal = scorer.score((diff[test] > threshold).astype(np.float32), name="zero_shot_cal")
+    zero_shot, calibrated = zero.accuracy, cal.accuracy
+    figure = _plot(out, "figures/by_layer.png", layer_results, zero_shot, calibrated, config)
     wall = time.perf_counter() - started
     metrics: dict[str, dict[str, Any]] = {
-        "zero_shot_acc": {"value": zero_shot},
-        "zero_shot_calibrated_acc": {"value": calibrated},
+        "zero_shot_acc": item_metric(zero.correct, seed=config.seed),
+        "zero_shot_calibrated_acc": item_metric(cal.correct, seed=config.seed),
     }
     rows = []
     for r in layer_results:
-        metrics[f"probe_acc.layer_{r.layer}"] = {"value": r.probe_acc}
-        metrics[f"ccs_acc.layer_{r.layer}"] = {"value": r.ccs_acc}
+        metrics[f"probe_acc.layer_{r.layer}"] = item_metric(r.probe_correct, seed=config.seed)
+        metrics[f"ccs_acc.layer_{r.layer}"] = item_metric(r.ccs_correct, seed=config.seed)
         metrics[f"ccs_restarts.layer_{r.layer}"] = bootstrap_summary(r.ccs_restart_accs).as_metric()
         rows.append([r.layer, r.probe_acc, r.ccs_acc, r.ccs_mean, r.ccs_std, r.ccs_min, r.ccs_max, zero_shot])
     data = inputs.data
@@ -371,6 +433,7 @@ def write_probe_results(
             "data_source": data.source,
             "answers": list(data.answers),
         },
+        verification=verification,
     )
     return ProbeResult(
         config=config,
@@ -383,7 +446,9 @@ def write_probe_results(
     )
 
 
-def _plot(path: Path, rows: list[LayerResult], zero_shot: float, calibrated: float, config: ProbeConfig) -> Path:
+def _plot(
+    out: Path, rel: str, rows: list[LayerResult], zero_shot: float, calibrated: float, config: ProbeConfig
+) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -403,7 +468,8 @@ def _plot(path: Path, rows: list[LayerResult], zero_shot: float, calibrated: flo
     axes.set_ylabel("test accuracy")
     axes.set_title(f"{config.dataset}: probe vs CCS vs zero-shot", fontsize=9)
     axes.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path)
-    return path
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    with RunFiles(out, create=True) as files:
+        return files.write_bytes(rel, buffer.getvalue())

@@ -1,7 +1,8 @@
 """Feature sets for weak supervisors and strong students, computed once per example pool and cached.
 
 Covers: ``minilm`` (``tools.embeddings.MiniLMEmbedder``, 384-d), ``smollm2_l<k>`` (mean-pooled layer-k hidden
-states of SmolLM2-135M-Instruct, 576-d, via ``tools.research.activations``), ``tab_raw`` (a tabular dataset's
+states of SmolLM2-135M-Instruct, 576-d) and ``qwen15_l<k>`` (Qwen2.5-Coder-1.5B-Instruct, 1536-d; about 20x slower
+to extract on CPU, see docs/benchmarks.md) via ``tools.research.activations``, ``tab_raw`` (a tabular dataset's
 columns) and ``tab_coarse`` (standardised columns averaged in groups of four: a deliberately lossy view for weak
 supervisors), and the split-dependent ``bow`` (binary bag of words fitted on the training split only).
 Frozen features are keyed by the pool's content hash, so every seed and loss of a sweep reuses them.
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 W2S_SMOLLM2_LAYERS = (4, 8, 12)
 """Layers extracted together for w2s (one pass stops at the deepest); other layers are extracted alone."""
+LM_FEATURES = {"smollm2": "smollm2-135m-instruct", "qwen15": "qwen2.5-coder-1.5b-instruct"}
+"""Feature-name prefix (``<prefix>_l<k>``) -> model id in ``tools.research.modelfiles.MODELS``."""
 
 Matrix = npt.NDArray[np.float32]
 
@@ -48,7 +51,7 @@ class FeatureStore:
         self.cache_dir = cache_dir
         self.threads = threads
         self._minilm: Any = None
-        self._smol: Any = None
+        self._lms: dict[str, Any] = {}
 
     def features(self, data: Dataset, name: str, pool: npt.NDArray[np.int64]) -> Matrix:
         """Features ``name`` for ``data``'s examples at indices ``pool`` (rows in pool order), float32.
@@ -75,10 +78,17 @@ class FeatureStore:
         if name == "minilm":
             key = content_key("feat", model="minilm", texts=hash_texts(texts))
             return self.cache.get_or_compute(key, lambda: {"x": self._embedder().embed(texts)})["x"]
-        layer = int(name.removeprefix("smollm2_l"))
+        prefix, _, layer_text = name.rpartition("_l")
+        if prefix not in LM_FEATURES or not layer_text.isdigit():
+            raise UserInputError(f"unknown feature set {name!r}; use minilm or <{'|'.join(LM_FEATURES)}>_l<k>")
+        layer = int(layer_text)
         layers = W2S_SMOLLM2_LAYERS if layer in W2S_SMOLLM2_LAYERS else (layer,)
-        matrix: Matrix = self._smollm2().extract(texts, layers, pooling="mean")[layer]
+        matrix: Matrix = self._lm(LM_FEATURES[prefix]).extract(texts, layers, pooling="mean")[layer]
         return matrix
+
+    def caches(self) -> list[ArrayCache]:
+        """This store's cache and each loaded language model's activation cache (for hit/miss counts)."""
+        return [self.cache, *(lm.cache for lm in self._lms.values())]
 
     def _embedder(self) -> Any:
         if self._minilm is None:
@@ -87,12 +97,12 @@ class FeatureStore:
             self._minilm = MiniLMEmbedder(threads=self.threads)
         return self._minilm
 
-    def _smollm2(self) -> Any:
-        if self._smol is None:
-            from tools.research.activations import SmolLM2Activations
+    def _lm(self, model: str) -> Any:
+        if model not in self._lms:
+            from tools.research.activations import CausalLMActivations
 
-            self._smol = SmolLM2Activations(self.cache_dir, threads=self.threads)
-        return self._smol
+            self._lms[model] = CausalLMActivations(self.cache_dir, model=model, threads=self.threads)
+        return self._lms[model]
 
 
 def _coarse(rows: Matrix, reference: Matrix) -> Matrix:

@@ -1,9 +1,11 @@
 """Held-out scoring: test labels stay on the host; kernel code only sees inputs and submits predictions.
 
 Two halves:
-- ``HeldoutScorer`` (host side) owns the test labels in memory. ``export_task`` writes a ``KernelTask`` into a
-  run directory: training inputs with their labels, test inputs *without* labels, nothing else.
-  ``score_submission`` reads predictions the kernel wrote and scores them on the host.
+- ``HeldoutScorer`` (host side) owns the test labels in memory. ``export_task`` writes a ``KernelTask`` into the
+  kernel's directory: training inputs with the labels the experiment's subject may see (weak labels, a dev slice),
+  test inputs *without* labels, nothing else. ``score_submission`` reads predictions the kernel wrote (through
+  ``tools.runfiles``: no link followed, a 1-D array of exactly one probability per example) and scores them on the
+  host.
 - ``KernelTask`` (kernel side) is what agent code loads: it has no label attribute for the test split and its
   files hold no test labels; ``submit`` writes ``submissions/<name>.npy`` into the run directory.
 
@@ -15,16 +17,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import UserInputError
 from tools.research.metrics import accuracy
+from tools.runfiles import ArraySpec, RunFiles
 
 TASK_FILE = "task.npz"
 TASK_META = "task.json"
@@ -43,6 +47,9 @@ class Score(BaseModel):
     """Accuracy against the held-out labels."""
     n: int
     """Number of scored predictions."""
+    correct: list[float] = Field(default_factory=list, repr=False)
+    """Per held-out example, 1.0 when the prediction was right and 0.0 when wrong, in the held-out order: what
+    item-level intervals and paired comparisons resample."""
 
 
 class HeldoutScorer:
@@ -78,7 +85,10 @@ class HeldoutScorer:
             raise UserInputError(f"submission {name!r} has {arr.size} predictions; expected {self._labels.size}")
         if not np.all(np.isfinite(arr)):
             raise UserInputError(f"submission {name!r} contains NaN/inf predictions")
-        return Score(name=name, accuracy=accuracy(arr, self._labels), n=int(arr.size))
+        right = ((arr > 0.5).astype(np.int64) == self._labels).astype(np.float64)
+        return Score(
+            name=name, accuracy=accuracy(arr, self._labels), n=int(arr.size), correct=[float(v) for v in right]
+        )
 
     def export_task(
         self,
@@ -88,15 +98,20 @@ class HeldoutScorer:
         train_labels: dict[str, npt.NDArray[Any]],
         test_inputs: npt.NDArray[Any],
         description: str = "",
+        meta: Mapping[str, Any] | None = None,
     ) -> Path:
         """Write the kernel-visible task into ``run_dir``: ``task.npz`` (no test labels) and ``task.json``.
 
+        Both are written through ``tools.runfiles`` (a link the kernel left under either name is replaced, never
+        written through).
+
         Args:
-            run_dir: The run directory the kernel may read and write.
-            inputs: Named training input matrices (e.g. ``x_weak_train``).
-            train_labels: Named training labels (ground truth or weak labels); never the test labels.
+            run_dir: The kernel's directory (it may read and write there).
+            inputs: Named input matrices (e.g. ``x_b_seed0``).
+            train_labels: Named labels the kernel may see (weak labels, a dev slice); never the test labels.
             test_inputs: Inputs of the held-out split, in the order predictions must be submitted.
             description: What the splits are, for the agent.
+            meta: More fields for ``task.json`` (no host paths: the kernel reads it).
         """
         arrays = {**inputs, **train_labels, "x_test": test_inputs}
         for name, value in train_labels.items():
@@ -104,18 +119,44 @@ class HeldoutScorer:
                 (np.asarray(value) > 0.5).astype(np.int64), self._labels
             ):
                 raise UserInputError(f"train label array {name!r} equals the held-out labels; refusing to export it")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        np.savez(run_dir / TASK_FILE, **arrays)  # type: ignore[arg-type]
-        meta = {"arrays": sorted(arrays), "n_test": int(test_inputs.shape[0]), "description": description}
-        (run_dir / TASK_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        return run_dir / TASK_FILE
+        record = {
+            "arrays": sorted(arrays),
+            "n_test": int(test_inputs.shape[0]),
+            "description": description,
+            **(meta or {}),
+        }
+        with RunFiles(run_dir, create=True) as files:
+            if files.kind(SUBMISSIONS) == "dir":  # an earlier cell's predictions must not be scored for this one
+                for name in files.listdir(SUBMISSIONS):
+                    if files.kind(f"{SUBMISSIONS}/{name}") != "dir":
+                        files.unlink(f"{SUBMISSIONS}/{name}")
+            path = files.save_npz(TASK_FILE, arrays)
+            files.write_json(TASK_META, record)
+        return path
+
+    def load_submission(self, run_dir: Path, name: str) -> npt.NDArray[np.float64]:
+        """The predictions ``KernelTask.submit`` wrote as ``<run_dir>/submissions/<name>.npy``, checked.
+
+        Read through ``tools.runfiles``: no link is followed, and the array must be 1-D with one finite
+        probability in [0, 1] per held-out example.
+
+        Raises:
+            UserInputError: missing, or not such an array (``tools.runfiles.RunFileError``, naming the file).
+        """
+        if not _NAME.match(name):
+            raise UserInputError(f"submission name {name!r} must match {_NAME.pattern}")
+        rel = f"{SUBMISSIONS}/{name}.npy"
+        try:
+            with RunFiles(run_dir) as files:
+                return files.load_array(rel, ArraySpec(length=self.n))
+        except FileNotFoundError:
+            raise UserInputError(
+                f"no submission {name!r} at {Path(run_dir) / rel}; call KernelTask.submit in the kernel first"
+            ) from None
 
     def score_submission(self, run_dir: Path, name: str) -> Score:
-        """Score ``run_dir/submissions/<name>.npy`` written by ``KernelTask.submit``."""
-        path = Path(run_dir) / SUBMISSIONS / f"{name}.npy"
-        if not path.is_file():
-            raise UserInputError(f"no submission {name!r} at {path}; call KernelTask.submit in the kernel first")
-        return self.score(np.load(path, allow_pickle=False), name=name)
+        """Score ``run_dir/submissions/<name>.npy`` written by ``KernelTask.submit`` (see ``load_submission``)."""
+        return self.score(self.load_submission(run_dir, name), name=name)
 
 
 @dataclass(frozen=True)

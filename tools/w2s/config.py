@@ -17,19 +17,24 @@ from tools.research.heads import Loss
 WeakHead = Literal["logreg", "mlp"]
 StrongHead = Literal["linear", "mlp"]
 
-TEXT_FEATURES = ("bow", "minilm", "smollm2_l<k> (k = 0..30, e.g. smollm2_l16)")
+TEXT_FEATURES = ("bow", "minilm", "smollm2_l<k> (k = 0..30, e.g. smollm2_l16)", "qwen15_l<k> (k = 0..28)")
 TABULAR_FEATURES = ("tab_raw", "tab_coarse")
 FEATURE_NAMES = ("bow", "minilm", *(f"smollm2_l{k}" for k in range(31)), *TABULAR_FEATURES)
-"""Every feature-set name, listed as an ``enum`` in the JSON schema so constrained decoding cannot invent one."""
-_SMOL = re.compile(r"^smollm2_l(\d+)$")
+"""Every feature-set name a model may choose, listed as an ``enum`` in the JSON schema so constrained decoding
+cannot invent one. ``qwen15_l<k>`` (Qwen2.5-Coder-1.5B hidden states: the strong rung of a SmolLM2 -> Qwen ladder)
+is valid in configs a person writes but left out of this list: extracting it on CPU runs ~1.5 texts/s with a 9 GB
+peak (docs/benchmarks.md), so a 3,000-example run would hold the research loop for over half an hour."""
+_LM_LAYERS = {"smollm2": 30, "qwen15": 28}
+"""Feature prefix -> deepest layer (decoder blocks of SmolLM2-135M and Qwen2.5-Coder-1.5B)."""
+_LM = re.compile(r"^(smollm2|qwen15)_l(\d+)$")
 
 
 def feature_kind(name: str) -> Literal["text", "tabular"]:
     """Whether a feature set reads texts or a tabular matrix; raises ``ValueError`` listing valid names."""
     if name in ("bow", "minilm"):
         return "text"
-    match = _SMOL.match(name)
-    if match and 0 <= int(match.group(1)) <= 30:
+    match = _LM.match(name)
+    if match and 0 <= int(match.group(2)) <= _LM_LAYERS[match.group(1)]:
         return "text"
     if name in TABULAR_FEATURES:
         return "tabular"

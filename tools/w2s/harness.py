@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,8 @@ from tools.research.features import FeatureStore, fit_bow
 from tools.research.heads import fit_weak, predict_head, train_head
 from tools.research.metrics import Summary, agreement, bootstrap_summary, pgr
 from tools.research.scoring import HeldoutScorer
-from tools.results import write_results
+from tools.results import Verification, write_results
+from tools.runfiles import RunFiles
 from tools.w2s.config import W2SConfig
 from tools.w2s.plots import plot_pgr, plot_seed_accuracies
 from tools.w2s.splits import Splits, pool_indices, split_pool
@@ -121,12 +123,12 @@ class _Context:
         self.cache = ArrayCache(cache_dir)
 
     def stats(self) -> tuple[int, int, int]:
-        a, b = self.store.cache, self.cache
-        smol = self.store._smol.cache if self.store._smol is not None else None
-        hits = a.hits + b.hits + (smol.hits if smol else 0)
-        misses = a.misses + b.misses + (smol.misses if smol else 0)
-        corrupt = a.corrupt + b.corrupt + (smol.corrupt if smol else 0)
-        return hits, misses, corrupt
+        caches = [*self.store.caches(), self.cache]
+        return (
+            sum(c.hits for c in caches),
+            sum(c.misses for c in caches),
+            sum(c.corrupt for c in caches),
+        )
 
 
 def _weak_probs(
@@ -204,18 +206,21 @@ def _head(
     return predict_head(arrays, x[splits.test])
 
 
-def _cached_figure(cache: ArrayCache, path: Path, data: dict[str, Any], draw: Callable[[Path], Path]) -> Path:
-    """Draw a figure, or copy its PNG from the cache when the plotted data are identical (drawing is slow)."""
+def _cached_figure(cache: ArrayCache, out: Path, rel: str, data: dict[str, Any], draw: Callable[[Path], Path]) -> Path:
+    """Draw a figure, or copy its PNG from the cache when the plotted data are identical (drawing is slow).
+
+    It is drawn in a private temporary folder and written to ``out/rel`` through ``tools.runfiles`` (a link planted
+    under the figure's name or folder is never written through).
+    """
 
     def compute() -> dict[str, npt.NDArray[np.uint8]]:
-        draw(path)
-        return {"png": np.frombuffer(path.read_bytes(), dtype=np.uint8)}
+        with tempfile.TemporaryDirectory(prefix="ara-figure-") as tmp:
+            drawn = draw(Path(tmp) / Path(rel).name)
+            return {"png": np.frombuffer(drawn.read_bytes(), dtype=np.uint8)}
 
     arrays = cache.get_or_compute(content_key("fig", **data), compute)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(arrays["png"].tobytes())
-    return path
+    with RunFiles(out, create=True) as files:
+        return files.write_bytes(rel, arrays["png"].tobytes())
 
 
 def _check_labels(data: Dataset, pool: npt.NDArray[np.int64]) -> None:
@@ -305,11 +310,17 @@ def summarise_w2s(
     data_hash: str,
     started: float,
     provenance: dict[str, Any],
+    verification: Verification | None = None,
+    item_metrics: dict[str, dict[str, Any]] | None = None,
 ) -> W2SResult:
     """Bootstrap summaries over seeds, the per-seed figure and ``results.json`` (shared by every w2s protocol).
 
+    ``item_metrics`` (the held-out protocol's accuracies with intervals over its fixed test items) are written
+    beside the per-seed ones.
+
     ``stats`` is read after the figure is drawn or copied from ``cache``, so its hits and misses count it;
-    ``started`` is the run's ``time.perf_counter()`` at its start.
+    ``started`` is the run's ``time.perf_counter()`` at its start; ``verification`` (host scoring) goes into
+    ``results.json``.
     """
     summaries = {
         name: bootstrap_summary([getattr(r, name) for r in seed_results])
@@ -324,7 +335,8 @@ def summarise_w2s(
     seeds = [r.seed for r in seed_results]
     figure = _cached_figure(
         cache,
-        out / "figures" / "seed_accuracies.png",
+        out,
+        "figures/seed_accuracies.png",
         {"figure": "seeds", "seeds": seeds, "series": series, "title": title},
         lambda path: plot_seed_accuracies(path, seeds, series, title),
     )
@@ -341,7 +353,7 @@ def summarise_w2s(
         tool=TOOL,
         title=f"Weak-to-strong: {config.slug()}",
         config=config.model_dump(mode="json"),
-        metrics={name: s.as_metric() for name, s in summaries.items()},
+        metrics={**{name: s.as_metric() for name, s in summaries.items()}, **(item_metrics or {})},
         tables={"per_seed": table},
         figures={"seed_accuracies": str(figure.relative_to(out))},
         provenance={
@@ -351,6 +363,7 @@ def summarise_w2s(
             **provenance,
             "cache": cache_stats.model_dump(),
         },
+        verification=verification,
     )
     return W2SResult(
         config=config,
@@ -429,7 +442,8 @@ def run_sweep(base: W2SConfig, grid: dict[str, list[Any]], out_dir: Path | str) 
         pgr_rows.append((pair, c.loss, run.pgr.mean, run.pgr.ci_low, run.pgr.ci_high))
     figure = _cached_figure(
         ctx.cache,
-        out / "figures" / "pgr.png",
+        out,
+        "figures/pgr.png",
         {"figure": "pgr", "rows": pgr_rows},
         lambda path: plot_pgr(path, pgr_rows, "PGR by weak/strong pair and loss"),
     )

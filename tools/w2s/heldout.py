@@ -1,18 +1,22 @@
-"""Weak-to-strong with the test labels kept on the host: export a task, train in a kernel, score on the host.
+"""Weak-to-strong with the baselines and the test labels on the host: the kernel trains only the student.
 
-The same protocol as ``run_w2s`` split at the sandbox boundary, so code running in a kernel never holds the labels
-it is scored on:
+The same protocol as ``run_w2s`` split at the sandbox boundary, so code running in a kernel can neither read the
+labels it is scored on nor fake the baselines PGR is measured against:
 
-1. ``export_w2s_task(config, run_dir)`` (host): loads the dataset, draws the pool, computes the frozen features
-   and writes ``task.npz`` + ``task.json`` into the run directory: training inputs with ground truth (the weak
-   supervisor's split A and the ceiling's split B are training data), held-out test inputs *without* labels, and
-   each seed's A/B positions. For ``bow`` weak features it writes the texts instead (the vocabulary is fitted on
-   each seed's split A inside the kernel).
-2. ``train_w2s_task(run_dir)`` (kernel): trains, per seed, the weak supervisor on A, the ceiling on B's ground
-   truth and the student on B's weak labels with the configured loss, and submits each one's test predictions
-   (``submissions/seed<k>.<weak|ceiling|w2s>.npy``) plus the weak labels it gave B (``seed<k>.weak_b``).
-3. ``score_w2s_task(config, run_dir)`` (host): rebuilds the labels from the dataset, scores the submissions with a
-   ``HeldoutScorer`` and writes ``results.json`` and the figure itself, over anything the kernel wrote.
+1. ``export_w2s_task(config, kernel_dir)`` (host): loads the dataset, draws the pool, computes the frozen features,
+   and per seed trains the weak supervisor on split A's ground truth and the strong ceiling on split B's ground
+   truth (trusted code, cached by content). Into the kernel's directory it writes only what a student may see:
+   ``task.npz`` with each seed's strong features of B (``x_b_seed<k>``) and the weak supervisor's soft labels on
+   them (``weak_b_seed<k>``), and the held-out inputs ``x_test`` without labels; ``task.json`` holds the config
+   with no host path in it.
+2. ``train_w2s_task(kernel_dir)`` (kernel): trains, per seed, the student on the weak labels with the configured
+   loss and submits its test predictions (``submissions/seed<k>.w2s.npy``). That is all it returns.
+3. ``score_w2s_task(config, kernel_dir, out_dir)`` (host): rebuilds the labels and the baselines (the cache makes
+   this cheap), reads the student's predictions through ``tools.runfiles`` (no link followed; 1-D, finite, one
+   probability per test example), scores weak, ceiling and student with a ``HeldoutScorer``, raises red flags
+   (``tools.research.redflags``: student equal to the ceiling, beating it beyond chance, agreeing with its
+   supervisor nowhere) and writes ``results.json``, ``config.json`` and the figure into ``out_dir``, a directory
+   the kernel cannot write.
 
 Unlike ``run_w2s``, the test split is fixed across seeds (chosen by ``data_seed``): re-splitting the pool per
 seed would put one seed's test examples, with their labels, in another seed's training data. Seeds vary the A/B
@@ -27,28 +31,29 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from tools.datasets import Dataset, load_dataset
 from tools.errors import UserInputError
-from tools.research.cache import ArrayCache
-from tools.research.features import FeatureStore, fit_bow
-from tools.research.heads import fit_weak, predict_head, train_head
+from tools.research.cache import ArrayCache, hash_array
+from tools.research.heads import predict_head, train_head
+from tools.research.metrics import item_metric
+from tools.research.redflags import beats_reference, equals_reference, no_agreement, out_of_range
 from tools.research.scoring import SUBMISSIONS, TASK_META, HeldoutScorer, KernelTask
+from tools.results import RedFlag, Verification
 from tools.w2s.config import W2SConfig
-from tools.w2s.harness import CacheStats, SeedResult, W2SResult, summarise_w2s
+from tools.w2s.harness import CacheStats, SeedResult, W2SResult, _Context, _head, _weak_probs, summarise_w2s
 from tools.w2s.splits import Index, Splits, pool_indices
 
 log = logging.getLogger(__name__)
 
-TASK_KIND = "ara.w2s-task/1"
-TEXTS_FILE = "task_texts.json"
-ROLES = ("weak", "ceiling", "w2s")
+TASK_KIND = "ara.w2s-student-task/1"
+STUDENT = "w2s"
+"""The one role the kernel submits: ``submissions/seed<k>.w2s.npy``."""
 
 
 def heldout_splits(config: W2SConfig, seed: int) -> Splits:
@@ -61,7 +66,7 @@ def heldout_splits(config: W2SConfig, seed: int) -> Splits:
 
 
 def train_positions(config: W2SConfig) -> Index:
-    """Pool positions outside the test split, in the row order of the exported training arrays."""
+    """Pool positions outside the test split."""
     test = heldout_splits(config, 0).test
     return np.setdiff1d(np.arange(config.n_total, dtype=np.int64), test)
 
@@ -83,76 +88,77 @@ def _seed_name(seed: int) -> str:
     return f"seed{seed}"
 
 
-def export_w2s_task(config: W2SConfig, run_dir: Path | str) -> Path:
-    """Host step: write the kernel-visible task (no test labels) into ``run_dir``; returns ``task.npz``.
+class _Baselines(NamedTuple):
+    """One seed's host-side view: its splits, the weak supervisor's and the ceiling's predictions."""
 
-    ``config`` should come from ``tools.research.hostconfig.host_config`` (its ``cache_dir`` caches the features on the host).
+    splits: Splits
+    weak_b: npt.NDArray[np.float32]
+    weak_t: npt.NDArray[np.float32]
+    ceiling_t: npt.NDArray[np.float32]
 
-    Raises:
-        UserInputError: unknown or missing dataset, split sizes larger than the data, one-class splits.
-    """
-    root = Path(run_dir)
+
+class _Host(NamedTuple):
+    data: Dataset
+    labels: npt.NDArray[np.int64]
+    strong: npt.NDArray[np.float32]
+    seeds: dict[int, _Baselines]
+    ctx: _Context
+
+
+def _host_side(config: W2SConfig) -> _Host:
+    """Features and, per seed, the baselines trained on the host (cached by content in ``config.cache_dir``)."""
     data, pool, labels = _dataset(config)
-    train_pos = train_positions(config)
-    where = {int(p): i for i, p in enumerate(train_pos)}
-    arrays: dict[str, npt.NDArray[Any]] = {"y_train": labels[train_pos]}
+    ctx = _Context(config.cache_dir)
+    strong = ctx.store.features(data, config.strong_features, pool)
+    strong_hash = hash_array(strong)
+    seeds: dict[int, _Baselines] = {}
     for seed in config.seeds:
         splits = heldout_splits(config, seed)
         if np.unique(labels[splits.weak_train]).size < 2:
             raise UserInputError(
                 f"seed {seed}: the weak training split of {data.name!r} has one class only; raise n_weak_train"
             )
-        arrays[f"a_{_seed_name(seed)}"] = np.array([where[int(p)] for p in splits.weak_train], dtype=np.int64)
-        arrays[f"b_{_seed_name(seed)}"] = np.array([where[int(p)] for p in splits.strong_train], dtype=np.int64)
-    test_pos = heldout_splits(config, 0).test
-    store = FeatureStore(config.cache_dir)
-    strong = store.features(data, config.strong_features, pool)
-    arrays["x_strong_train"], arrays["x_strong_test"] = strong[train_pos], strong[test_pos]
-    if config.weak_features == "bow":
-        texts = [data.texts[i] for i in pool]
-        payload = {"train": [texts[i] for i in train_pos], "test": [texts[i] for i in test_pos]}
-        (root / TEXTS_FILE).parent.mkdir(parents=True, exist_ok=True)
-        (root / TEXTS_FILE).write_text(json.dumps(payload), encoding="utf-8")
-    else:
-        weak = store.features(data, config.weak_features, pool)
-        arrays["x_weak_train"], arrays["x_weak_test"] = weak[train_pos], weak[test_pos]
-    scorer = HeldoutScorer(labels[test_pos])
-    path = scorer.export_task(
-        root,
-        inputs={k: v for k, v in arrays.items() if k != "y_train" and k != "x_strong_test"},
-        train_labels={"y_train": arrays["y_train"]},
-        test_inputs=arrays["x_strong_test"],
+        weak_b, weak_t = _weak_probs(config, data, pool, splits, seed, ctx)
+        gt_b = labels[splits.strong_train].astype(np.float32)
+        ceiling_t = _head(config, strong, strong_hash, splits, gt_b, "xent", seed, ctx)
+        seeds[seed] = _Baselines(splits, weak_b, weak_t, ceiling_t)
+    return _Host(data, labels, strong, seeds, ctx)
+
+
+def kernel_config(config: W2SConfig) -> dict[str, Any]:
+    """The config as the kernel sees it in ``task.json``: no host path (cache, data root) in it."""
+    return config.model_copy(update={"cache_dir": None, "data_root": None}).model_dump(mode="json")
+
+
+def export_w2s_task(config: W2SConfig, kernel_dir: Path | str) -> Path:
+    """Host step: train the baselines here and write the student's task into ``kernel_dir``; returns ``task.npz``.
+
+    ``config`` should come from ``tools.research.hostconfig.host_config`` (its ``cache_dir`` caches features,
+    weak labels and heads on the host).
+
+    Raises:
+        UserInputError: unknown or missing dataset, split sizes larger than the data, one-class splits.
+    """
+    host = _host_side(config)
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for seed, base in host.seeds.items():
+        arrays[f"x_b_{_seed_name(seed)}"] = host.strong[base.splits.strong_train]
+        arrays[f"weak_b_{_seed_name(seed)}"] = np.asarray(base.weak_b, dtype=np.float32)
+    test = heldout_splits(config, 0).test
+    path = HeldoutScorer(host.labels[test]).export_task(
+        Path(kernel_dir),
+        inputs={k: v for k, v in arrays.items() if k.startswith("x_")},
+        train_labels={k: v for k, v in arrays.items() if k.startswith("weak_")},
+        test_inputs=host.strong[test],
         description=(
-            f"weak-to-strong task {config.slug()}: x_test = strong features of the held-out split (labels stay "
-            "on the host); train rows carry ground truth y_train; a_<seed>/b_<seed> index the train rows"
+            f"weak-to-strong student task {config.slug()}: per seed, strong features of split B (x_b_seed<k>) with the "
+            "weak supervisor's soft labels (weak_b_seed<k>); x_test = strong features of the held-out split. The "
+            "weak supervisor, the ceiling and every label stay on the host"
         ),
+        meta={"kind": TASK_KIND, "config": kernel_config(config), "data_hash": host.data.content_hash()},
     )
-    meta = json.loads((root / TASK_META).read_text(encoding="utf-8"))
-    meta.update(kind=TASK_KIND, config=config.model_dump(mode="json"), data_hash=data.content_hash())
-    (root / TASK_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    log.info(
-        "exported w2s task %s (%d train rows, %d test rows) to %s", config.slug(), train_pos.size, test_pos.size, root
-    )
+    log.info("exported the w2s student task %s (%d test rows) to %s", config.slug(), test.size, kernel_dir)
     return path
-
-
-@dataclass(frozen=True)
-class _KernelView:
-    task: KernelTask
-    config: W2SConfig
-    texts: dict[str, list[str]] | None
-
-
-def _load_view(run_dir: Path) -> _KernelView:
-    task = KernelTask.load(run_dir)
-    meta = json.loads((run_dir / TASK_META).read_text(encoding="utf-8"))
-    if meta.get("kind") != TASK_KIND:
-        raise UserInputError(f"{run_dir / TASK_META} is not a weak-to-strong task (kind={meta.get('kind')!r})")
-    config = W2SConfig.model_validate(meta["config"])
-    texts = None
-    if config.weak_features == "bow":
-        texts = json.loads((run_dir / TEXTS_FILE).read_text(encoding="utf-8"))
-    return _KernelView(task=task, config=config, texts=texts)
 
 
 def _head_kwargs(config: W2SConfig) -> dict[str, Any]:
@@ -167,88 +173,117 @@ def _head_kwargs(config: W2SConfig) -> dict[str, Any]:
     }
 
 
-def train_w2s_task(run_dir: Path | str = ".") -> list[str]:
-    """Kernel step: train weak, ceiling and student per seed on the exported task; submit test predictions.
+def train_w2s_task(kernel_dir: Path | str = ".") -> list[str]:
+    """Kernel step: train the student per seed on the weak labels; submit its test predictions.
 
-    Returns the names of the submissions written (``seed<k>.weak`` ...), for the host to score.
+    Returns the names of the submissions written (``seed<k>.w2s``), for the host to score.
     """
-    root = Path(run_dir)
-    view = _load_view(root)
-    config, arrays = view.config, view.task.arrays
-    y_train = arrays["y_train"]
-    x_strong, x_test = arrays["x_strong_train"], view.task.x_test
+    root = Path(kernel_dir)
+    task = KernelTask.load(root)
+    meta = json.loads((root / TASK_META).read_text(encoding="utf-8"))
+    if meta.get("kind") != TASK_KIND:
+        raise UserInputError(f"{root / TASK_META} is not a weak-to-strong student task (kind={meta.get('kind')!r})")
+    config = W2SConfig.model_validate(meta["config"])
     submitted: list[str] = []
     for seed in config.seeds:
         name = _seed_name(seed)
-        a, b = arrays[f"a_{name}"], arrays[f"b_{name}"]
-        if view.texts is not None:
-            train_texts = view.texts["train"]
-            xa, xb, xt = fit_bow([train_texts[i] for i in a], [train_texts[i] for i in b], view.texts["test"])
-        else:
-            xa, xb, xt = arrays["x_weak_train"][a], arrays["x_weak_train"][b], arrays["x_weak_test"]
-        weak_b, weak_t = fit_weak(xa, y_train[a], [xb, xt], head=config.weak_head, seed=seed)
-        gt_b = y_train[b].astype(np.float32)
-        kwargs = _head_kwargs(config)
-        ceiling_t = predict_head(train_head(x_strong[b], gt_b, loss="xent", seed=seed, **kwargs), x_test)
-        student = train_head(x_strong[b], weak_b.astype(np.float32), loss=config.loss, seed=seed, **kwargs)
-        w2s_t = predict_head(student, x_test)
-        for role, probs in zip(ROLES, (weak_t, ceiling_t, w2s_t), strict=True):
-            view.task.submit(f"{name}.{role}", probs)
-            submitted.append(f"{name}.{role}")
-        np.save(root / SUBMISSIONS / f"{name}.weak_b.npy", np.asarray(weak_b, dtype=np.float32))
-        print(f"seed {seed}: submitted weak, ceiling and w2s test predictions", flush=True)
+        x_b, weak_b = task.arrays[f"x_b_{name}"], task.arrays[f"weak_b_{name}"].astype(np.float32)
+        student = train_head(x_b, weak_b, loss=config.loss, seed=seed, **_head_kwargs(config))
+        task.submit(f"{name}.{STUDENT}", predict_head(student, task.x_test))
+        submitted.append(f"{name}.{STUDENT}")
+        print(f"seed {seed}: submitted the student's test predictions", flush=True)
     return submitted
 
 
-def _weak_b(run_dir: Path, name: str, n_b: int) -> npt.NDArray[np.float32]:
-    path = run_dir / SUBMISSIONS / f"{name}.weak_b.npy"
-    if not path.is_file():
-        raise UserInputError(f"no weak labels for split B at {path}; the kernel step train_w2s_task did not finish")
-    values = np.asarray(np.load(path, allow_pickle=False), dtype=np.float32).reshape(-1)
-    if values.size != n_b or not np.all(np.isfinite(values)):
-        raise UserInputError(f"{path} must hold {n_b} finite weak-label probabilities; it has {values.size}")
-    return values
+def _red_flags(
+    seed: int, scores: dict[str, float], student: npt.NDArray[Any], base: _Baselines, truth: Any
+) -> list[RedFlag]:
+    where = f"seed {seed}"
+    return [
+        *out_of_range(where, scores),
+        *equals_reference(where, "student", student, "ceiling", base.ceiling_t),
+        *beats_reference(where, "student", student, "ceiling", base.ceiling_t, truth),
+        *no_agreement(where, "student", student, "weak supervisor", base.weak_t),
+    ]
 
 
-def score_w2s_task(config: W2SConfig, run_dir: Path | str, *, started: float | None = None) -> W2SResult:
-    """Host step: score the kernel's submissions against labels rebuilt from the dataset; write ``results.json``.
+def score_w2s_task(
+    config: W2SConfig, kernel_dir: Path | str, out_dir: Path | str | None = None, *, started: float | None = None
+) -> W2SResult:
+    """Host step: score the student's submissions and the host's baselines; write results into ``out_dir``.
 
-    ``config`` must be the one the task was exported with (``tools.research.hostconfig.host_config``); ``results.json``, ``config.json`` and
-    ``figures/seed_accuracies.png`` are written here, replacing anything the kernel wrote under those names.
+    ``config`` must be the one the task was exported with (``tools.research.hostconfig.host_config``).
+    ``results.json``, ``config.json`` and ``figures/seed_accuracies.png`` go to ``out_dir`` (default
+    ``kernel_dir``, for in-process runs); in the research loop that is the host's run directory, which the
+    kernel cannot write. Of the kernel's files only ``submissions/seed<k>.w2s.npy`` is read.
 
     Raises:
-        UserInputError: a submission is missing, has the wrong length, or holds NaN/inf.
+        UserInputError: a submission is missing, a link or special file, or not one finite probability per test
+            example (``tools.runfiles.RunFileError`` names the file).
     """
     start = time.perf_counter() if started is None else started
-    root = Path(run_dir)
-    data, _, labels = _dataset(config)
-    scorer = HeldoutScorer(labels[heldout_splits(config, 0).test])
+    root = Path(kernel_dir)
+    out = Path(out_dir) if out_dir is not None else root
+    host = _host_side(config)
+    test = heldout_splits(config, 0).test
+    truth = host.labels[test]
+    scorer = HeldoutScorer(truth)
     seed_results: list[SeedResult] = []
-    for seed in config.seeds:
-        name = _seed_name(seed)
-        scores = {role: scorer.score_submission(root, f"{name}.{role}") for role in ROLES}
-        probs = {role: np.load(root / SUBMISSIONS / f"{name}.{role}.npy", allow_pickle=False) for role in ROLES}
-        b = heldout_splits(config, seed).strong_train
-        gt_b = labels[b]
-        weak_b = _weak_b(root, name, b.size)
-        accuracies = (scores["weak"].accuracy, scores["ceiling"].accuracy, scores["w2s"].accuracy)
+    flags: list[RedFlag] = []
+    per_item: dict[str, list[list[float]]] = {"weak": [], "ceiling": [], "student": []}
+    for seed, base in host.seeds.items():
+        student = scorer.load_submission(root, f"{_seed_name(seed)}.{STUDENT}")
+        scored = {
+            "weak": scorer.score(base.weak_t, name="weak"),
+            "ceiling": scorer.score(base.ceiling_t, name="ceiling"),
+            "student": scorer.score(student, name=f"{_seed_name(seed)}.{STUDENT}"),
+        }
+        scores = {k: v.accuracy for k, v in scored.items()}
+        for k, v in scored.items():
+            per_item[k].append(v.correct)
+        flags += _red_flags(seed, scores, student, base, truth)
         seed_results.append(
-            SeedResult.of(seed, accuracies, weak_t=probs["weak"], w2s_t=probs["w2s"], weak_b=weak_b, gt_b=gt_b)
+            SeedResult.of(
+                seed,
+                (scores["weak"], scores["ceiling"], scores["student"]),
+                weak_t=base.weak_t,
+                w2s_t=student,
+                weak_b=base.weak_b,
+                gt_b=host.labels[base.splits.strong_train],
+            )
         )
+    for flag in flags:
+        log.warning("w2s %s: red flag %s: %s", config.slug(), flag.code, flag.detail)
     return summarise_w2s(
         config,
         seed_results,
-        root,
-        cache=ArrayCache(None),
+        out,
+        cache=host.ctx.cache if config.cache_dir is not None else ArrayCache(None),
         stats=lambda: CacheStats(hits=0, misses=0, corrupt=0),
-        data_hash=data.content_hash(),
+        data_hash=host.data.content_hash(),
         started=start,
         provenance={
-            "data_source": data.source,
-            "scoring": "host: test labels never left the host; the kernel submitted predictions",
+            "data_source": host.data.source,
+            "scoring": (
+                "host: test labels never left the host; the host trained and scored the weak supervisor and the "
+                "ceiling, the kernel submitted only the student's predictions"
+            ),
             "test_split": f"fixed across seeds ({config.n_test} examples chosen by data_seed {config.data_seed})",
         },
+        verification=Verification.host(flags),
+        item_metrics=item_metrics(per_item, seed=config.data_seed),
     )
+
+
+def item_metrics(per_item: dict[str, list[list[float]]], *, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """``weak_acc.items``, ``w2s_acc.items`` and ``ceiling_acc.items``: per test item the share of seeds that got it
+    right, with a bootstrap interval over the (fixed) test items; paired item by item across the three."""
+    names = {"weak": "weak_acc.items", "student": "w2s_acc.items", "ceiling": "ceiling_acc.items"}
+    return {
+        names[k]: item_metric(np.asarray(rows, dtype=np.float64).mean(axis=0).tolist(), seed=seed)
+        for k, rows in per_item.items()
+        if rows
+    }
 
 
 def run_w2s_heldout(config: W2SConfig, out_dir: Path | str) -> W2SResult:
@@ -257,3 +292,18 @@ def run_w2s_heldout(config: W2SConfig, out_dir: Path | str) -> W2SResult:
     export_w2s_task(config, out_dir)
     train_w2s_task(out_dir)
     return score_w2s_task(config, out_dir, started=start)
+
+
+__all__ = [
+    "STUDENT",
+    "SUBMISSIONS",
+    "TASK_KIND",
+    "export_w2s_task",
+    "heldout_splits",
+    "item_metrics",
+    "kernel_config",
+    "run_w2s_heldout",
+    "score_w2s_task",
+    "train_positions",
+    "train_w2s_task",
+]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from assistant.graph.context import RunContext
 from assistant.graph.guard import unexpected_fields
 from assistant.graph.prompts import load_prompt, render
 from assistant.graph.state import GraphState
+from tools.runfiles import RunFiles
 
 T = TypeVar("T", bound=BaseModel)
 Update = dict[str, Any]
@@ -98,7 +98,7 @@ async def ask(
     messages = render(template, **values)
     first = len(ledger.calls)
     try:
-        return await asyncio.to_thread(ctx.llm.complete_structured, messages, schema)
+        return await asyncio.to_thread(functools.partial(ctx.llm.complete_structured, messages, schema, call=node))
     finally:
         for call in ledger.calls[first:]:
             ctx.runlog.append(
@@ -125,11 +125,41 @@ def run_dir(state: GraphState) -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and rename (a crash leaves old or new, never half)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write ``text`` to ``path`` via a temporary file, fsync and rename (a crash leaves old or new, never half).
+
+    Through ``tools.runfiles``: a link planted under the name is replaced, never written through.
+    """
+    with RunFiles(path.parent, create=True) as files:
+        files.write_text(path.name, text)
+
+
+def is_run_file(directory: Path, rel: str) -> bool:
+    """True when ``directory/rel`` is a regular file reached without following any link."""
+    if not directory.is_dir():
+        return False
+    with RunFiles(directory) as files:
+        return files.is_file(rel)
+
+
+def read_run_text(directory: Path, rel: str) -> str:
+    """The text of ``directory/rel`` through ``tools.runfiles`` (no link followed, size capped).
+
+    Raises:
+        FileNotFoundError: missing.
+        RunFileError: a link, FIFO or other non-regular file, or too large.
+    """
+    with RunFiles(directory) as files:
+        return files.read_text(rel)
+
+
+def read_run_json(directory: Path, rel: str) -> Any:
+    """``directory/rel`` parsed as JSON through ``tools.runfiles`` (see ``read_run_text``)."""
+    with RunFiles(directory) as files:
+        return files.read_json(rel)
+
+
+def remove_run_file(directory: Path, rel: str) -> None:
+    """Remove the name ``directory/rel`` if present (a link is removed itself, its target untouched)."""
+    if directory.is_dir():
+        with RunFiles(directory) as files:
+            files.unlink(rel)

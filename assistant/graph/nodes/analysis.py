@@ -1,7 +1,8 @@
 """analyse_results and critique: verdicts computed from results.json; the model says what they mean and what is left.
 
-``analyse_results`` reads the ``ara.results/1`` file, computes the verdict of every pre-registered hypothesis from
-the intervals (``assistant.report``; logged as ``HypothesesEvaluated``), and asks the model for claims that name
+``analyse_results`` reads the ``ara.results/1`` file (first merged across the experiment tree when the run has
+several experiments: ``assistant.graph.treeresults``), computes the verdict of every pre-registered hypothesis from
+the intervals (each from the experiment that answers it) (``assistant.report``; logged as ``HypothesesEvaluated``), and asks the model for claims that name
 their evidence, with the metrics and verdicts quoted as data; numbers the model writes into its words are removed
 (each removal logged). ``critique`` asks for a structured second look (does the experiment test the question,
 which confounds remain, what follow-up would settle it); its answers go to the report's limitations and next steps.
@@ -20,8 +21,10 @@ from assistant.graph.context import RunContext
 from assistant.graph.guard import numbers_in_text, strip_numbers
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import quote_data
-from assistant.graph.record import experiment_record
+from assistant.graph.record import experiment_record, tree_view
 from assistant.graph.state import GraphState, plan_of
+from assistant.graph.tree import nodes_of
+from assistant.graph.treeresults import merge_results
 from assistant.report.build import evaluate_hypotheses
 from assistant.report.compose import evidence_text, prediction_text
 from assistant.report.model import HypothesisResult
@@ -38,14 +41,15 @@ def metric_summary(results: ResultsDocument) -> dict[str, dict[str, Any]]:
     }
 
 
-def verdict_lines(verdicts: list[HypothesisResult]) -> str:
-    """The computed verdicts as the model reads them."""
+def verdict_lines(verdicts: list[HypothesisResult], tree_text: str = "") -> str:
+    """The computed verdicts as the model reads them (and, for several experiments, which answered what)."""
     if not verdicts:
         return "(no hypothesis was registered before the run: make descriptive claims only)"
-    return "\n".join(
+    lines = "\n".join(
         f"{h.id}: {h.statement} | prediction {prediction_text(h)} | verdict {h.verdict} | {evidence_text(h)}"
         for h in verdicts
     )
+    return lines + (f"\n{tree_text}" if tree_text else "")
 
 
 def _clean(ctx: RunContext, state: GraphState, node: str, text: str, where: str) -> str:
@@ -60,15 +64,31 @@ def _results(state: GraphState) -> ResultsDocument:
     return read_results(run_dir(state) / str(state["results_path"]))
 
 
+def run_verdicts(ctx: RunContext, state: GraphState, results: ResultsDocument) -> tuple[list[HypothesisResult], str]:
+    """The hypotheses' verdicts (across the experiment tree when it has several experiments: each from the
+    experiment that answers it) and, for several experiments, lines on which experiment answered what."""
+    tree = tree_view(ctx, state)
+    if not tree.several:
+        return evaluate_hypotheses(results, experiment_record(ctx, state)), ""
+    lines = [f"{hid} is answered by experiment {node}" for hid, node in tree.found.answered_by.items()]
+    for node in tree.nodes:
+        tested = ", ".join(f"{r.id} {r.verdict}" for r in tree.per_node.get(node.id, []))
+        lines.append(f"experiment {node.id} ({node.kind or node.role}, {node.status}): {tested or 'no hypothesis'}")
+    for c in tree.compared:
+        lines.append(f"comparison {c.experiment} - {c.baseline} on {c.metric}: {c.method}")
+    return tree.found.verdicts, "\n".join(lines)
+
+
 @traced("analyse_results")
 async def analyse_results(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Compute the verdicts, then ask the model what the results show, as claims naming their evidence."""
     ctx = runtime.context
     path = run_dir(state) / str(state["results_path"])
+    merge_results(run_dir(state), nodes_of(state))
     results = _results(state)
     metrics = metric_summary(results)
     ctx.runlog.append(ResultsRead(run_id=state["run_id"], path=str(path), metrics=sorted(metrics)))
-    verdicts = evaluate_hypotheses(results, experiment_record(ctx, state))
+    verdicts, tree_text = run_verdicts(ctx, state, results)
     ctx.runlog.append(HypothesesEvaluated(run_id=state["run_id"], verdicts={h.id: h.verdict for h in verdicts}))
     analysis = await ask(
         ctx,
@@ -77,7 +97,7 @@ async def analyse_results(state: GraphState, *, runtime: Runtime[RunContext]) ->
         prompt="analyse_results.analysis",
         schema=Analysis,
         question=state["question"],
-        verdicts=quote_data(verdict_lines(verdicts), source="computed verdicts"),
+        verdicts=quote_data(verdict_lines(verdicts, tree_text), source="computed verdicts"),
         metrics=quote_data(json.dumps(metrics, indent=1), source=str(state["results_path"])),
     )
     claims = [
@@ -94,7 +114,7 @@ async def critique(state: GraphState, *, runtime: Runtime[RunContext]) -> Update
     """A structured second look before the report: fit to the question, confounds, follow-ups."""
     ctx = runtime.context
     results = _results(state)
-    verdicts = evaluate_hypotheses(results, experiment_record(ctx, state))
+    verdicts, tree_text = run_verdicts(ctx, state, results)
     review = await ask(
         ctx,
         state,
@@ -103,7 +123,7 @@ async def critique(state: GraphState, *, runtime: Runtime[RunContext]) -> Update
         schema=Critique,
         question=state["question"],
         plan=plan_of(state).model_dump_json(indent=1),
-        verdicts=quote_data(verdict_lines(verdicts), source="computed verdicts"),
+        verdicts=quote_data(verdict_lines(verdicts, tree_text), source="computed verdicts"),
         metrics=quote_data(json.dumps(metric_summary(results), indent=1), source=str(state["results_path"])),
     )
     cleaned = review.model_copy(

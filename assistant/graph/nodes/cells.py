@@ -8,7 +8,14 @@ where the loop goes: ``debug`` while attempts are left and the error is new, a s
 and a resumable ``BudgetExceededError`` when debug attempts or cells run out. A recipe with host steps
 (``assistant.recipes.HostSteps``) has them run here, on the host and off the event loop: ``prepare`` before its
 cell, ``score`` after it ran ok (again on resume: both are deterministic); a failing host step fails the cell with
-a ``HostStepError`` the debug node can act on. Does not write code.
+a ``HostStepError`` the debug node can act on. The kernel writes only ``runs/<id>/work/`` (``KERNEL_DIR``); cell
+records, the run log and the results the loop reads stay in ``runs/<id>/``: a host step scores into it, and a cell
+without host steps has its own ``results.json`` adopted as self-reported (``tools.selfreported``); both land in the
+experiment's ``host_dir`` (the run directory for the main experiment, ``experiments/<id>/`` for the others), and a
+cell that ran ok marks its node of the experiment tree done. Every run file is read and written through
+``tools.runfiles``. A run's local kernels get its subject-model proxy (``assistant.subject``) bound in; the proxy is
+restarted before a cell if it had stopped, and the tokens its calls spend land in the run's ledger, so this node's
+usage counts them. Does not write code.
 """
 
 from __future__ import annotations
@@ -23,19 +30,32 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from langgraph.runtime import Runtime
 
 from assistant.budget import check_budget
 from assistant.errors import BudgetExceededError
 from assistant.events import CellExecuted, CellStarted
-from assistant.graph.context import CellResultLike, RunContext
-from assistant.graph.nodes._common import Update, run_dir, traced, write_atomic
+from assistant.graph.context import CellResultLike, RunContext, SessionLike
+from assistant.graph.nodes._common import (
+    Update,
+    is_run_file,
+    read_run_json,
+    remove_run_file,
+    run_dir,
+    traced,
+    write_atomic,
+)
 from assistant.graph.state import GraphState
+from assistant.graph.tree import PRIMARY, with_status
 from assistant.recipes import HostSteps
 from assistant.schemas import CellRecord
+from assistant.subject import RunProxy
 from tools.errors import ToolError
+from tools.results import ResultsFileError, read_results, write_document
+from tools.runfiles import KERNEL_DIR, RunFiles
+from tools.selfreported import adopt_results
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +133,33 @@ def _wall_left(ctx: RunContext, state: GraphState, spent: float) -> float:
     return ctx.budget.wall_s - state.get("wall_used_s", 0.0) - spent
 
 
+async def _acquire(ctx: RunContext, state: GraphState, directory: Path) -> SessionLike:
+    """The run's kernel session; local sandboxed kernels get the run's subject-model proxy bound in."""
+    if ctx.subject is not None and ctx.subject.binds(ctx.kernels):
+        run = _subject_run(ctx, state)
+        session = await ctx.subject.acquire(ctx.kernels, directory / KERNEL_DIR, run)
+        if session is not None:
+            return cast(SessionLike, session)
+    return await ctx.kernels.acquire(directory / KERNEL_DIR)
+
+
+def _subject_run(ctx: RunContext, state: GraphState) -> RunProxy:
+    """The run's proxy, started (or restarted when it had stopped), its meter brought up to the run's usage."""
+    assert ctx.subject is not None
+    run = ctx.subject.for_run(state["run_id"], ctx.budget, ctx.llm.ledger, ctx.runlog)
+    run.meter.base = state.get("tokens_used", 0) - ctx.node_tokens_start
+    return run
+
+
 async def _execute(ctx: RunContext, state: GraphState, code: str, spent: float = 0.0) -> dict[str, Any]:
     directory = run_dir(state)
     session = ctx.sessions.get(str(directory))
     if session is None:
-        session = await ctx.kernels.acquire(directory)
+        RunFiles(directory).sub(KERNEL_DIR, create=True).close()
+        session = await _acquire(ctx, state, directory)
         ctx.sessions[str(directory)] = session
+    elif ctx.subject is not None and ctx.subject.binds(ctx.kernels):
+        _subject_run(ctx, state)
     remaining = _wall_left(ctx, state, spent)
     started = time.perf_counter()
     result = normalise(await session.execute(code, max(1.0, min(ctx.cell_timeout_s, remaining))), directory)
@@ -184,18 +225,32 @@ async def _in_daemon_thread(call: Callable[[], None], name: str) -> None:
 
 
 async def _host_step(
-    ctx: RunContext, state: GraphState, step: str, steps: tuple[HostSteps, Any], directory: Path, spent: float
+    ctx: RunContext,
+    state: GraphState,
+    step: str,
+    steps: tuple[HostSteps, Any],
+    directory: Path,
+    spent: float,
+    host_dir: str = ".",
 ) -> str | None:
     """Run ``prepare`` or ``score`` off the event loop within the run's wall time left (``spent`` seconds of this
-    node already counted). Returns None when it worked, else the cell's error text."""
+    node already counted). ``prepare`` writes into the kernel's directory; ``score`` reads it and writes into
+    ``directory/host_dir`` (the experiment's results directory). Returns None when it worked, else the cell's
+    error text."""
     host, config = steps
-    call = host.prepare if step == "prepare" else host.score
     remaining = max(1.0, _wall_left(ctx, state, spent))
     lock = _directory_lock(directory)
+    kernel = directory / KERNEL_DIR
+    target = directory / host_dir
+    if host_dir != ".":
+        RunFiles(directory).sub(host_dir, create=True).close()
 
     def locked() -> None:
         with lock:
-            call(config, directory, ctx.host_cache_dir)
+            if step == "prepare":
+                host.prepare(config, kernel, ctx.host_cache_dir)
+            else:
+                host.score(config, kernel, target, ctx.host_cache_dir)
 
     try:
         await asyncio.wait_for(_in_daemon_thread(locked, f"ara-host-{step}"), remaining)
@@ -207,8 +262,39 @@ async def _host_step(
     return None
 
 
+def _record_wall_time(directory: Path, host_dir: str, times: dict[str, float]) -> str | None:
+    """Put the wall time of the host steps and the kernel cell into the scored results' provenance (the tool
+    measures only its own step: scoring from cached activations takes seconds of a run whose extraction took
+    minutes). ``wall_time_s`` becomes their sum; the tool's own figure is kept as ``tool_wall_time_s``. None when
+    it worked, else the cell's error text."""
+    path = directory / host_dir / "results.json"
+    try:
+        document = read_results(path, below=directory)
+    except ResultsFileError as err:
+        return f"InvalidResults: {err}"
+    provenance = dict(document.provenance)
+    if "wall_time_s" in provenance:
+        provenance["tool_wall_time_s"] = provenance["wall_time_s"]
+    provenance["host_steps_s"] = {k: round(v, 3) for k, v in times.items()}
+    provenance["wall_time_s"] = round(sum(times.values()), 3)
+    write_document(path.parent, document.model_copy(update={"provenance": provenance}))
+    return None
+
+
 def _failed(result: dict[str, Any], error: str) -> dict[str, Any]:
     return {**result, "status": "error", "error": error}
+
+
+def _adopt(directory: Path, out_dir: str, host_dir: str) -> str | None:
+    """Bring a cell's own results.json across from the kernel's ``out_dir`` into the run's ``host_dir``
+    (self-reported); None or the error."""
+    try:
+        if host_dir != ".":
+            RunFiles(directory).sub(host_dir, create=True).close()
+        adopt_results(directory / KERNEL_DIR, directory / host_dir, out_dir)
+    except ResultsFileError as err:
+        return f"InvalidResults: {err}"
+    return None
 
 
 @traced("run_cells")
@@ -222,12 +308,14 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
     key = cell_key(state["run_id"], index)
     directory = run_dir(state)
     code_rel = f"cells/{index:02d}.py"
-    result_path = directory / f"cells/{index:02d}.result.json"
-    reused = result_path.is_file()
+    result_rel = f"cells/{index:02d}.result.json"
+    result_path = directory / result_rel
+    reused = is_run_file(directory, result_rel)
     node_started = time.perf_counter()
     host = _host_steps(ctx, pending)
+    host_dir = str(pending.get("host_dir") or pending["out_dir"])
     if reused:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
+        result = read_run_json(directory, result_rel)
     elif pending.get("blocked"):
         write_atomic(directory / code_rel, pending["code"])
         result = {
@@ -241,23 +329,40 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         write_atomic(result_path, json.dumps(result, indent=1))
     else:
         check_budget(ctx.budget, state, about_to="run_cell")
-        (directory / pending["out_dir"] / "results.json").unlink(missing_ok=True)
+        remove_run_file(directory, f"{host_dir}/results.json")
+        remove_run_file(directory / KERNEL_DIR, f"{pending['out_dir']}/results.json")
         write_atomic(directory / code_rel, pending["code"])
         ctx.runlog.append(CellStarted(run_id=state["run_id"], key=key, index=index))
         started = time.perf_counter()
         failure = await _host_step(ctx, state, "prepare", host, directory, 0.0) if host is not None else None
+        prepare_s = time.perf_counter() - started
         if failure is None:
-            result = await _execute(ctx, state, pending["code"], time.perf_counter() - started)
+            result = await _execute(ctx, state, pending["code"], prepare_s)
+            if host is not None:
+                result["prepare_s"] = prepare_s
         else:
             result = {"status": "error", "stdout": "", "stderr": "", "traceback": "", "error": failure}
             result["duration_s"] = time.perf_counter() - started
         write_atomic(result_path, json.dumps(result, indent=1))
     if result["status"] == "ok" and host is not None:
-        failure = await _host_step(ctx, state, "score", host, directory, time.perf_counter() - node_started)
+        score_started = time.perf_counter()
+        failure = await _host_step(ctx, state, "score", host, directory, score_started - node_started, host_dir)
         if failure is not None:
             result = _failed(result, failure)
-    results_file = directory / pending["out_dir"] / "results.json"
-    if result["status"] == "ok" and not results_file.is_file():
+        else:
+            times = {
+                "prepare_s": float(result.get("prepare_s", 0.0)),
+                "kernel_s": float(result.get("duration_s", 0.0)),
+                "score_s": time.perf_counter() - score_started,
+            }
+            failure = _record_wall_time(directory, host_dir, times)
+            if failure is not None:
+                result = _failed(result, failure)
+    elif result["status"] == "ok":
+        failure = _adopt(directory, pending["out_dir"], host_dir)
+        if failure is not None:
+            result = _failed(result, failure)
+    if result["status"] == "ok" and not is_run_file(directory, f"{host_dir}/results.json"):
         result = _failed(result, f"NoResults: the cell wrote no {pending['out_dir']}/results.json")
     ctx.runlog.append(
         CellExecuted(
@@ -286,7 +391,11 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         "pending_code": None,
     }
     if result["status"] == "ok":
-        update["results_path"] = str(Path(pending["out_dir"]) / "results.json")
+        if state.get("experiments"):
+            update["experiments"] = with_status(state, str(pending.get("experiment") or PRIMARY), "done")
+            update["results_path"] = "results.json"  # the run's results (merged across experiments for analysis)
+        else:
+            update["results_path"] = str(Path(pending["out_dir"]) / "results.json")
         return update
     signature = error_signature(result["status"], result.get("error"))
     seen = state.get("error_signatures", [])

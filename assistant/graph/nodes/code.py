@@ -1,6 +1,7 @@
 """write_code and debug: the next cell, from the approved recipe config (recipe mode) or model-written code (free).
 
-In recipe mode the recipe's template renders the cell from the config frozen at approval: what a person approved
+In recipe mode the recipe's template renders the cell of the next experiment of the run's tree
+(``assistant.graph.tree.active_node``) from its config frozen at approval: what a person approved
 is what runs, and no model text becomes code. In free mode the model's cell passes ``guard.check_free_code`` (import
 allow-list, no dynamic code) or it is recorded as a blocked cell and never sent to a kernel. ``debug`` shows the
 model the failing cell and its error quoted as data; in recipe mode it may change only the plan's ``open_fields``
@@ -10,7 +11,6 @@ in ``pending_code`` for ``run_cells``. Does not execute anything.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,28 @@ from langgraph.runtime import Runtime
 from assistant.events import DebugAttempted
 from assistant.graph.context import RunContext
 from assistant.graph.guard import ALLOWED_IMPORTS, check_free_code
-from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
+from assistant.graph.nodes._common import (
+    Update,
+    ask,
+    is_run_file,
+    log_blocked,
+    read_run_json,
+    read_run_text,
+    run_dir,
+    traced,
+)
 from assistant.graph.nodes.planning import FREE
 from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState, plan_of
+from assistant.graph.tree import PRIMARY, ExperimentNode, active_node
 from assistant.recipes import Recipe
 from assistant.schemas import ExperimentPlan, FreeCell
 
 RESULTS_DIR = "."
-"""Where cells write config.json, results.json and figures/: the run directory itself (the kernel's working
-directory, mounted at /ara/run inside the sandbox, so cells only ever use relative paths). That is where the
-shared results convention and ``assistant.report`` expect them; each cell's code and output stay in cells/."""
+"""Where cells write config.json, results.json and figures/: the kernel's working directory itself
+(``runs/<id>/work/``, mounted at /ara/run inside the sandbox, so cells only ever use relative paths). The host
+scores into, or adopts the cell's results into, the same relative place in ``runs/<id>/``, where
+``assistant.report`` reads them; each cell's code and output stay in the host's cells/."""
 
 
 def _free_prelude(out_dir: Path) -> str:
@@ -55,7 +66,9 @@ def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str,
     }
 
 
-def _recipe_pending(plan: ExperimentPlan, recipe: Recipe, config: dict[str, Any], source: str) -> dict[str, Any]:
+def _recipe_pending(recipe: Recipe, config: dict[str, Any], source: str, node: ExperimentNode | None) -> dict[str, Any]:
+    """The cell of ``node`` (the main experiment when None): rendered in the kernel's directory as always; the host
+    scores it, or adopts its results, into the node's own ``host_dir``."""
     validated = recipe.validate_config(config)
     rel = RESULTS_DIR
     return {
@@ -64,8 +77,16 @@ def _recipe_pending(plan: ExperimentPlan, recipe: Recipe, config: dict[str, Any]
         "config": validated.model_dump(mode="json"),
         "code": recipe.render(validated, Path(rel)),
         "out_dir": rel,
+        "host_dir": node.host_dir if node else rel,
+        "experiment": node.id if node else PRIMARY,
         "blocked": [],
     }
+
+
+def node_config(state: GraphState, plan: ExperimentPlan) -> tuple[ExperimentNode | None, dict[str, Any]]:
+    """The node that runs next and its frozen config (the plan's config in a run from before the tree)."""
+    node = active_node(state)
+    return node, (dict(node.config) if node is not None else dict(plan.config))
 
 
 @traced("write_code")
@@ -84,16 +105,17 @@ async def write_code(state: GraphState, *, runtime: Runtime[RunContext]) -> Upda
             allowed_imports=", ".join(sorted(ALLOWED_IMPORTS)),
         )
         return {"pending_code": _free_pending(ctx, state, cell, "write_code", "free")}
-    return {"pending_code": _recipe_pending(plan, ctx.recipes.get(plan.recipe), plan.config, "recipe")}
+    node, config = node_config(state, plan)
+    return {"pending_code": _recipe_pending(ctx.recipes.get(plan.recipe), config, "recipe", node)}
 
 
 def failure_text(state: GraphState) -> tuple[str, str]:
     """The last cell's code and its error/output (read from the run directory)."""
     last = state["cells"][-1]
     directory = run_dir(state)
-    code = (directory / last["code_path"]).read_text(encoding="utf-8")
-    result_path = directory / f"cells/{last['index']:02d}.result.json"
-    result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
+    code = read_run_text(directory, last["code_path"])
+    result_rel = f"cells/{last['index']:02d}.result.json"
+    result = read_run_json(directory, result_rel) if is_run_file(directory, result_rel) else {}
     parts = [f"status: {last['status']}", f"error: {last.get('error') or ''}"]
     for key in ("traceback", "stderr", "stdout"):
         if result.get(key):
@@ -150,11 +172,11 @@ async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
             error=quoted_error,
         )
         proposed = proposal.model_dump(mode="json")
-        config = dict(plan.config)
+        node, config = node_config(state, plan)
         for key, value in proposed.items():
             if key in plan.open_fields:
                 config[key] = value
             elif key in config and value != config[key]:
                 log_blocked(ctx, state, "debug", "approved_field_changed", f"{key}: {config[key]!r} -> {value!r}")
-        pending = _recipe_pending(plan, recipe, config, "debug")
+        pending = _recipe_pending(recipe, config, "debug", node)
     return {"pending_code": pending, "debug_attempts": attempt}

@@ -5,7 +5,9 @@ data), the structural checks on each plan (recipe on the allow-list and the chos
 recipe's typed config only, citations among the retrieved keys: each refusal logged as ``InjectionBlocked``), and
 making each plan final before anyone sees it (``freeze_plan``): the full validated config (the model fills what the
 plan left open under the schema), hypotheses resolved against the card (a metric the tool does not produce is
-refused), at least ``MIN_SEEDS`` seeds when the plan makes claims. Every change is logged as ``PlanAdjusted``.
+refused), at least ``MIN_SEEDS`` seeds when the plan makes claims, each further experiment's config completed from
+the plan's and validated. Every change is logged as ``PlanAdjusted``. Approval writes the run's experiment tree
+(``assistant.graph.tree``): the main experiment and the plan's further ones.
 Then the approval point: ``interrupt()`` when a person decides, the context's policy when unattended; what is
 approved is what runs. An approval only ever comes from the resume value or the policy. Does not write code.
 """
@@ -13,6 +15,7 @@ approved is what runs. An approval only ever comes from the resume value or the 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, NamedTuple
 
 from langgraph.runtime import Runtime
@@ -27,11 +30,14 @@ from assistant.graph.guard import unknown_citations
 from assistant.graph.nodes._common import Update, ask, log_blocked, run_dir, traced
 from assistant.graph.prompts import has_markers, quote_data
 from assistant.graph.state import GraphState, brief_of, plans_of
+from assistant.graph.tree import dumped, roots_from_plan
 from assistant.recipes import RecipeError
 from assistant.report.stats import MIN_SEEDS
 from assistant.schemas import Approval, ExperimentPlan, plans_schema
+from tools.errors import UserInputError
 
 FREE = "free"
+log = logging.getLogger(__name__)
 
 
 class PlanError(AssistantError):
@@ -91,6 +97,14 @@ def _adjusted(ctx: RunContext, state: GraphState, plan: ExperimentPlan, change: 
     ctx.runlog.append(PlanAdjusted(run_id=state["run_id"], plan_title=plan.title, change=change))
 
 
+def _valid(model: type[BaseModel], config: dict[str, Any]) -> bool:
+    try:
+        model.model_validate(config)
+    except ValidationError:
+        return False
+    return True
+
+
 def _validated(plan: ExperimentPlan, model: type[BaseModel], config: dict[str, Any], run_id: str) -> dict[str, Any]:
     try:
         return model.model_validate(config).model_dump(mode="json")
@@ -101,6 +115,29 @@ def _validated(plan: ExperimentPlan, model: type[BaseModel], config: dict[str, A
             f"(ara resume {run_id} --modify plan.json) or reject it.",
             title="Invalid plan config",
         ) from err
+
+
+def _fit(
+    ctx: RunContext,
+    state: GraphState,
+    plan: ExperimentPlan,
+    node: str,
+    model: type[BaseModel],
+    config: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    """``config`` fitted to its data by the recipe's host step (split sizes lowered to the dataset), each change
+    noted. A dataset that cannot be read is left to the run's own host step, which names the problem."""
+    recipe = ctx.recipes.get(plan.recipe)
+    assert recipe.fit is not None
+    try:
+        changes, fit_notes = recipe.fit(model.model_validate(config))
+    except (UserInputError, OSError) as err:
+        log.warning("run %s: %s's split sizes were not fitted to its data: %s", state["run_id"], plan.recipe, err)
+        return config
+    for note in fit_notes:
+        _adjusted(ctx, state, plan, note, notes)
+    return _validated(plan, model, {**config, **changes}, state["run_id"]) if changes else config
 
 
 def freeze_plan(
@@ -114,11 +151,30 @@ def freeze_plan(
     """
     notes: list[str] = []
     if plan.recipe == FREE:
-        return FrozenPlan(plan, notes)
+        if plan.experiments:
+            _adjusted(ctx, state, plan, "further experiments dropped: a free-code plan runs one cell", notes)
+        return FrozenPlan(plan.model_copy(update={"experiments": []}), notes)
     recipe = ctx.recipes.get(plan.recipe)
     model = recipe.load_config()
     card = recipe.card
-    config = _validated(plan, model, {**(filled or {}), **plan.config}, state["run_id"])
+    merged = {**(filled or {}), **plan.config}
+    if filled is not None and not _valid(model, merged) and _valid(model, {**plan.config, **filled}):
+        # The plan's own values break a rule across fields; the model's full config (asked for under the schema,
+        # which checks that rule) corrects them before anyone approves: the approver sees the corrected values.
+        corrected = {**plan.config, **filled}
+        changed = sorted(k for k in plan.config if k in filled and plan.config[k] != filled[k])
+        for name in changed:
+            _adjusted(
+                ctx,
+                state,
+                plan,
+                f"{name} {plan.config[name]!r} -> {filled[name]!r}: the plan's value was not valid",
+                notes,
+            )
+        merged = corrected
+    config = _validated(plan, model, merged, state["run_id"])
+    if recipe.fit is not None:
+        config = _fit(ctx, state, plan, node, model, config, notes)
     hypotheses = list(plan.hypotheses)
     if card is not None:
         resolved = resolve_hypotheses(card, config, hypotheses)
@@ -137,7 +193,20 @@ def freeze_plan(
     open_fields = [f for f in plan.open_fields if f in frozen]
     for name in sorted(set(plan.open_fields) - set(open_fields)):
         _adjusted(ctx, state, plan, f"open field {name!r} dropped: not a config field of {plan.recipe}", notes)
-    final = plan.model_copy(update={"config": frozen, "hypotheses": hypotheses, "open_fields": open_fields})
+    experiments = []
+    for spec in plan.experiments:
+        try:
+            full = model.model_validate({**config, **spec.config}).model_dump(mode="json")
+        except ValidationError as err:
+            first = err.errors()[0]
+            why = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            log_blocked(ctx, state, node, "config_value_invalid", f"experiment {spec.name!r}: {why}")
+            _adjusted(ctx, state, plan, f"experiment {spec.name!r} dropped: its config is not valid ({why})", notes)
+            continue
+        experiments.append(spec.model_copy(update={"config": {k: v for k, v in full.items() if k in frozen}}))
+    final = plan.model_copy(
+        update={"config": frozen, "hypotheses": hypotheses, "open_fields": open_fields, "experiments": experiments}
+    )
     return FrozenPlan(final, notes)
 
 
@@ -183,6 +252,13 @@ def check_plan(ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: s
         for key in [k for k in config if k not in model.model_fields]:
             log_blocked(ctx, state, node, "config_field_not_allowed", f"{plan.recipe}.{key}={config.pop(key)!r}")
         config = _checked_config(ctx, state, node, plan.recipe, model, config)
+        specs = []
+        for spec in plan.experiments:
+            extra = {k: v for k, v in spec.config.items() if k in model.model_fields}
+            for key in sorted(set(spec.config) - set(extra)):
+                log_blocked(ctx, state, node, "config_field_not_allowed", f"{plan.recipe}.{spec.name}.{key}")
+            specs.append(spec.model_copy(update={"config": extra}))
+        plan = plan.model_copy(update={"experiments": specs})
     known = [e["key"] for e in state.get("evidence", [])]
     unknown = unknown_citations(plan.citations, known)
     for key in unknown:
@@ -304,4 +380,6 @@ async def approve_plan(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
         "approval": approval.model_dump(mode="json"),
         "plan": chosen.model_dump(mode="json"),
         "approved_notes": notes,
+        "experiments": dumped(roots_from_plan(chosen)),
+        "frontier": [],
     }

@@ -7,8 +7,9 @@ the summary, methods and discussion, fills every number from results.json, resol
 library and writes report.md, report.html and report.json into the run directory. With ``report_draft="model"`` the
 model first writes its own ``ReportDraft`` (claims, rationale, limitations); it is kept only when the built report
 passes every check, otherwise the analysis draft is used and the rationale says why.
-``propose_change`` commits the run directory on ``ara/<run_id>/<slug>`` through the workspace, which is idempotent
-per (run id, step), so a resumed run never makes a second proposal. Neither node can approve or merge: the review
+``propose_change`` commits the host's files of the run directory (its run log, cell records, host-scored results,
+report; not the kernel's ``work/``) on ``ara/<run_id>/<slug>`` through the workspace, which is idempotent per
+(run id, step), so a resumed run never makes a second proposal. Neither node can approve or merge: the review
 functions are not reachable from the graph. Does not cover review.
 """
 
@@ -18,17 +19,19 @@ import json
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from langgraph.runtime import Runtime
 
 from assistant.errors import StructuredOutputError
 from assistant.events import ClaimRejected, ProposalCreated, ReportWritten
 from assistant.graph.context import RunContext
-from assistant.graph.nodes._common import Update, ask, run_dir, traced
+from assistant.graph.nodes._common import Update, ask, remove_run_file, run_dir, traced, write_atomic
 from assistant.graph.nodes.analysis import verdict_lines
 from assistant.graph.prompts import quote_data
-from assistant.graph.record import experiment_record
+from assistant.graph.record import experiment_record, tree_view
 from assistant.graph.state import GraphState, analysis_of, critique_of, plan_of
+from assistant.graph.treeresults import tree_report
 from assistant.report import (
     CitationResolver,
     ExperimentRecord,
@@ -41,6 +44,7 @@ from assistant.report import (
 from assistant.report import write_report as build_write_report
 from assistant.report.build import evaluate_hypotheses
 from tools.results import read_results
+from tools.runfiles import KERNEL_DIR, RunFiles
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +99,19 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     directory = run_dir(state)
     resolver: CitationResolver | None = ctx.library
     record = experiment_record(ctx, state)
+    tree = tree_view(ctx, state)
+    extra: dict[str, Any] = {}
+    if tree.several:
+        built = tree_report(tree.nodes, tree.per_node, tree.found, tree.compared, state.get("followup_stop") or "")
+        extra = {"tree": built, "verdicts": tree.found.verdicts}
+    elif state.get("followup_stop") and record.hypotheses:
+        extra = {"tree": tree_report(tree.nodes, tree.per_node, tree.found, [], state.get("followup_stop") or "")}
     report, note = None, ""
     if ctx.report_draft == "model":
-        report, note = await _model_report(ctx, state, directory, resolver, record)
+        report, note = await _model_report(ctx, state, directory, resolver, record, extra)
     if report is None:
         report = build_report(
-            directory, draft_from(state, note), resolver, question=state["question"], experiment=record
+            directory, draft_from(state, note), resolver, question=state["question"], experiment=record, **extra
         )
     for checked in report.claims:
         if not checked.accepted:
@@ -120,11 +131,16 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
 
 
 async def _model_report(
-    ctx: RunContext, state: GraphState, directory: Path, resolver: CitationResolver | None, record: ExperimentRecord
+    ctx: RunContext,
+    state: GraphState,
+    directory: Path,
+    resolver: CitationResolver | None,
+    record: ExperimentRecord,
+    extra: dict[str, Any],
 ) -> tuple[Report | None, str]:
     """The report built from the model's own draft when it fills the required sections and passes every check;
     else None and why not (the rejected draft is saved in the run)."""
-    (directory / REJECTED_DRAFT).unlink(missing_ok=True)  # left by an earlier attempt of this node (a resume)
+    remove_run_file(directory, REJECTED_DRAFT)  # left by an earlier attempt of this node (a resume)
     results = load_results(directory / str(state["results_path"]))
     keys = [e["key"] for e in state.get("evidence", [])]
     drawn = [METRICS_FIGURE] if any(metric.has_ci for metric in results.metrics.values()) else []
@@ -138,7 +154,9 @@ async def _model_report(
             schema=ReportDraft,
             question=state["question"],
             plan=plan_of(state).model_dump_json(indent=1),
-            verdicts=quote_data(verdict_lines(evaluate_hypotheses(results, record)), source="computed verdicts"),
+            verdicts=quote_data(
+                verdict_lines(extra.get("verdicts") or evaluate_hypotheses(results, record)), source="computed verdicts"
+            ),
             analysis=quote_data(json.dumps(state["analysis"], indent=1), source="analyse_results"),
             placeholders=quote_data(guide, source=str(state["results_path"])),
         )
@@ -149,19 +167,27 @@ async def _model_report(
     if empty:
         why, found = f"left {', '.join(empty)} empty", [{"kind": "empty_section", "location": name} for name in empty]
     else:
-        report = build_report(directory, draft, resolver, question=state["question"], experiment=record)
+        report = build_report(directory, draft, resolver, question=state["question"], experiment=record, **extra)
         if report.check is not None and report.check.ok:
             return report, ""
         why = "failed the report checks"
         found = [o.model_dump(mode="json") for o in (report.check.offenders if report.check else [])]
     rejected = {"draft": draft.model_dump(mode="json"), "offenders": found}
-    (directory / REJECTED_DRAFT).write_text(json.dumps(rejected, indent=1), encoding="utf-8")
+    write_atomic(directory / REJECTED_DRAFT, json.dumps(rejected, indent=1))
     log.warning("run %s: the model's report draft %s; see %s", state["run_id"], why, REJECTED_DRAFT)
     # no numbers in the note: the checker would take them for figures the report must trace to results.json
     return None, (
         f"The model's own draft {why} (its text and what failed are in `{REJECTED_DRAFT}`); this report was "
         "assembled from its analysis instead."
     )
+
+
+def host_files(directory: Path) -> list[str]:
+    """The run's files a proposal carries: the host's records, never the kernel's scratch directory (``work/``)
+    and never a link or special file (``tools.runfiles`` walks without following them)."""
+    with RunFiles(directory) as files:
+        found = files.walk_files()
+    return sorted(rel for rel in found if rel.split("/", 1)[0] != KERNEL_DIR and not rel.endswith(".tmp"))
 
 
 def slug_of(title: str) -> str:
@@ -176,8 +202,8 @@ async def propose_change(state: GraphState, *, runtime: Runtime[RunContext]) -> 
     directory = run_dir(state)
     plan = plan_of(state)
     analysis = analysis_of(state)
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and not p.name.endswith(".tmp"))
-    results = read_results(directory / str(state["results_path"])).model_dump(
+    files = [directory / rel for rel in host_files(directory)]
+    results = read_results(directory / str(state["results_path"]), below=directory).model_dump(
         mode="json", by_alias=True, exclude_unset=True
     )
     accepted = [c.statement for c in analysis.claims][:3]
@@ -189,6 +215,7 @@ async def propose_change(state: GraphState, *, runtime: Runtime[RunContext]) -> 
         directory / "report.md",
         results,
         step="propose_change",
+        parent_id=state.get("revises"),
     )
     record = {"id": proposal.id, "branch": proposal.branch, "head_commit": proposal.head_commit}
     ctx.runlog.append(

@@ -1,7 +1,8 @@
 """choose_tool and answer_out_of_scope: a tool that can test the question, or an honest "cannot test".
 
 ``choose_tool`` ranks the recipes' cards against the question (``assistant.toolchoice``); the model chooses one
-tool from the shortlist, or ``none``, with a reason. An empty shortlist skips the model. A choice outside the
+tool from the shortlist, or ``none``, with a reason. An empty shortlist skips the model, and so does a question
+that asks for a smoke test when the smoke-test card is ranked first (it is chosen). A choice outside the
 shortlist is refused (logged) and counts as ``none``: the loop never runs an unrelated experiment instead.
 ``answer_out_of_scope`` ends such a run with a typed ``ScopeReport`` (what the question needs, the closest tools,
 what would have to be built, and a literature answer whose statements cite retrieved passages) and no experiment.
@@ -18,6 +19,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 from pydantic import ConfigDict
 
+from assistant.errors import StructuredOutputError
 from assistant.events import ReportWritten, ToolChosen
 from assistant.graph.context import RunContext
 from assistant.graph.guard import numbers_in_text, strip_numbers
@@ -26,7 +28,7 @@ from assistant.graph.nodes.planning import evidence_block
 from assistant.graph.state import GraphState
 from assistant.report.scope import AnsweredStatement, Passage, ScopeReport, ToolNearness, write_scope_report
 from assistant.schemas import ScopeNote, ToolChoice
-from assistant.toolchoice import Shortlist
+from assistant.toolchoice import SMOKE, Shortlist
 
 NONE = "none"
 _ChoiceBase = ToolChoice
@@ -57,28 +59,43 @@ async def choose_tool(state: GraphState, *, runtime: Runtime[RunContext]) -> Upd
     shortlist = ctx.tool_ranker().rank(state["question"])
     chosen: str | None = None
     reason = shortlist.reason
-    if shortlist.offered:
+    first = ctx.recipes.get(shortlist.offered[0]).card if shortlist.offered else None
+    if first is not None and first.smoke_test and SMOKE.search(state["question"]):
+        # a smoke test asked for by name, with the smoke-test card ranked first: nothing for a model to weigh
+        chosen = first.name
+        reason = f"{reason}; the question asks for a smoke test, which {first.name} is"
+    elif shortlist.offered:
         cards = [ctx.recipes.get(name).card for name in shortlist.offered]
         names = [*shortlist.offered, NONE]
-        choice = await ask(
-            ctx,
-            state,
-            node="choose_tool",
-            prompt="choose_tool.choice",
-            schema=_choice_schema(names),
-            question=state["question"],
-            cards="\n".join(card.describe() for card in cards if card is not None),
-            names=", ".join(names),
-        )
-        picked = choice.tool.strip()
-        if picked == NONE:
-            reason = f"{reason}; the model chose none: {strip_numbers(choice.reason)}"
-        elif picked not in shortlist.offered:
-            log_blocked(ctx, state, "choose_tool", "tool_not_offered", f"{picked!r} is not one of {shortlist.offered}")
-            reason = f"{reason}; the model named {picked!r}, which is not on the shortlist"
-        else:
-            chosen = picked
-            reason = f"{reason}; chosen: {strip_numbers(choice.reason)}"
+        try:
+            choice: ToolChoice | None = await ask(
+                ctx,
+                state,
+                node="choose_tool",
+                prompt="choose_tool.choice",
+                schema=_choice_schema(names),
+                question=state["question"],
+                cards="\n".join(card.describe() for card in cards if card is not None),
+                names=", ".join(names),
+            )
+        except StructuredOutputError as err:
+            # A model that cannot answer the choice does not get a tool picked for it (never run an experiment
+            # nobody chose): the run ends out of scope and says why.
+            log_blocked(ctx, state, "choose_tool", "tool_choice_invalid", str(err))
+            choice = None
+            reason = f"{reason}; the model gave no valid choice after its retries, so no tool was run"
+        if choice is not None:  # None: no valid choice, said in the reason above
+            picked = choice.tool.strip()
+            if picked == NONE:
+                reason = f"{reason}; the model chose none: {strip_numbers(choice.reason)}"
+            elif picked not in shortlist.offered:
+                log_blocked(
+                    ctx, state, "choose_tool", "tool_not_offered", f"{picked!r} is not one of {shortlist.offered}"
+                )
+                reason = f"{reason}; the model named {picked!r}, which is not on the shortlist"
+            else:
+                chosen = picked
+                reason = f"{reason}; chosen: {strip_numbers(choice.reason)}"
     ctx.runlog.append(
         ToolChosen(
             run_id=state["run_id"],
@@ -104,7 +121,7 @@ def _clean(ctx: RunContext, state: GraphState, text: str, where: str) -> str:
     found = numbers_in_text(text)
     if found:
         log_blocked(ctx, state, "answer_out_of_scope", "number_in_model_text", f"{where}: {found[:5]}")
-        return strip_numbers(text)
+        return strip_numbers(text, "[number removed]")  # no experiment ran: there is no metrics table to point to
     return text
 
 

@@ -1,0 +1,284 @@
+"""Several experiments per plan and follow-ups until a hypothesis is settled, through the whole loop.
+
+A seeded variant of the ``divide`` test recipe writes one ratio per seed (one half plus a fixed per-seed offset), so
+three seeds leave "the ratio is above four tenths" inconclusive and six settle it. The scripted model only answers;
+code chooses the follow-up (more seeds), runs it as a child experiment with its own results, and the report says
+which result answered the hypothesis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import BaseModel, ConfigDict
+
+from assistant.budget import Budget
+from assistant.cards import Knob, MetricSpec, ToolCard
+from assistant.errors import AssistantError
+from assistant.events import FollowUpProposed, PlanApproved, PlanRejected
+from assistant.graph import compile_graph, resume_run, start_run
+from assistant.graph.state import SCHEMA_VERSION
+from assistant.llm.testing import ScriptedLLM
+from assistant.recipes import Recipe
+from assistant.runlog import events_of, read_events
+from assistant.schemas import Approval
+from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
+from tools.vcs import Workspace
+
+OFFSETS = [0.3, -0.2, 0.05, 0.02, -0.01, 0.03, 0.0, 0.01, -0.02, 0.01]
+"""Per-seed offsets from one half: the interval over seeds 0-2 includes 0.4, over seeds 0-5 it lies above."""
+QUESTION = "Is one divided by two above four tenths on average over seeds?"
+HYPOTHESIS = {"statement": "The ratio is above four tenths.", "metric": "ratio", "predicted": "increase", "null": 0.4}
+
+
+class SeededDivideConfig(BaseModel):
+    """The cell writes ``1/denominator + OFFSETS[seed]`` for each seed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    denominator: int = 2
+    seeds: list[int] = [0, 1, 2]
+
+
+def _render(config: BaseModel, out_dir: Path) -> str:
+    assert isinstance(config, SeededDivideConfig)
+    return (
+        "import json, pathlib\n"
+        f"out = pathlib.Path({str(out_dir)!r}); out.mkdir(parents=True, exist_ok=True)\n"
+        f"offsets = {OFFSETS!r}\n"
+        f"values = [1 / {config.denominator} + offsets[s] for s in {config.seeds!r}]\n"
+        "doc = {'schema': 'ara.results/1', 'tool': 'tests.seeded_divide', 'title': 'seeded divide', 'config': {},\n"
+        "       'metrics': {'ratio': {'mean': sum(values) / len(values), 'values': values, 'over': 'seeds',\n"
+        "                             'n': len(values)}},\n"
+        "       'tables': {}, 'figures': {}, 'provenance': {}}\n"
+        "(out / 'results.json').write_text(json.dumps(doc))\n"
+        f"(out / 'config.json').write_text({config.model_dump_json()!r})\n"
+    )
+
+
+SEEDED = Recipe(
+    name="seeded_divide",
+    summary="Divide one by a number once per seed, with a fixed per-seed offset (test recipe).",
+    load_config=lambda: SeededDivideConfig,
+    render=_render,
+    card=ToolCard(
+        name="seeded_divide",
+        family="Divide one by a number over several seeds: the research loop's follow-up test tool.",
+        answers=[QUESTION, "Is the seeded ratio of one over two above four tenths?", "What is one over n per seed?"],
+        conditions=["numerator", "denominator"],
+        knobs=[Knob(name="denominator", meaning="what one is divided by")],
+        metrics=[MetricSpec(name="ratio", meaning="one divided by the denominator, per seed", over="seeds")],
+        method="The cell divides one by the denominator for each seed, adds the seed's offset and writes the ratios.",
+        seeds_field="seeds",
+    ),
+)
+
+
+def _context(script: ScriptedLLM, workspace: Workspace, run_path: Path, **kwargs: Any) -> Any:
+    ctx = make_context(script.client(), workspace, run_path, **kwargs)
+    ctx.recipes.register(SEEDED)
+    return ctx
+
+
+def _plan(**extra: Any) -> dict[str, Any]:
+    return plans(
+        recipe="seeded_divide", config={"denominator": 2, "seeds": [0, 1, 2]}, hypotheses=[HYPOTHESIS], **extra
+    )
+
+
+def _analysis(stance: str) -> dict[str, Any]:
+    return {
+        "claims": [{"statement": "The ratio is above four tenths.", "about": ["H1"], "stance": stance}],
+        "limitations": ["a toy recipe"],
+    }
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.anyio
+async def test_an_inconclusive_hypothesis_settles_after_one_follow_up_with_more_seeds(workspace: Workspace) -> None:
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            tool_choice("seeded_divide"),
+            _plan(),
+            _analysis("inconclusive"),
+            critique(),
+            _analysis("supports"),
+            critique(),
+        ]
+    )
+    run = workspace.new_run("followup")
+    ctx = _context(script, workspace, run.path)
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+
+    script.assert_done()
+    assert outcome.status == "done", outcome
+    assert outcome.cells == 2
+    # the follow-up: chosen by code, best-first, for the open hypothesis
+    events = read_events(run.path / "events.jsonl")
+    (proposed,) = events_of(events, FollowUpProposed)
+    assert (proposed.node, proposed.parent, proposed.kind, proposed.settles) == ("f1", "e1", "more_seeds", ["H1"])
+    assert proposed.score > 0
+    assert [e.plan_title for e in events_of(events, PlanApproved)] == ["Divide test", "Follow-up f1 of e1: more_seeds"]
+    # each experiment has its own frozen config and results; the run's results.json merges them
+    assert _json(run.path / "experiments/e1/results.json")["metrics"]["ratio"]["n"] == 3
+    child = _json(run.path / "experiments/f1/results.json")
+    assert child["metrics"]["ratio"]["n"] == 6
+    assert _json(run.path / "experiments/f1/config.json") == {"denominator": 2, "seeds": [0, 1, 2, 3, 4, 5]}
+    merged = _json(run.path / "results.json")
+    assert sorted(merged["metrics"]) == ["f1/ratio", "ratio"]
+    assert merged["provenance"]["experiments"] == ["e1", "f1"]
+    # the second analysis was told which experiment answers the hypothesis
+    second_analysis = script.requests[5]["messages"][-1]["content"]
+    assert "H1 is answered by experiment f1" in second_analysis
+    assert "experiment e1 (main, done): H1 inconclusive" in second_analysis
+    # report.json: the tree, the follow-up count, which result answered what; the verdict is the settled one
+    report = _json(run.path / "report.json")
+    tree = report["tree"]
+    assert tree["followups"] == 1
+    assert tree["answered_by"] == {"H1": "f1"}
+    nodes = {n["id"]: n for n in tree["nodes"]}
+    assert (nodes["f1"]["parent"], nodes["f1"]["kind"], nodes["f1"]["depth"]) == ("e1", "more_seeds", 1)
+    assert nodes["e1"]["verdicts"][0]["verdict"] == "inconclusive"
+    assert nodes["f1"]["verdicts"][0]["verdict"] == "supported"
+    assert nodes["f1"]["results"] == "experiments/f1/results.json"
+    assert tree["stopped"] == "Every pre-registered hypothesis is settled."
+    (h1,) = report["hypotheses"]
+    assert (h1["verdict"], h1["metric"], h1["n"]) == ("supported", "f1/ratio", 6)
+    assert h1["ci_low"] > 0.4
+    assert [c["accepted"] for c in report["claims"]] == [True]
+    assert report["check"]["ok"] is True, report["check"]
+    markdown = (run.path / "report.md").read_text()
+    assert "## Experiments and follow-ups" in markdown
+    assert "2 experiment(s), 1 follow-up(s). Every pre-registered hypothesis is settled." in markdown
+    assert "- **e1** main (main, done)" in markdown
+    assert (
+        "  - **f1** more_seeds (more_seeds, done), follows up e1: H1 open after e1; seeds from 3 to 6 seeds" in markdown
+    )
+    assert "H1 on `f1/ratio`: **supported**" in markdown
+    assert "(answers it in this report)" in markdown
+    page = (run.path / "report.html").read_text()
+    assert '<section id="experiments"><h2>Experiments and follow-ups</h2>' in page
+    assert "f1 more_seeds (more_seeds, done), follows up e1" in page
+
+
+@pytest.mark.anyio
+async def test_the_researcher_approves_or_declines_each_follow_up(workspace: Workspace) -> None:
+    for decision in ("approve", "reject"):
+        replies: list[Any] = [brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+        if decision == "approve":
+            replies += [_analysis("supports"), critique()]
+        script = ScriptedLLM(replies=replies)
+        run = workspace.new_run(f"ask-{decision}")
+        ctx = _context(script, workspace, run.path, policy="ask")
+        graph = compile_graph(InMemorySaver())
+        outcome = await start_run(
+            graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+        )
+        assert outcome.status == "awaiting_approval"
+        outcome = await resume_run(
+            graph, ctx, run.run_id, approval=Approval(decision="approve", reviewer="ada", plan_index=0)
+        )
+        assert outcome.status == "awaiting_approval", "the follow-up waits for the researcher"
+        (followup,) = outcome.plans
+        assert followup.title == "Follow-up f1 of e1: more_seeds"
+        assert followup.config == {"denominator": 2, "seeds": [0, 1, 2, 3, 4, 5]}
+        answer = Approval(decision=decision, reviewer="ada", comment="enough for today" if decision == "reject" else "")
+        outcome = await resume_run(graph, ctx, run.run_id, approval=answer)
+        script.assert_done()
+        assert outcome.status == "done", outcome
+        report = _json(run.path / "report.json")
+        (h1,) = report["hypotheses"]
+        if decision == "approve":
+            assert (h1["verdict"], report["tree"]["followups"], outcome.cells) == ("supported", 1, 2)
+        else:
+            assert (h1["verdict"], report["tree"]["followups"], outcome.cells) == ("inconclusive", 0, 1)
+            assert report["tree"]["stopped"] == "Follow-up f1 was declined by ada: enough for today."
+            assert [n["status"] for n in report["tree"]["nodes"]] == ["done", "rejected"]
+            assert not (run.path / "experiments/f1/results.json").exists()
+            assert events_of(read_events(run.path / "events.jsonl"), PlanRejected)[0].reviewer == "ada"
+
+
+@pytest.mark.anyio
+async def test_no_follow_up_past_the_follow_up_budget(workspace: Workspace) -> None:
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+    )
+    run = workspace.new_run("no-budget")
+    ctx = _context(script, workspace, run.path, budget=Budget(followups=0))
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()
+    assert (outcome.status, outcome.cells) == ("done", 1)
+    report = _json(run.path / "report.json")
+    assert report["hypotheses"][0]["verdict"] == "inconclusive"
+    assert report["tree"]["stopped"] == "H1 still open; no follow-up: the follow-up budget (0) is spent."
+    assert report["tree"]["followups"] == 0
+    assert not (run.path / "experiments").exists()
+    assert not events_of(read_events(run.path / "events.jsonl"), FollowUpProposed)
+
+
+@pytest.mark.anyio
+async def test_a_plan_runs_all_its_experiments_and_compares_them_paired_by_seed(workspace: Workspace) -> None:
+    control = {
+        "name": "Quarter",
+        "role": "control",
+        "description": "dividing by four should halve the ratio",
+        "config": {"denominator": 4, "numerator": 3},
+    }
+    seeds = [0, 1, 2, 3, 4, 5]
+    script = ScriptedLLM(
+        replies=[
+            brief(),
+            tool_choice("seeded_divide"),
+            plans(
+                recipe="seeded_divide",
+                config={"denominator": 2, "seeds": seeds},
+                hypotheses=[HYPOTHESIS],
+                experiments=[control],
+            ),
+            _analysis("supports"),
+            critique(),
+        ]
+    )
+    run = workspace.new_run("multi")
+    outcome = await start_in_memory(_context(script, workspace, run.path), run, workspace, QUESTION)
+    script.assert_done()
+    assert (outcome.status, outcome.cells) == ("done", 2)
+    assert _json(run.path / "experiments/e2/config.json") == {"denominator": 4, "seeds": seeds}
+    assert "numerator" not in (run.path / "cells/01.py").read_text(), "a field the recipe lacks was refused"
+    merged = _json(run.path / "results.json")
+    assert sorted(merged["metrics"]) == ["e2/ratio", "ratio"]
+    report = _json(run.path / "report.json")
+    tree = report["tree"]
+    assert [(n["id"], n["name"], n["role"]) for n in tree["nodes"]] == [
+        ("e1", "main", "main"),
+        ("e2", "quarter", "control"),
+    ]
+    (comparison,) = tree["comparisons"]
+    assert (comparison["experiment"], comparison["baseline"], comparison["metric"]) == ("e2", "e1", "ratio")
+    assert comparison["paired"] is True
+    assert comparison["estimate"] == pytest.approx(-0.25)
+    assert comparison["ci_low"] == pytest.approx(-0.25)
+    assert comparison["ci_high"] == pytest.approx(-0.25)
+    assert "paired percentile bootstrap over 6 seeds" in comparison["method"]
+    assert tree["followups"] == 0
+    assert report["hypotheses"][0]["verdict"] == "supported"
+    assert "| `ratio`: e2 - e1 |" in (run.path / "report.md").read_text()
+
+
+def test_the_state_version_covers_the_experiment_tree() -> None:
+    assert SCHEMA_VERSION == 3
+
+
+def test_the_follow_up_budget_is_set_like_the_others() -> None:
+    assert Budget().followups == 3
+    assert Budget().with_overrides("followups=1,cells=4").followups == 1
+    with pytest.raises(AssistantError, match="debug and followups >= 0"):
+        Budget().with_overrides("followups=-1")
