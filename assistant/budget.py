@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from assistant.errors import AssistantError, BudgetExceededError
 
-_KEYS = {"tokens": "tokens", "cells": "cells", "wall": "wall_s", "debug": "debug_attempts"}
+_KEYS = {
+    "tokens": "tokens",
+    "cells": "cells",
+    "wall": "wall_s",
+    "debug": "debug_attempts",
+    "followups": "followups",
+}
 
 
 class Budget(BaseModel):
@@ -31,9 +37,11 @@ class Budget(BaseModel):
     """Wall-clock seconds spent inside nodes (summed across resumes)."""
     debug_attempts: int = Field(default=3, ge=0)
     """Rounds of asking the model to fix a failing cell."""
+    followups: int = Field(default=3, ge=0)
+    """Follow-up experiments the loop may add when a hypothesis stays open (0 = none)."""
 
     def with_overrides(self, spec: str | None) -> Budget:
-        """A copy with ``tokens=N,cells=N,wall=SECONDS,debug=N`` applied.
+        """A copy with ``tokens=N,cells=N,wall=SECONDS,debug=N,followups=N`` applied.
 
         Raises:
             AssistantError: an unknown key or a value that is not a positive number.
@@ -58,7 +66,7 @@ class Budget(BaseModel):
         except ValidationError as err:
             raise AssistantError(
                 f"--budget {spec!r}: {err.errors()[0]['loc'][0]} {err.errors()[0]['msg']}; "
-                "tokens/cells must be positive integers, wall positive seconds, debug >= 0.",
+                "tokens/cells must be positive integers, wall positive seconds, debug and followups >= 0.",
                 title="Invalid budget",
             ) from err
 

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict
 
 from assistant.errors import AssistantError
 from assistant.llm.connect import connect_llm
-from assistant.llm.local_server import check_server_installed, find_gguf
+from assistant.llm.local_server import LocalServer, check_server_installed
+from assistant.llm.profiles import resolve_profile, threads_for
 from assistant.settings import Settings
 from assistant.stores import all_stores
 from tools.sqlitefile import backup_path, quick_check, recovery_advice
@@ -93,12 +94,17 @@ def check_local_model(settings: Settings) -> Check:
     if not settings.uses_embedded_llm:
         return Check(name="local model", status="ok", detail=f"not needed: endpoint {settings.llm.base_url}")
     try:
-        path = find_gguf(settings.local_llm.model_path)
+        model = resolve_profile(settings.local_llm)
         check_server_installed()
     except AssistantError as err:
         return Check(name="local model", status="fail", detail=err.title, fix=str(err))
-    size = path.stat().st_size / 1e6
-    return Check(name="local model", status="ok", detail=f"{path.name} ({size:.0f} MB) + llama-cpp-python server")
+    threads, batch = threads_for(settings.local_llm)
+    return Check(
+        name="local model",
+        status="ok",
+        detail=f"profile {model.profile}: {model.title}, {model.path} ({model.size / 1e6:.0f} MB, sha256 "
+        f"{model.sha256}, verified); {threads}/{batch} threads; llama-cpp-python server",
+    )
 
 
 def check_embedding_model() -> Check:
@@ -115,19 +121,38 @@ def check_embedding_model() -> Check:
     return Check(name="embedding model", status="ok", detail="all-MiniLM-L6-v2 (int8 ONNX + tokenizer), offline")
 
 
-def check_endpoint(settings: Settings) -> Check:
+def check_endpoint(settings: Settings, *, keep_server: bool = False) -> Check:
+    """One round-trip to the model. With no endpoint configured this needs the embedded server: one that was not
+    running before is started for the check and stopped again afterwards (kept with ``keep_server``), and the
+    check says which."""
+    server = LocalServer(settings.workspace, settings.local_llm) if settings.llm.base_url is None else None
+    was_running = server is not None and server.running() is not None
     started = time.perf_counter()
     try:
         client = connect_llm(settings)
         result = client.chat([{"role": "user", "content": "Reply with the word OK."}], max_tokens=8)
     except AssistantError as err:
-        return Check(name="llm endpoint", status="fail", detail=err.title, fix=str(err))
+        return Check(
+            name="llm endpoint", status="fail", detail=err.title, fix=str(err) + _stop_started(server, was_running)
+        )
     took = time.perf_counter() - started
-    return Check(
-        name="llm endpoint",
-        status="ok",
-        detail=f"{client.model} @ {client.base_url} answered {result.text.strip()[:30]!r} in {took:.1f} s",
-    )
+    detail = f"{client.model} @ {client.base_url} answered {result.text.strip()[:30]!r} in {took:.1f} s"
+    if server is not None and not was_running:
+        if keep_server:
+            detail += "; started the embedded model server for this check and left it running (stop: ara llm stop)"
+        else:
+            detail += _stop_started(server, was_running)
+    elif server is not None:
+        detail += "; the embedded model server was already running and is left as it was"
+    return Check(name="llm endpoint", status="ok", detail=detail)
+
+
+def _stop_started(server: LocalServer | None, was_running: bool) -> str:
+    """Stop the embedded server if this check started it; the words saying so (empty when nothing was started)."""
+    if server is None or was_running or server.read_state() is None:
+        return ""
+    stopped = server.stop()
+    return "; started the embedded model server for this check and stopped it again" if stopped else ""
 
 
 def check_disk(settings: Settings) -> Check:
@@ -175,8 +200,25 @@ def check_stores(settings: Settings) -> list[Check]:
     return checks
 
 
-def run_checks(settings: Settings, *, endpoint: bool = True) -> list[Check]:
-    """Run every check in order; the endpoint round-trip last (it may start the local server)."""
+def check_database(settings: Settings) -> Check:
+    """With ``ARA_DATABASE_URL``: the campaign database answers, accepts the credentials, and has this ara's schema."""
+    from assistant.campaign.db import SCHEMA_VERSION
+    from assistant.campaign.postgres import PostgresDatabase
+    from assistant.database import DatabaseError
+
+    assert settings.database.url is not None
+    try:
+        db = PostgresDatabase(settings.database.url.get_secret_value())
+    except DatabaseError as err:
+        return Check(name="campaign database", status="fail", detail=err.title, fix=str(err))
+    try:
+        return Check(name="campaign database", status="ok", detail=f"{db.where} schema {SCHEMA_VERSION}")
+    finally:
+        db.close()
+
+
+def run_checks(settings: Settings, *, endpoint: bool = True, keep_server: bool = False) -> list[Check]:
+    """Run every check in order; the endpoint round-trip last (it may start, and then stops, the local server)."""
     checks: list[Callable[[], Check]] = [
         check_python,
         lambda: check_sandbox(settings),
@@ -185,6 +227,7 @@ def run_checks(settings: Settings, *, endpoint: bool = True) -> list[Check]:
         lambda: check_disk(settings),
     ]
     if endpoint:
-        checks.append(lambda: check_endpoint(settings))
+        checks.append(lambda: check_endpoint(settings, keep_server=keep_server))
     done = [check() for check in checks]
-    return done[:5] + check_stores(settings) + done[5:]
+    shared = [check_database(settings)] if settings.database.url is not None else []
+    return done[:5] + check_stores(settings) + shared + done[5:]

@@ -186,6 +186,24 @@ class PlanApproved(Event):
     """Approved plan."""
 
 
+class FollowUpProposed(Event):
+    """The loop chose the next experiment of the run's tree (best-first over open hypotheses)."""
+
+    type: Literal["followup_proposed"] = "followup_proposed"
+    node: str
+    """The new experiment's id (``f1``, ``f2``, ...)."""
+    parent: str
+    """The experiment it follows up."""
+    kind: str
+    """``more_seeds``, ``larger_n``, ...: what changes."""
+    settles: list[str]
+    """Hypothesis ids it is meant to settle."""
+    score: float
+    """Its best-first score (expected share of open hypotheses settled, times validity)."""
+    reason: str
+    """Why, in one sentence."""
+
+
 class PlanRejected(Event):
     """The plans were rejected; the run ends."""
 
@@ -280,6 +298,25 @@ class ProposalCreated(Event):
     """Head commit."""
 
 
+class SubjectModelCalled(Event):
+    """Kernel code called the subject model through the run's model proxy (refused calls included)."""
+
+    type: Literal["subject_model_called"] = "subject_model_called"
+    route: str
+    """``chat`` or ``completions``."""
+    model: str
+    """The model name the kernel sent."""
+    status: int
+    """HTTP status the proxy answered."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+    """True when the backend gave no usage and the tokens were estimated."""
+    duration_s: float = 0.0
+    refused: str | None = None
+    """Why the proxy refused the call (None when it was forwarded)."""
+
+
 class BudgetExhausted(Event):
     """A budget ran out; the run stopped and can be resumed with a larger budget."""
 
@@ -329,6 +366,7 @@ AnyEvent = Annotated[
     | PlanProposed
     | ApprovalRequested
     | PlanApproved
+    | FollowUpProposed
     | PlanRejected
     | CellStarted
     | CellExecuted
@@ -337,6 +375,7 @@ AnyEvent = Annotated[
     | ResultsRead
     | ReportWritten
     | ProposalCreated
+    | SubjectModelCalled
     | BudgetExhausted
     | RunFailed
     | RunFinished,

@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -19,6 +20,7 @@ from typing import NamedTuple, TypeVar
 from pydantic import ValidationError
 
 from assistant.events import AnyEvent, Event, parse_event
+from tools.runfiles import RunFiles
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +41,32 @@ class RunLog:
         self.fsync = fsync
         self._lock = threading.Lock()
         self.listeners: list[Listener] = []
+        self.last_append = time.monotonic()
+        """When the last event was written (``time.monotonic``; creation time before the first): the progress
+        watchdog (``assistant.graph.runner``) ends a node that writes nothing for too long."""
+        self.last_event: Event | None = None
+        """The last event written."""
+        self.last_node: str | None = None
+        """The node named by the last event that names one (where a stalled run was)."""
 
     def append(self, event: Event) -> None:
-        """Write one event as a line and notify listeners (the CLI's progress lines, the TUI)."""
-        line = event.model_dump_json() + "\n"
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                if self.fsync:
-                    os.fsync(fh.fileno())
+        """Write one event as a line and notify listeners (the CLI's progress lines, the TUI).
+
+        Through ``tools.runfiles``: a link, FIFO or other non-regular file planted as ``events.jsonl`` is refused
+        with a ``RunFileError`` (never followed, never blocked on).
+        """
+        line = (event.model_dump_json() + "\n").encode("utf-8")
+        with self._lock, RunFiles(self.path.parent, create=True) as files:
+            files.append(self.path.name, line, fsync=self.fsync)
+            self.last_append, self.last_event = time.monotonic(), event
+            node = getattr(event, "node", None)
+            self.last_node = node if isinstance(node, str) else self.last_node
         for listener in list(self.listeners):
             listener(event)
+
+    def idle_s(self) -> float:
+        """Seconds since the last event was written (or since this log was opened)."""
+        return time.monotonic() - self.last_append
 
     def read(self) -> list[AnyEvent]:
         """All events written so far."""

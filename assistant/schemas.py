@@ -61,7 +61,7 @@ class ResearchBrief(_ModelFilled):
 class Hypothesis(_ModelFilled):
     """A prediction stated before anything runs; code computes its verdict from the results' intervals."""
 
-    id: Annotated[str, _cap(8)] = Field(default="", description="Short id: H1, H2, ... (filled in if left empty).")
+    id: Annotated[str, _cap(24)] = Field(default="", description="Short id: H1, H2, ... (filled in if left empty).")
     statement: Annotated[str, _cap(400)] = Field(description="The prediction in one sentence, without numbers.")
     metric: Annotated[str, _cap(120)] = Field(
         description="A metric name or a comparison name from the chosen tool's card (exactly as listed there)."
@@ -84,8 +84,23 @@ class Hypothesis(_ModelFilled):
     )
 
 
+class ExperimentSpec(_ModelFilled):
+    """A further experiment of a plan (an ablation, a control, another condition): the plan's config with some
+    fields changed. It runs in its own cell with its own frozen config and results."""
+
+    name: Annotated[str, _cap(40)] = Field(description="Short name of this experiment, e.g. 'no_weak_labels'.")
+    role: Literal["condition", "ablation", "control"] = Field(
+        description="'condition': another setting compared with the main one; 'ablation': the main setting with "
+        "one part removed; 'control': a baseline that rules out an alternative explanation."
+    )
+    description: Annotated[str, _cap(400)] = Field(default="", description="What this experiment changes and why.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Only the recipe config fields that differ from the plan's config."
+    )
+
+
 class ExperimentPlan(_ModelFilled):
-    """One experiment the loop could run, built on an allow-listed recipe."""
+    """One experiment the loop could run, built on an allow-listed recipe (with optional further experiments)."""
 
     title: Annotated[str, _cap(200)] = Field(description="Short title of the experiment.")
     hypothesis: Annotated[str, _cap(800)] = Field(description="The hypothesis the experiment tests.")
@@ -109,6 +124,12 @@ class ExperimentPlan(_ModelFilled):
     citations: list[str] = Field(
         default_factory=list,
         description="Citation keys (paper_id#chunk_id) from the evidence that motivate this plan.",
+    )
+    experiments: list[ExperimentSpec] = Field(
+        default_factory=list,
+        max_length=4,
+        description="Further experiments run beside the main one (ablations, controls, other conditions), each "
+        "changing a few config fields; empty for a single experiment.",
     )
 
 

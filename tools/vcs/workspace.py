@@ -192,13 +192,19 @@ class Workspace:
         """The repository's git directory (``.git``, or where a ``.git`` file points)."""
         return Path(run_git(self.path, "rev-parse", "--absolute-git-dir"))
 
-    def iter_diff(self, base: str, head: str, *args: str) -> Iterator[bytes]:
-        """Stream ``git diff <args> base head`` in chunks (``--stat`` etc. go in ``args``).
+    def iter_diff(self, base: str, head: str, *args: str, paths: Sequence[str] = ()) -> Iterator[bytes]:
+        """Stream ``git diff <args> base head [-- paths]`` in chunks (``--stat`` etc. go in ``args``).
 
         Always as text, without textconv or external diff drivers, and blind to ``.gitattributes`` files in the
         working tree or the proposal (``stream_git_detached``): what a reviewer reads is the bytes that merge.
+        ``paths`` limits the diff to those files (literal paths, never patterns).
         """
-        return stream_git_detached(self.git_dir, ["diff", *REVIEW_DIFF_OPTIONS, *args, base, head])
+        limit = ["--", *(f":(literal){p}" for p in paths)] if paths else []
+        return stream_git_detached(self.git_dir, ["diff", *REVIEW_DIFF_OPTIONS, *args, base, head, *limit])
+
+    def numstat(self, base: str, head: str) -> bytes:
+        """``git diff --numstat -z --no-renames base head`` (added, deleted, path per file), read as a review reads."""
+        return b"".join(self.iter_diff(base, head, "--numstat", "-z", "--no-renames"))
 
     def special_entries(self, base: str, head: str) -> list[SpecialEntry]:
         """Changes between ``base`` and ``head`` that a review must not wave through as ordinary files.
@@ -368,6 +374,18 @@ class Workspace:
                 self.index.transition(parent_id, ["open"], "superseded")
             logger.info("proposal %s on %s (%s)", proposal.id, proposal.branch, head[:10])
             return proposal
+
+    def run_files(self, run_id: str) -> list[str]:
+        """Workspace-relative paths of the files ``propose`` takes from the whole run directory (caches skipped).
+
+        Raises:
+            RunNotFoundError: the run directory does not exist.
+            OutsideWorkspaceError: a symlink in the run directory.
+        """
+        run_path = self.path / RUNS_DIRNAME / run_id
+        if not run_path.is_dir():
+            raise RunNotFoundError(f"no run directory {run_path}; create runs with Workspace.new_run()")
+        return self._collect(run_path, [run_path])
 
     # ----------------------------------------------------------------------------------------------- helpers
     @contextmanager
