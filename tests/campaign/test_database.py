@@ -238,6 +238,33 @@ async def test_checkpointer_on_postgres_stores_runs_and_names_the_setting_on_a_w
     assert "wrong" not in str(info.value).split("To fix")[0].replace("password authentication failed", "")
 
 
+@pytest.mark.anyio
+async def test_workers_setting_up_checkpoints_at_once_on_a_fresh_database_never_deadlock(pg_server: PgServer) -> None:
+    """LangGraph's migrations run ``CREATE INDEX CONCURRENTLY``, which waits for every open transaction: a worker
+    blocked in ``pg_advisory_lock`` was one, and PostgreSQL killed one side as a deadlock (seen as a failed
+    campaign entry when two workers started together). The lock is polled now."""
+    import asyncio
+
+    from assistant.graph.pg_checkpoints import open_postgres_checkpointer
+
+    async def open_once(url: str) -> int:
+        async with open_postgres_checkpointer(url) as saver:
+            return len([c async for c in saver.alist(None)])
+
+    for _ in range(3):  # a fresh database each time, so every round races on the first migration
+        url = pg_server.create_database(f"race{free_port()}")
+        assert await asyncio.gather(*(open_once(url) for _ in range(3))) == [0, 0, 0]
+        with psycopg.connect(url) as conn:
+            indexes = {
+                r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%thread_id_idx'")
+            }
+        assert indexes == {
+            "checkpoints_thread_id_idx",
+            "checkpoint_blobs_thread_id_idx",
+            "checkpoint_writes_thread_id_idx",
+        }
+
+
 def test_the_database_url_setting_is_read_from_the_environment_and_never_printed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pg_url: str
 ) -> None:

@@ -170,7 +170,9 @@ def test_two_workers_one_killed_three_times_finish_every_entry_once(tmp_path: Pa
 
     record = queue.get(cid)
     assert record.status == "finished"
-    assert [e.status for e in record.entries] == ["done"] * 8
+    assert [e.status for e in record.entries] == ["done"] * 8, [
+        (e.entry.id, e.status, e.outcome.detail if e.outcome else None) for e in record.entries if e.status != "done"
+    ]
     events = queue.events(cid)
     done = Counter(e["entry"] for e in events if e["kind"] == "done")
     assert done == {f"q{i}": 1 for i in range(8)}, "every entry done exactly once"
