@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.results import ResultsDocument, ResultsFileError, parse_results
+from tools.results import HOST_SCORED, SELF_REPORTED, ResultsDocument, ResultsFileError, parse_results
 
 GENERATED_NAMES = frozenset({"report.html", "events.jsonl"})
 """File names the run writes for machines or browsers, not for a reviewer's diff."""
@@ -151,7 +151,8 @@ def _cell(value: object) -> str:
 
 
 def results_tables(document: ResultsDocument | None, key_numbers: Mapping[str, Any]) -> list[str]:
-    """The metrics (estimate, 95% CI, n) and every table of a results document as text tables.
+    """Who computed the numbers (and any red flag), the metrics (estimate, 95% CI, n) and every table of a results
+    document as text tables.
 
     Without a document (a proposal made outside the research loop) the proposal's key numbers are tabled, with
     each ``name.ci_low``/``name.ci_high`` pair folded into its metric's interval.
@@ -168,6 +169,10 @@ def results_tables(document: ResultsDocument | None, key_numbers: Mapping[str, A
             ci = f"[{_cell(low)}, {_cell(high)}]" if low is not None and high is not None else ""
             rows.append([name, _cell(value), ci])
         return text_table(["metric", "estimate", "95% CI"], rows) if rows else []
+    if document.verification is not None:  # who computed these numbers: the host, or the experiment code itself
+        scored_by = document.verification.scored_by  # the sentence is ours, never the document's own text
+        lines.append(f"  {HOST_SCORED if scored_by == 'host' else SELF_REPORTED}")
+        lines.extend(f"  SUSPECT ({flag.code}): {flag.detail}" for flag in document.verification.red_flags)
     if document.metrics:
         rows = [row[:4] for row in metrics_rows(document.metrics)]
         lines.extend(text_table(["metric", "estimate", "95% CI", "n"], rows))

@@ -17,6 +17,7 @@ from assistant.review.identity import HumanAuthority
 from tests.review._cli import ara
 from tests.review._tty import ara_tty
 from tests.vcs._support import git, make_run
+from tools.results import SELF_REPORTED
 from tools.vcs import GitIdentity, Proposal, RunDir, Workspace
 
 RITA = HumanAuthority(GitIdentity("Rita Reviewer", "rita@example.org"), "explicit")
@@ -101,6 +102,28 @@ def test_show_collapses_generated_files_and_tables_the_results(ws: Workspace) ->
     assert f"+++ b/{p}report.html" in expanded
     assert "+<p>generated</p>" in expanded
     assert f"+++ b/{p}events.jsonl" in expanded
+
+
+def test_show_says_who_computed_the_numbers_and_lists_red_flags(ws: Workspace) -> None:
+    """Free-mode numbers are labelled self-reported in ``review show`` (as in results.json and the report), and a
+    host scorer's red flags are listed there, so a reviewer never reads them as measured by the host."""
+    verification = {
+        "scored_by": "experiment",
+        "note": SELF_REPORTED,
+        "red_flags": [{"code": "accuracy_out_of_range", "detail": "probe.acc 1.7 on seed 2"}],
+    }
+    results = {**RESULTS, "verification": verification}
+    files = _files(CHECK_OK) | {"report.json": json.dumps({"references": [], "results": results, "check": CHECK_OK})}
+    run = make_run(ws, files)
+    proposal = ws.propose(run.run_id, "probe sweep", "Linear probes", ["."], "report.md", RESULTS)
+    out = ara(ws.path, "show", str(proposal.id)).output
+    shown = out[out.index("\nresults\n") + 1 : out.index("\ncost: ")].splitlines()
+    assert shown[:4] == [
+        "results",
+        f"  {SELF_REPORTED}",
+        "  SUSPECT (accuracy_out_of_range): probe.acc 1.7 on seed 2",
+        "  metric     estimate  95% CI        n",
+    ]
 
 
 def test_the_pager_is_used_on_a_terminal_and_never_for_a_pipe(ws: Workspace, tmp_path: Path) -> None:
