@@ -1,10 +1,10 @@
 """Graph + checkpoint overhead of the research loop per node, with a zero-latency scripted model.
 
-Runs the whole loop (intake → ... → propose_change, 9 nodes) N times in three ways on the same fakes: the node
+Runs the whole loop (intake → ... → propose_change, 12 nodes) N times in three ways on the same fakes: the node
 functions called directly in sequence (the baseline: no LangGraph, no checkpoints), the compiled graph over an
 in-memory checkpointer, and the compiled graph over the SQLite checkpointer with ``durability="sync"`` (what
 ``ara run`` uses). The model is ``ScriptedLLM`` (the real openai SDK over an in-process transport, so zero network
-latency) and cells run in-process. Per-node overhead = (graph run time - direct run time) / 9, and the gap between
+latency) and cells run in-process. Per-node overhead = (graph run time - direct run time) / 12, and the gap between
 one node's ``NodeFinished`` and the next ``NodeStarted`` in the run log (pure graph + checkpoint time).
 
 It then runs one real ``ara run "<question>" --auto-approve-plans --json`` end to end on the embedded SmolLM2
@@ -31,6 +31,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict
 
+from assistant.cards import Knob, MetricSpec, ToolCard
 from assistant.events import NodeFinished, NodeStarted
 from assistant.graph import compile_graph, open_checkpointer, start_run
 from assistant.graph import nodes as N
@@ -44,7 +45,9 @@ from assistant.settings import load_settings
 from bench._results import write_section
 from tools.vcs import Workspace
 
-NODE_COUNT = 9
+NODE_COUNT = 12
+QUESTION = "What value does the bench recipe write?"
+"""The bench tool card's own example, so the shortlist offers it (every mode ranks with a fresh ranker, as a run does)."""
 MODES = {
     "direct": "nodes called directly (baseline)",
     "memory": "graph + InMemorySaver",
@@ -92,20 +95,78 @@ class _Pool:
 
 
 def _script() -> ScriptedLLM:
-    plan = {"title": "t", "hypothesis": "h", "method": "m", "recipe": "bench", "config": {"value": 0.5}}
+    """The loop's replies in order: brief, tool choice, plans (config complete), analysis, critique."""
+    plan = {
+        "title": "t",
+        "hypothesis": "h",
+        "method": "m",
+        "recipe": "bench",
+        "config": {"value": 0.5},
+        "expected_outcome": "m is 0.5",
+        "controls": [],
+        "seeds": [0],
+        "citations": [],
+    }
     return ScriptedLLM(
         replies=[
-            {"objective": "o", "search_queries": []},
+            {"objective": "o", "key_terms": ["bench"], "search_queries": [], "success_criteria": "m written"},
+            {"tool": "bench", "reason": "its metric is the value asked about"},
             {"plans": [plan]},
-            {"value": 0.5},
-            {"summary": "s", "findings": [{"metric": "m", "statement": "x"}]},
+            {"claims": [{"statement": "The value is what the plan set.", "about": ["m"], "stance": "describes"}]},
+            {"tests_question": "yes", "why": "m is the value asked about", "confounds": [], "follow_ups": []},
         ]
     )
 
 
+class _MemoEmbedder:
+    """One MiniLM for the whole process, its vectors memoised by text: every run builds a fresh ``ToolRanker`` (as
+    ``ara run`` does), and without this each would load the ONNX model and embed every card again, a second of
+    work per run that would bury the graph's few milliseconds in noise. Installed for every mode alike."""
+
+    _shared: _MemoEmbedder | None = None
+
+    def __init__(self) -> None:
+        from tools.embeddings import MiniLMEmbedder
+
+        self._model = MiniLMEmbedder()
+        self._memo: dict[str, Any] = {}
+
+    @classmethod
+    def instance(cls) -> _MemoEmbedder:
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
+    def embed(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            self._memo.update(zip(missing, self._model.embed(missing), strict=True))
+        return np.stack([self._memo[t] for t in texts])
+
+
+def _install_memo_embedder() -> None:
+    import tools.embeddings
+
+    tools.embeddings.MiniLMEmbedder = lambda *a, **k: _MemoEmbedder.instance()  # type: ignore[assignment,misc]
+
+
+BENCH_CARD = ToolCard(
+    name="bench",
+    family="Write a configured value: the overhead benchmark's tool.",
+    answers=[QUESTION],
+    conditions=["value"],
+    knobs=[Knob(name="value", meaning="the value written")],
+    metrics=[MetricSpec(name="m", meaning="the configured value")],
+    method="The cell writes the configured value as metric m.",
+    seeds_field=None,
+)
+
+
 def _recipes() -> RecipeRegistry:
     recipes = default_registry()
-    recipes.register(Recipe("bench", "bench recipe", lambda: _Cfg, _render))
+    recipes.register(Recipe("bench", "bench recipe", lambda: _Cfg, _render, card=BENCH_CARD))
     return recipes
 
 
@@ -123,11 +184,14 @@ def _context(ws: Workspace, run_path: Path) -> RunContext:
 SEQUENCE = [
     N.intake,
     N.search_literature,
+    N.choose_tool,
     N.propose_experiments,
     N.approve_plan,
     N.write_code,
     N.run_cells,
     N.analyse_results,
+    N.critique,
+    N.plan_followup,
     N.write_report,
     N.propose_change,
 ]
@@ -136,7 +200,7 @@ SEQUENCE = [
 async def _direct(ws: Workspace) -> tuple[float, list[float]]:
     run = ws.new_run("bench")
     ctx = _context(ws, run.path)
-    state: dict[str, Any] = dict(initial_state(run.run_id, "q?", str(run.path), str(ws.path)))
+    state: dict[str, Any] = dict(initial_state(run.run_id, QUESTION, str(run.path), str(ws.path)))
     runtime = Runtime(context=ctx)
     started = time.perf_counter()
     for node in SEQUENCE:
@@ -151,7 +215,7 @@ async def _graph(ws: Workspace, saver: Any) -> tuple[float, list[float]]:
     ctx = _context(ws, run.path)
     graph = compile_graph(saver)
     started = time.perf_counter()
-    outcome = await start_run(graph, ctx, run_id=run.run_id, question="q?", run_dir=run.path, workspace=ws.path)
+    outcome = await start_run(graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=ws.path)
     elapsed = time.perf_counter() - started
     assert outcome.status == "done", outcome
     events = read_events(run.events_path)
@@ -166,14 +230,16 @@ async def _session(ws: Workspace) -> tuple[float, list[float]]:
     deps = SessionDeps(llm=_script().client(), kernels=_Pool(), recipes=_recipes())
     started = time.perf_counter()
     async with RunSession(settings, deps=deps, approval_policy="auto-approve", fsync_events=False) as session:
-        run = session.new_run("q?", slug="bench")
-        outcome = await session.start(run, "q?")
+        run = session.new_run(QUESTION, slug="bench")
+        outcome = await session.start(run, QUESTION)
     elapsed = time.perf_counter() - started
     assert outcome.status == "done", outcome
     return elapsed, []
 
 
 async def _measure(n: int, root: Path) -> dict[str, tuple[list[float], list[float]]]:
+    _MemoEmbedder.instance()  # loaded before the class is replaced, so it wraps the real model
+    _install_memo_embedder()
     ws = Workspace.open_or_create(root / "ws")
     out: dict[str, tuple[list[float], list[float]]] = {m: ([], []) for m in MODES}
     await _direct(ws)
