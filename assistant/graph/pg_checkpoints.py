@@ -3,8 +3,9 @@
 Covers opening LangGraph's ``AsyncPostgresSaver`` for the duration of a block: one autocommit connection, its
 tables created or migrated by ``setup`` under a session advisory lock (two workers starting at once would
 otherwise race on the migration table; the lock is polled, never waited on, because the migrations'
-``CREATE INDEX CONCURRENTLY`` waits for every open transaction, a blocked ``pg_advisory_lock`` call included), and connection failures turned into ``DatabaseError`` naming the setting
-with the password masked. The checkpoints hold the same state as the SQLite default (the thread id is the run id).
+``CREATE INDEX CONCURRENTLY`` waits for every open transaction, a blocked ``pg_advisory_lock`` call included),
+and connection failures turned into ``DatabaseError`` naming the setting with the password masked. The
+checkpoints hold the same state as the SQLite default (the thread id is the run id).
 Does not choose between the two (``assistant.graph.session``) or cover the SQLite file (``assistant.graph.runner``).
 """
 
