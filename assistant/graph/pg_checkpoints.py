@@ -12,6 +12,7 @@ Does not choose between the two (``assistant.graph.session``) or cover the SQLit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +22,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from assistant.database import DatabaseError, connect_error, masked
 
 _SETUP_LOCK = 7_232_021
-"""``pg_advisory_lock`` key held while the checkpoint tables are created or migrated."""
+"""Session advisory-lock key held while the checkpoint tables are created or migrated."""
 _SETUP_POLL_S = 0.05
 _SETUP_WAIT_S = 300.0
 """How long a worker waits for another one's migration before giving up with a clear error."""
@@ -44,7 +45,8 @@ async def _take_setup_lock(saver: AsyncPostgresSaver, url: str) -> None:
         if loop.time() >= deadline:
             raise DatabaseError(
                 f"the checkpoint tables on {masked(url)} stayed locked for {_SETUP_WAIT_S:.0f} s by another worker's"
-                " set-up: check that worker (or end its session on the server), then start again"
+                " set-up. Its index build waits for every older transaction on the database: look for a long-running"
+                " or idle-in-transaction session in pg_stat_activity (or a stuck worker), end it, then start again"
             )
         await asyncio.sleep(_SETUP_POLL_S)
 
@@ -55,7 +57,8 @@ async def open_postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSav
 
     Raises:
         DatabaseError: the server cannot be reached or refuses the credentials (the message names
-            ``ARA_DATABASE_URL`` and masks the password).
+            ``ARA_DATABASE_URL`` and masks the password), or another worker's set-up held the tables' lock
+            for longer than ``_SETUP_WAIT_S``.
     """
     try:
         opened = AsyncPostgresSaver.from_conn_string(url)
@@ -67,7 +70,9 @@ async def open_postgres_checkpointer(url: str) -> AsyncIterator[AsyncPostgresSav
         try:
             await saver.setup()
         finally:
-            await saver.conn.execute(f"SELECT pg_advisory_unlock({_SETUP_LOCK})")  # type: ignore[union-attr]
+            # A broken connection cannot unlock, and must not replace setup's own error: closing it frees the lock.
+            with contextlib.suppress(psycopg.Error):
+                await saver.conn.execute(f"SELECT pg_advisory_unlock({_SETUP_LOCK})")  # type: ignore[union-attr]
         yield saver
     finally:
         await opened.__aexit__(None, None, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ulid import ULID
 
 from assistant.campaign.db import SCHEMA_VERSION, SqliteDatabase, migration
 from assistant.campaign.postgres import PostgresDatabase
@@ -252,7 +253,7 @@ async def test_workers_setting_up_checkpoints_at_once_on_a_fresh_database_never_
             return len([c async for c in saver.alist(None)])
 
     for _ in range(3):  # a fresh database each time, so every round races on the first migration
-        url = pg_server.create_database(f"race{free_port()}")
+        url = pg_server.create_database(f"race{ULID()}".lower())
         assert await asyncio.gather(*(open_once(url) for _ in range(3))) == [0, 0, 0]
         with psycopg.connect(url) as conn:
             indexes = {

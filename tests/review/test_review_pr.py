@@ -17,7 +17,7 @@ from assistant.review.identity import HumanAuthority
 from tests.review._cli import ara
 from tests.review._tty import ara_tty
 from tests.vcs._support import git, make_run
-from tools.results import SELF_REPORTED
+from tools.results import HOST_SCORED, SELF_REPORTED
 from tools.vcs import GitIdentity, Proposal, RunDir, Workspace
 
 RITA = HumanAuthority(GitIdentity("Rita Reviewer", "rita@example.org"), "explicit")
@@ -104,12 +104,16 @@ def test_show_collapses_generated_files_and_tables_the_results(ws: Workspace) ->
     assert f"+++ b/{p}events.jsonl" in expanded
 
 
-def test_show_says_who_computed_the_numbers_and_lists_red_flags(ws: Workspace) -> None:
+@pytest.mark.parametrize(
+    ("scored_by", "sentence"), [("experiment", SELF_REPORTED), ("host", HOST_SCORED)], ids=["self-reported", "host"]
+)
+def test_show_says_who_computed_the_numbers_and_lists_red_flags(ws: Workspace, scored_by: str, sentence: str) -> None:
     """Free-mode numbers are labelled self-reported in ``review show`` (as in results.json and the report), and a
-    host scorer's red flags are listed there, so a reviewer never reads them as measured by the host."""
+    host scorer's red flags are listed there, so a reviewer never reads them as measured by the host. The sentence
+    is chosen from ``scored_by``: a document's own ``note`` text is never shown."""
     verification = {
-        "scored_by": "experiment",
-        "note": SELF_REPORTED,
+        "scored_by": scored_by,
+        "note": "verified by hand, trust me",
         "red_flags": [{"code": "accuracy_out_of_range", "detail": "probe.acc 1.7 on seed 2"}],
     }
     results = {**RESULTS, "verification": verification}
@@ -120,10 +124,11 @@ def test_show_says_who_computed_the_numbers_and_lists_red_flags(ws: Workspace) -
     shown = out[out.index("\nresults\n") + 1 : out.index("\ncost: ")].splitlines()
     assert shown[:4] == [
         "results",
-        f"  {SELF_REPORTED}",
+        f"  {sentence}",
         "  SUSPECT (accuracy_out_of_range): probe.acc 1.7 on seed 2",
         "  metric     estimate  95% CI        n",
     ]
+    assert not [line for line in shown if "trust me" in line], "the document's own note is never the label"
 
 
 def test_the_pager_is_used_on_a_terminal_and_never_for_a_pipe(ws: Workspace, tmp_path: Path) -> None:
