@@ -20,6 +20,7 @@ from assistant.events import InjectionBlocked, PlanAdjusted, ToolChosen
 from assistant.graph import compile_graph, start_run
 from assistant.graph.nodes.scope import choose_tool
 from assistant.llm import connect_llm
+from assistant.llm.local_server import LocalServer
 from assistant.llm.testing import ScriptedLLM
 from assistant.report import ExperimentRecord, ResultsDocument
 from assistant.report.compose import methods_markdown
@@ -218,14 +219,17 @@ async def test_the_tiny_embedded_model_chooses_on_the_labelled_set(workspace: Wo
     settings = load_settings(workspace.path)
     client = connect_llm(settings)
     right = 0
-    for labelled in LABELLED:
-        run = workspace.new_run("tiny")
-        ctx = make_context(client, workspace, run.path, policy="ask")
-        state = {"run_id": run.run_id, "question": labelled["question"], "run_dir": str(run.path)}
-        update = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
-        if not labelled["tools"]:
-            assert update["tool"] is None, (labelled["question"], update["tool_reason"])
-        right += (update["tool"] in labelled["tools"]) if labelled["tools"] else 1
+    try:
+        for labelled in LABELLED:
+            run = workspace.new_run("tiny")
+            ctx = make_context(client, workspace, run.path, policy="ask")
+            state = {"run_id": run.run_id, "question": labelled["question"], "run_dir": str(run.path)}
+            update = await choose_tool(state, runtime=Runtime(context=ctx))  # type: ignore[arg-type]
+            if not labelled["tools"]:
+                assert update["tool"] is None, (labelled["question"], update["tool_reason"])
+            right += (update["tool"] in labelled["tools"]) if labelled["tools"] else 1
+    finally:  # the server connect_llm started for this workspace would otherwise outlive the test session
+        LocalServer(settings.workspace, settings.local_llm).stop()
     assert right / len(LABELLED) >= 0.7, f"tiny model chose right on {right} of {len(LABELLED)}"
 
 
