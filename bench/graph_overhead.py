@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +39,7 @@ from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import Recipe, RecipeRegistry, default_registry
 from assistant.runlog import RunLog, events_of, read_events
 from assistant.settings import load_settings
+from bench._inprocess import InProcessPool
 from bench._results import write_section
 from tools.vcs import Workspace
 
@@ -70,28 +68,6 @@ def _render(config: BaseModel, out_dir: Path) -> str:
         "o.joinpath('results.json').write_text(json.dumps({'schema': 'ara.results/1', 'tool': 'bench', "
         f"'title': 't', 'config': {{}}, 'metrics': {{'m': {{'value': {config.value}}}}}}}))\n"
     )
-
-
-@dataclass(frozen=True)
-class _Result:
-    status: str
-    stdout: str = ""
-    stderr: str = ""
-
-
-class _Session:
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    async def execute(self, code: str, timeout: float) -> _Result:
-        with contextlib.chdir(self.run_dir), contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, "<cell>", "exec"), {})
-        return _Result("ok")
-
-
-class _Pool:
-    async def acquire(self, run_dir: Path) -> _Session:
-        return _Session(run_dir)
 
 
 def _script() -> ScriptedLLM:
@@ -175,7 +151,7 @@ def _context(ws: Workspace, run_path: Path) -> RunContext:
         llm=_script().client(),
         runlog=RunLog(run_path / "events.jsonl", fsync=False),
         workspace=ws,
-        kernels=_Pool(),
+        kernels=InProcessPool(),
         approval_policy="auto-approve",
         recipes=_recipes(),
     )
@@ -228,7 +204,7 @@ async def _graph(ws: Workspace, saver: Any) -> tuple[float, list[float]]:
 
 async def _session(ws: Workspace) -> tuple[float, list[float]]:
     settings = load_settings(ws.path)
-    deps = SessionDeps(llm=_script().client(), kernels=_Pool(), recipes=_recipes())
+    deps = SessionDeps(llm=_script().client(), kernels=InProcessPool(), recipes=_recipes())
     started = time.perf_counter()
     async with RunSession(settings, deps=deps, approval_policy="auto-approve", fsync_events=False) as session:
         run = session.new_run(QUESTION, slug="bench")

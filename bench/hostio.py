@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import io
 import json
 import os
@@ -32,12 +31,12 @@ import shutil
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from bench._inprocess import InProcessPool
 from bench._results import write_section
 from tools.results import parse_results
 from tools.runfiles import KERNEL_DIR, ArraySpec, RunFiles
@@ -71,30 +70,6 @@ class Trace(NamedTuple):
     """Wall time of the run."""
 
 
-@dataclass(frozen=True)
-class _Result:
-    status: str
-    stdout: str = ""
-    stderr: str = ""
-
-
-class _Session:
-    """Runs a cell in this process, in the kernel's directory (the kernel step's cost is not what is measured)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-
-    async def execute(self, code: str, timeout: float) -> _Result:
-        with contextlib.chdir(self.run_dir), contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(code, "<cell>", "exec"), {})
-        return _Result("ok")
-
-
-class _Pool:
-    async def acquire(self, run_dir: Path) -> _Session:
-        return _Session(run_dir)
-
-
 async def _normal_run(root: Path) -> Trace:
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -121,7 +96,7 @@ async def _normal_run(root: Path) -> Trace:
         llm=script.client(),
         runlog=RunLog(run.events_path),
         workspace=workspace,
-        kernels=_Pool(),
+        kernels=InProcessPool(),
         budget=Budget(cells=1, debug_attempts=0),
         approval_policy="auto-approve",
         recipes=default_registry(),
