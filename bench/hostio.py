@@ -83,13 +83,27 @@ async def _normal_run(root: Path) -> Trace:
 
     workspace = Workspace.open_or_create(root / "ws")
     run = workspace.new_run("bench")
-    plan = {"title": "t", "hypothesis": "h", "method": "m", "recipe": "w2s", "config": W2S}
-    script = ScriptedLLM(
+    recipes = default_registry()
+    [card] = [c for c in recipes.cards() if c.name == "w2s"]
+    question = card.answers[0]  # the card's own example, so the shortlist offers w2s
+    plan = {
+        "title": "t",
+        "hypothesis": "h",
+        "method": "m",
+        "recipe": "w2s",
+        "config": W2S,
+        "expected_outcome": "pgr is written",
+        "controls": [],
+        "seeds": W2S.get("seeds", [0]),
+        "citations": [],
+    }
+    script = ScriptedLLM(  # the loop's replies: brief, tool choice, plans (config complete), analysis, critique
         replies=[
-            {"objective": "o", "search_queries": []},
+            {"objective": "o", "key_terms": ["w2s"], "search_queries": [], "success_criteria": "pgr written"},
+            {"tool": "w2s", "reason": "its metrics are what the question asks about"},
             {"plans": [plan]},
-            W2S,
-            {"summary": "s", "findings": [{"metric": "pgr", "statement": "x"}]},
+            {"claims": [{"statement": "PGR was measured.", "about": ["pgr"], "stance": "describes"}]},
+            {"tests_question": "yes", "why": "pgr is the quantity asked about", "confounds": [], "follow_ups": []},
         ]
     )
     ctx = RunContext(
@@ -99,7 +113,7 @@ async def _normal_run(root: Path) -> Trace:
         kernels=InProcessPool(),
         budget=Budget(cells=1, debug_attempts=0),
         approval_policy="auto-approve",
-        recipes=default_registry(),
+        recipes=recipes,
         host_cache_dir=root / "cache",
     )
     started = time.perf_counter()
@@ -107,7 +121,7 @@ async def _normal_run(root: Path) -> Trace:
         compile_graph(InMemorySaver()),
         ctx,
         run_id=run.run_id,
-        question="Does a strong student beat its weak supervisor?",
+        question=question,
         run_dir=run.path,
         workspace=workspace.path,
     )
