@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import socketserver
 import stat
 import threading
@@ -167,6 +168,9 @@ class _Pacer:
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # socketserver's default backlog is 5; on a Unix socket a full backlog refuses at once (EAGAIN) rather than
+    # making the caller wait, so a kernel starting a handful of threads would see spurious connection errors.
+    request_queue_size = socket.SOMAXCONN
     proxy: ModelProxy
 
 
