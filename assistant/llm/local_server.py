@@ -118,16 +118,24 @@ class LocalServer:
             return None
 
     def _alive(self, info: ServerInfo) -> bool:
+        """The recorded process lives and is a model server (not another program that took its pid since)."""
         try:
             proc = psutil.Process(info.pid)
-            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+            return (
+                proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and "llama_cpp.server" in proc.cmdline()
+            )
         except psutil.Error:
             return False
 
     def running(self) -> ServerInfo | None:
-        """The recorded server when its process lives and answers health checks."""
+        """The recorded server when its process lives and answers, or is busy answering.
+
+        llama-cpp-python's ``/v1/models`` waits for the model lock, so a server in the middle of a long completion
+        misses a health check's timeout; a live server whose port takes connections is that, busy, and is kept
+        (replacing it would kill another ``ara`` process's call mid-answer).
+        """
         info = self.read_state()
-        if info is not None and self._alive(info) and healthy(info.port):
+        if info is not None and self._alive(info) and (healthy(info.port) or port_in_use(info.port)):
             return info
         return None
 

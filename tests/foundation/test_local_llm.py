@@ -12,18 +12,21 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Literal
 
+import httpx
 import psutil
 import pytest
 from pydantic import BaseModel, Field
 
 from assistant.errors import LocalModelError
 from assistant.llm import connect_llm
-from assistant.llm.local_server import LocalServer
+from assistant.llm.local_server import LocalServer, healthy
 from assistant.llm.profiles import resolve_profile
 from assistant.settings import LocalLLMSettings, Settings, load_settings
 from tools.research.modelfiles import SMOLLM2
@@ -171,6 +174,42 @@ def test_a_server_for_other_settings_is_replaced(tmp_path: Path) -> None:
         assert not psutil.pid_exists(first.pid) or psutil.Process(first.pid).status() == psutil.STATUS_ZOMBIE
     finally:
         server.stop()
+
+
+def test_a_server_busy_with_a_long_answer_is_kept_by_another_process(tmp_path: Path) -> None:
+    """llama-cpp-python's health endpoint waits while a completion holds the model; a second ara process that took
+    that for a dead server used to replace it, killing the first process's call mid-answer."""
+    settings = load_settings(tmp_path)
+    first = LocalServer(tmp_path, settings.local_llm)
+    info = first.ensure()
+    body = {
+        "model": info.alias,
+        "messages": [{"role": "user", "content": "Count from 1 to 1000, separated by commas."}],
+        "max_tokens": 600,
+    }
+    replies: list[int | str] = []
+
+    def long_call() -> None:
+        try:
+            replies.append(httpx.post(f"{info.base_url}/chat/completions", json=body, timeout=300).status_code)
+        except httpx.HTTPError as err:
+            replies.append(repr(err))
+
+    caller = threading.Thread(target=long_call)
+    try:
+        caller.start()
+        deadline = time.monotonic() + 30
+        while healthy(info.port, timeout=0.5):  # the completion has not taken the model yet
+            assert caller.is_alive(), "the long call ended before it held the model"
+            assert time.monotonic() < deadline, "the long call never held the model"
+        second = LocalServer(tmp_path, settings.local_llm).ensure()
+        assert caller.is_alive(), "the answer was still being written while the second process looked"
+        assert second.pid == info.pid
+        caller.join(timeout=300)
+        assert replies == [200]
+    finally:
+        caller.join(timeout=300)
+        first.stop()
 
 
 def test_doctor_stops_a_server_it_started_and_says_so(tmp_path: Path) -> None:
