@@ -121,9 +121,7 @@ class LocalServer:
         """The recorded process lives and is a model server (not another program that took its pid since)."""
         try:
             proc = psutil.Process(info.pid)
-            return (
-                proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and "llama_cpp.server" in proc.cmdline()
-            )
+            return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and "llama_cpp.server" in proc.cmdline()
         except psutil.Error:
             return False
 
