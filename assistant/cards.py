@@ -130,6 +130,20 @@ class ToolCard(_Card):
             lines.append(f"  does NOT test: {' | '.join(self.cannot_answer)}")
         return "\n".join(lines)
 
+    def choice_text(self) -> str:
+        """The card as the tool-choice step shows it: what it tests and does not, its knobs; no metric list.
+
+        Shorter than ``describe``: a small model weighs a few lines per tool better than a page of metric specs,
+        and the choice is about the question's kind, not the numbers written.
+        """
+        lines = [f"- {self.name}{' [smoke test]' if self.smoke_test else ''}: {self.family}"]
+        lines += [f"  tests: {answer}" for answer in self.answers]
+        if self.knobs:
+            lines.append(f"  settings: {'; '.join(f'{k.name}: {k.meaning}' for k in self.knobs)}")
+        if self.cannot_answer:
+            lines.append(f"  does NOT test: {' | '.join(self.cannot_answer)}")
+        return "\n".join(lines)
+
 
 def metric_pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.escape(template).replace(re.escape("{layer}"), r"\d+"))

@@ -210,10 +210,14 @@ class Analysis(_ModelFilled):
 class ToolChoice(_ModelFilled):
     """Which tool on the shortlist can test the question, or none."""
 
+    # reason before tool: the model says what the question measures before it names a tool (decoding follows the
+    # schema's property order)
+    reason: Annotated[str, _cap(600)] = Field(
+        description="One sentence: what the question measures, and which listed tool measures it (or why none does)."
+    )
     tool: Annotated[str, _cap(64)] = Field(
         description="One tool name from the shortlist, or 'none' when no listed tool tests this question."
     )
-    reason: Annotated[str, _cap(600)] = Field(description="Why this tool tests the question (or why none does).")
 
 
 class CitedStatement(_ModelFilled):

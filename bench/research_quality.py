@@ -1,11 +1,13 @@
 """Does the loop answer the question asked? Tool-choice accuracy and verdict consistency, with a real model.
 
-Part 1, tool choice: for every labelled question (``tests/data/tool_questions.json`` and
-``bench/data/tool_questions_heldout.json``, the sets the shortlist's thresholds were set on, and
-``bench/data/tool_questions_fresh.json``, written before that and never tuned on) the real
-``choose_tool`` node runs with the configured model: the shortlist ranks the tools, the model picks one or none.
-A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question. The
-shortlist alone (the model taking the first offered tool) is reported beside it.
+Part 1, tool choice: for every labelled question the real ``choose_tool`` node runs with the configured model: the
+shortlist ranks the tools, the model picks one or none. The sets: ``tests/data/tool_questions.json`` and
+``bench/data/tool_questions_heldout.json`` (the shortlist's thresholds were set on them, the choice prompt on the
+first);
+``bench/data/tool_questions_fresh.json`` (written before that; its misses were read when the choice prompt was
+rewritten); ``bench/data/tool_questions_fresh2.json`` (written after that rewrite, before it was measured, never
+tuned on). A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
+The shortlist alone (the model taking the first offered tool) is reported beside it.
 
 Part 2, verdict consistency: ``--runs`` full research runs (auto-approved, in a fresh workspace, sandboxed kernels)
 on questions the fast tools can test. For every report written, the verdict lines of report.md and the
@@ -54,10 +56,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SET = ROOT / "tests" / "data" / "tool_questions.json"
 HELD_OUT_SET = ROOT / "bench" / "data" / "tool_questions_heldout.json"
 FRESH_SET = ROOT / "bench" / "data" / "tool_questions_fresh.json"
+NEW_SET = ROOT / "bench" / "data" / "tool_questions_fresh2.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
     "fresh held out": FRESH_SET,
+    "new held out (written after the choice prompt was tuned on dev)": NEW_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
@@ -340,7 +344,7 @@ def main() -> None:
     parser.add_argument(
         "--set",
         dest="only",
-        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh')",
+        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new')",
     )
     parser.add_argument("--shortlist-only", action="store_true", help="the shortlist alone on every set; no model")
     parser.add_argument("--dump", type=Path, help="also write the rows of the parts run here to this JSON file")

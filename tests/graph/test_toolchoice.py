@@ -212,6 +212,7 @@ async def test_a_hypothesis_on_a_metric_the_tool_does_not_produce_is_refused_bef
 
 @pytest.mark.local_llm
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # 18 real model calls: about 280 s on an idle 2-core machine, near the 300 s default
 @pytest.mark.anyio
 async def test_the_tiny_embedded_model_chooses_on_the_labelled_set(workspace: Workspace, tmp_path: Path) -> None:
     """The real planner with the embedded tiny model choosing: questions out of scope never run a tool, and most

@@ -75,7 +75,7 @@ async def choose_tool(state: GraphState, *, runtime: Runtime[RunContext]) -> Upd
                 prompt="choose_tool.choice",
                 schema=_choice_schema(names),
                 question=state["question"],
-                cards="\n".join(card.describe() for card in cards if card is not None),
+                cards="\n".join(card.choice_text() for card in cards if card is not None),
                 names=", ".join(names),
             )
         except StructuredOutputError as err:
