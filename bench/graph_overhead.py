@@ -40,6 +40,7 @@ from assistant.recipes import Recipe, RecipeRegistry, default_registry
 from assistant.runlog import RunLog, events_of, read_events
 from assistant.settings import load_settings
 from bench._inprocess import InProcessPool
+from bench._loop_replies import loop_replies
 from bench._results import write_section
 from tools.vcs import Workspace
 
@@ -83,15 +84,7 @@ def _script() -> ScriptedLLM:
         "seeds": [0],
         "citations": [],
     }
-    return ScriptedLLM(
-        replies=[
-            {"objective": "o", "key_terms": ["bench"], "search_queries": [], "success_criteria": "m written"},
-            {"tool": "bench", "reason": "its metric is the value asked about"},
-            {"plans": [plan]},
-            {"claims": [{"statement": "The value is what the plan set.", "about": ["m"], "stance": "describes"}]},
-            {"tests_question": "yes", "why": "m is the value asked about", "confounds": [], "follow_ups": []},
-        ]
-    )
+    return ScriptedLLM(replies=loop_replies("bench", plan, "m"))
 
 
 class _MemoEmbedder:

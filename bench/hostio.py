@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bench._inprocess import InProcessPool
+from bench._loop_replies import loop_replies
 from bench._results import write_section
 from tools.results import parse_results
 from tools.runfiles import KERNEL_DIR, ArraySpec, RunFiles
@@ -98,13 +99,7 @@ async def _normal_run(root: Path) -> Trace:
         "citations": [],
     }
     script = ScriptedLLM(  # the loop's replies: brief, tool choice, plans (config complete), analysis, critique
-        replies=[
-            {"objective": "o", "key_terms": ["w2s"], "search_queries": [], "success_criteria": "pgr written"},
-            {"tool": "w2s", "reason": "its metrics are what the question asks about"},
-            {"plans": [plan]},
-            {"claims": [{"statement": "PGR was measured.", "about": ["pgr"], "stance": "describes"}]},
-            {"tests_question": "yes", "why": "pgr is the quantity asked about", "confounds": [], "follow_ups": []},
-        ]
+        replies=loop_replies("w2s", plan, "pgr")
     )
     ctx = RunContext(
         llm=script.client(),
