@@ -84,7 +84,7 @@ def _script() -> ScriptedLLM:
         "seeds": [0],
         "citations": [],
     }
-    return ScriptedLLM(replies=loop_replies("bench", plan, "m"))
+    return ScriptedLLM(replies=[*loop_replies("bench", plan, "m")])
 
 
 class _MemoEmbedder:

@@ -99,7 +99,7 @@ async def _normal_run(root: Path) -> Trace:
         "citations": [],
     }
     script = ScriptedLLM(  # the loop's replies: brief, tool choice, plans (config complete), analysis, critique
-        replies=loop_replies("w2s", plan, "pgr")
+        replies=[*loop_replies("w2s", plan, "pgr")]
     )
     ctx = RunContext(
         llm=script.client(),
