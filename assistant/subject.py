@@ -5,8 +5,8 @@ to: the embedded llama.cpp server by default, started through ``assistant.llm.lo
 checked; the key read on the host only), ``RunMeter`` (the run's token budget and log as the proxy's ``Meter``:
 every answered call is added to the run's LLM ledger, so the node that ran the cell counts its tokens into the
 run's usage, and is logged as ``SubjectModelCalled``) and ``SubjectProxies`` (one ``ModelProxy`` per run, on a
-socket in a host-private directory that the run's kernels bind read-only; restarted if it stopped; all stopped
-when the session closes). Does not run cells (``assistant.graph.nodes.cells`` asks for a run's proxy before its
+socket in a host-private directory that the run's local kernels bind read-only, and that remote kernels on a
+gateway reach over their stdin channel; restarted if it stopped; all stopped when the session closes). Does not run cells (``assistant.graph.nodes.cells`` asks for a run's proxy before its
 first cell) and does not decide what kernels may import.
 """
 
@@ -232,16 +232,36 @@ class SubjectProxies:
 
     @staticmethod
     def binds(kernels: object) -> bool:
-        """True for local sandboxed kernels (``tools.kernel.KernelPool``), which can bind a host socket; remote
-        kernels (a gateway) and in-process test pools get no model endpoint."""
+        """True for kernels that can reach the run's proxy: local sandboxed ones (``tools.kernel.KernelPool``) bind
+        its socket, remote ones (``assistant.kernels.GatewayPool``) send over their stdin channel; in-process test
+        pools get no model endpoint."""
+        from assistant.kernels import GatewayPool
         from tools.kernel import KernelPool
 
-        return isinstance(kernels, KernelPool)
+        return isinstance(kernels, KernelPool | GatewayPool)
 
     async def acquire(self, kernels: object, run_dir: Path, run: RunProxy) -> object | None:
-        """A session on ``kernels`` whose sandbox binds ``run``'s socket, or None when ``kernels`` cannot bind one."""
-        from tools.kernel import KernelPool
+        """A session on ``kernels`` that reaches ``run``'s proxy, or None when ``kernels`` cannot reach one.
 
+        Raises:
+            AssistantError: a remote kernel could not be told how to reach the model.
+        """
+        from assistant.kernels import GatewayPool
+        from tools.kernel import KernelPool
+        from tools.kernel.modelchannel import ENV
+
+        if isinstance(kernels, GatewayPool):
+            session = await kernels.acquire(run_dir)
+            session.model_channel = run.proxy.answer_channel
+            setup = f"import os\nos.environ[{ENV!r}] = 'stdin'\nos.environ['ARA_MODEL_NAME'] = {self.name!r}\n"
+            done = await session.execute(setup, 60)
+            if done.status != "ok":
+                await session.close()
+                raise AssistantError(
+                    f"the remote kernel at {kernels.url} could not be set up for the subject model "
+                    f"({done.error_name}: {done.error_value}); check the gateway's kernel, or disable [subject]"
+                )
+            return session
         if not isinstance(kernels, KernelPool):
             return None
         config = kernels.config.model_copy(update={"model_socket": run.socket_path, "model_name": self.name})

@@ -83,6 +83,8 @@ def test_a_worker_runs_a_campaign_through_the_gateway_and_pushes_the_proposal(
     monkeypatch.setenv("ARA_KERNEL_GATEWAY_URL", url)
     monkeypatch.setenv("ARA_KERNEL_GATEWAY_TOKEN", token)
     monkeypatch.setenv("ARA_CAMPAIGN_REVIEW_REMOTE", str(remote))
+    # the divide recipe calls no model: no embedded subject server (tests/subject covers the gateway's model channel)
+    monkeypatch.setenv("ARA_SUBJECT_ENABLED", "false")
     settings = load_settings(ws)
     queue = CampaignQueue.from_settings(settings)
     path = write_campaign(tmp_path, 1)

@@ -7,19 +7,23 @@ injectable transport so tests script the model with ``httpx.MockTransport``. Tim
 ``EndpointError`` subclasses that the protocols record per item. Inside a sandboxed kernel the run's subject model
 is reached through the host's model proxy on a Unix socket (``Endpoint.in_sandbox()``, from the ``ARA_MODEL_SOCKET``
 and ``ARA_MODEL_NAME`` variables the sandbox sets; ``tools.kernel.modelproxy``): ``ChatClient`` and the Inspect
-model then talk HTTP over that socket, with no key. Does not import ``openai`` (tools never do).
+model then talk HTTP over that socket, with no key; a remote kernel (a gateway) sends the same requests over its
+Jupyter stdin channel instead (``ARA_MODEL_CHANNEL=stdin``; ``tools.kernel.modelchannel``). Does not import
+``openai`` (tools never do).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.errors import ToolError
+from tools.kernel.modelchannel import ENV as CHANNEL_ENV
+from tools.kernel.modelchannel import AsyncKernelChannelTransport, KernelChannelTransport
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -49,6 +53,11 @@ class Endpoint(BaseModel):
     socket: str | None = Field(
         default=None, description="Unix socket to send requests through (the sandbox's model proxy); None = TCP"
     )
+    channel: Literal["stdin"] | None = Field(
+        default=None,
+        description="'stdin': send requests over this kernel's Jupyter stdin channel (a remote kernel's model "
+        "proxy, tools.kernel.modelchannel); None = HTTP",
+    )
 
     @classmethod
     def in_sandbox(cls, timeout_s: float = 300.0) -> Endpoint:
@@ -63,6 +72,13 @@ class Endpoint(BaseModel):
             >>> client.complete([{"role": "user", "content": "Hi"}], max_tokens=8)  # doctest: +SKIP
         """
         path = os.environ.get("ARA_MODEL_SOCKET")
+        if not path and os.environ.get(CHANNEL_ENV) == "stdin":
+            return cls(
+                base_url="http://ara-model/v1",
+                model=os.environ.get("ARA_MODEL_NAME") or "subject",
+                channel="stdin",
+                timeout_s=timeout_s,
+            )
         if not path:
             raise EndpointError(
                 "this kernel has no model endpoint (ARA_MODEL_SOCKET is not set): the host binds the subject "
@@ -78,6 +94,8 @@ class Endpoint(BaseModel):
     @property
     def where(self) -> str:
         """The endpoint for messages: its URL, or the socket it goes through."""
+        if self.channel == "stdin":
+            return "the model proxy over this kernel's stdin channel"
         return f"the model proxy at {self.socket}" if self.socket else self.base_url
 
     @property
@@ -90,8 +108,10 @@ class Endpoint(BaseModel):
         from inspect_ai.model import GenerateConfig, get_model
 
         extra: dict[str, Any] = {}
-        if self.socket is not None:
-            transport = httpx.AsyncHTTPTransport(uds=self.socket)
+        if self.socket is not None or self.channel == "stdin":
+            transport: httpx.AsyncBaseTransport = (
+                AsyncKernelChannelTransport() if self.channel == "stdin" else httpx.AsyncHTTPTransport(uds=self.socket)
+            )
             extra["http_client"] = httpx.AsyncClient(transport=transport, timeout=self.timeout_s)
         return get_model(
             self.inspect_name,
@@ -134,6 +154,8 @@ class ChatClient:
 
     def __init__(self, endpoint: Endpoint, transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = endpoint
+        if transport is None and endpoint.channel == "stdin":
+            transport = KernelChannelTransport()
         if transport is None and endpoint.socket is not None:
             transport = httpx.HTTPTransport(uds=endpoint.socket)
         self._http = httpx.Client(

@@ -3,7 +3,8 @@
 Covers ``GatewaySession``: ``POST /api/kernels`` with the token header, the websocket
 ``/api/kernels/{id}/channels`` (JSON messages tagged with their channel), ``POST .../interrupt`` on timeout,
 ``POST .../restart`` when the interrupt is ignored (then a fresh websocket), death detection from the
-gateway's ``restarting``/``dead`` status messages or a closed socket, and ``DELETE`` on close. Images are
+gateway's ``restarting``/``dead`` status messages or a closed socket, ``DELETE`` on close, and the kernel's
+model requests over its stdin channel when ``model_channel`` is set (``tools.kernel.modelchannel``). Images are
 written to a local run directory. Does not sandbox anything: isolation of remote kernels is the gateway's job
 (Enterprise Gateway runs each kernel in its own Kubernetes pod; see docs/kernel.md).
 """
@@ -16,6 +17,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tools.kernel.config import GatewayError, KernelConfig
+from tools.kernel.modelchannel import PREFIX, encode_reply
 from tools.kernel.results import CellResult, CellStatus, OutputCollector
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,9 @@ class GatewaySession:
         self._session_id = uuid.uuid4().hex
         self._cells = 0
         self._lock = asyncio.Lock()
+        self.model_channel: Callable[[str], str] | None = None
+        """Answers the kernel's model requests (``ModelProxy.answer_channel``); None = the kernel has no model and
+        its cells get no stdin."""
 
     @classmethod
     async def start(
@@ -202,7 +208,7 @@ class GatewaySession:
                 "silent": False,
                 "store_history": False,
                 "user_expressions": {},
-                "allow_stdin": False,
+                "allow_stdin": self.model_channel is not None,
                 "stop_on_error": False,
             },
             "shell",
@@ -281,11 +287,30 @@ class GatewaySession:
                 raise _Died(f"stopped (gateway status '{content.get('execution_state')}')")
             if parent != msg_id:
                 continue
-            if msg.get("channel") == "iopub":
+            if msg.get("channel") == "stdin" and msg_type == "input_request":
+                await self._answer_input(msg, str(content.get("prompt", "")), deadline)
+            elif msg.get("channel") == "iopub":
                 collector.handle(msg)
             elif msg.get("channel") == "shell" and msg_type == "execute_reply":
                 state["reply"] = msg
         return True
+
+    async def _answer_input(self, request: dict[str, Any], prompt: str, deadline: float) -> None:
+        """Answer the cell's ``input_request``: a model request from ``model_channel``, anything else with an
+        empty value (the kernel is never waited on by a person)."""
+        assert self._ws is not None
+        value = ""
+        if self.model_channel is not None and prompt.startswith(PREFIX):
+            remaining = max(0.1, deadline - time.perf_counter())
+            try:
+                value = await asyncio.wait_for(asyncio.to_thread(self.model_channel, prompt), timeout=remaining)
+            except TimeoutError:
+                value = encode_reply(
+                    504, {"error": {"message": "ara model channel: the cell's time ran out", "type": "timeout"}}
+                )
+        reply = self._message("input_reply", {"status": "ok", "value": value}, "stdin")
+        reply["parent_header"] = request.get("header") or {}
+        await self._ws.send(json.dumps(reply))
 
     async def _reconnect_after_death(self) -> None:
         self.restarts += 1

@@ -12,7 +12,8 @@ key (the kernel never holds one); ``logprobs``/``top_logprobs`` pass through. Af
 ``ProxyCall`` (tokens from the upstream's ``usage``, estimated from text length when it gives none), so every
 token is counted and every call logged by the caller.
 
-Does not read ara's settings or budgets (``assistant.subject`` builds the upstream, limits and meter) and does not
+Remote kernels (a gateway) send the same requests over their stdin channel instead (``answer_channel``, see
+``tools.kernel.modelchannel``). Does not read ara's settings or budgets (``assistant.subject`` builds the upstream, limits and meter) and does not
 start model servers.
 """
 
@@ -35,6 +36,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tools.errors import ToolError, UserInputError
+from tools.kernel.modelchannel import ChannelError, decode_request, encode_reply
 
 log = logging.getLogger(__name__)
 
@@ -423,6 +425,29 @@ class ModelProxy:
             reply["model"] = fields["model"]
         self._record(fields, status, started, prompt_tokens=prompt, completion_tokens=completion, estimated=estimated)
         return status, reply
+
+    def answer_channel(self, prompt: str) -> str:
+        """Answer one request a remote kernel sent over its stdin channel (``tools.kernel.modelchannel``): the
+        ``input_reply`` value, with the same checks, limits and metering as a request over the socket."""
+        try:
+            method, path, body = decode_request(prompt)
+        except ChannelError as err:
+            return encode_reply(400, _error("invalid_request", str(err)))
+        path = path.rstrip("/")
+        if method == "GET" and path == "/v1/models":
+            return encode_reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
+        routes: dict[str, Route] = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+        route = routes.get(path) if method == "POST" else None
+        if route is None:
+            return encode_reply(
+                404, _error("not_found", f"no route {method[:10]} {path[:200]}; use /v1/chat/completions")
+            )
+        limit = self.limits.max_body_bytes
+        raw: bytes | _Refusal = body
+        if len(body) > limit:
+            raw = _Refusal(413, "body_too_large", f"the request body has {len(body)} bytes; the limit is {limit}")
+        status, reply = self.handle(route, raw)
+        return encode_reply(status, reply)
 
     def _record(self, fields: dict[str, Any], status: int, started: float, **more: Any) -> None:
         call = ProxyCall(**fields, status=status, duration_s=time.perf_counter() - started, **more)
