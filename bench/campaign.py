@@ -15,27 +15,23 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from assistant.budget import Budget
 from assistant.campaign.entry_runner import ResearchEntryRunner
 from assistant.campaign.queue import CampaignQueue, EntryOutcome
 from assistant.campaign.runner import CampaignRunner, EntryContext
 from assistant.campaign.spec import load_campaign
 from assistant.campaign.summary import build_summary
-from assistant.graph.context import RunContext
-from assistant.kernels import kernel_pool
+from assistant.cards import Knob, MetricSpec, ToolCard
+from assistant.graph.session import SessionDeps
 from assistant.llm.testing import ScriptedLLM
-from assistant.recipes import Recipe, default_registry
-from assistant.runlog import RunLog
-from assistant.settings import Settings, load_settings
+from assistant.recipes import Recipe, RecipeRegistry, default_registry
+from assistant.settings import load_settings
+from bench._loop_replies import loop_replies
 from bench._results import write_section
-from tools.vcs import Workspace
 
 
 class TinyConfig(BaseModel):
@@ -55,46 +51,45 @@ def _render(config: BaseModel, out_dir: Path) -> str:
     )
 
 
-TINY = Recipe(
-    name="tiny", summary="Write one metric (benchmark recipe).", load_config=lambda: TinyConfig, render=_render
+TINY_CARD = ToolCard(
+    name="tiny",
+    family="Write one metric: the campaign benchmark's tool.",
+    answers=["Tiny experiment?", "Does the tiny experiment write its metric?", "Tiny experiment number one?"],
+    conditions=["value"],
+    knobs=[Knob(name="value", meaning="the metric's value")],
+    metrics=[MetricSpec(name="m", meaning="the configured value")],
+    method="The cell writes the configured value as the metric m.",
+    seeds_field=None,
 )
+"""The bench recipe's card: the campaign's questions are its examples, so the shortlist offers it."""
+
+TINY = Recipe(
+    name="tiny",
+    summary="Write one metric (benchmark recipe).",
+    load_config=lambda: TinyConfig,
+    render=_render,
+    card=TINY_CARD,
+)
+_PLAN = {"title": "t", "hypothesis": "h", "method": "m", "recipe": "tiny", "config": {"value": 0.5}}
+_REPLIES = loop_replies("tiny", _PLAN, "m")
+_BY_SCHEMA = {"ResearchBrief": 0, "ToolChoice": 1, "ExperimentPlans": 2, "Critique": 4}
 
 
 def _reply(body: dict[str, Any]) -> dict[str, Any]:
+    """The loop's scripted reply for the schema the request asks for (runs of one campaign interleave)."""
     system = body["messages"][0]["content"]
-    if "for ResearchBrief" in system:
-        return {"objective": "o", "key_terms": ["k"], "search_queries": ["q"], "success_criteria": "s"}
-    if "for ExperimentPlans" in system:
-        plan = {"title": "t", "hypothesis": "h", "method": "m", "recipe": "tiny", "config": {"value": 0.5}}
-        return {"plans": [plan]}
-    if "for TinyConfig" in system:
-        return {"value": 0.5}
-    return {
-        "summary": "s",
-        "findings": [{"metric": "m", "statement": "x"}],
-        "limitations": [],
-        "supports_hypothesis": "yes",
-    }
+    return next((_REPLIES[i] for name, i in _BY_SCHEMA.items() if f"for {name}" in system), _REPLIES[3])
 
 
-@asynccontextmanager
-async def _context(settings: Settings, run_path: Path, budget: Budget) -> AsyncIterator[RunContext]:
+def _script(runs: int) -> ScriptedLLM:
+    replies: list[Any] = [_reply] * 8 * runs  # at most 8 model calls a run (retries included)
+    return ScriptedLLM(replies=replies)
+
+
+def _recipes() -> RecipeRegistry:
     recipes = default_registry()
     recipes.register(TINY)
-    pool = kernel_pool(settings)
-    try:
-        yield RunContext(
-            llm=ScriptedLLM(replies=[_reply] * 30).client(),
-            runlog=RunLog(run_path / "events.jsonl"),
-            workspace=Workspace.open_or_create(settings.workspace),
-            kernels=pool,
-            budget=budget,
-            approval_policy="ask",
-            code_mode="recipe",
-            recipes=recipes,
-        )
-    finally:
-        await pool.shutdown()
+    return recipes
 
 
 def _campaign(root: Path, n: int, concurrency: int) -> Path:
@@ -113,7 +108,12 @@ def throughput(n: int, concurrency: int) -> tuple[float, dict[str, int]]:
     path = _campaign(root, n, concurrency)
     cid = queue.create(load_campaign(path), path)
     started = time.perf_counter()
-    result = CampaignRunner(queue, cid, ResearchEntryRunner(settings, open_context=_context), poll_s=0.05).run()
+    result = CampaignRunner(
+        queue,
+        cid,
+        ResearchEntryRunner(settings, SessionDeps(llm=_script(n).client(), recipes=_recipes())),
+        poll_s=0.05,
+    ).run()
     return time.perf_counter() - started, result.counts
 
 
@@ -139,6 +139,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     os.environ["ARA_ROLE"] = "agent"
+    os.environ["ARA_SUBJECT_ENABLED"] = "false"  # the bench recipe calls no model: no embedded subject server per run
     t1, c1 = throughput(args.n, 1)
     t2, c2 = throughput(args.n, 2)
     per_entry = queue_overhead(args.queue_n)
