@@ -7,6 +7,7 @@ atomically) and ``load_report``. Does not cover the LLM call that writes the dra
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -20,7 +21,15 @@ from assistant.report.claims import check_claims
 from assistant.report.compose import discussion_markdown, methods_markdown, summary_markdown
 from assistant.report.errors import ReportError
 from assistant.report.figures import draw_metrics_figure
-from assistant.report.model import ExperimentRecord, FigureRef, HypothesisResult, Reference, Report, ReportDraft
+from assistant.report.model import (
+    CheckedClaim,
+    ExperimentRecord,
+    FigureRef,
+    HypothesisResult,
+    Reference,
+    Report,
+    ReportDraft,
+)
 from assistant.report.prose import cite_keys, placeholders
 from assistant.report.provenance import collect_provenance
 from assistant.report.render_html import render_html
@@ -28,6 +37,8 @@ from assistant.report.render_md import render_markdown
 from assistant.report.results import ResultsDocument, load_config, load_results
 from assistant.report.stats import evaluate_hypothesis
 from assistant.report.tree import ExperimentTreeReport
+from assistant.report.verdict_words import drop_contradictions
+from assistant.schemas import Claim
 from tools.papers.ids import ArxivTitleIndex
 from tools.papers.models import UnknownCitationError
 from tools.runfiles import RunFileError, RunFiles
@@ -97,6 +108,15 @@ def evaluate_hypotheses(results: ResultsDocument, experiment: ExperimentRecord |
     return out
 
 
+def _dropped_sentence(sentence: str, why: str, section: str) -> CheckedClaim:
+    """A sentence of the model's prose that states another verdict, listed with the rejected claims."""
+    about = re.findall(r"\b(H\d{1,3}) is ", why)  # the hypotheses whose verdict it contradicts (at least one)
+    claim = Claim(statement=sentence[:600], about=about, stance="describes")
+    return CheckedClaim(
+        claim=claim, accepted=False, reason=f"{why}; dropped from the {section.replace('_', ' ')}", source="prose"
+    )
+
+
 def build_report(
     run_dir: Path,
     draft: ReportDraft,
@@ -142,7 +162,12 @@ def build_report(
     claims = [c.model_copy(update={"statement": _truncate(c.statement)}) for c in draft.claims]
     hypotheses = verdicts if verdicts is not None else evaluate_hypotheses(results, experiment)
     checked = check_claims(claims, results, hypotheses, experiment)
-    rationale = _truncate(draft.rationale)
+    verdict_of = {h.id: h.verdict for h in hypotheses}
+    prose: dict[str, str] = {}
+    for section in ("rationale", "limitations", "next_steps"):
+        prose[section], dropped = drop_contradictions(_truncate(getattr(draft, section)), verdict_of)
+        checked += [_dropped_sentence(sentence, why, section) for sentence, why in dropped]
+    rationale = prose["rationale"]
     methods = methods_markdown(experiment, config, results)
     if rationale.strip():
         methods += f"\n\n**Rationale** (the model's words): {rationale}"
@@ -154,8 +179,8 @@ def build_report(
         methods=methods,
         rationale=rationale,
         results_discussion=discussion_markdown(checked),
-        limitations=_truncate(draft.limitations),
-        next_steps=_truncate(draft.next_steps),
+        limitations=prose["limitations"],
+        next_steps=prose["next_steps"],
         hypotheses=hypotheses,
         claims=checked,
         experiment=experiment,

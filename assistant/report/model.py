@@ -76,6 +76,9 @@ class CheckedClaim(BaseModel):
     """True when every named hypothesis and metric exists and the numbers agree with it."""
     reason: str
     """Why it was accepted (the evidence) or dropped."""
+    source: Literal["claim", "prose"] = "claim"
+    """``claim``: one of the draft's claims; ``prose``: a sentence dropped from the model's rationale, limitations
+    or next steps for stating another verdict (``assistant.report.verdict_words``; never part of a draft again)."""
 
 
 class RelatedPaper(BaseModel):
@@ -344,7 +347,7 @@ class Report(BaseModel):
     def to_draft(self) -> ReportDraft:
         """The model-written part again, e.g. to rebuild the report against newer results."""
         return ReportDraft(
-            claims=[c.claim for c in self.claims],
+            claims=[c.claim for c in self.claims if c.source == "claim"],
             rationale=self.rationale,
             limitations=self.limitations,
             next_steps=self.next_steps,

@@ -328,3 +328,58 @@ def test_every_tool_on_offer_has_a_distinctive_term() -> None:
     # a card whose every condition is shared could never be told apart in another tool's claims
     for card in default_registry().cards():
         assert condition_terms([card]), card.name
+
+
+def test_model_prose_stating_another_verdict_is_dropped_and_listed(
+    run_dir: Path, good_draft: ReportDraft, good_experiment: ExperimentRecord, resolver: InMemoryCitations
+) -> None:
+    # found by bench/report_verdicts.py: the default model's rationale called a hypothesis supported whose metric
+    # was not even in the results. H1 is supported, H2 inconclusive.
+    draft = good_draft.model_copy(
+        update={
+            "rationale": "We compared two losses. The results show that H2 is supported by a clear gain. "
+            "H1 is supported, as the weak-to-strong literature predicts.",
+            "limitations": "One dataset only. The hypothesis was confirmed, but only for this model.\n"
+            "H2 is not supported yet: more seeds could settle it.",
+        }
+    )
+
+    report = build_report(run_dir, draft, resolver, experiment=good_experiment, now=NOW)
+
+    assert report.rationale == "We compared two losses. H1 is supported, as the weak-to-strong literature predicts."
+    assert (
+        report.limitations == draft.limitations
+    )  # "the hypothesis was confirmed" agrees with H1; "not supported" with H2
+    dropped = [c for c in report.claims if c.source == "prose"]
+    assert [(c.claim.statement, c.accepted, c.reason) for c in dropped] == [
+        (
+            "The results show that H2 is supported by a clear gain.",
+            False,
+            "says the hypothesis is supported, but the computed verdicts disagree (H2 is inconclusive); dropped "
+            "from the rationale",
+        )
+    ]
+    assert report.verified is False
+    markdown = render_markdown(report)
+    assert "~~The results show that H2 is supported by a clear gain.~~" in markdown
+    # a rebuild from the stored draft does not bring the dropped sentence back as a claim
+    again = build_report(run_dir, report.to_draft(), resolver, experiment=good_experiment, now=NOW)
+    assert [c.claim.statement for c in again.claims] == [
+        c.claim.statement for c in report.claims if c.source == "claim"
+    ]
+    assert again.verified is True
+
+
+def test_a_verdict_sentence_is_held_to_the_hypotheses_it_names() -> None:
+    from assistant.report.verdict_words import contradiction
+
+    verdicts = {"H1": "supported", "H2": "insufficient"}
+    assert contradiction("H2 is confirmed.", verdicts) is not None
+    assert contradiction("H1 is confirmed.", verdicts) is None
+    assert contradiction("H1 is not supported.", verdicts) is not None  # "not supported" vs supported
+    assert contradiction("The evidence is insufficient for H2.", verdicts) is None
+    assert contradiction("H1 was refuted.", verdicts) is not None
+    assert contradiction("The hypothesis is supported.", verdicts) is None  # true of H1
+    assert contradiction("The hypothesis is refuted.", verdicts) is not None  # true of neither
+    assert contradiction("The model supports long contexts.", verdicts) is None  # names no hypothesis
+    assert contradiction("H1 is supported.", {}) is None
