@@ -30,6 +30,7 @@ from assistant.llm.client import LLMCall, OpenAIClient
 from assistant.llm.structured import extract_payload
 from assistant.recipes import default_registry
 from assistant.report.build import evaluate_hypotheses
+from assistant.report.guide import placeholder_guide
 from assistant.report.model import ExperimentRecord
 from assistant.schemas import Analysis, ExperimentPlan, FreeCell, Hypothesis, ResearchBrief, ToolChoice, plans_schema
 from assistant.toolchoice import ShortlistRule, ToolRanker
@@ -280,14 +281,32 @@ def _results_ok(run_dir: Path) -> bool:
     return True
 
 
+def labelled_plan_records(limit: int, part: tuple[int, int] = (0, 1)) -> list[dict[str, Any]]:
+    """Records like ``plans.jsonl``'s for the testable labelled questions, each with its ``labelled_plan``: free
+    cells for plans no model call wrote (the ``cells`` phase, on both profiles the same plans)."""
+    return [
+        {"key": key, "question": question, "plan": labelled_plan(question, labels[0]).model_dump(mode="json")}
+        for key, question, labels in labelled_questions(limit, part)
+        if labels
+    ]
+
+
 async def free_cells(
-    client: OpenAIClient, calls: list[LLMCall], out: Path, pool: Any, timeout: float, rounds: int = DEBUG_ROUNDS
+    client: OpenAIClient,
+    calls: list[LLMCall],
+    out: Path,
+    pool: Any,
+    timeout: float,
+    rounds: int = DEBUG_ROUNDS,
+    plans: list[dict[str, Any]] | None = None,
 ) -> None:
-    """For each question, a free cell for its plan (recipe set to ``free``), run sandboxed, debugged up to ``rounds`` times."""
+    """For each question, a free cell for its plan (recipe set to ``free``), run sandboxed, debugged up to ``rounds``
+    times; the plans are ``plans.jsonl``'s unless ``plans`` are given."""
     path = out / "free.jsonl"
     seen = done_keys(path)
-    for line in (out / "plans.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    if plans is None:
+        plans = [json.loads(line) for line in (out / "plans.jsonl").read_text().splitlines() if line.strip()]
+    for record in plans:
         if record["key"] in seen:
             continue
         free_plan = _plan_for(record, "free")
@@ -391,3 +410,188 @@ def analysis_calls(client: OpenAIClient, calls: list[LLMCall], out: Path, result
             },
         )
         print(record["key"], result["ok"], f"{result['seconds']:.0f}s", flush=True)
+
+
+def labelled_plan(question: str, tool: str) -> ExperimentPlan:
+    """The plan a review call sees for a labelled question: its labelled tool, the tool's default config, and one
+    pre-registered hypothesis predicted to increase: on ``pgr`` where the card has it (the weak-to-strong tools,
+    whose results the review phase reads), else the card's first comparison, else its first metric.
+
+    Written by code, not the model, so the review calls get the same plan on both profiles and cost no plan call."""
+    spec = default_registry().get(tool)
+    card = spec.card
+    target = "pgr"
+    if card is not None:
+        names = [m.name for m in card.metrics]
+        if "pgr" in names:
+            target = "pgr"
+        else:
+            target = card.comparisons[0].name if card.comparisons else names[0].replace("{layer}", "8")
+    hypothesis = Hypothesis(
+        id="H1", statement=f"The effect the question asks about shows in {target}.", metric=target, predicted="increase"
+    )
+    return ExperimentPlan(
+        title=question[:200],
+        hypothesis=f"The effect the question asks about shows in {target}.",
+        method=(card.method if card is not None else spec.summary)[:1500],
+        recipe=tool,
+        config={},
+        hypotheses=[hypothesis],
+        seeds=[0, 1, 2],
+    )
+
+
+def _review_inputs(results: Path, limit: int, part: tuple[int, int]) -> tuple[list[Any], str, str]:
+    """(key, question, plan, quoted verdicts) per testable question, the quoted metrics and placeholder guide."""
+    from assistant.graph.nodes.report import METRICS_FIGURE
+
+    document = read_results(results)
+    metrics = metric_summary(document)
+    quoted = quote_data(json.dumps(metrics, indent=1), source="results.json")
+    drawn = [METRICS_FIGURE] if any(metric.has_ci for metric in document.metrics.values()) else []
+    guide = quote_data(placeholder_guide(document, [], drawn), source="results.json")
+    questions = []
+    for key, question, labels in labelled_questions(limit, part):
+        if labels:
+            plan = labelled_plan(question, labels[0])
+            experiment = ExperimentRecord(tool=plan.recipe, hypotheses=plan.hypotheses)
+            verdicts = quote_data(verdict_lines(evaluate_hypotheses(document, experiment)), source="computed verdicts")
+            questions.append((key, question, plan, verdicts))
+    return questions, quoted, guide
+
+
+def critique_calls(
+    client: OpenAIClient, calls: list[LLMCall], out: Path, results: Path, limit: int, part: tuple[int, int] = (0, 1)
+) -> None:
+    """The critique (``critique.review``, ``Critique``) for each testable labelled question, as the node asks it
+    once results exist: the plan ``labelled_plan`` writes, the verdicts computed for it over one real
+    ``results.json``, and its metrics (``review_critique.jsonl``)."""
+    from assistant.schemas import Critique
+
+    questions, quoted, _ = _review_inputs(results, limit, part)
+    path = out / "review_critique.jsonl"
+    seen = done_keys(path)
+    for key, question, plan, verdicts in questions:
+        if key in seen:
+            continue
+        review, critique = structured(
+            client,
+            calls,
+            "critique.review",
+            Critique,
+            "critique",
+            question=question,
+            plan=plan.model_dump_json(indent=1),
+            verdicts=verdicts,
+            metrics=quoted,
+        )
+        said = review.tests_question if isinstance(review, Critique) else None
+        append(path, {"key": key, "tool": plan.recipe, "critique": critique, "tests_question": said})
+        print(key, "critique", critique["ok"], f"{critique['seconds']:.0f}s", flush=True)
+
+
+def review_calls(
+    client: OpenAIClient, calls: list[LLMCall], out: Path, results: Path, limit: int, part: tuple[int, int] = (0, 1)
+) -> None:
+    """For each testable labelled question, the analysis (``Analysis``) and then the model's report draft
+    (``write_report.draft``, ``ReportDraft``, given that analysis), as their nodes make them, over one real
+    ``results.json`` with the verdicts computed for the question's plan (``labelled_plan``): a plan whose tool is
+    not the results' own gets "not measured" verdicts, as in the analysis phase, and the calls must still stay in
+    their schema. Written to ``review_analysis.jsonl`` and ``review_draft.jsonl``; an interrupted phase resumes."""
+    from assistant.graph.nodes.report import REQUIRED_SECTIONS
+    from assistant.report.model import ReportDraft
+
+    questions, quoted, guide = _review_inputs(results, limit, part)
+    path = out / "review_analysis.jsonl"
+    analyses = _records(path)
+    drafts_path = out / "review_draft.jsonl"
+    drafted = done_keys(drafts_path)
+    for key, question, plan, verdicts in questions:
+        if key not in analyses:
+            analysis, analysed = structured(
+                client,
+                calls,
+                "analyse_results.analysis",
+                Analysis,
+                "analyse_results",
+                question=question,
+                verdicts=verdicts,
+                metrics=quoted,
+            )
+            made = analysis.model_dump(mode="json") if isinstance(analysis, Analysis) else None
+            analyses[key] = {"key": key, "question": question, "tool": plan.recipe, "analysis": analysed, "made": made}
+            append(path, analyses[key])
+            print(key, "analysis", analysed["ok"], f"{analysed['seconds']:.0f}s", flush=True)
+        if key in drafted or analyses[key]["made"] is None:
+            continue  # the loop writes no report without an analysis
+        draft, record = structured(
+            client,
+            calls,
+            "write_report.draft",
+            ReportDraft,
+            "write_report",
+            question=question,
+            plan=plan.model_dump_json(indent=1),
+            verdicts=verdicts,
+            analysis=quote_data(json.dumps(analyses[key]["made"], indent=1), source="analyse_results"),
+            placeholders=guide,
+        )
+        made = draft.model_dump(mode="json") if isinstance(draft, ReportDraft) else None
+        filled = [name for name, value in (made or {}).items() if isinstance(value, str) and value.strip()]
+        append(
+            drafts_path,
+            {
+                "key": key,
+                "question": question,
+                "tool": plan.recipe,
+                "draft": record,
+                "draft_made": made,
+                "draft_filled": filled,
+                "draft_required_filled": made is not None and all(s in filled for s in REQUIRED_SECTIONS),
+            },
+        )
+        print(key, "draft", record["ok"], f"{record['seconds']:.0f}s", flush=True)
+
+
+def scope_note_calls(
+    client: OpenAIClient, calls: list[LLMCall], out: Path, count: int, part: tuple[int, int] = (0, 1)
+) -> None:
+    """The scope note (``answer_out_of_scope.note``, ``ScopeNote``) as the node asks it when no tool fits: every
+    out-of-scope labelled question (dev, held out, both fresh sets), then testable ones (the node also runs when the
+    model refuses a testable question) up to ``count`` in all, with the shortlist's closest tools and an empty
+    library (no passages, as on a workspace with no papers)."""
+    from assistant.schemas import ScopeNote
+    from bench.research_quality import FRESH_SET, NEW_SET
+
+    path = out / "scope.jsonl"
+    seen = done_keys(path)
+    found: list[tuple[str, str, list[str]]] = []
+    for prefix, source in (("d", DEV_SET), ("h", HELD_OUT_SET), ("f", FRESH_SET), ("n", NEW_SET)):
+        items = json.loads(source.read_text())["questions"]
+        found += [(f"{prefix}{i:02d}", str(q["question"]), list(q["tools"])) for i, q in enumerate(items)]
+    ordered = ([q for q in found if not q[2]] + [q for q in found if q[2]])[:count]
+    k, n = part
+    ranker = ToolRanker(default_registry().cards())
+    registry = default_registry()
+    for key, question, labels in ordered[k::n]:
+        if key in seen:
+            continue
+        lines = []
+        for score in ranker.rank(question).scores:
+            card = registry.get(score.name).card
+            lines.append(f"- {score.name}: {card.family if card else ''}")
+        note, record = structured(
+            client,
+            calls,
+            "answer_out_of_scope.note",
+            ScopeNote,
+            "answer_out_of_scope",
+            question=question,
+            tools="\n".join(lines) or "(none)",
+            evidence=NO_EVIDENCE,
+        )
+        answered = len(note.answer) if isinstance(note, ScopeNote) else None  # statements (no passages to cite)
+        append(
+            path, {"key": key, "question": question, "accept": labels or ["none"], "note": record, "answer": answered}
+        )
+        print(key, "scope note", record["ok"], f"{record['seconds']:.0f}s", flush=True)

@@ -14,6 +14,14 @@ for both profiles before the next starts, so both meet the same machine load):
   first-run and after-debug success).
 - ``analysis``: the analysis call for each question's plan over one real ``results.json`` (``--results``), with
   the verdicts computed for its hypotheses there.
+- ``critique``: for each testable question, the critique call over the analysis phase's ``results.json``, for a
+  plan written by code from the question's label (``model_calls.labelled_plan``: the same plan on both profiles,
+  no plan call).
+- ``review``: for the same questions and plans, the analysis call and then the model's report draft.
+- ``scope``: the scope note for ``--scope-notes`` questions (every out-of-scope labelled one first), as
+  ``answer_out_of_scope`` asks it.
+- ``cells``: free cells (and their debug calls) as in ``code``, for the same code-written plans as ``review``
+  instead of ``plans.jsonl``'s, so the phase needs no plan calls and both profiles get the same plans.
 - ``evals``: TruthfulQA, HHH and misconceptions multiple choice (letter log-probabilities) with random baselines.
 - ``extract``: hidden-state extraction for the research tools (``CausalLMActivations``): load time, peak memory
   and texts/s for 64 Rotten Tomatoes reviews to layer 8 (64 tokens, 2 torch threads, a fresh process), then the
@@ -37,10 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from bench._results import peak_rss_mb, write_section
-from bench.model_report import render
+from bench.model_report import SETUP, render
 
 PROFILES = ("tiny", "default")
-PHASES = ("speed", "cycle", "calls", "code", "analysis", "evals", "extract")
+PHASES = ("speed", "cycle", "calls", "code", "analysis", "critique", "scope", "review", "cells", "evals", "extract")
 EXTRACT_TEXTS = 64
 EXTRACT_LAYER = 8
 QUESTION = (
@@ -104,7 +112,8 @@ def cycle(out: Path, profile: str) -> None:
 
 
 def model_phase(out: Path, profile: str, phase: str, args: argparse.Namespace) -> None:
-    """``calls``, ``code`` or ``analysis`` against the profile's server (started here, stopped after)."""
+    """A phase that calls the model (``calls``, ``code``, ``analysis``, ``critique``, ``scope``, ``review``,
+    ``cells``) against the profile's server (started here, stopped after)."""
     from assistant.kernels import kernel_pool
     from assistant.llm import connect_llm
     from assistant.llm.client import LLMCall
@@ -136,6 +145,27 @@ def model_phase(out: Path, profile: str, phase: str, args: argparse.Namespace) -
                     await pool.shutdown()
 
             asyncio.run(run_free())
+        elif phase == "cells":
+            k, n = (int(x) for x in args.part.split("/"))
+            plans = model_calls.labelled_plan_records(args.questions, (k, n))
+
+            async def run_cells() -> None:
+                pool = kernel_pool(settings)
+                try:
+                    await model_calls.free_cells(client, calls, out, pool, args.cell_timeout, args.debug_rounds, plans)
+                finally:
+                    await pool.shutdown()
+
+            asyncio.run(run_cells())
+        elif phase == "review":
+            k, n = (int(x) for x in args.part.split("/"))
+            model_calls.review_calls(client, calls, out, args.results, args.questions, (k, n))
+        elif phase == "critique":
+            k, n = (int(x) for x in args.part.split("/"))
+            model_calls.critique_calls(client, calls, out, args.results, args.questions, (k, n))
+        elif phase == "scope":
+            k, n = (int(x) for x in args.part.split("/"))
+            model_calls.scope_note_calls(client, calls, out, args.scope_notes, (k, n))
         else:
             model_calls.analysis_calls(client, calls, out, args.results)
     finally:
@@ -240,7 +270,21 @@ def main() -> None:
     parser.add_argument(
         "--debug-rounds", type=int, default=3, help="debug calls after a failing free cell (the loop's 3)"
     )
+    parser.add_argument(
+        "--scope-notes",
+        type=int,
+        default=20,
+        help="scope-note calls in the scope phase (out-of-scope questions first)",
+    )
     parser.add_argument("--cell-timeout", type=float, default=180.0, help="seconds per free cell")
+    parser.add_argument(
+        "--section",
+        default="model-compare",
+        help="the docs/benchmarks.md section written (another name keeps the full comparison's section as it is)",
+    )
+    parser.add_argument("--title", default="", help="the section's heading after the profiles' names")
+    parser.add_argument("--note", default="", help="how the run was scheduled, when not by this one command")
+    parser.add_argument("--setup", default=SETUP, help="threads, temperature and machine of the run, as one sentence")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     phases = [p for p in args.only.split(",") if p]
@@ -252,17 +296,17 @@ def main() -> None:
                 speed(out, profile)
             elif phase == "cycle" and not (out / "cycle.json").is_file():
                 cycle(out, profile)
-            elif phase in ("calls", "code", "analysis"):
+            elif phase in ("calls", "code", "analysis", "critique", "scope", "review", "cells"):
                 model_phase(out, profile, phase, args)
             elif phase == "evals":
                 evals(out, profile)
             elif phase == "extract" and not (out / "extract.json").is_file():
                 extract(out, profile)
     command = "python -m bench.model_compare " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    text = render(args.out, command)
+    text = render(args.out, command, args.note, args.title, args.setup)
     print(text)
     if not args.no_write:
-        write_section("model-compare", text)
+        write_section(args.section, text)
 
 
 if __name__ == "__main__":

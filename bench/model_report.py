@@ -1,7 +1,7 @@
 """Render ``bench/model_compare.py``'s results directory as the side-by-side section of docs/benchmarks.md.
 
 Reads ``OUT/<profile>/`` (``speed.json``, ``cycle.json``, ``plans.jsonl``, ``configs.jsonl``, ``free.jsonl``,
-``analysis.jsonl``, ``evals/<task>/results.json``); a phase that has not run shows as "not run".
+``analysis.jsonl``, ``review_*.jsonl``, ``scope.jsonl``, ``evals/<task>/results.json``); a phase that has not run shows as "not run".
 """
 
 from __future__ import annotations
@@ -42,6 +42,14 @@ def _calls(out: Path) -> dict[str, list[dict[str, Any]]]:
         found.setdefault("debug (FreeCell)", []).extend(record["debug"])
     for record in _jsonl(out / "analysis.jsonl"):
         found.setdefault("analyse_results (Analysis)", []).append(record["analysis"])
+    for record in _jsonl(out / "review_analysis.jsonl"):
+        found.setdefault("analyse_results (Analysis)", []).append(record["analysis"])
+    for record in _jsonl(out / "review_critique.jsonl"):
+        found.setdefault("critique (Critique)", []).append(record["critique"])
+    for record in _jsonl(out / "review_draft.jsonl"):
+        found.setdefault("write_report, model draft (ReportDraft)", []).append(record["draft"])
+    for record in _jsonl(out / "scope.jsonl"):
+        found.setdefault("answer_out_of_scope (ScopeNote)", []).append(record["note"])
     return found
 
 
@@ -124,6 +132,22 @@ def _rows(root: Path) -> list[tuple[str, dict[str, str]]]:
 
     add("analysis claims naming their evidence", grounded)
 
+    def reviewed(out: Path) -> str:
+        records = _jsonl(out / "review_critique.jsonl")
+        if not records:
+            return "not run"
+        said = [r["tests_question"] for r in records if r.get("tests_question")]
+        counts = ", ".join(f"{v} {said.count(v)}" for v in ("yes", "partly", "no"))
+        measured = [r for r in records if r["tool"] in ("w2s", "synthetic_w2s")]
+        drafts = _jsonl(out / "review_draft.jsonl")
+        full = sum(r.get("draft_required_filled", False) for r in drafts)
+        return (
+            f"critique's 'tests the question': {counts} (of {len(records)}; {len(measured)} plans are on the "
+            f"results' own tool); model drafts with rationale and limitations filled {_rate(full, len(drafts))}"
+        )
+
+    add("review phase (critique, report draft)", reviewed)
+
     def free(out: Path) -> str:
         records = _jsonl(out / "free.jsonl")
         if not records:
@@ -194,18 +218,31 @@ def _questions(root: Path) -> str:
     return "\n".join(lines)
 
 
-def render(root: Path, command: str, note: str = "") -> str:
-    """The section's Markdown (``note``: how this run was scheduled, when it was not one plain command)."""
+SETUP = (
+    "one llama.cpp thread each (the measured default), temperature 0.2 as `make demo` uses it (0 for the evals), "
+    "on the shared 2-core machine."
+)
+
+
+def render(root: Path, command: str, note: str = "", title: str = "", setup: str = SETUP) -> str:
+    """The section's Markdown (``note``: how this run was scheduled, when it was not one plain command; ``title``:
+    the heading after the profiles, for a section of some phases only; ``setup``: threads, temperature, machine).
+    Rows no profile has data for are left out."""
     rows = _rows(root)
     table = ["| measure | " + " | ".join(PROFILES.values()) + " |", "|---|" + "---|" * len(PROFILES)]
-    table += [f"| {label} | " + " | ".join(values[p] for p in PROFILES) + " |" for label, values in rows]
+    table += [
+        f"| {label} | " + " | ".join(values[p] for p in PROFILES) + " |"
+        for label, values in rows
+        if any(values[p] != "not run" and not values[p].startswith("nan") for p in PROFILES)
+    ]
     parts = [
-        "## SmolLM2-135M vs Qwen2.5-Coder-1.5B, side by side (`bench/model_compare.py`)",
-        f"Command: `{command}`. Both embedded profiles on the same phases and questions, one llama.cpp thread each "
-        "(the measured default), temperature 0.2 as `make demo` uses it (0 for the evals), on the shared 2-core "
-        "machine." + (f" {note}" if note else ""),
+        f"## SmolLM2-135M vs Qwen2.5-Coder-1.5B, {title or 'side by side'} (`bench/model_compare.py`)",
+        f"Command: `{command}`. Both embedded profiles on the same phases and questions, {setup}"
+        + (f" {note}" if note else ""),
         "\n".join(table),
-        "Tool choice per labelled question (`d`: `tests/data/tool_questions.json`, the set the shortlist's thresholds "
+        ""
+        if not _questions(root)
+        else "Tool choice per labelled question (`d`: `tests/data/tool_questions.json`, the set the shortlist's thresholds "
         "were set on; `h`: `bench/data/tool_questions_heldout.json`; ✓ = a tool that can test the question, or none "
         "where no tool can):",
         _questions(root),

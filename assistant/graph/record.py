@@ -15,7 +15,9 @@ from assistant.graph.nodes.planning import FREE
 from assistant.graph.state import GraphState, approval_of, plan_of
 from assistant.graph.tree import nodes_of
 from assistant.graph.treeresults import TreeView, view
+from assistant.recipes import RecipeRegistry
 from assistant.report.model import ExperimentRecord, RelatedPaper
+from assistant.schemas import ExperimentPlan
 from assistant.toolchoice import Shortlist
 from tools.results import read_results
 
@@ -30,16 +32,37 @@ def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
         RelatedPaper(key=str(e["key"]), title=str(e.get("title", "")), anchor=str(e.get("anchor") or ""))
         for e in state.get("evidence", [])
     ]
+    return record_of_plan(
+        plan,
+        ctx.recipes,
+        shortlist,
+        approved_by=approval.reviewer + (" with edits" if approval.decision == "modify" else ""),
+        evidence=evidence,
+        notes=list(state.get("approved_notes") or []),
+    )
+
+
+def record_of_plan(
+    plan: ExperimentPlan,
+    recipes: RecipeRegistry,
+    shortlist: Shortlist | None,
+    *,
+    approved_by: str = "",
+    evidence: list[RelatedPaper] | None = None,
+    notes: list[str] | None = None,
+) -> ExperimentRecord:
+    """The record of ``plan`` with its tool's card from ``recipes`` (what ``experiment_record`` builds for a run;
+    benches build it for plans outside a run)."""
     base = {
-        "approved_by": approval.reviewer + (" with edits" if approval.decision == "modify" else ""),
+        "approved_by": approved_by,
         "plan_title": plan.title,
         "hypotheses": plan.hypotheses,
-        "evidence": evidence,
-        "notes": list(state.get("approved_notes") or []),
+        "evidence": evidence or [],
+        "notes": notes or [],
     }
     if plan.recipe == FREE:
         return ExperimentRecord(tool=FREE, self_reported=True, offered=False, **base)
-    recipe = ctx.recipes.get(plan.recipe)
+    recipe = recipes.get(plan.recipe)
     card = recipe.card
     fit = shortlist.score_of(plan.recipe) if shortlist is not None else None
     return ExperimentRecord(
@@ -48,7 +71,7 @@ def experiment_record(ctx: RunContext, state: GraphState) -> ExperimentRecord:
         method=card.method if card else "",
         conditions=list(card.conditions) if card else [],
         other_conditions=sorted(
-            set(condition_terms(c for c in ctx.recipes.cards() if c.name != plan.recipe).values())
+            set(condition_terms(c for c in recipes.cards() if c.name != plan.recipe).values())
             - set(card.conditions if card else [])
         ),
         knobs={k.name: k.meaning for k in card.knobs} if card else {},
