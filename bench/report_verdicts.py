@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,7 +30,7 @@ from assistant.report.build import build_report, evaluate_hypotheses
 from assistant.report.compose import VERDICT_WORD
 from assistant.report.model import ReportDraft
 from assistant.report.render_md import render_markdown
-from assistant.report.verdict_words import contradiction
+from assistant.report.verdict_words import contradiction, sentences
 from bench._results import write_section
 from bench.model_calls import labelled_plan
 from bench.model_report import PROFILES
@@ -63,7 +62,7 @@ def check_record(record: dict[str, Any], results: Path, workdir: Path) -> dict[s
     rejected = [c for c in claims if not c.accepted and "computed verdicts disagree" in c.reason]
     dropped = [c.claim.statement for c in report.claims if c.source == "prose"]
     kept = [report.rationale, report.limitations, report.next_steps, *(c.claim.statement for c in claims if c.accepted)]
-    sentences = [x for text in kept for x in re.split(r"(?<=[.!?])\s+|\n+", text)]
+    said = [x for text in kept for x in sentences(text)]
     return {
         "key": record["key"],
         "computed": computed,
@@ -71,7 +70,7 @@ def check_record(record: dict[str, Any], results: Path, workdir: Path) -> dict[s
         "claims": len(claims),
         "claims_rejected_for_verdict": len(rejected),
         "prose_dropped": dropped,
-        "prose_contradicts": [x for x in sentences if contradiction(x, computed)],
+        "prose_contradicts": [x for x in said if contradiction(x, computed)],
         "check_ok": bool(report.check and report.check.ok),
     }
 

@@ -7,7 +7,6 @@ atomically) and ``load_report``. Does not cover the LLM call that writes the dra
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -37,7 +36,7 @@ from assistant.report.render_md import render_markdown
 from assistant.report.results import ResultsDocument, load_config, load_results
 from assistant.report.stats import evaluate_hypothesis
 from assistant.report.tree import ExperimentTreeReport
-from assistant.report.verdict_words import drop_contradictions
+from assistant.report.verdict_words import Contradiction, drop_contradictions
 from assistant.schemas import Claim
 from tools.papers.ids import ArxivTitleIndex
 from tools.papers.models import UnknownCitationError
@@ -108,13 +107,11 @@ def evaluate_hypotheses(results: ResultsDocument, experiment: ExperimentRecord |
     return out
 
 
-def _dropped_sentence(sentence: str, why: str, section: str) -> CheckedClaim:
+def _dropped_sentence(sentence: str, found: Contradiction, section: str) -> CheckedClaim:
     """A sentence of the model's prose that states another verdict, listed with the rejected claims."""
-    about = re.findall(r"\b(H\d{1,3}) is ", why)  # the hypotheses whose verdict it contradicts (at least one)
-    claim = Claim(statement=sentence[:600], about=about, stance="describes")
-    return CheckedClaim(
-        claim=claim, accepted=False, reason=f"{why}; dropped from the {section.replace('_', ' ')}", source="prose"
-    )
+    claim = Claim(statement=sentence[:600], about=found.hypotheses, stance="describes")
+    reason = f"{found.why}; dropped from the {section.replace('_', ' ')}"
+    return CheckedClaim(claim=claim, accepted=False, reason=reason, source="prose")
 
 
 def build_report(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 _GENERIC = re.compile(r"\b(hypothes[ie]s|prediction)\b", re.IGNORECASE)
 _ID = re.compile(r"\b(H\d{1,3})\b")
@@ -26,6 +27,18 @@ _SAYS = {
     "undecided": re.compile(r"\b(inconclusive|insufficient|undecided|unsettled|not (yet )?(settled|measured))\b", re.I),
 }
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class Contradiction(NamedTuple):
+    """Why a sentence contradicts the computed verdicts, and the hypotheses whose verdicts it contradicts."""
+
+    why: str
+    hypotheses: list[str]
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` split into sentences the way the contradiction check reads it."""
+    return _SENTENCE.split(text)
 
 
 def stated(sentence: str) -> set[str]:
@@ -50,8 +63,8 @@ def agrees(said: str, computed: str) -> bool:
     return computed in ("inconclusive", "insufficient")
 
 
-def contradiction(sentence: str, verdicts: Mapping[str, str]) -> str | None:
-    """Why ``sentence`` contradicts the computed ``verdicts`` (hypothesis id -> verdict), or None.
+def contradiction(sentence: str, verdicts: Mapping[str, str]) -> Contradiction | None:
+    """How ``sentence`` contradicts the computed ``verdicts`` (hypothesis id -> verdict), or None.
 
     A sentence naming hypothesis ids is held to those ids' verdicts; one saying only "the hypothesis" or "the
     prediction" contradicts when what it states agrees with none of the computed verdicts."""
@@ -68,15 +81,15 @@ def contradiction(sentence: str, verdicts: Mapping[str, str]) -> str | None:
             wrong = targets if not any(agrees(said, verdicts[h]) for h in targets) else []
         if wrong:
             shown = ", ".join(f"{h} is {verdicts[h]}" for h in wrong)
-            return f"says the hypothesis is {said}, but the computed verdicts disagree ({shown})"
+            return Contradiction(f"says the hypothesis is {said}, but the computed verdicts disagree ({shown})", wrong)
     return None
 
 
-def drop_contradictions(text: str, verdicts: Mapping[str, str]) -> tuple[str, list[tuple[str, str]]]:
-    """``text`` without its sentences that contradict ``verdicts``, and (sentence, why) for each one dropped."""
+def drop_contradictions(text: str, verdicts: Mapping[str, str]) -> tuple[str, list[tuple[str, Contradiction]]]:
+    """``text`` without its sentences that contradict ``verdicts``, and (sentence, how) for each one dropped."""
     if not text.strip() or not verdicts:
         return text, []
-    dropped: list[tuple[str, str]] = []
+    dropped: list[tuple[str, Contradiction]] = []
     kept: list[str] = []
     last = 0
     for match in [*_SENTENCE.finditer(text), None]:

@@ -60,6 +60,8 @@ MAX_REPLY_BYTES = 4 * 1024 * 1024
 """Largest upstream answer relayed to the kernel."""
 
 Route = Literal["chat", "completions"]
+ROUTES: dict[str, Route] = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
+"""``POST`` paths the proxy serves (``GET /v1/models`` lists the allowed models), over the socket or a channel."""
 
 
 class Upstream(BaseModel):
@@ -203,13 +205,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, _error("not_found", f"no route GET {self.path}; use /v1/models"))
             return
-        self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in proxy.models]})
+        self._send(200, proxy.model_list())
 
     def do_POST(self) -> None:
         if self._stopped():
             return
-        routes: dict[str, Route] = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
-        route = routes.get(self.path.rstrip("/"))
+        route = ROUTES.get(self.path.rstrip("/"))
         if route is None:
             self._drain()
             self._send(404, _error("not_found", f"no route POST {self.path}; use /v1/chat/completions"))
@@ -426,6 +427,10 @@ class ModelProxy:
         self._record(fields, status, started, prompt_tokens=prompt, completion_tokens=completion, estimated=estimated)
         return status, reply
 
+    def model_list(self) -> dict[str, Any]:
+        """The answer to ``GET /v1/models``: the allowed model names."""
+        return {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]}
+
     def answer_channel(self, prompt: str) -> str:
         """Answer one request a remote kernel sent over its stdin channel (``tools.kernel.modelchannel``): the
         ``input_reply`` value, with the same checks, limits and metering as a request over the socket."""
@@ -435,9 +440,8 @@ class ModelProxy:
             return encode_reply(400, _error("invalid_request", str(err)))
         path = path.rstrip("/")
         if method == "GET" and path == "/v1/models":
-            return encode_reply(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.models]})
-        routes: dict[str, Route] = {"/v1/chat/completions": "chat", "/v1/completions": "completions"}
-        route = routes.get(path) if method == "POST" else None
+            return encode_reply(200, self.model_list())
+        route = ROUTES.get(path) if method == "POST" else None
         if route is None:
             return encode_reply(
                 404, _error("not_found", f"no route {method[:10]} {path[:200]}; use /v1/chat/completions")
