@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,11 @@ def check_record(record: dict[str, Any], results: Path, workdir: Path) -> dict[s
     experiment = record_of_plan(plan, default_registry(), None, approved_by="bench")
     run_dir = workdir / record["key"]
     run_dir.mkdir(parents=True)
-    shutil.copyfile(results, run_dir / "results.json")
+    # the run's figure files are not kept beside the results in bench/data: without this the check would flag a
+    # missing file in every report, which says nothing about the model's draft
+    document = json.loads(results.read_text())
+    document.pop("figures", None)
+    (run_dir / "results.json").write_text(json.dumps(document))
     draft = ReportDraft.model_validate(record["draft_made"])
     report = build_report(run_dir, draft, None, question=record["question"], experiment=experiment)
     computed = {h.id: h.verdict for h in evaluate_hypotheses(read_results(results), experiment)}
@@ -72,13 +75,24 @@ def check_record(record: dict[str, Any], results: Path, workdir: Path) -> dict[s
         "prose_dropped": dropped,
         "prose_contradicts": [x for x in said if contradiction(x, computed)],
         "check_ok": bool(report.check and report.check.ok),
+        "why_unverified": sorted({_why(o.kind, o.message) for o in (report.check.offenders if report.check else [])}),
     }
+
+
+def _why(kind: str, message: str) -> str:
+    """An offender as a short reason shared across reports ("claim dropped", "limitations empty", ...)."""
+    if kind == "claim":
+        return "a claim dropped"
+    if kind == "section":
+        return f"a section {message.split(':')[0]}"
+    return kind
 
 
 def render(root: Path, results: Path) -> str:
     """The section's Markdown for every profile's review phase in ``root``."""
     rows = []
     flagged: list[str] = []
+    reasons: list[str] = []
     for profile, label in PROFILES.items():
         path = root / profile / "review_draft.jsonl"
         records = [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.is_file() else []
@@ -97,6 +111,13 @@ def render(root: Path, results: Path) -> str:
             f"sentences) | {sum(bool(c['prose_contradicts']) for c in checked)} | "
             f"{sum(c['check_ok'] for c in checked)} |"
         )
+        counts: dict[str, int] = {}
+        for c in checked:
+            for why in c["why_unverified"]:
+                counts[why] = counts.get(why, 0) + 1
+        if counts:
+            shown = "; ".join(f"{why}: {n}" for why, n in sorted(counts.items(), key=lambda x: -x[1]))
+            reasons.append(f"- {label}: {shown}")
         for c in checked:
             flagged += [f"- {profile} {c['key']} (computed {c['computed']}): {x[:300]!r}" for x in c["prose_dropped"]]
     table = [
@@ -116,6 +137,9 @@ def render(root: Path, results: Path) -> str:
         "to claim a finding. No model call is made here.",
         "\n".join(table),
     ]
+    if reasons:
+        parts.append("Why reports did not pass every check (reports with each reason; a report can have several):")
+        parts.append("\n".join(reasons))
     if flagged:
         parts.append(
             "The model's sentences cut by `assistant.report.verdict_words` (a word match; a reader can judge each):"

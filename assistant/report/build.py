@@ -20,6 +20,7 @@ from assistant.report.claims import check_claims
 from assistant.report.compose import discussion_markdown, methods_markdown, summary_markdown
 from assistant.report.errors import ReportError
 from assistant.report.figures import draw_metrics_figure
+from assistant.report.guide import NO_CITATIONS
 from assistant.report.model import (
     CheckedClaim,
     ExperimentRecord,
@@ -107,6 +108,13 @@ def evaluate_hypotheses(results: ResultsDocument, experiment: ExperimentRecord |
     return out
 
 
+def cited_keys(keys: list[str]) -> list[str]:
+    """The draft's cited keys without the entries that cite nothing: blank ones, "none", and the guide's own
+    empty-evidence marker echoed back. Every other key, malformed or not, is kept for the check to judge."""
+    empty = {"", "none", NO_CITATIONS.lower()}
+    return [key for key in keys if key.strip().lower() not in empty]
+
+
 def _dropped_sentence(sentence: str, found: Contradiction, section: str) -> CheckedClaim:
     """A sentence of the model's prose that states another verdict, listed with the rejected claims."""
     claim = Claim(statement=sentence[:600], about=found.hypotheses, stance="describes")
@@ -182,7 +190,7 @@ def build_report(
         claims=checked,
         experiment=experiment,
         tree=tree,
-        cited_keys=list(draft.cited_keys),
+        cited_keys=cited_keys(draft.cited_keys),
         figures=figures,
         results=results,
         provenance=collect_provenance(run_dir, results, config),

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from assistant.report.fill import metric_text
 from assistant.report.results import ResultsDocument
 
+NO_CITATIONS = "(none: cite nothing)"
+"""What the guide lists when the evidence has no keys (a model sometimes echoes it back as a key)."""
+
 
 def placeholder_guide(results: ResultsDocument, citation_keys: Iterable[str] = (), figures: Iterable[str] = ()) -> str:
     """A menu of valid placeholders for this run, one per line, with the value each would show.
@@ -34,5 +37,5 @@ def placeholder_guide(results: ResultsDocument, citation_keys: Iterable[str] = (
     names = [*results.figures, *figures]
     lines.append("Figures: " + (", ".join(f"{{{{ figure:{f} }}}}" for f in names) or "(none)"))
     keys = list(citation_keys)
-    lines.append("Citations: " + (", ".join(f"{{{{ cite:{k} }}}}" for k in keys) or "(none: cite nothing)"))
+    lines.append("Citations: " + (", ".join(f"{{{{ cite:{k} }}}}" for k in keys) or NO_CITATIONS))
     return "\n".join(lines)

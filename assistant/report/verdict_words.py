@@ -5,8 +5,9 @@ The report's verdict lines are rendered from the computed verdicts, and its clai
 words, so a sentence there could still say "the hypothesis is supported" next to a computed ``insufficient``.
 This module finds such sentences: a sentence that names a pre-registered hypothesis (its id, or "the hypothesis"
 / "the prediction") together with a verdict word (supported/confirmed, refuted/disproved, inconclusive/
-insufficient; "not supported" is read as not supported) that disagrees with the computed verdict. The report
-builder drops each one and lists it with the rejected claims. It is a word match, not a judge: a sentence that
+insufficient; "not supported" and "not enough evidence to support" are read as not supported; "supported or
+refuted" states neither) that disagrees with the computed verdict. The report builder drops each one and lists it
+with the rejected claims. It is a word match, not a judge: a sentence that
 states a verdict in other words passes, and the report check still says what it did not check.
 
 Does not compute verdicts (``assistant.report.stats``) and does not check claims or numbers.
@@ -20,10 +21,18 @@ from typing import NamedTuple
 
 _GENERIC = re.compile(r"\b(hypothes[ie]s|prediction)\b", re.IGNORECASE)
 _ID = re.compile(r"\b(H\d{1,3})\b")
-_NEGATION = re.compile(r"\b(not|no|never|cannot|neither|nor|without)\b|n't\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(not|no|never|cannot|neither|nor|without|insufficient|lacks?|lacking|fails?|failed)\b|n't\b", re.IGNORECASE
+)
+_NEGATION_WORDS = 4
+"""How many words before a support word a negation still governs ("not enough evidence to support")."""
+_VERDICT_VERB = r"(support|confirm|validat|refut|disprov|falsif|reject)\w*"
+_EITHER = re.compile(rf"\b{_VERDICT_VERB}\s*,?\s+(or|nor)\s+{_VERDICT_VERB}", re.IGNORECASE)
+"""Two verdict words offered as alternatives ("to support or refute", "neither confirmed nor rejected"): neither is
+stated."""
 _SAYS = {
     "supported": re.compile(r"\b(support(s|ed)?|confirm(s|ed)?|validat(es|ed))\b", re.IGNORECASE),
-    "refuted": re.compile(r"\b(refut(es|ed)|disprov(es|ed)|falsif(y|ies|ied))\b", re.IGNORECASE),
+    "refuted": re.compile(r"\b(refut(e|es|ed)|disprov(e|es|ed)|falsif(y|ies|ied))\b", re.IGNORECASE),
     "undecided": re.compile(r"\b(inconclusive|insufficient|undecided|unsettled|not (yet )?(settled|measured))\b", re.I),
 }
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -43,11 +52,12 @@ def sentences(text: str) -> list[str]:
 
 def stated(sentence: str) -> set[str]:
     """The verdicts a sentence states: ``supported``, ``refuted``, ``undecided``, or ``not supported`` (a support
-    word with a negation among the three words before it)."""
+    word with a negation among the few words before it). Verdict words offered as alternatives state nothing."""
     found: set[str] = set()
+    sentence = _EITHER.sub(" ", sentence)
     for verdict, pattern in _SAYS.items():
         for match in pattern.finditer(sentence):
-            before = " ".join(sentence[: match.start()].split()[-3:])
+            before = " ".join(sentence[: match.start()].split()[-_NEGATION_WORDS:])
             found.add("not supported" if verdict == "supported" and _NEGATION.search(before) else verdict)
     return found
 

@@ -346,3 +346,15 @@ def test_any_citation_source_is_checked_through_the_typed_seam(
 
     assert _offenders(report.check) == [("citation", "cited_keys[0]", "p#c404")]
     assert len(report.references) == 2
+
+
+def test_cited_keys_that_cite_nothing_are_not_flagged_but_bad_keys_still_are(
+    run_dir: Path, good_draft: ReportDraft, good_experiment: ExperimentRecord, resolver: InMemoryCitations
+) -> None:
+    # the default model, shown "(none: cite nothing)" for an empty library, answered [""], ["none"] or that marker
+    draft = good_draft.model_copy(update={"cited_keys": ["", "  ", "None", "(none: cite nothing)", "no-hash-key"]})
+
+    report = build_report(run_dir, draft, resolver, experiment=good_experiment, now=NOW)
+
+    assert report.cited_keys == ["no-hash-key"]
+    assert _offenders(report.check) == [("citation", "cited_keys[0]", "no-hash-key")]

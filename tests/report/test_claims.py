@@ -383,3 +383,22 @@ def test_a_verdict_sentence_is_held_to_the_hypotheses_it_names() -> None:
     assert contradiction("The hypothesis is refuted.", verdicts) is not None  # true of neither
     assert contradiction("The model supports long contexts.", verdicts) is None  # names no hypothesis
     assert contradiction("H1 is supported.", {}) is None
+
+
+def test_verdict_words_offered_as_alternatives_or_under_a_negation_state_nothing_else() -> None:
+    """A default-model draft's sentence that restated the computed verdict was cut as if it claimed support."""
+    from assistant.report.verdict_words import contradiction
+
+    verdicts = {"H1": "insufficient"}
+    said = (
+        "The computed verdict for hypothesis H1 is 'insufficient', indicating that there is not enough evidence to "
+        "support or refute the claim based on the probe_vs_ccs metric."
+    )
+    assert contradiction(said, verdicts) is None
+    assert contradiction("H1 was neither confirmed nor rejected.", verdicts) is None
+    assert contradiction("There is not enough evidence to support H1.", verdicts) is None
+    # an alternative offered does not hide a verdict stated beside it
+    assert contradiction("Whether to support or refute it, H1 is supported.", verdicts) is not None
+    assert contradiction("The results refute H1.", verdicts) is not None
+    assert contradiction("The results support H1.", verdicts) is not None
+    assert contradiction("The results refute H1.", {"H1": "refuted"}) is None
