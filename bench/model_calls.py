@@ -334,7 +334,7 @@ async def free_cells(
             if blocked:
                 run: dict[str, Any] = {
                     "status": "blocked",
-                    "error": "; ".join(f"{b.rule}: {b.detail}" for b in blocked),
+                    "error": "Blocked: " + " ".join(b.for_model() for b in blocked),
                     "output": "",
                 }
             else:

@@ -58,6 +58,20 @@ class Blocked(NamedTuple):
     rule: str
     detail: str
 
+    def for_model(self) -> str:
+        """The refusal as the debugging step reads it: the rule, what was refused and what to write instead (the
+        debug prompt does not repeat the write-code prompt, so the allow-list travels with the refusal)."""
+        return f"{self.rule}: {self.detail}. {_FIX.get(self.rule, '')}".rstrip()
+
+
+_FIX = {
+    "import_not_allowed": "Remove that import; a cell may import only "
+    + ", ".join(sorted(ALLOWED_IMPORTS))
+    + ". For files use OUT_DIR (a pathlib.Path that is already defined) and pathlib or json, not os.",
+    "dynamic_code": "Remove it: call functions directly.",
+    "syntax_error": "Send plain Python source for the code field, without Markdown fences.",
+}
+
 
 def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")

@@ -232,6 +232,29 @@ async def test_poisoned_kernel_output_cannot_make_a_cell_escape(
 
 
 @pytest.mark.anyio
+async def test_a_blocked_cell_tells_the_debug_step_what_a_cell_may_import(workspace: Workspace) -> None:
+    # the default model put `import os` in every free cell and kept it through three debug rounds: the debug
+    # prompt said "import_not_allowed: import os (see the allowed imports)" but never listed them
+    first = {"code": "import os\nprint(os.getcwd())", "purpose": "first try"}
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice(), plans(recipe="free", config={}), first, {"code": "import os\nprint(1)"}]
+    )
+    run = workspace.new_run("blocked-os")
+    pool = InProcessPool()
+    ctx = make_context(
+        script.client(), workspace, run.path, pool=pool, code_mode="free", budget=Budget(debug_attempts=1)
+    )
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    assert (outcome.status, outcome.failure and "same error as before" in outcome.failure) == ("failed", True)
+    script.assert_done()
+    debug_prompt = script.requests[4]["messages"][-1]["content"]
+    assert "Blocked: import_not_allowed: import os. Remove that import; a cell may import only " in debug_prompt
+    assert ", json, math, matplotlib, numpy, pandas, pathlib, random, re, " in debug_prompt
+    assert "use OUT_DIR (a pathlib.Path that is already defined)" in debug_prompt
+    assert pool.executed == []  # neither cell reached a kernel
+
+
+@pytest.mark.anyio
 async def test_poisoned_error_cannot_add_config_fields_in_recipe_mode(workspace: Workspace) -> None:
     def poisoned(code: str, n: int) -> FakeCellResult | None:
         if n == 0:

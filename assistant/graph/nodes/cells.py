@@ -324,7 +324,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
             "stderr": "",
             "traceback": "",
             "duration_s": 0.0,
-            "error": "Blocked: " + "; ".join(pending["blocked"]) + " (see the allowed imports)",
+            "error": "Blocked: " + " ".join(pending["blocked"]),
         }
         write_atomic(result_path, json.dumps(result, indent=1))
     else:

@@ -62,7 +62,7 @@ def _free_pending(ctx: RunContext, state: GraphState, cell: FreeCell, node: str,
         "recipe": None,
         "code": code,
         "out_dir": rel,
-        "blocked": [f"{b.rule}: {b.detail}" for b in blocked],
+        "blocked": [b.for_model() for b in blocked],
     }
 
 
