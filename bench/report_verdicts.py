@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def check_record(record: dict[str, Any], results: Path, workdir: Path) -> dict[s
 
 
 def _why(kind: str, message: str) -> str:
-    """An offender as a short reason shared across reports ("claim dropped", "limitations empty", ...)."""
+    """An offender as a short reason shared across reports ("a claim dropped", "a section empty", ...)."""
     if kind == "claim":
         return "a claim dropped"
     if kind == "section":
@@ -111,12 +112,9 @@ def render(root: Path, results: Path) -> str:
             f"sentences) | {sum(bool(c['prose_contradicts']) for c in checked)} | "
             f"{sum(c['check_ok'] for c in checked)} |"
         )
-        counts: dict[str, int] = {}
-        for c in checked:
-            for why in c["why_unverified"]:
-                counts[why] = counts.get(why, 0) + 1
+        counts = Counter(why for c in checked for why in c["why_unverified"])
         if counts:
-            shown = "; ".join(f"{why}: {n}" for why, n in sorted(counts.items(), key=lambda x: -x[1]))
+            shown = "; ".join(f"{why}: {n}" for why, n in counts.most_common())
             reasons.append(f"- {label}: {shown}")
         for c in checked:
             flagged += [f"- {profile} {c['key']} (computed {c['computed']}): {x[:300]!r}" for x in c["prose_dropped"]]
