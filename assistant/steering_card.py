@@ -26,8 +26,14 @@ STEERING = ToolCard(
         "Does adding a steering vector to the residual stream change the model's answers more than a random vector?",
         "Does intervening on activations along the true-minus-false direction make the model answer more truthfully?",
         "Does a steering intervention with a contrast-pair direction beat a random-direction control?",
+        "At which layer does steering along the truth direction raise answer accuracy most (one experiment per layer)?",
     ],
-    cannot_answer=["weak-to-strong generalization", "probe accuracy by layer", "generated text", "remote models"],
+    cannot_answer=[
+        "weak-to-strong generalization",
+        "a probe's read-out accuracy with no intervention",
+        "generated text",
+        "remote models",
+    ],
     conditions=["unsteered", "steered", "random direction", "random control", "steering vector", "coefficient"],
     shared_terms=["random direction", "random control", "coefficient"],
     knobs=[
