@@ -273,12 +273,17 @@ async def _run_cell(pool: Any, run_dir: Path, code: str, timeout: float) -> dict
     }
 
 
-def _results_ok(run_dir: Path) -> bool:
+def _results_error(run_dir: Path) -> str | None:
+    """Why a cell that ran without an error still failed, as the loop says it (``nodes.cells``): it wrote no
+    results.json, or one that does not read as ``ara.results/1``; None when it wrote a valid one."""
+    path = run_dir / "results.json"
+    if not path.is_file():
+        return "NoResults: the cell wrote no ./results.json"
     try:
-        read_results(run_dir / "results.json")
-    except (ValueError, OSError):
-        return False
-    return True
+        read_results(path)
+    except (ValueError, OSError) as err:
+        return f"InvalidResults: {err}"
+    return None
 
 
 def labelled_plan_records(limit: int, part: tuple[int, int] = (0, 1)) -> list[dict[str, Any]]:
@@ -338,12 +343,18 @@ async def free_cells(
                     "output": "",
                 }
             else:
+                (run_dir / "results.json").unlink(missing_ok=True)  # as the loop does: no earlier round's file counts
                 run = await _run_cell(pool, run_dir, code, timeout)
-            run["results_json"] = run["status"] == "ok" and _results_ok(run_dir)
+            # As in the loop, a cell that runs but leaves no valid results.json has failed and goes to debug.
+            missing = _results_error(run_dir) if run["status"] == "ok" else None
+            run["results_json"] = run["status"] == "ok" and missing is None
+            if missing is not None:
+                run["results_error"] = missing
             runs.append(run)
-            if run["status"] == "ok" or len(runs) > rounds:
+            if run["results_json"] or len(runs) > rounds:
                 break
-            error = f"status: {run['status']}\nerror: {run['error'] or ''}\n{run['output']}"
+            status, failure = ("error", missing) if missing is not None else (run["status"], run["error"] or "")
+            error = f"status: {status}\nerror: {failure}\n{run['output']}"
             cell, fixed = await asyncio.to_thread(
                 structured,
                 client,
