@@ -38,6 +38,7 @@ from assistant.llm.testing import ScriptedLLM
 from assistant.runlog import events_of, read_events
 from assistant.schemas import Approval, ExperimentPlan
 from tests.graph.conftest import (
+    FakeCellResult,
     FakeHit,
     FakeLibrary,
     InProcessPool,
@@ -626,3 +627,30 @@ async def test_a_failing_approved_config_with_no_open_field_ends_the_run_with_th
     assert "left no field open" in outcome.failure
     assert len(pool.executed) == 1
     assert workspace.list_proposals() == []
+
+
+@pytest.mark.anyio
+async def test_a_frozen_config_that_times_out_says_which_limit_to_raise(workspace: Workspace) -> None:
+    """Seen on the default model: an approved eval of 100 items ran past the 300 s cell limit on two CPU cores.
+    The loop may not shrink what was approved, so the failure names the limit, its setting and the two ways out."""
+
+    def timed_out(code: str, index: int) -> FakeCellResult:
+        return FakeCellResult(
+            status="timeout", error_name="Timeout", error_value="the cell ran longer than 300 s and was interrupted"
+        )
+
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 2})])
+    run = workspace.new_run("frozen-timeout")
+    pool = InProcessPool(override=timed_out)
+    outcome = await start_in_memory(
+        make_context(script.client(), workspace, run.path, pool=pool), run, workspace, QUESTION
+    )
+    script.assert_done()
+    assert outcome.status == "failed"
+    assert outcome.failure == (
+        "the approved config of recipe 'divide' failed (Timeout: the cell ran longer than 300 s and was interrupted) "
+        "and the plan left no field open for the loop to change; a cell may run 300 s: raise kernel.cell_timeout_s "
+        "(ARA_KERNEL_CELL_TIMEOUT_S) and resume, or start a new run with a smaller plan (fewer items, seeds or "
+        f"conditions) (ara resume {run.run_id})"
+    )
+    assert len(pool.executed) == 1

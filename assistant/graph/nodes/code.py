@@ -149,12 +149,17 @@ async def debug(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
         )
         pending = _free_pending(ctx, state, cell, "debug", "debug")
     elif not plan.open_fields:
+        fix = "edit the plan and start a new run, or resume after fixing the cause"
+        if last["status"] == "timeout":  # the approved size is frozen; the time limit is the user's to raise
+            fix = (
+                f"a cell may run {ctx.cell_timeout_s:g} s: raise kernel.cell_timeout_s (ARA_KERNEL_CELL_TIMEOUT_S) "
+                "and resume, or start a new run with a smaller plan (fewer items, seeds or conditions)"
+            )
         return {
             "status": "failed",
             "failure": (
                 f"the approved config of recipe {plan.recipe!r} failed ({last.get('error') or last['status']}) and the "
-                "plan left no field open for the loop to change; edit the plan and start a new run, or resume "
-                f"after fixing the cause (ara resume {state['run_id']})"
+                f"plan left no field open for the loop to change; {fix} (ara resume {state['run_id']})"
             ),
             "debug_attempts": attempt,
         }
