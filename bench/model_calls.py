@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from assistant.errors import StructuredOutputError
 from assistant.graph.guard import ALLOWED_IMPORTS, check_free_code
+from assistant.graph.nodes._common import remove_run_file
 from assistant.graph.nodes.analysis import metric_summary, verdict_lines
 from assistant.graph.nodes.code import _free_prelude
 from assistant.graph.prompts import load_prompt, quote_data, render
@@ -277,7 +278,7 @@ def _results_error(run_dir: Path) -> str | None:
     """Why a cell that ran without an error still failed, as the loop says it (``nodes.cells``): it wrote no
     results.json, or one that does not read as ``ara.results/1``; None when it wrote a valid one."""
     path = run_dir / "results.json"
-    if not path.is_file():
+    if not (path.is_symlink() or path.exists()):  # a link or special file is the reader's to refuse, as invalid
         return "NoResults: the cell wrote no ./results.json"
     try:
         read_results(path)
@@ -343,7 +344,7 @@ async def free_cells(
                     "output": "",
                 }
             else:
-                (run_dir / "results.json").unlink(missing_ok=True)  # as the loop does: no earlier round's file counts
+                remove_run_file(run_dir, "results.json")  # as the loop does: no earlier round's file counts
                 run = await _run_cell(pool, run_dir, code, timeout)
             # As in the loop, a cell that runs but leaves no valid results.json has failed and goes to debug.
             missing = _results_error(run_dir) if run["status"] == "ok" else None
