@@ -94,6 +94,10 @@ class ToolCard(_Card):
     """A plumbing check, not research: offered only when a question asks for a smoke test."""
     seeds_field: str | None = "seeds"
     """The config field listing seeds (None: the tool has one seed and intervals over items)."""
+    main_hypothesis: Hypothesis | None = None
+    """The tool's own headline prediction (its main comparison against its control or chance). The planner
+    registers it, before anything runs, for a plan on this tool that states no hypothesis the tool can test, so
+    every research run has a verdict computed from its intervals; None for a smoke test."""
 
     def metric_names(self, config: Mapping[str, Any]) -> list[str]:
         """Every metric name this card's tool writes for ``config`` (``{layer}`` expanded from its layers)."""
@@ -155,6 +159,11 @@ def expand(template: str, config: Mapping[str, Any]) -> list[str]:
         return [template]
     layers = config.get("layers") or []
     return [template.replace("{layer}", str(int(layer))) for layer in layers]
+
+
+def headline(statement: str, metric: str, baseline: str | None = None, null: float = 0.0) -> Hypothesis:
+    """A card's main hypothesis: ``metric`` (minus ``baseline``) predicted above ``null``."""
+    return Hypothesis(id="H1", statement=statement, metric=metric, baseline=baseline, predicted="increase", null=null)
 
 
 class ResolvedHypotheses(NamedTuple):
@@ -345,6 +354,7 @@ W2S = ToolCard(
         "strong features learns from those labels with the chosen loss; a strong ceiling learns from B's ground "
         "truth. The host holds the test labels and scores every model's held-out predictions."
     ),
+    main_hypothesis=headline("The student trained on weak labels beats its weak supervisor.", "w2s_vs_weak"),
 )
 
 PROBES = ToolCard(
@@ -401,6 +411,10 @@ PROBES = ToolCard(
         "are fit on training pairs, and the host scores their predictions on held-out pairs against labels it keeps."
     ),
     seeds_field=None,
+    main_hypothesis=headline(
+        "CCS's held-out accuracy beats the model's zero-shot answers on the same items at each layer.",
+        "ccs_vs_zero_shot",
+    ),
 )
 
 HONESTY_PROBES = ToolCard(
@@ -436,6 +450,11 @@ HONESTY_PROBES = ToolCard(
         "the host scores held-out predictions against labels it keeps."
     ),
     seeds_field=None,
+    main_hypothesis=headline(
+        "A supervised probe on activations detects false statements better than always answering the majority class.",
+        "probe_acc.layer_{layer}",
+        "majority_class_acc",
+    ),
 )
 
 BUILTIN_CARDS: dict[str, ToolCard] = {c.name: c for c in (SYNTHETIC_W2S, W2S, PROBES, HONESTY_PROBES)}

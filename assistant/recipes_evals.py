@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from assistant.cards import ComparisonSpec, Knob, MetricSpec, ToolCard
+from assistant.cards import ComparisonSpec, Knob, MetricSpec, ToolCard, headline
 from assistant.recipes import HostSteps, Recipe, RecipeRegistry, _lazy_class
 
 _SUBJECT = "the subject model (chosen in [subject] settings; the embedded local model by default)"
@@ -33,7 +33,12 @@ MC_EVAL = ToolCard(
         "Does the model believe common misconceptions: its accuracy on the misconceptions task vs chance?",
         "Which answer does the model choose on fact-checking claims (FEVER, PolitiFact), compared with chance?",
     ],
-    cannot_answer=["activations, probes or steering", "chain-of-thought faithfulness", "training a model"],
+    cannot_answer=[
+        "whether critiques, a debate or other help improve a judge (here the model answers alone)",
+        "activations, probes or steering",
+        "chain-of-thought faithfulness",
+        "training a model",
+    ],
     conditions=["multiple choice", "chance baseline", "random guess", "letter log-probabilities", "accuracy"],
     shared_terms=["chance baseline", "random guess", "accuracy"],
     knobs=[
@@ -62,6 +67,9 @@ MC_EVAL = ToolCard(
         "answers, scores the submitted choices and a seeded random guess per item in the same run."
     ),
     seeds_field=None,
+    main_hypothesis=headline(
+        "The model answers more items correctly than a random guess on the same items.", "accuracy_vs_chance"
+    ),
 )
 
 OVERSIGHT = ToolCard(
@@ -110,6 +118,9 @@ OVERSIGHT = ToolCard(
         "and scores the judge's choices, paired by item across conditions."
     ),
     seeds_field=None,
+    main_hypothesis=headline(
+        "Reading critiques makes the judge more accurate than judging alone.", "critique_vs_alone"
+    ),
 )
 
 COT = ToolCard(
@@ -164,6 +175,10 @@ COT = ToolCard(
         "keeps the answers; change rates need none."
     ),
     seeds_field=None,
+    main_hypothesis=headline(
+        "Cutting the reasoning short changes some final answers: the answer depends on the stated reasoning.",
+        "early_answering.aoc",
+    ),
 )
 
 EVAL_CARDS: dict[str, ToolCard] = {c.name: c for c in (MC_EVAL, OVERSIGHT, COT)}

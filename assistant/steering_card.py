@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from assistant.cards import Knob, MetricSpec, ToolCard
+from assistant.cards import Knob, MetricSpec, ToolCard, headline
 
 STEERING = ToolCard(
     name="steering",
@@ -66,6 +66,10 @@ STEERING = ToolCard(
         "choice log-probability, and the same with a random direction of equal norm, keeping every answer key."
     ),
     seeds_field="seeds",
+    main_hypothesis=headline(
+        "Steering along the contrast direction raises held-out accuracy more than a random direction of equal norm.",
+        "effect.vs_random",
+    ),
 )
 
 

@@ -203,11 +203,17 @@ async def test_a_hypothesis_on_a_metric_the_tool_does_not_produce_is_refused_bef
     replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=config, hypotheses=refused)]
     outcome, run = await _plan(workspace, question, replies)
     [plan] = outcome.plans
-    assert plan.hypotheses == []
-    assert plan.config["seeds"] == [7], "no claim left, so no seeds added"
+    assert [(h.id, h.metric, h.baseline) for h in plan.hypotheses] == [("H1", "w2s_acc", "weak_acc")], (
+        "with none of its own left, the plan gets the card's main hypothesis, registered before the run"
+    )
+    assert plan.config["seeds"] == [7, 0, 1]
     [notes] = outcome.plan_notes
-    assert len(notes) == 1
+    assert len(notes) == 3
     assert notes[0].startswith("hypothesis dropped: H1: w2s does not produce ccs_acc.layer_{layer}")
+    assert notes[1] == (
+        "the plan states no hypothesis that w2s can test; registered the tool's main one before the run: H1 'The "
+        "student trained on weak labels beats its weak supervisor.' (w2s_vs_weak predicted above 0)"
+    )
 
 
 @pytest.mark.local_llm

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
-from assistant.cards import resolve_hypotheses
+from assistant.cards import ToolCard, resolve_hypotheses
 from assistant.errors import AssistantError
 from assistant.events import PlanAdjusted, PlanApproved, PlanProposed, PlanRejected
 from assistant.graph.context import RunContext
@@ -33,7 +33,7 @@ from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.graph.tree import dumped, roots_from_plan
 from assistant.recipes import RecipeError
 from assistant.report.stats import MIN_SEEDS
-from assistant.schemas import Approval, ExperimentPlan, plans_schema
+from assistant.schemas import Approval, ExperimentPlan, Hypothesis, plans_schema
 from tools.errors import UserInputError
 
 FREE = "free"
@@ -140,6 +140,29 @@ def _fit(
     return _validated(plan, model, {**config, **changes}, state["run_id"]) if changes else config
 
 
+def _main_hypothesis(
+    ctx: RunContext, state: GraphState, plan: ExperimentPlan, card: ToolCard, config: dict[str, Any], notes: list[str]
+) -> list[Hypothesis]:
+    """The card's main hypothesis, registered for a plan that states none the tool can test (noted for the
+    approver): a research run always has a prediction fixed before it runs, and a verdict computed from it."""
+    assert card.main_hypothesis is not None
+    resolved = resolve_hypotheses(card, config, [card.main_hypothesis])
+    if not resolved.hypotheses:
+        log.warning("run %s: %s's main hypothesis does not fit this config: %s", state["run_id"], card.name, resolved)
+        return []
+    main = card.main_hypothesis
+    against = f" - {main.baseline}" if main.baseline else ""
+    _adjusted(
+        ctx,
+        state,
+        plan,
+        f"the plan states no hypothesis that {card.name} can test; registered the tool's main one before the run: "
+        f"{main.id} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})",
+        notes,
+    )
+    return resolved.hypotheses
+
+
 def freeze_plan(
     ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str, filled: dict[str, Any] | None = None
 ) -> FrozenPlan:
@@ -182,6 +205,8 @@ def freeze_plan(
             log_blocked(ctx, state, node, "hypothesis_metric_unknown", reason)
             _adjusted(ctx, state, plan, f"hypothesis dropped: {reason}", notes)
         hypotheses = resolved.hypotheses
+        if not hypotheses and card.main_hypothesis is not None and not card.smoke_test:
+            hypotheses = _main_hypothesis(ctx, state, plan, card, config, notes)
         field = card.seeds_field
         if hypotheses and field and isinstance(config.get(field), list) and len(config[field]) < MIN_SEEDS:
             current = list(config[field])
