@@ -37,6 +37,7 @@ from assistant.schemas import Approval, ExperimentPlan, Hypothesis, plans_schema
 from tools.errors import UserInputError
 
 FREE = "free"
+PROPOSE = "propose_experiments"
 log = logging.getLogger(__name__)
 
 
@@ -205,7 +206,8 @@ def freeze_plan(
             log_blocked(ctx, state, node, "hypothesis_metric_unknown", reason)
             _adjusted(ctx, state, plan, f"hypothesis dropped: {reason}", notes)
         hypotheses = resolved.hypotheses
-        if not hypotheses and card.main_hypothesis is not None and not card.smoke_test:
+        if not hypotheses and card.main_hypothesis is not None and not card.smoke_test and node == PROPOSE:
+            # only before anyone has seen the plan: a plan a person edited to state no prediction runs as edited
             hypotheses = _main_hypothesis(ctx, state, plan, card, config, notes)
         field = card.seeds_field
         if hypotheses and field and isinstance(config.get(field), list) and len(config[field]) < MIN_SEEDS:
@@ -341,7 +343,7 @@ async def propose_experiments(state: GraphState, *, runtime: Runtime[RunContext]
             f"{available}. Resume to ask again (ara resume {state['run_id']}) or use a stronger model.",
             title="No runnable plan",
         )
-    frozen = [freeze_plan(ctx, state, p, "propose_experiments", await fill_config(ctx, state, p)) for p in kept]
+    frozen = [freeze_plan(ctx, state, p, PROPOSE, await fill_config(ctx, state, p)) for p in kept]
     plans = [f.plan.model_dump(mode="json") for f in frozen]
     ctx.runlog.append(PlanProposed(run_id=state["run_id"], plans=plans))
     return {"plans": plans, "plan_notes": [f.notes for f in frozen]}
