@@ -16,6 +16,7 @@ from assistant.graph import RunContext
 from assistant.graph.prompts import CLOSE, OPEN
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import default_registry
+from assistant.report.stats import MIN_SEEDS
 from assistant.runlog import RunLog, events_of, read_events
 from assistant.schemas import RunOutcome
 from tests.graph.conftest import analysis, brief, critique, plans, read_json, start_in_memory, tool_choice
@@ -190,7 +191,10 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
         "HostStepError: prepare on the host failed: UserInputError: seed 125: the weak training split of "
         "'sk_breast_cancer' has one class only; raise n_weak_train"
     )
-    [fitted] = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    fitted, registered, raised = events_of(read_events(run.path / "events.jsonl"), PlanAdjusted)
+    assert registered.change.startswith("the plan states no hypothesis that w2s can test; registered the tool's main")
+    assert registered.change.endswith("(w2s_vs_weak predicted above 0)")
+    assert raised.change.endswith(f"{MIN_SEEDS} seeds")
     assert fitted.change.startswith(
         "n_weak_train / n_strong_train / n_test lowered on the host from 10 / 100 / 5000 to 10 / 10 / 548: dataset "
         "'sk_breast_cancer' has 569 examples"
@@ -205,15 +209,22 @@ async def test_w2s_recipe_keeps_test_labels_on_the_host_and_debugs_a_host_step_f
     assert results["tool"] == "tools.w2s"
     assert results["provenance"]["scoring"].startswith("host: test labels never left the host")
     assert results["config"]["cache_dir"] == str(workspace.path / ".ara" / "cache")
-    assert results["metrics"]["w2s_acc"]["n"] == 2
+    assert results["config"]["seeds"] == [0, 125, 1], "seeds raised to three for the registered hypothesis"
+    assert results["metrics"]["w2s_acc"]["n"] == 3
     assert results["metrics"]["w2s_acc.items"]["n"] == results["config"]["n_test"]
     assert results["verification"]["scored_by"] == "host"
     assert sorted(p.name for p in (run.path / "work" / "submissions").iterdir()) == [
         "seed0.w2s.npy",
+        "seed1.w2s.npy",
         "seed125.w2s.npy",
     ], "the kernel submits the student only; the host trains and scores the weak supervisor and the ceiling"
     assert not (run.path / "work" / "results.json").exists()
     assert not Path("/etc/not-a-cache").exists()
     report = (run.path / "report.md").read_text()
     assert fitted.change in report.split("## Methods", 1)[1], "the fitted sizes are noted in the methods"
+    [verdict] = [line for line in report.splitlines() if line.startswith("- **H1** ")]
+    assert verdict.startswith(
+        "- **H1** The student trained on weak labels beats its weak supervisor. Prediction `w2s_acc - weak_acc > 0`: **"
+    ), "the registered hypothesis gets a verdict computed from the results"
+    assert verdict.endswith("paired percentile bootstrap over 3 seeds)."), verdict
     assert "| w2s\\_acc.items |" in report or "| w2s_acc.items |" in report
