@@ -3,10 +3,22 @@ plan that states none still runs with a prediction registered before it (``plann
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
-from assistant.cards import resolve_hypotheses
-from assistant.recipes import default_registry
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from assistant.cards import headline, resolve_hypotheses
+from assistant.events import PlanAdjusted
+from assistant.graph import compile_graph, resume_run, start_run
+from assistant.llm.testing import ScriptedLLM
+from assistant.recipes import RecipeRegistry, default_registry
+from assistant.runlog import events_of, read_events
+from assistant.schemas import Approval
+from tests.graph.conftest import DIVIDE, DIVIDE_CARD, analysis, brief, critique, make_context, plans, tool_choice
+from tools.vcs import Workspace
+
+QUESTION = "Is one divided by two above three tenths?"
 
 
 @pytest.mark.parametrize("name", ["w2s", "probes", "honesty_probes", "mc_eval", "oversight", "cot", "steering"])
@@ -28,3 +40,59 @@ def test_the_smoke_test_has_no_main_hypothesis() -> None:
     assert card is not None
     assert card.smoke_test
     assert card.main_hypothesis is None
+
+
+def _divide_with_a_main_hypothesis() -> RecipeRegistry:
+    """The built-ins plus the ``divide`` test recipe whose card predicts the ratio above 0.3."""
+    recipes = default_registry()
+    card = DIVIDE_CARD.model_copy(
+        update={"main_hypothesis": headline("One divided by the number is above three tenths.", "ratio", null=0.3)}
+    )
+    recipes.register(replace(DIVIDE, card=card))
+    return recipes
+
+
+REGISTERED = (
+    "the plan states no hypothesis that divide can test; registered the tool's main one before the run: "
+    "H1 'One divided by the number is above three tenths.' (ratio predicted above 0.3)"
+)
+
+
+@pytest.mark.anyio
+async def test_the_main_hypothesis_is_registered_at_proposal_and_an_edited_plan_runs_as_edited(
+    workspace: Workspace,
+) -> None:
+    script = ScriptedLLM(replies=[brief(), tool_choice(), plans(config={"denominator": 2})])
+    run = workspace.new_run("main")
+    graph = compile_graph(InMemorySaver())
+    ctx = replace(
+        make_context(script.client(), workspace, run.path, policy="ask"), recipes=_divide_with_a_main_hypothesis()
+    )
+    outcome = await start_run(
+        graph, ctx, run_id=run.run_id, question=QUESTION, run_dir=run.path, workspace=workspace.path
+    )
+    script.assert_done()
+    assert outcome.status == "awaiting_approval"
+    [proposed] = outcome.plans
+    assert [(h.id, h.metric, h.null) for h in proposed.hypotheses] == [("H1", "ratio", 0.3)]
+    [note] = events_of(read_events(run.events_path), PlanAdjusted)
+    assert note.change == REGISTERED, "the approver sees the registered prediction"
+
+    # the person removes the prediction: the run is exploratory, as they approved it, and nothing is registered again
+    edited = proposed.model_copy(update={"title": "Edited", "hypotheses": []})
+    later = ScriptedLLM(replies=[analysis(), critique()])
+    done = await resume_run(
+        graph,
+        replace(
+            make_context(later.client(), workspace, run.path, policy="ask"), recipes=_divide_with_a_main_hypothesis()
+        ),
+        run.run_id,
+        approval=Approval(decision="modify", reviewer="ada", plan=edited),
+    )
+    later.assert_done()
+    assert done.status == "done"
+    notes = [e.change for e in events_of(read_events(run.events_path), PlanAdjusted)]
+    assert notes == [REGISTERED], "no second registration on the edited plan"
+    report = (run.path / "report.md").read_text()
+    assert "No hypothesis was registered before this run, so it is exploratory" in report
+    assert "**H1**" not in report
