@@ -332,7 +332,8 @@ def parse_results(data: str | bytes, source: str) -> ResultsDocument:
     """Validate the text of a ``results.json``; ``source`` names it in errors.
 
     Raises:
-        ResultsFileError: not JSON, not an object, or a field that breaks the convention (each bad field named).
+        ResultsFileError: not JSON, not an object, no ``schema`` field, no metric and no table (nothing measured),
+            or a field that breaks the convention (each bad field named).
     """
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     if len(text) > MAX_RESULTS_BYTES:
@@ -342,7 +343,17 @@ def parse_results(data: str | bytes, source: str) -> ResultsDocument:
     loaded = _json(text, source, "results.json")
     if not isinstance(loaded, dict):
         raise ResultsFileError(f"{source} must hold a JSON object following {SCHEMA}, not {type(loaded).__name__}.")
+    if "schema" not in loaded:
+        raise ResultsFileError(
+            f"{source} has no 'schema' field: a results file says {SCHEMA!r} (the tools write it through "
+            "tools.results.write_results). Fix the code that wrote it."
+        )
     _check_counts(loaded, source)
+    if not loaded.get("metrics") and not loaded.get("tables"):
+        raise ResultsFileError(
+            f"{source} holds no metrics and no tables: the experiment measured nothing. Write at least one metric "
+            "(tools.results.write_results) or fix the code that wrote it."
+        )
     try:
         return ResultsDocument.model_validate(loaded)
     except ValidationError as err:

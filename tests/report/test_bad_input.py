@@ -73,6 +73,26 @@ def test_results_that_are_not_an_object(run_dir: Path) -> None:
         build_report(run_dir, ReportDraft(), None)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{}", "has no 'schema' field: a results file says 'ara.results/1'"),
+        ('{"pgr": 0.9}', "has no 'schema' field"),
+        ('{"schema": "ara.results/1", "metrics": {}, "figures": {"f": "f.png"}}', "holds no metrics and no tables"),
+    ],
+)
+def test_a_results_file_that_measured_nothing_is_refused(run_dir: Path, text: str, message: str) -> None:
+    """A cell that writes ``{}`` (or numbers outside the convention) has not produced results a report can use."""
+    (run_dir / "results.json").write_text(text)
+
+    with pytest.raises(ResultsFileError) as err:
+        build_report(run_dir, ReportDraft(), None)
+
+    assert str(err.value).startswith(str(run_dir / "results.json"))
+    assert message in str(err.value)
+    assert "fix the code that wrote it" in str(err.value).lower(), "what to do"
+
+
 def test_nan_and_inf_are_rendered_explicitly(run_dir: Path) -> None:
     _rewrite(
         run_dir, {"metrics": {"loss": {"value": math.inf}, "gap": {"mean": -math.inf}, "acc": {"value": math.nan}}}

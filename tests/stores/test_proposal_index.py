@@ -30,7 +30,13 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     isolate_git(monkeypatch, tmp_path)
     ws = Workspace.open_or_create(tmp_path / "ws")
     service = ReviewService(ws)
-    probe = make_run(ws, {"report.md": "# probe\n", "results.json": json.dumps({"acc": 0.8})})
+    probe = make_run(
+        ws,
+        {
+            "report.md": "# probe\n",
+            "results.json": json.dumps({"schema": "ara.results/1", "metrics": {"acc": {"value": 0.8}}}),
+        },
+    )
     first = ws.propose(probe.run_id, "probe", "Linear probes\n\nThree seeds.", ["."], "report.md", {"acc": 0.8})
     service.reject(first.id, "add a random-label control", RITA)
     (probe.path / "control.py").write_text("control = 0.5\n", encoding="utf-8")

@@ -301,7 +301,11 @@ def test_the_run_driver_drops_figures_that_are_links_or_leave_the_run(tmp_path: 
     run = tmp_path / "runs" / RUN_ID
     (run / "figs").mkdir(parents=True)
     (run / "figs" / "pgr.png").symlink_to(secret)
-    document = {"schema": "ara.results/1", "figures": {"linked": "figs/pgr.png", "outside": "../../private.png"}}
+    document = {
+        "schema": "ara.results/1",
+        "metrics": {"pgr": {"value": 0.4}},
+        "figures": {"linked": "figs/pgr.png", "outside": "../../private.png"},
+    }
     (run / "results.json").write_text(json.dumps(document), encoding="utf-8")
     (run / "cells").mkdir()
     (run / "cells" / "00.result.json").symlink_to(secret)
