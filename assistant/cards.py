@@ -36,6 +36,17 @@ class MetricSpec(_Card):
     """Which direction is an improvement."""
     over: Over = "seeds"
     """What its interval is over: seeds (one value per seed) or test items (a bootstrap over items)."""
+    only_when: tuple[str, str] | None = None
+    """``(field, value)``: written only when the config's list ``field`` holds ``value`` (oversight's
+    ``judge_accuracy.critique`` needs ``critique`` in ``conditions``); None: always written."""
+
+    def written(self, config: Mapping[str, Any]) -> bool:
+        """Whether a run of ``config`` writes this metric (a config without the field runs the tool's default)."""
+        if self.only_when is None:
+            return True
+        field, value = self.only_when
+        listed = config.get(field)
+        return not isinstance(listed, list | tuple) or value in listed
 
 
 class ComparisonSpec(_Card):
@@ -98,10 +109,13 @@ class ToolCard(_Card):
     """The tool's own headline prediction (its main comparison against its control or chance). The planner
     registers it, before anything runs, for a plan on this tool that states no hypothesis the tool can test, so
     every research run has a verdict computed from its intervals; None for a smoke test."""
+    fallback_hypotheses: list[Hypothesis] = Field(default_factory=list)
+    """Registered instead, the first that fits, when the main one's metrics are not written for the plan's config
+    (oversight without the ``critique`` condition falls back to debate against judging alone)."""
 
     def metric_names(self, config: Mapping[str, Any]) -> list[str]:
         """Every metric name this card's tool writes for ``config`` (``{layer}`` expanded from its layers)."""
-        return [name for spec in self.metrics for name in expand(spec.name, config)]
+        return [name for spec in self.metrics if spec.written(config) for name in expand(spec.name, config)]
 
     def writes(self, metric: str) -> bool:
         """True when ``metric`` is one of this tool's metric templates or a concrete name of one."""
@@ -213,6 +227,11 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
             refused.append(f"{hid}: {hypothesis.metric!r} does not expand over this config's layers")
             continue
         missing = sorted({m for m in [*metrics, *baselines] if m is not None and m not in produced})
+        not_run = [(m, spec.only_when) for m in missing if (spec := card.spec_of(m)) and spec.only_when]
+        if not_run:
+            why = "; ".join(f"{m} needs {field} to list {value!r}" for m, (field, value) in not_run)
+            refused.append(f"{hid}: this config does not run what it compares: {why}")
+            continue
         if missing:
             refused.append(f"{hid}: {card.name} does not produce {', '.join(missing)} (its metrics: {known})")
             continue

@@ -93,9 +93,24 @@ OVERSIGHT = ToolCard(
         Knob(name="limit", meaning="items per category"),
     ],
     metrics=[
-        MetricSpec(name="judge_accuracy.alone", meaning="judge accuracy without help", over="items"),
-        MetricSpec(name="judge_accuracy.critique", meaning="judge accuracy with critiques", over="items"),
-        MetricSpec(name="judge_accuracy.debate", meaning="judge accuracy after a debate", over="items"),
+        MetricSpec(
+            name="judge_accuracy.alone",
+            meaning="judge accuracy without help",
+            over="items",
+            only_when=("conditions", "alone"),
+        ),
+        MetricSpec(
+            name="judge_accuracy.critique",
+            meaning="judge accuracy with critiques",
+            over="items",
+            only_when=("conditions", "critique"),
+        ),
+        MetricSpec(
+            name="judge_accuracy.debate",
+            meaning="judge accuracy after a debate",
+            over="items",
+            only_when=("conditions", "debate"),
+        ),
     ],
     comparisons=[
         ComparisonSpec(
@@ -121,6 +136,9 @@ OVERSIGHT = ToolCard(
     main_hypothesis=headline(
         "Reading critiques makes the judge more accurate than judging alone.", "critique_vs_alone"
     ),
+    fallback_hypotheses=[
+        headline("A debate makes the judge more accurate than judging alone.", "debate_vs_alone"),
+    ],
 )
 
 COT = ToolCard(

@@ -11,10 +11,11 @@ from langgraph.checkpoint.memory import InMemorySaver
 from assistant.cards import headline, resolve_hypotheses
 from assistant.events import PlanAdjusted
 from assistant.graph import compile_graph, resume_run, start_run
+from assistant.graph.nodes.planning import PROPOSE, freeze_plan
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import events_of, read_events
-from assistant.schemas import Approval
+from assistant.schemas import Approval, ExperimentPlan
 from tests.graph.conftest import DIVIDE, DIVIDE_CARD, analysis, brief, critique, make_context, plans, tool_choice
 from tools.vcs import Workspace
 
@@ -96,3 +97,39 @@ async def test_the_main_hypothesis_is_registered_at_proposal_and_an_edited_plan_
     report = (run.path / "report.md").read_text()
     assert "No hypothesis was registered before this run, so it is exploratory" in report
     assert "**H1**" not in report
+
+
+@pytest.mark.parametrize(
+    ("conditions", "registered"),
+    [
+        (["alone", "critique", "debate"], ("judge_accuracy.critique", "judge_accuracy.alone")),
+        (["alone", "debate"], ("judge_accuracy.debate", "judge_accuracy.alone")),  # the fallback
+        (["alone"], None),  # nothing to compare: the run stays exploratory
+    ],
+)
+def test_oversight_registers_a_comparison_its_conditions_run(
+    workspace: Workspace, conditions: list[str], registered: tuple[str, str] | None
+) -> None:
+    run = workspace.new_run("oversight")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    plan = ExperimentPlan.model_validate(
+        {**plans(recipe="oversight", config={"task": "truthful_qa", "conditions": conditions})["plans"][0]}
+    )
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert frozen.plan.config["conditions"] == conditions
+    got = [(h.metric, h.baseline) for h in frozen.plan.hypotheses]
+    assert got == ([registered] if registered else [])
+    notes = [e.change for e in events_of(read_events(run.events_path), PlanAdjusted)]
+    assert len(notes) == (1 if registered else 0), notes
+
+
+def test_a_hypothesis_on_a_condition_the_config_leaves_out_is_refused_with_the_reason() -> None:
+    card = default_registry().get("oversight").card
+    assert card is not None
+    config = {"conditions": ["alone", "debate"]}
+    assert card.metric_names(config) == ["judge_accuracy.alone", "judge_accuracy.debate"]
+    resolved = resolve_hypotheses(card, config, [headline("Critiques help.", "critique_vs_alone")])
+    assert resolved.hypotheses == []
+    assert resolved.refused == [
+        "H1: this config does not run what it compares: judge_accuracy.critique needs conditions to list 'critique'"
+    ]

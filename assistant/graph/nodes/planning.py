@@ -147,11 +147,13 @@ def _main_hypothesis(
     """The card's main hypothesis, registered for a plan that states none the tool can test (noted for the
     approver): a research run always has a prediction fixed before it runs, and a verdict computed from it."""
     assert card.main_hypothesis is not None
-    resolved = resolve_hypotheses(card, config, [card.main_hypothesis])
-    if not resolved.hypotheses:
-        log.warning("run %s: %s's main hypothesis does not fit this config: %s", state["run_id"], card.name, resolved)
+    for main in [card.main_hypothesis, *card.fallback_hypotheses]:
+        resolved = resolve_hypotheses(card, config, [main])
+        if resolved.hypotheses:
+            break
+    else:
+        log.warning("run %s: no main hypothesis of %s fits this config: %s", state["run_id"], card.name, resolved)
         return []
-    main = card.main_hypothesis
     against = f" - {main.baseline}" if main.baseline else ""
     _adjusted(
         ctx,
