@@ -246,6 +246,26 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
     return ResolvedHypotheses(out, refused)
 
 
+def conditions_needed(card: ToolCard, config: Mapping[str, Any], hypothesis: Hypothesis) -> list[tuple[str, str]]:
+    """The ``(field, value)`` pairs ``config`` must list for the metrics ``hypothesis`` compares to be written
+    (empty: it runs as configured, or it names a metric the tool never writes)."""
+    metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
+    comparison = next((c for c in card.comparisons if c.name == metric), None)
+    if comparison is not None and baseline is None:
+        metric, baseline = comparison.metric, comparison.baseline
+    needed: list[tuple[str, str]] = []
+    for name in (metric, baseline):
+        spec = card.spec_of(name) if name else None
+        if (
+            spec is not None
+            and spec.only_when is not None
+            and not spec.written(config)
+            and spec.only_when not in needed
+        ):
+            needed.append(spec.only_when)
+    return needed
+
+
 def family_sizes(hypotheses: list[Hypothesis]) -> dict[str, int]:
     """How many tests each hypothesis id's family has (``H1@layer_4`` belongs to ``H1``)."""
     counts: dict[str, int] = {}

@@ -99,28 +99,63 @@ async def test_the_main_hypothesis_is_registered_at_proposal_and_an_edited_plan_
     assert "**H1**" not in report
 
 
+CRITIQUE = ("judge_accuracy.critique", "judge_accuracy.alone")
+DEBATE = ("judge_accuracy.debate", "judge_accuracy.alone")
+CRITIQUE_H = {"statement": "Critiques help the judge.", "metric": "critique_vs_alone", "predicted": "increase"}
+
+
 @pytest.mark.parametrize(
-    ("conditions", "registered"),
+    ("conditions", "stated", "ran", "hypotheses", "notes"),
     [
-        (["alone", "critique", "debate"], ("judge_accuracy.critique", "judge_accuracy.alone")),
-        (["alone", "debate"], ("judge_accuracy.debate", "judge_accuracy.alone")),  # the fallback
-        (["alone"], None),  # nothing to compare: the run stays exploratory
+        # all conditions: the main hypothesis, registered as is
+        (["alone", "critique", "debate"], [], ["alone", "critique", "debate"], [CRITIQUE], ["registered"]),
+        # no critique, a debate: the fallback compares what runs
+        (["alone", "debate"], [], ["alone", "debate"], [DEBATE], ["registered"]),
+        # the judge alone (the default model's plan for a critique question): critiques added, then registered
+        (["alone"], [], ["alone", "critique"], [CRITIQUE], ["conditions", "registered"]),
+        (["critique"], [], ["critique", "alone"], [CRITIQUE], ["conditions", "registered"]),
+        # the plan's own prediction on a condition it left out: the condition is added, nothing registered
+        (["alone", "debate"], [CRITIQUE_H], ["alone", "debate", "critique"], [CRITIQUE], ["conditions"]),
     ],
 )
-def test_oversight_registers_a_comparison_its_conditions_run(
-    workspace: Workspace, conditions: list[str], registered: tuple[str, str] | None
+def test_oversight_runs_both_sides_of_the_comparison_it_predicts(
+    workspace: Workspace,
+    conditions: list[str],
+    stated: list[dict[str, str]],
+    ran: list[str],
+    hypotheses: list[tuple[str, str]],
+    notes: list[str],
 ) -> None:
     run = workspace.new_run("oversight")
     ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
-    plan = ExperimentPlan.model_validate(
-        {**plans(recipe="oversight", config={"task": "truthful_qa", "conditions": conditions})["plans"][0]}
-    )
+    config = {"task": "truthful_qa", "conditions": conditions}
+    plan = ExperimentPlan.model_validate(plans(recipe="oversight", config=config, hypotheses=stated)["plans"][0])
     frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
-    assert frozen.plan.config["conditions"] == conditions
-    got = [(h.metric, h.baseline) for h in frozen.plan.hypotheses]
-    assert got == ([registered] if registered else [])
-    notes = [e.change for e in events_of(read_events(run.events_path), PlanAdjusted)]
-    assert len(notes) == (1 if registered else 0), notes
+    assert frozen.plan.config["conditions"] == ran
+    assert [(h.metric, h.baseline) for h in frozen.plan.hypotheses] == hypotheses
+    changes = [e.change for e in events_of(read_events(run.events_path), PlanAdjusted)]
+    assert [c.split(" ", 1)[0] if c.startswith("conditions") else "registered" for c in changes] == notes
+    if "conditions" in notes:
+        assert changes[0] == (
+            f"conditions {conditions!r} -> {ran!r}: the run measures both sides of the comparison its hypothesis makes"
+        )
+    if "registered" in notes:
+        assert changes[-1].startswith("the plan states no hypothesis that oversight can test; registered")
+
+
+def test_an_edited_plan_without_the_compared_condition_runs_as_edited(workspace: Workspace) -> None:
+    """After proposal nothing is added: the person's config runs, and its prediction is refused with the reason."""
+    run = workspace.new_run("oversight")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    config = {"task": "truthful_qa", "conditions": ["alone"]}
+    plan = ExperimentPlan.model_validate(plans(recipe="oversight", config=config, hypotheses=[CRITIQUE_H])["plans"][0])
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, "approve_plan")  # type: ignore[typeddict-item]
+    assert frozen.plan.config["conditions"] == ["alone"]
+    assert frozen.plan.hypotheses == []
+    assert frozen.notes == [
+        "hypothesis dropped: H1: this config does not run what it compares: judge_accuracy.critique needs "
+        "conditions to list 'critique'"
+    ]
 
 
 def test_a_hypothesis_on_a_condition_the_config_leaves_out_is_refused_with_the_reason() -> None:

@@ -22,7 +22,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import BaseModel, ValidationError
 
-from assistant.cards import ToolCard, resolve_hypotheses
+from assistant.cards import ToolCard, conditions_needed, resolve_hypotheses
 from assistant.errors import AssistantError
 from assistant.events import PlanAdjusted, PlanApproved, PlanProposed, PlanRejected
 from assistant.graph.context import RunContext
@@ -141,6 +141,46 @@ def _fit(
     return _validated(plan, model, {**config, **changes}, state["run_id"]) if changes else config
 
 
+def _compared_conditions(
+    ctx: RunContext,
+    state: GraphState,
+    plan: ExperimentPlan,
+    model: type[BaseModel],
+    card: ToolCard,
+    config: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    """``config`` with the conditions its predictions compare added to its condition lists (noted for the
+    approver), so the run measures both sides of what it predicts: the plan's stated hypotheses, and the card's
+    main one when neither a stated hypothesis nor any of the card's main ones runs as configured (the default
+    model proposed an oversight plan for a critique question that ran the judge alone). Only at proposal."""
+    stated = list(plan.hypotheses)
+    needed = [pair for h in stated for pair in conditions_needed(card, config, h)]
+    if card.main_hypothesis is not None and not card.smoke_test:
+        candidates = [card.main_hypothesis, *card.fallback_hypotheses]
+        runs = [h for h in [*stated, *candidates] if not conditions_needed(card, config, h)]
+        if not needed and not resolve_hypotheses(card, config, runs).hypotheses:
+            needed = conditions_needed(card, config, card.main_hypothesis)
+    fields: dict[str, list[Any]] = {}
+    for field, value in needed:
+        current = fields.setdefault(field, list(config.get(field) or []))
+        if value not in current:
+            current.append(value)
+    if not fields:
+        return config
+    changed = _validated(plan, model, {**config, **fields}, state["run_id"])
+    for field in fields:
+        _adjusted(
+            ctx,
+            state,
+            plan,
+            f"{field} {config.get(field)!r} -> {changed[field]!r}: the run measures both sides of the comparison "
+            "its hypothesis makes",
+            notes,
+        )
+    return changed
+
+
 def _main_hypothesis(
     ctx: RunContext, state: GraphState, plan: ExperimentPlan, card: ToolCard, config: dict[str, Any], notes: list[str]
 ) -> list[Hypothesis]:
@@ -203,6 +243,8 @@ def freeze_plan(
         config = _fit(ctx, state, plan, node, model, config, notes)
     hypotheses = list(plan.hypotheses)
     if card is not None:
+        if node == PROPOSE:
+            config = _compared_conditions(ctx, state, plan, model, card, config, notes)
         resolved = resolve_hypotheses(card, config, hypotheses)
         for reason in resolved.refused:
             log_blocked(ctx, state, node, "hypothesis_metric_unknown", reason)
