@@ -21,9 +21,11 @@ from assistant.cards import Knob, MetricSpec, ToolCard
 from assistant.errors import AssistantError
 from assistant.events import FollowUpProposed, PlanApproved, PlanRejected
 from assistant.graph import compile_graph, resume_run, start_run
+from assistant.graph.nodes.followup import settle_chance
 from assistant.graph.state import SCHEMA_VERSION
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import Recipe
+from assistant.report.model import HypothesisResult
 from assistant.runlog import events_of, read_events
 from assistant.schemas import Approval
 from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
@@ -282,3 +284,20 @@ def test_the_follow_up_budget_is_set_like_the_others() -> None:
     assert Budget().with_overrides("followups=1,cells=4").followups == 1
     with pytest.raises(AssistantError, match="debug and followups >= 0"):
         Budget().with_overrides("followups=-1")
+
+
+def test_a_hypothesis_nothing_was_measured_for_gets_no_follow_up() -> None:
+    """More items cannot settle a comparison whose side never ran (an oversight run without critiques was
+    followed up twice with 'limit from 10 to 20', then '20 to 40', each again without the metric)."""
+    absent = HypothesisResult(
+        id="H1",
+        statement="Critiques help.",
+        metric="judge_accuracy.critique",
+        baseline="judge_accuracy.alone",
+        predicted="increase",
+        verdict="insufficient",
+        method="metric 'judge_accuracy.critique' is not in the results",
+    )
+    assert settle_chance(absent, 2.0, unit_matches=True) == 0.0
+    few = absent.model_copy(update={"n": 2, "over": "seeds", "method": "2 seeds, fewer than 3"})
+    assert settle_chance(few, 2.0, unit_matches=True) == 0.5, "two seeds doubled reach the three a verdict needs"
