@@ -281,7 +281,7 @@ def _results_error(run_dir: Path) -> str | None:
     if not (path.is_symlink() or path.exists()):  # a link or special file is the reader's to refuse, as invalid
         return "NoResults: the cell wrote no ./results.json"
     try:
-        read_results(path)
+        read_results(path, kernel_written=True)
     except (ValueError, OSError) as err:
         return f"InvalidResults: {err}"
     return None

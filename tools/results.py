@@ -328,12 +328,17 @@ def _json(text: str, source: str, what: str) -> Any:
         ) from err
 
 
-def parse_results(data: str | bytes, source: str) -> ResultsDocument:
+def parse_results(data: str | bytes, source: str, *, kernel_written: bool = False) -> ResultsDocument:
     """Validate the text of a ``results.json``; ``source`` names it in errors.
 
+    With ``kernel_written`` (a file experiment code wrote, before the host adopts it) the document must also name
+    its schema and hold a measurement (a metric with a number or per-seed values, or a table with a row): a cell
+    that writes ``{}`` has measured nothing. Files the host already stored are read without that check, so runs
+    stored by older versions stay readable.
+
     Raises:
-        ResultsFileError: not JSON, not an object, no ``schema`` field, no metric and no table (nothing measured),
-            or a field that breaks the convention (each bad field named).
+        ResultsFileError: not JSON, not an object, or a field that breaks the convention (each bad field named);
+            with ``kernel_written``, no ``schema`` field or nothing measured.
     """
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     if len(text) > MAX_RESULTS_BYTES:
@@ -343,23 +348,27 @@ def parse_results(data: str | bytes, source: str) -> ResultsDocument:
     loaded = _json(text, source, "results.json")
     if not isinstance(loaded, dict):
         raise ResultsFileError(f"{source} must hold a JSON object following {SCHEMA}, not {type(loaded).__name__}.")
-    if "schema" not in loaded:
+    if kernel_written and "schema" not in loaded:
         raise ResultsFileError(
-            f"{source} has no 'schema' field: a results file says {SCHEMA!r} (the tools write it through "
-            "tools.results.write_results). Fix the code that wrote it."
+            f'{source} has no \'schema\' field. Write the object with "schema": "{SCHEMA}" and at least one '
+            'metric, e.g. {"schema": "ara.results/1", "metrics": {"accuracy": {"value": 0.8}}}.'
         )
     _check_counts(loaded, source)
-    if not loaded.get("metrics") and not loaded.get("tables"):
-        raise ResultsFileError(
-            f"{source} holds no metrics and no tables: the experiment measured nothing. Write at least one metric "
-            "(tools.results.write_results) or fix the code that wrote it."
-        )
     try:
-        return ResultsDocument.model_validate(loaded)
+        document = ResultsDocument.model_validate(loaded)
     except ValidationError as err:
         raise ResultsFileError(
             f"{source} does not follow {SCHEMA}: {_problems(err)}. Fix the tool that wrote it or the file itself."
         ) from err
+    measured = any(m.point is not None or m.values for m in document.metrics.values()) or any(
+        t.rows for t in document.tables.values()
+    )
+    if kernel_written and not measured:
+        raise ResultsFileError(
+            f"{source} measured nothing: no metric has a number and no table has a row. Write at least one "
+            'metric with a value, e.g. "metrics": {"accuracy": {"value": 0.8}}.'
+        )
+    return document
 
 
 def _check_counts(loaded: dict[str, Any], source: str) -> None:
@@ -410,7 +419,7 @@ def _read(path: Path, limit: int, below: Path | None) -> bytes | None:
         raise ResultsFileError(str(err)) from None
 
 
-def read_results(path: Path, *, below: Path | None = None) -> ResultsDocument:
+def read_results(path: Path, *, below: Path | None = None, kernel_written: bool = False) -> ResultsDocument:
     """Read and validate the ``results.json`` at ``path`` (see ``parse_results``).
 
     The file is opened without following links, must be a regular file of at most ``MAX_RESULTS_BYTES``; with
@@ -422,7 +431,7 @@ def read_results(path: Path, *, below: Path | None = None) -> ResultsDocument:
     data = _read(path, MAX_RESULTS_BYTES, below)
     if data is None:
         raise _missing(path, "results.json")
-    return parse_results(data, str(path))
+    return parse_results(data, str(path), kernel_written=kernel_written)
 
 
 def parse_config(data: str | bytes, source: str) -> dict[str, Any]:

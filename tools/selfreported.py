@@ -96,7 +96,7 @@ def adopt_results(kernel_dir: Path, out_dir: Path, rel: str = ".") -> ResultsDoc
                 data = kernel.read_bytes(str(base / "results.json"), limit=MAX_RESULTS_BYTES)
             except FileNotFoundError:
                 return None
-            document = parse_results(data, str(source))
+            document = parse_results(data, str(source), kernel_written=True)
             try:
                 config = parse_config(
                     kernel.read_bytes(str(base / "config.json"), limit=MAX_CONFIG_BYTES),

@@ -114,6 +114,8 @@ CRITIQUE_H = {"statement": "Critiques help the judge.", "metric": "critique_vs_a
         # the judge alone (the default model's plan for a critique question): critiques added, then registered
         (["alone"], [], ["alone", "critique"], [CRITIQUE], ["conditions", "registered"]),
         (["critique"], [], ["critique", "alone"], [CRITIQUE], ["conditions", "registered"]),
+        # a debate alone: the fallback needs only 'alone' added (no critic calls)
+        (["debate"], [], ["debate", "alone"], [DEBATE], ["conditions", "registered"]),
         # the plan's own prediction on a condition it left out: the condition is added, nothing registered
         (["alone", "debate"], [CRITIQUE_H], ["alone", "debate", "critique"], [CRITIQUE], ["conditions"]),
     ],

@@ -23,6 +23,9 @@ from assistant.report.build import MAX_SECTION_CHARS
 from assistant.schemas import Claim, Hypothesis
 from tests.report.conftest import NOW
 from tools.papers.citations import InMemoryCitations
+from tools.results import ResultsFileError as KernelResultsError
+from tools.results import parse_results, read_results
+from tools.selfreported import adopt_results
 
 
 def _rewrite(run_dir: Path, change: dict[str, object]) -> None:
@@ -76,21 +79,36 @@ def test_results_that_are_not_an_object(run_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{}", "has no 'schema' field: a results file says 'ara.results/1'"),
+        ("{}", 'has no \'schema\' field. Write the object with "schema": "ara.results/1"'),
         ('{"pgr": 0.9}', "has no 'schema' field"),
-        ('{"schema": "ara.results/1", "metrics": {}, "figures": {"f": "f.png"}}', "holds no metrics and no tables"),
+        ('{"schema": "ara.results/1", "metrics": {}, "figures": {"f": "f.png"}}', "measured nothing"),
+        ('{"schema": "ara.results/1", "metrics": {"acc": {}}}', "measured nothing"),
+        ('{"schema": "ara.results/1", "tables": {"t": {"columns": ["a"], "rows": []}}}', "measured nothing"),
+        ('{"schema": "ara.results/9"}', "schema is 'ara.results/9'"),
     ],
 )
-def test_a_results_file_that_measured_nothing_is_refused(run_dir: Path, text: str, message: str) -> None:
-    """A cell that writes ``{}`` (or numbers outside the convention) has not produced results a report can use."""
-    (run_dir / "results.json").write_text(text)
+def test_a_kernel_results_file_that_measured_nothing_is_not_adopted(tmp_path: Path, text: str, message: str) -> None:
+    """A cell that writes ``{}`` (or numbers outside the convention) has not produced results a report can use;
+    the error tells the cell what to write, without naming a module a free cell may not import."""
+    kernel, out = tmp_path / "kernel", tmp_path / "out"
+    kernel.mkdir()
+    (kernel / "results.json").write_text(text)
 
-    with pytest.raises(ResultsFileError) as err:
-        build_report(run_dir, ReportDraft(), None)
+    with pytest.raises(KernelResultsError) as err:
+        adopt_results(kernel, out)
 
-    assert str(err.value).startswith(str(run_dir / "results.json"))
+    assert str(err.value).startswith(str(kernel / "results.json"))
     assert message in str(err.value)
-    assert "fix the code that wrote it" in str(err.value).lower(), "what to do"
+    assert not (out / "results.json").exists(), "nothing adopted"
+
+
+def test_a_stored_results_file_without_schema_stays_readable(run_dir: Path) -> None:
+    """Runs stored by older versions (a self-reported file once kept without its schema field) still report."""
+    data = json.loads((run_dir / "results.json").read_text())
+    del data["schema"]
+    (run_dir / "results.json").write_text(json.dumps(data))
+
+    assert read_results(run_dir / "results.json").metrics == parse_results(json.dumps(data), "x").metrics
 
 
 def test_nan_and_inf_are_rendered_explicitly(run_dir: Path) -> None:

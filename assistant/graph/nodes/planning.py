@@ -160,7 +160,8 @@ def _compared_conditions(
         candidates = [card.main_hypothesis, *card.fallback_hypotheses]
         runs = [h for h in [*stated, *candidates] if not conditions_needed(card, config, h)]
         if not needed and not resolve_hypotheses(card, config, runs).hypotheses:
-            needed = conditions_needed(card, config, card.main_hypothesis)
+            # the candidate that needs the fewest added conditions (a debate-only plan gets 'alone', not critiques)
+            needed = min((conditions_needed(card, config, h) for h in candidates), key=len)
     fields: dict[str, list[Any]] = {}
     for field, value in needed:
         current = fields.setdefault(field, list(config.get(field) or []))
@@ -199,7 +200,8 @@ def _main_hypothesis(
         ctx,
         state,
         plan,
-        f"the plan states no hypothesis that {card.name} can test; registered the tool's main one before the run: "
+        f"the plan states no hypothesis that {card.name} can test; registered the tool's "
+        f"{'main' if main is card.main_hypothesis else 'fallback'} one before the run: "
         f"{main.id} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})",
         notes,
     )
