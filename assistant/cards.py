@@ -194,6 +194,15 @@ _ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
 """A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
 
 
+def _sides(card: ToolCard, hypothesis: Hypothesis) -> tuple[str, str | None]:
+    """The metric and baseline ``hypothesis`` compares, a comparison name of ``card`` resolved to its two sides."""
+    metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
+    comparison = next((c for c in card.comparisons if c.name == metric), None)
+    if comparison is not None and baseline is None:
+        return comparison.metric, comparison.baseline
+    return metric, baseline
+
+
 def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: list[Hypothesis]) -> ResolvedHypotheses:
     """Resolve comparison names and ``{layer}`` templates against ``card`` and ``config``; refuse unknown metrics."""
     produced = set(card.metric_names(config))
@@ -208,12 +217,12 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
             number += 10
             hid = f"H{number}"
         used.add(hid)
-        metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
-        if metric in comparisons:
-            if baseline is not None:
-                refused.append(f"{hid}: comparison {metric!r} already names its baseline; drop 'baseline'")
-                continue
-            metric, baseline = comparisons[metric].metric, comparisons[metric].baseline
+        if hypothesis.metric.strip() in comparisons and (hypothesis.baseline or "").strip():
+            refused.append(
+                f"{hid}: comparison {hypothesis.metric.strip()!r} already names its baseline; drop 'baseline'"
+            )
+            continue
+        metric, baseline = _sides(card, hypothesis)
         known = ", ".join(sorted({m.name for m in card.metrics} | set(comparisons)))
         unknown = [m for m in (metric, baseline) if m is not None and not card.writes(m)]
         if unknown:
@@ -249,10 +258,7 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
 def conditions_needed(card: ToolCard, config: Mapping[str, Any], hypothesis: Hypothesis) -> list[tuple[str, str]]:
     """The ``(field, value)`` pairs ``config`` must list for the metrics ``hypothesis`` compares to be written
     (empty: it runs as configured, or it names a metric the tool never writes)."""
-    metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
-    comparison = next((c for c in card.comparisons if c.name == metric), None)
-    if comparison is not None and baseline is None:
-        metric, baseline = comparison.metric, comparison.baseline
+    metric, baseline = _sides(card, hypothesis)
     needed: list[tuple[str, str]] = []
     for name in (metric, baseline):
         spec = card.spec_of(name) if name else None

@@ -158,8 +158,7 @@ def _compared_conditions(
     needed = [pair for h in stated for pair in conditions_needed(card, config, h)]
     if card.main_hypothesis is not None and not card.smoke_test:
         candidates = [card.main_hypothesis, *card.fallback_hypotheses]
-        runs = [h for h in [*stated, *candidates] if not conditions_needed(card, config, h)]
-        if not needed and not resolve_hypotheses(card, config, runs).hypotheses:
+        if not needed and not resolve_hypotheses(card, config, [*stated, *candidates]).hypotheses:
             # the candidate that needs the fewest added conditions (a debate-only plan gets 'alone', not critiques)
             needed = min((conditions_needed(card, config, h) for h in candidates), key=len)
     fields: dict[str, list[Any]] = {}
