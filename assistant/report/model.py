@@ -169,6 +169,9 @@ class HypothesisResult(BaseModel):
     """Computed: see ``assistant.report.stats.verdict_of``."""
     method: str
     """How the interval was computed, or why there is none."""
+    more_data_can_settle: bool = True
+    """False when more seeds or items of the same run cannot give a verdict (the metric is not in the results, its
+    values cannot be paired, or it is not finite): no follow-up of more data is proposed for it."""
 
 
 class Reference(BaseModel):

@@ -57,6 +57,9 @@ class Effect(BaseModel):
     """How the interval was computed, or why there is none."""
     usable: bool = True
     """False when no verdict can be drawn (no interval, too few seeds, undefined values)."""
+    more_data_can_settle: bool = True
+    """False when more seeds or items of the same run cannot give a verdict: a metric not in the results, values
+    that cannot be paired, a non-finite metric or interval. Follow-ups read it (``followup.settle_chance``)."""
 
 
 def _over(metric: Metric, default: Over | None) -> Over | None:
@@ -129,7 +132,7 @@ def effect_of(
     """
     first = results.metrics.get(metric)
     if first is None:
-        return Effect(method=f"metric {metric!r} is not in the results", usable=False)
+        return Effect(method=f"metric {metric!r} is not in the results", usable=False, more_data_can_settle=False)
     first_over = _over(first, over)
     if baseline is None:
         if first.has_ci and level == 0.95:
@@ -139,13 +142,16 @@ def effect_of(
         return _from_interval(first, first_over)
     second = results.metrics.get(baseline)
     if second is None:
-        return Effect(method=f"baseline metric {baseline!r} is not in the results", usable=False)
+        return Effect(
+            method=f"baseline metric {baseline!r} is not in the results", usable=False, more_data_can_settle=False
+        )
     if not first.values or not second.values:
         return Effect(
             estimate=_difference(first.point, second.point),
             method=f"no per-{first_over or 'seed'} values to pair {metric} with {baseline}: no interval for the "
             "difference (overlapping or not, two separate intervals do not test it)",
             usable=False,
+            more_data_can_settle=False,
         )
     second_over = _over(second, over)
     if first.over is not None and second.over is not None and first.over != second.over:
@@ -154,6 +160,7 @@ def effect_of(
             method=f"{metric} is over {first.over} and {baseline} over {second.over}: their values cannot be paired, "
             "so the difference has no interval (compare two metrics over the same seeds or the same items)",
             usable=False,
+            more_data_can_settle=False,
         )
     unit = first_over or second_over
     a, b = np.asarray(first.values, dtype=float), np.asarray(second.values, dtype=float)
@@ -198,7 +205,7 @@ def _unpaired(a: np.ndarray, b: np.ndarray, over: Over | None, level: float) -> 
 def _from_interval(metric: Metric, over: Over | None) -> Effect:
     point = metric.point
     if point is not None and not math.isfinite(point):
-        return Effect(method=f"the metric is {format_number(point)}", usable=False)
+        return Effect(method=f"the metric is {format_number(point)}", usable=False, more_data_can_settle=False)
     if metric.ci_low is None and metric.ci_high is None:
         return Effect(
             estimate=point, over=over, method="no interval: a single value cannot settle a hypothesis", usable=False
@@ -212,7 +219,7 @@ def _from_interval(metric: Metric, over: Over | None) -> Effect:
         return Effect(estimate=point, n=n, excluded=excluded, over=over, method=short + note, usable=False)
     bounds = [b for b in (metric.ci_low, metric.ci_high) if b is not None]
     if not all(math.isfinite(b) for b in bounds):
-        return Effect(estimate=point, method="the interval is not finite", usable=False)
+        return Effect(estimate=point, method="the interval is not finite", usable=False, more_data_can_settle=False)
     sided = "" if len(bounds) == 2 else " (one-sided)"
     unit = f", n = {n} {over}" if n and over else (f", n = {n}" if n else "")
     return Effect(
@@ -273,4 +280,5 @@ def evaluate_hypothesis(
         over=effect.over,
         verdict=verdict_of(effect, hypothesis.predicted, hypothesis.null, hypothesis.min_effect),
         method=effect.method,
+        more_data_can_settle=effect.more_data_can_settle,
     )

@@ -26,9 +26,12 @@ from assistant.graph.state import SCHEMA_VERSION
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import Recipe
 from assistant.report.model import HypothesisResult
+from assistant.report.stats import evaluate_hypothesis
 from assistant.runlog import events_of, read_events
-from assistant.schemas import Approval
+from assistant.schemas import Approval, Hypothesis
 from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
+from tools.results import SCHEMA as RESULTS_SCHEMA
+from tools.results import ResultsDocument
 from tools.vcs import Workspace
 
 OFFSETS = [0.3, -0.2, 0.05, 0.02, -0.01, 0.03, 0.0, 0.01, -0.02, 0.01]
@@ -286,18 +289,38 @@ def test_the_follow_up_budget_is_set_like_the_others() -> None:
         Budget().with_overrides("followups=-1")
 
 
-def test_a_hypothesis_nothing_was_measured_for_gets_no_follow_up() -> None:
-    """More items cannot settle a comparison whose side never ran (an oversight run without critiques was
-    followed up twice with 'limit from 10 to 20', then '20 to 40', each again without the metric)."""
-    absent = HypothesisResult(
+def _verdict(metrics: dict[str, dict[str, Any]], baseline: str | None = "judge_accuracy.alone") -> HypothesisResult:
+    hypothesis = Hypothesis(
         id="H1",
         statement="Critiques help.",
         metric="judge_accuracy.critique",
-        baseline="judge_accuracy.alone",
+        baseline=baseline,
         predicted="increase",
-        verdict="insufficient",
-        method="metric 'judge_accuracy.critique' is not in the results",
     )
+    results = ResultsDocument.model_validate({"schema": RESULTS_SCHEMA, "metrics": metrics})
+    return evaluate_hypothesis(hypothesis, results, over="items")
+
+
+def test_a_hypothesis_nothing_was_measured_for_gets_no_follow_up() -> None:
+    """More items cannot settle a comparison whose side never ran (an oversight run without critiques was
+    followed up twice with 'limit from 10 to 20', then '20 to 40', each again without the metric), nor one whose
+    values cannot be paired though both points exist; a few values more data can complete still get one."""
+    alone = {"mean": 0.4, "values": [1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0], "over": "items"}
+    absent = _verdict({"judge_accuracy.alone": alone})
+    assert (absent.verdict, absent.more_data_can_settle) == ("insufficient", False)
     assert settle_chance(absent, 2.0, unit_matches=True) == 0.0
-    few = absent.model_copy(update={"n": 2, "over": "seeds", "method": "2 seeds, fewer than 3"})
-    assert settle_chance(few, 2.0, unit_matches=True) == 0.5, "two seeds doubled reach the three a verdict needs"
+    unpaired = _verdict({"judge_accuracy.alone": alone, "judge_accuracy.critique": {"value": 0.6}})
+    assert unpaired.estimate == pytest.approx(0.2), "a point estimate of the difference, but no values to pair"
+    assert (unpaired.verdict, unpaired.more_data_can_settle) == ("insufficient", False)
+    assert settle_chance(unpaired, 2.0, unit_matches=True) == 0.0
+    few_values = [1.0, 0.0, 1.0, 1.0, 0.0]
+    few = _verdict(
+        {
+            "judge_accuracy.alone": {"mean": 0.4, "values": [1.0, 0.0, 0.0, 1.0, 0.0], "over": "items"},
+            "judge_accuracy.critique": {"mean": 0.6, "values": few_values, "over": "items"},
+        }
+    )
+    assert (few.verdict, few.n, few.more_data_can_settle) == ("insufficient", 5, True)
+    assert settle_chance(few, 2.0, unit_matches=True) == 0.5, "five items doubled reach the ten a verdict needs"
+    nan = _verdict({"judge_accuracy.critique": {"value": float("nan")}}, baseline=None)
+    assert settle_chance(nan, 4.0, unit_matches=True) == 0.0, "a non-finite metric is not fixed by more items"

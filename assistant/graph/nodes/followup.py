@@ -94,9 +94,10 @@ def _larger_n(config: dict[str, Any]) -> tuple[dict[str, Any], float, str] | Non
 
 def settle_chance(result: HypothesisResult, factor: float, unit_matches: bool) -> float:
     """Rough chance that ``factor`` times the data settles ``result``: the interval's half-width shrinks by
-    ``sqrt(factor)``; it settles once that is below the estimate's distance from the threshold. Nothing measured
-    for it (a metric not in the results, values that cannot be paired): more of the same data cannot settle it."""
-    if result.verdict in SETTLED or (result.n == 0 and result.estimate is None):
+    ``sqrt(factor)``; it settles once that is below the estimate's distance from the threshold. A metric not in
+    the results, values that cannot be paired or a non-finite metric (``more_data_can_settle`` False, set where the
+    verdict is computed): more of the same data cannot settle it."""
+    if result.verdict in SETTLED or not result.more_data_can_settle:
         return 0.0
     weight = 1.0 if unit_matches else 0.25
     if result.estimate is None or result.ci_low is None or result.ci_high is None:
