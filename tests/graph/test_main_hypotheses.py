@@ -170,3 +170,108 @@ def test_a_hypothesis_on_a_condition_the_config_leaves_out_is_refused_with_the_r
     assert resolved.refused == [
         "H1: this config does not run what it compares: judge_accuracy.critique needs conditions to list 'critique'"
     ]
+
+
+ALONE_H = {
+    "statement": "The judge alone beats a coin flip.",
+    "metric": "judge_accuracy.alone",
+    "predicted": "increase",
+    "null": 0.5,
+}
+
+
+@pytest.mark.parametrize(
+    ("node", "hypotheses"),
+    [
+        # at proposal, the card's main comparison joins the plan's own prediction
+        (PROPOSE, [("H1", "judge_accuracy.alone", None), ("H2", "judge_accuracy.critique", "judge_accuracy.alone")]),
+        # a person's edited plan runs with the predictions it states
+        ("approve_plan", [("H1", "judge_accuracy.alone", None)]),
+    ],
+)
+def test_a_plan_predicting_something_else_also_tests_the_main_comparison(
+    workspace: Workspace, node: str, hypotheses: list[tuple[str, str, str | None]]
+) -> None:
+    """The default model's plan for a critique question ran critiques but predicted only 'the judge alone beats
+    0.5': its report could not say whether critiques help."""
+    run = workspace.new_run("oversight")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    config = {"task": "truthful_qa", "conditions": ["alone", "critique", "debate"]}
+    plan = ExperimentPlan.model_validate(plans(recipe="oversight", config=config, hypotheses=[ALONE_H])["plans"][0])
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, node)  # type: ignore[typeddict-item]
+    assert [(h.id, h.metric, h.baseline) for h in frozen.plan.hypotheses] == hypotheses
+    assert frozen.plan.config["conditions"] == ["alone", "critique", "debate"]
+    expected = [
+        "the plan's hypotheses do not test oversight's main comparison; registered it as well before the run: "
+        "H2 'Reading critiques makes the judge more accurate than judging alone.' (critique_vs_alone predicted "
+        "above 0)"
+    ]
+    assert frozen.notes == (expected if node == PROPOSE else [])
+
+
+def test_the_main_comparison_is_not_added_when_it_needs_a_condition_the_plan_left_out(workspace: Workspace) -> None:
+    """A debate-only comparison the plan states is what runs: the fallback (debate vs alone) is tested already."""
+    run = workspace.new_run("oversight")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    debate_h = {**CRITIQUE_H, "metric": "debate_vs_alone", "statement": "Debate helps the judge."}
+    plan = ExperimentPlan.model_validate(
+        plans(
+            recipe="oversight", config={"task": "truthful_qa", "conditions": ["alone", "debate"]}, hypotheses=[debate_h]
+        )["plans"][0]
+    )
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert [(h.metric, h.baseline) for h in frozen.plan.hypotheses] == [DEBATE]
+    assert frozen.notes == []
+
+
+@pytest.mark.parametrize(
+    ("recipe", "question", "config", "field", "ran", "note"),
+    [
+        (
+            "oversight",
+            "Does a critique raise the judge's accuracy on common misconceptions?",
+            {"task": "truthful_qa", "conditions": ["alone", "critique"]},
+            "task",
+            "misconceptions",
+            "task 'truthful_qa' -> 'misconceptions': the question names misconceptions",
+        ),
+        (
+            "mc_eval",
+            "Does the model pick the honest reply in the HHH pairs more often than chance?",
+            {"task": "truthful_qa"},
+            "task",
+            "hhh_alignment",
+            "task 'truthful_qa' -> 'hhh_alignment': the question names hhh_alignment",
+        ),
+        # two datasets named: the plan's choice stands
+        (
+            "mc_eval",
+            "Is TruthfulQA harder than the misconceptions task for this model?",
+            {"task": "truthful_qa"},
+            "task",
+            "truthful_qa",
+            None,
+        ),
+        # none named
+        ("mc_eval", "Is the model better than chance at multiple choice?", {"task": "fever"}, "task", "fever", None),
+    ],
+)
+def test_a_plan_reads_the_dataset_its_question_names(
+    workspace: Workspace,
+    recipe: str,
+    question: str,
+    config: dict[str, object],
+    field: str,
+    ran: str,
+    note: str | None,
+) -> None:
+    run = workspace.new_run("data")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    plan = ExperimentPlan.model_validate(plans(recipe=recipe, config=config)["plans"][0])
+    state = {"run_id": run.run_id, "question": question}
+    frozen = freeze_plan(ctx, state, plan, PROPOSE)  # type: ignore[arg-type]
+    assert frozen.plan.config[field] == ran
+    changes = [e.change for e in events_of(read_events(run.events_path), PlanAdjusted)]
+    assert [c for c in changes if c.startswith(f"{field} ")] == ([note] if note else [])
+    edited = freeze_plan(ctx, state, plan, "approve_plan")  # type: ignore[arg-type]
+    assert edited.plan.config[field] == config[field], "after proposal the plan runs as written"

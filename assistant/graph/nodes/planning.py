@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any, NamedTuple
 
 from langgraph.runtime import Runtime
@@ -141,6 +142,51 @@ def _fit(
     return _validated(plan, model, {**config, **changes}, state["run_id"]) if changes else config
 
 
+DATA_FIELDS = ("dataset", "task")
+"""Config fields naming the data a run reads; a question that names one of their values gets it."""
+DATA_ALIASES = {"hhh_alignment": ("hhh",), "sk_breast_cancer": ("breastcancer",)}
+"""Names a question uses for a value besides the value itself (underscores and case never matter)."""
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of ``text`` and their runs of two and three, joined ('truthful qa' -> 'truthfulqa')."""
+    tokens = re.findall(r"[a-z0-9]+", text.lower())
+    return {"".join(tokens[i : i + k]) for k in (1, 2, 3) for i in range(len(tokens) - k + 1)}
+
+
+def _named_data(
+    ctx: RunContext,
+    state: GraphState,
+    plan: ExperimentPlan,
+    model: type[BaseModel],
+    config: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    """``config`` reading the dataset the question names (noted for the approver) when the question names exactly
+    one of the values a data field allows and the plan chose another: the default model planned TruthfulQA for a
+    question about common misconceptions. Only at proposal; a person's edit runs as edited."""
+    question = _words(state.get("question") or "")
+    properties = model.model_json_schema().get("properties", {})
+    changes: dict[str, Any] = {}
+    for field in DATA_FIELDS:
+        allowed = properties.get(field, {}).get("enum") if field in config else None
+        if not allowed:
+            continue
+        named = [
+            v
+            for v in allowed
+            if isinstance(v, str) and question & {re.sub(r"[^a-z0-9]", "", v.lower()), *DATA_ALIASES.get(v, ())}
+        ]
+        if len(named) == 1 and config[field] != named[0]:
+            changes[field] = named[0]
+    if not changes:
+        return config
+    changed = _validated(plan, model, {**config, **changes}, state["run_id"])
+    for field, value in changes.items():
+        _adjusted(ctx, state, plan, f"{field} {config[field]!r} -> {value!r}: the question names {value}", notes)
+    return changed
+
+
 def _compared_conditions(
     ctx: RunContext,
     state: GraphState,
@@ -207,6 +253,45 @@ def _main_hypothesis(
     return resolved.hypotheses
 
 
+def _main_comparison(
+    ctx: RunContext,
+    state: GraphState,
+    plan: ExperimentPlan,
+    card: ToolCard,
+    config: dict[str, Any],
+    stated: list[Hypothesis],
+    notes: list[str],
+) -> list[Hypothesis]:
+    """The card's main comparison (or the first fallback that runs as configured), registered next to a plan's
+    own predictions when none of them tests it (noted for the approver): the default model's plan for "does a
+    critique help the judge?" ran critiques but predicted only "the judge alone beats 0.5", so its report could
+    not answer the question. Nothing is added when the main comparison needs conditions the plan left out."""
+    assert card.main_hypothesis is not None
+    tested = {(h.metric, h.baseline) for h in stated}
+    taken = {h.id.split("@", 1)[0] for h in stated} | {h.id for h in plan.hypotheses}
+    number = len(plan.hypotheses) + 1
+    while f"H{number}" in taken:
+        number += 1
+    for main in [card.main_hypothesis, *card.fallback_hypotheses]:
+        resolved = resolve_hypotheses(card, config, [main.model_copy(update={"id": f"H{number}"})]).hypotheses
+        if not resolved:
+            continue
+        if tested & {(h.metric, h.baseline) for h in resolved}:
+            return []
+        against = f" - {main.baseline}" if main.baseline else ""
+        _adjusted(
+            ctx,
+            state,
+            plan,
+            f"the plan's hypotheses do not test {card.name}'s "
+            f"{'main' if main is card.main_hypothesis else 'fallback'} comparison; registered it as well before "
+            f"the run: H{number} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})",
+            notes,
+        )
+        return resolved
+    return []
+
+
 def freeze_plan(
     ctx: RunContext, state: GraphState, plan: ExperimentPlan, node: str, filled: dict[str, Any] | None = None
 ) -> FrozenPlan:
@@ -240,6 +325,8 @@ def freeze_plan(
             )
         merged = corrected
     config = _validated(plan, model, merged, state["run_id"])
+    if node == PROPOSE:
+        config = _named_data(ctx, state, plan, model, config, notes)
     if recipe.fit is not None:
         config = _fit(ctx, state, plan, node, model, config, notes)
     hypotheses = list(plan.hypotheses)
@@ -251,9 +338,12 @@ def freeze_plan(
             log_blocked(ctx, state, node, "hypothesis_metric_unknown", reason)
             _adjusted(ctx, state, plan, f"hypothesis dropped: {reason}", notes)
         hypotheses = resolved.hypotheses
-        if not hypotheses and card.main_hypothesis is not None and not card.smoke_test and node == PROPOSE:
-            # only before anyone has seen the plan: a plan a person edited to state no prediction runs as edited
-            hypotheses = _main_hypothesis(ctx, state, plan, card, config, notes)
+        if card.main_hypothesis is not None and not card.smoke_test and node == PROPOSE:
+            # only before anyone has seen the plan: a plan a person edited runs with the predictions it states
+            if not hypotheses:
+                hypotheses = _main_hypothesis(ctx, state, plan, card, config, notes)
+            else:
+                hypotheses = [*hypotheses, *_main_comparison(ctx, state, plan, card, config, hypotheses, notes)]
         field = card.seeds_field
         if hypotheses and field and isinstance(config.get(field), list) and len(config[field]) < MIN_SEEDS:
             current = list(config[field])
