@@ -7,7 +7,9 @@ first);
 ``bench/data/tool_questions_fresh.json`` (written before that; its misses were read when the choice prompt was
 rewritten); ``bench/data/tool_questions_fresh2.json`` (written after that rewrite, before it was measured, never
 tuned on until its misses led to the prompt's "what the tools measure" sentence and the steering card's layer
-example); ``bench/data/tool_questions_fresh3.json`` (written after those two changes, before they were measured).
+example); ``bench/data/tool_questions_fresh3.json`` (written after those two changes, before they were measured);
+``bench/data/tool_questions_fresh4.json`` (written after the third set was measured, by someone who read the cards
+but not the prompt; nothing tuned on it).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -60,12 +62,14 @@ HELD_OUT_SET = ROOT / "bench" / "data" / "tool_questions_heldout.json"
 FRESH_SET = ROOT / "bench" / "data" / "tool_questions_fresh.json"
 NEW_SET = ROOT / "bench" / "data" / "tool_questions_fresh2.json"
 THIRD_SET = ROOT / "bench" / "data" / "tool_questions_fresh3.json"
+FOURTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh4.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
     "fresh held out": FRESH_SET,
     "new held out (written after the choice prompt was tuned on dev)": NEW_SET,
     "third held out (written after the new set's misses changed the prompt)": THIRD_SET,
+    "fourth held out (written after the third set was measured, blind to the prompt)": FOURTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
@@ -348,7 +352,7 @@ def main() -> None:
     parser.add_argument(
         "--set",
         dest="only",
-        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third')",
+        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third', 'fourth')",
     )
     parser.add_argument("--shortlist-only", action="store_true", help="the shortlist alone on every set; no model")
     parser.add_argument("--dump", type=Path, help="also write the rows of the parts run here to this JSON file")
