@@ -99,6 +99,21 @@ class ExperimentSpec(_ModelFilled):
     )
 
 
+MAX_HYPOTHESES = 4
+"""Predictions a plan may state. A per-layer family (``H1@layer_4``, ``H1@layer_8``, ... once frozen) counts once, so
+a frozen plan over many layers stays valid."""
+
+
+def _few_families(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+    families = {h.id.split("@", 1)[0] or f"#{i}" for i, h in enumerate(hypotheses)}
+    if len(families) > MAX_HYPOTHESES:
+        raise ValueError(
+            f"at most {MAX_HYPOTHESES} hypotheses (a per-layer family counts once), got {len(families)}: keep the "
+            "predictions that answer the question"
+        )
+    return hypotheses
+
+
 class ExperimentPlan(_ModelFilled):
     """One experiment the loop could run, built on an allow-listed recipe (with optional further experiments)."""
 
@@ -109,9 +124,9 @@ class ExperimentPlan(_ModelFilled):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Settings for the recipe, using only that recipe's config fields."
     )
-    hypotheses: list[Hypothesis] = Field(
+    hypotheses: Annotated[list[Hypothesis], AfterValidator(_few_families)] = Field(
         default_factory=list,
-        max_length=4,
+        json_schema_extra={"maxItems": MAX_HYPOTHESES},
         description="Pre-registered predictions, each on a metric or comparison of the recipe's card.",
     )
     open_fields: list[str] = Field(

@@ -275,3 +275,20 @@ def test_a_plan_reads_the_dataset_its_question_names(
     assert [c for c in changes if c.startswith(f"{field} ")] == ([note] if note else [])
     edited = freeze_plan(ctx, state, plan, "approve_plan")  # type: ignore[arg-type]
     assert edited.plan.config[field] == config[field], "after proposal the plan runs as written"
+
+
+def test_a_frozen_plan_over_many_layers_stays_a_valid_plan(workspace: Workspace) -> None:
+    """Per-layer families count once against the four predictions a plan may state: a probes plan over six layers
+    (a family of six, plus the main comparison's six) was stored, then failed to load at approval."""
+    run = workspace.new_run("probes")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    stated = {"statement": "The probe beats CCS.", "metric": "probe_vs_ccs", "predicted": "increase"}
+    config = {"dataset": "misconceptions", "layers": [2, 6, 10, 14, 18, 22]}
+    plan = ExperimentPlan.model_validate(plans(recipe="probes", config=config, hypotheses=[stated])["plans"][0])
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert len(frozen.plan.hypotheses) == 12
+    assert {h.id.split("@")[0] for h in frozen.plan.hypotheses} == {"H1", "H2"}
+    again = ExperimentPlan.model_validate(frozen.plan.model_dump(mode="json"))
+    assert again.hypotheses == frozen.plan.hypotheses
+    with pytest.raises(ValueError, match="at most 4 hypotheses"):
+        ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [stated] * 5})

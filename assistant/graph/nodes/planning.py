@@ -34,7 +34,7 @@ from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.graph.tree import dumped, roots_from_plan
 from assistant.recipes import RecipeError
 from assistant.report.stats import MIN_SEEDS
-from assistant.schemas import Approval, ExperimentPlan, Hypothesis, plans_schema
+from assistant.schemas import MAX_HYPOTHESES, Approval, ExperimentPlan, Hypothesis, plans_schema
 from tools.errors import UserInputError
 
 FREE = "free"
@@ -267,6 +267,8 @@ def _main_comparison(
     critique help the judge?" ran critiques but predicted only "the judge alone beats 0.5", so its report could
     not answer the question. Nothing is added when the main comparison needs conditions the plan left out."""
     assert card.main_hypothesis is not None
+    if len({h.id.split("@", 1)[0] for h in stated}) >= MAX_HYPOTHESES:
+        return []  # the plan already states as many predictions as a plan may hold
     tested = {(h.metric, h.baseline) for h in stated}
     taken = {h.id.split("@", 1)[0] for h in stated} | {h.id for h in plan.hypotheses}
     number = len(plan.hypotheses) + 1
