@@ -254,6 +254,15 @@ def test_the_main_comparison_is_not_added_when_it_needs_a_condition_the_plan_lef
         ),
         # none named
         ("mc_eval", "Is the model better than chance at multiple choice?", {"task": "fever"}, "task", "fever", None),
+        # the named set does not fit the plan's other fields (text features on a tabular set): the plan stands
+        (
+            "w2s",
+            "How much of the gap does the student recover on breast-cancer tabular data?",
+            {"dataset": "rotten_tomatoes"},
+            "dataset",
+            "rotten_tomatoes",
+            None,
+        ),
     ],
 )
 def test_a_plan_reads_the_dataset_its_question_names(

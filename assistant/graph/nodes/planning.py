@@ -181,6 +181,10 @@ def _named_data(
             changes[field] = named[0]
     if not changes:
         return config
+    if not _valid(model, {**config, **changes}):
+        # the plan's other fields do not fit the named data (w2s features on a tabular set): its choice stands
+        log.warning("run %s: the question names %s, which this plan's config does not fit", state["run_id"], changes)
+        return config
     changed = _validated(plan, model, {**config, **changes}, state["run_id"])
     for field, value in changes.items():
         _adjusted(ctx, state, plan, f"{field} {config[field]!r} -> {value!r}: the question names {value}", notes)
@@ -269,7 +273,7 @@ def _main_comparison(
     assert card.main_hypothesis is not None
     if len({h.id.split("@", 1)[0] for h in stated}) >= MAX_HYPOTHESES:
         return []  # the plan already states as many predictions as a plan may hold
-    tested = {(h.metric, h.baseline) for h in stated}
+    tested = {(h.metric, h.baseline) for h in stated} | {(h.baseline, h.metric) for h in stated if h.baseline}
     taken = {h.id.split("@", 1)[0] for h in stated} | {h.id for h in plan.hypotheses}
     number = len(plan.hypotheses) + 1
     while f"H{number}" in taken:
