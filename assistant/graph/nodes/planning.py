@@ -232,32 +232,6 @@ def _compared_conditions(
 
 
 def _main_hypothesis(
-    ctx: RunContext, state: GraphState, plan: ExperimentPlan, card: ToolCard, config: dict[str, Any], notes: list[str]
-) -> list[Hypothesis]:
-    """The card's main hypothesis, registered for a plan that states none the tool can test (noted for the
-    approver): a research run always has a prediction fixed before it runs, and a verdict computed from it."""
-    assert card.main_hypothesis is not None
-    for main in [card.main_hypothesis, *card.fallback_hypotheses]:
-        resolved = resolve_hypotheses(card, config, [main])
-        if resolved.hypotheses:
-            break
-    else:
-        log.warning("run %s: no main hypothesis of %s fits this config: %s", state["run_id"], card.name, resolved)
-        return []
-    against = f" - {main.baseline}" if main.baseline else ""
-    _adjusted(
-        ctx,
-        state,
-        plan,
-        f"the plan states no hypothesis that {card.name} can test; registered the tool's "
-        f"{'main' if main is card.main_hypothesis else 'fallback'} one before the run: "
-        f"{main.id} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})",
-        notes,
-    )
-    return resolved.hypotheses
-
-
-def _main_comparison(
     ctx: RunContext,
     state: GraphState,
     plan: ExperimentPlan,
@@ -266,17 +240,19 @@ def _main_comparison(
     stated: list[Hypothesis],
     notes: list[str],
 ) -> list[Hypothesis]:
-    """The card's main comparison (or the first fallback that runs as configured), registered next to a plan's
-    own predictions when none of them tests it (noted for the approver): the default model's plan for "does a
-    critique help the judge?" ran critiques but predicted only "the judge alone beats 0.5", so its report could
-    not answer the question. Nothing is added when the main comparison needs conditions the plan left out."""
+    """The card's main hypothesis (or the first fallback that runs as configured), registered before the run and
+    noted for the approver when the plan's resolved predictions ``stated`` do not test it: a plan stating none gets
+    it as H1 (a research run always has a prediction fixed before it runs, and a verdict computed from it); a plan
+    predicting something else gets it beside its own (the default model's plan for "does a critique help the
+    judge?" ran critiques but predicted only "the judge alone beats 0.5", so its report could not answer the
+    question). Nothing is added when the main comparison needs conditions the plan left out."""
     assert card.main_hypothesis is not None
     if len({h.id.split("@", 1)[0] for h in stated}) >= MAX_HYPOTHESES:
         return []  # the plan already states as many predictions as a plan may hold
     tested = {(h.metric, h.baseline) for h in stated} | {(h.baseline, h.metric) for h in stated if h.baseline}
     taken = {h.id.split("@", 1)[0] for h in stated} | {h.id for h in plan.hypotheses}
-    number = len(plan.hypotheses) + 1
-    while f"H{number}" in taken:
+    number = len(plan.hypotheses) + 1 if stated else 1
+    while stated and f"H{number}" in taken:
         number += 1
     for main in [card.main_hypothesis, *card.fallback_hypotheses]:
         resolved = resolve_hypotheses(card, config, [main.model_copy(update={"id": f"H{number}"})]).hypotheses
@@ -284,17 +260,23 @@ def _main_comparison(
             continue
         if tested & {(h.metric, h.baseline) for h in resolved}:
             return []
+        which = "main" if main is card.main_hypothesis else "fallback"
         against = f" - {main.baseline}" if main.baseline else ""
-        _adjusted(
-            ctx,
-            state,
-            plan,
-            f"the plan's hypotheses do not test {card.name}'s "
-            f"{'main' if main is card.main_hypothesis else 'fallback'} comparison; registered it as well before "
-            f"the run: H{number} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})",
-            notes,
-        )
+        what = f"H{number} '{main.statement}' ({main.metric}{against} predicted above {main.null:g})"
+        if stated:
+            change = (
+                f"the plan's hypotheses do not test {card.name}'s {which} comparison; registered it as well before "
+                f"the run: {what}"
+            )
+        else:
+            change = (
+                f"the plan states no hypothesis that {card.name} can test; registered the tool's {which} one before "
+                f"the run: {what}"
+            )
+        _adjusted(ctx, state, plan, change, notes)
         return resolved
+    if not stated:
+        log.warning("run %s: no main hypothesis of %s fits this config", state["run_id"], card.name)
     return []
 
 
@@ -346,10 +328,7 @@ def freeze_plan(
         hypotheses = resolved.hypotheses
         if card.main_hypothesis is not None and not card.smoke_test and node == PROPOSE:
             # only before anyone has seen the plan: a plan a person edited runs with the predictions it states
-            if not hypotheses:
-                hypotheses = _main_hypothesis(ctx, state, plan, card, config, notes)
-            else:
-                hypotheses = [*hypotheses, *_main_comparison(ctx, state, plan, card, config, hypotheses, notes)]
+            hypotheses = [*hypotheses, *_main_hypothesis(ctx, state, plan, card, config, hypotheses, notes)]
         field = card.seeds_field
         if hypotheses and field and isinstance(config.get(field), list) and len(config[field]) < MIN_SEEDS:
             current = list(config[field])
