@@ -186,6 +186,9 @@ def test_a_server_busy_with_a_long_answer_is_kept_by_another_process(tmp_path: P
         "model": info.alias,
         "messages": [{"role": "user", "content": "Count from 1 to 1000, separated by commas."}],
         "max_tokens": 600,
+        # the answer must outlast the second process's look: the chat end tokens (<|endoftext|>, <|im_end|>) are
+        # barred, or a sampled early stop ends it in a second
+        "logit_bias": {"0": -100, "2": -100},
     }
     replies: list[int | str] = []
 
