@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.schemas import Hypothesis
+from assistant.schemas import HYPOTHESIS_ID, Hypothesis
 
 Better = Literal["higher", "lower", "neither"]
 Over = Literal["seeds", "items"]
@@ -190,8 +190,7 @@ class ResolvedHypotheses(NamedTuple):
     """Hypotheses dropped, and why (a metric the tool does not produce, ...)."""
 
 
-_ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
-"""A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
+_ID = HYPOTHESIS_ID
 
 
 def _sides(card: ToolCard, hypothesis: Hypothesis) -> tuple[str, str | None]:

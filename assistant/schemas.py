@@ -10,6 +10,7 @@ cover graph state (``assistant.graph.state``), events (``assistant.events``) or 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -104,8 +105,19 @@ MAX_HYPOTHESES = 4
 a frozen plan over many layers stays valid."""
 
 
+HYPOTHESIS_ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
+"""A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
+
+
 def _few_families(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-    families = {h.id.split("@", 1)[0] or f"#{i}" for i, h in enumerate(hypotheses)}
+    # counted as resolution numbers them: a missing, malformed or repeated id starts a family of its own (five
+    # hypotheses all called 'H1' become H1, H11, H21, ... and would be refused only at approval)
+    families: set[str] = set()
+    seen: set[str] = set()
+    for i, h in enumerate(hypotheses):
+        hid = h.id.strip()
+        families.add(hid.split("@", 1)[0] if HYPOTHESIS_ID.fullmatch(hid) and hid not in seen else f"#{i}")
+        seen.add(hid)
     if len(families) > MAX_HYPOTHESES:
         raise ValueError(
             f"at most {MAX_HYPOTHESES} hypotheses (a per-layer family counts once), got {len(families)}: keep the "

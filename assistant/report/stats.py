@@ -59,7 +59,7 @@ class Effect(BaseModel):
     """False when no verdict can be drawn (no interval, too few seeds, undefined values)."""
     more_data_can_settle: bool = True
     """False when more seeds or items of the same run cannot give a verdict: a metric not in the results, values
-    that cannot be paired, a non-finite metric or interval. Follow-ups read it (``followup.settle_chance``)."""
+    that cannot be paired, a non-finite metric or interval, every one of enough values undefined. Follow-ups read it (``followup.settle_chance``)."""
 
 
 def _over(metric: Metric, default: Over | None) -> Over | None:
@@ -95,8 +95,16 @@ def _from_values(values: np.ndarray, over: Over | None, what: str, level: float 
     short = _enough(int(defined.size), over)
     if short is not None:
         mean = float(defined.mean()) if defined.size else None
+        # every one of enough values undefined is the method failing, not too little data: more of it fails the same
+        systematic = not defined.size and _enough(int(values.size), over) is None
         return Effect(
-            estimate=mean, n=int(defined.size), excluded=excluded, over=over, method=short + note, usable=False
+            estimate=mean,
+            n=int(defined.size),
+            excluded=excluded,
+            over=over,
+            method=(f"all {values.size} values are undefined" if systematic else short) + ("" if systematic else note),
+            usable=False,
+            more_data_can_settle=not systematic,
         )
     low, high = _bootstrap_mean(defined, level)
     unit = "items" if over == "items" else "seeds"

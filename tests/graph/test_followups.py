@@ -324,3 +324,10 @@ def test_a_hypothesis_nothing_was_measured_for_gets_no_follow_up() -> None:
     assert settle_chance(few, 2.0, unit_matches=True) == 0.5, "five items doubled reach the ten a verdict needs"
     nan = _verdict({"judge_accuracy.critique": {"value": float("nan")}}, baseline=None)
     assert settle_chance(nan, 4.0, unit_matches=True) == 0.0, "a non-finite metric is not fixed by more items"
+    nan_values = [float("nan")] * 10
+    failing = _verdict({"judge_accuracy.critique": {"values": nan_values, "over": "items"}}, baseline=None)
+    assert (failing.verdict, failing.more_data_can_settle) == ("insufficient", False), "every one of 10 items undefined"
+    assert failing.method == "all 10 values are undefined"
+    assert settle_chance(failing, 2.0, unit_matches=True) == 0.0
+    too_few = _verdict({"judge_accuracy.critique": {"values": nan_values[:4], "over": "items"}}, baseline=None)
+    assert too_few.more_data_can_settle, "four undefined items of the ten a verdict needs may be chance"

@@ -101,6 +101,12 @@ async def test_the_main_hypothesis_is_registered_at_proposal_and_an_edited_plan_
 
 CRITIQUE = ("judge_accuracy.critique", "judge_accuracy.alone")
 DEBATE = ("judge_accuracy.debate", "judge_accuracy.alone")
+ALONE_H = {
+    "statement": "The judge alone beats a coin flip.",
+    "metric": "judge_accuracy.alone",
+    "predicted": "increase",
+    "null": 0.5,
+}
 CRITIQUE_H = {"statement": "Critiques help the judge.", "metric": "critique_vs_alone", "predicted": "increase"}
 
 
@@ -116,6 +122,14 @@ CRITIQUE_H = {"statement": "Critiques help the judge.", "metric": "critique_vs_a
         (["critique"], [], ["critique", "alone"], [CRITIQUE], ["conditions", "registered"]),
         # a debate alone: the fallback needs only 'alone' added (no critic calls)
         (["debate"], [], ["debate", "alone"], [DEBATE], ["conditions", "registered"]),
+        # the judge alone with a prediction about it alone (the campaign's critique run): critiques added beside it
+        (
+            ["alone"],
+            [ALONE_H],
+            ["alone", "critique"],
+            [("judge_accuracy.alone", None), CRITIQUE],
+            ["conditions", "registered"],
+        ),
         # the plan's own prediction on a condition it left out: the condition is added, nothing registered
         (["alone", "debate"], [CRITIQUE_H], ["alone", "debate", "critique"], [CRITIQUE], ["conditions"]),
     ],
@@ -142,7 +156,11 @@ def test_oversight_runs_both_sides_of_the_comparison_it_predicts(
             f"conditions {conditions!r} -> {ran!r}: the run measures both sides of the comparison its hypothesis makes"
         )
     if "registered" in notes:
-        assert changes[-1].startswith("the plan states no hypothesis that oversight can test; registered")
+        assert changes[-1].startswith(
+            "the plan's hypotheses do not test oversight's main comparison; registered it as well"
+            if stated
+            else "the plan states no hypothesis that oversight can test; registered"
+        )
 
 
 def test_an_edited_plan_without_the_compared_condition_runs_as_edited(workspace: Workspace) -> None:
@@ -170,14 +188,6 @@ def test_a_hypothesis_on_a_condition_the_config_leaves_out_is_refused_with_the_r
     assert resolved.refused == [
         "H1: this config does not run what it compares: judge_accuracy.critique needs conditions to list 'critique'"
     ]
-
-
-ALONE_H = {
-    "statement": "The judge alone beats a coin flip.",
-    "metric": "judge_accuracy.alone",
-    "predicted": "increase",
-    "null": 0.5,
-}
 
 
 @pytest.mark.parametrize(
@@ -209,7 +219,7 @@ def test_a_plan_predicting_something_else_also_tests_the_main_comparison(
     assert frozen.notes == (expected if node == PROPOSE else [])
 
 
-def test_the_main_comparison_is_not_added_when_it_needs_a_condition_the_plan_left_out(workspace: Workspace) -> None:
+def test_the_main_comparison_is_not_added_when_its_fallback_is_tested_already(workspace: Workspace) -> None:
     """A debate-only comparison the plan states is what runs: the fallback (debate vs alone) is tested already."""
     run = workspace.new_run("oversight")
     ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
@@ -250,6 +260,23 @@ def test_the_main_comparison_is_not_added_when_it_needs_a_condition_the_plan_lef
             {"task": "truthful_qa"},
             "task",
             "truthful_qa",
+            None,
+        ),
+        # a name the question negates is not asked for: the one it does ask for is read
+        (
+            "mc_eval",
+            "Is accuracy on tasks other than TruthfulQA, such as the misconceptions set, above chance?",
+            {"task": "truthful_qa"},
+            "task",
+            "misconceptions",
+            "task 'truthful_qa' -> 'misconceptions': the question names misconceptions",
+        ),
+        (
+            "mc_eval",
+            "Is the model above chance, not on the HHH pairs but overall?",
+            {"task": "fever"},
+            "task",
+            "fever",
             None,
         ),
         # none named
@@ -301,3 +328,7 @@ def test_a_frozen_plan_over_many_layers_stays_a_valid_plan(workspace: Workspace)
     assert again.hypotheses == frozen.plan.hypotheses
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [stated] * 5})
+    # five predictions all called 'H1' are five families once numbered (H1, H11, H21, ...): refused at proposal,
+    # not stored and then refused at approval
+    with pytest.raises(ValueError, match="at most 4 hypotheses"):
+        ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [{**stated, "id": "H1"}] * 5})

@@ -126,7 +126,8 @@ def test_all_seeds_undefined() -> None:
     result = evaluate_hypothesis(_hypothesis("pgr"), _results(pgr=Metric(values=[math.nan] * 5)))
 
     assert (result.verdict, result.estimate, result.n) == ("insufficient", None, 0)
-    assert result.method.endswith("5 undefined value(s) left out")
+    assert result.method == "all 5 values are undefined"
+    assert not result.more_data_can_settle, "a metric undefined on every seed is not fixed by more seeds"
 
 
 def test_non_finite_metrics_are_insufficient() -> None:

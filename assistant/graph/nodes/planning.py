@@ -148,10 +148,34 @@ DATA_ALIASES = {"hhh_alignment": ("hhh",), "sk_breast_cancer": ("breastcancer",)
 """Names a question uses for a value besides the value itself (underscores and case never matter)."""
 
 
-def _words(text: str) -> set[str]:
-    """Lower-case words of ``text`` and their runs of two and three, joined ('truthful qa' -> 'truthfulqa')."""
+_NEGATIONS = (
+    ("not",),
+    ("other", "than"),
+    ("rather", "than"),
+    ("instead", "of"),
+    ("except",),
+    ("excluding",),
+    ("besides",),
+    ("unlike",),
+    ("without",),
+    ("apart", "from"),
+)
+"""Words before a dataset's name that say the question is not about it ("on tasks other than TruthfulQA")."""
+_FILLER = {"on", "the", "a", "an", "in", "of", "for", "with", "from"}
+
+
+def _named_words(text: str) -> set[str]:
+    """Lower-case words of ``text`` and their runs of two and three, joined ('truthful qa' -> 'truthfulqa'),
+    leaving out a run the question negates ('other than TruthfulQA', 'not on the HHH set')."""
     tokens = re.findall(r"[a-z0-9]+", text.lower())
-    return {"".join(tokens[i : i + k]) for k in (1, 2, 3) for i in range(len(tokens) - k + 1)}
+
+    def negated(start: int) -> bool:
+        gap = start
+        while gap > 0 and start - gap < 2 and tokens[gap - 1] in _FILLER:
+            gap -= 1
+        return any(tuple(tokens[max(0, gap - len(cue)) : gap]) == cue for cue in _NEGATIONS)
+
+    return {"".join(tokens[i : i + k]) for k in (1, 2, 3) for i in range(len(tokens) - k + 1) if not negated(i)}
 
 
 def _named_data(
@@ -165,7 +189,7 @@ def _named_data(
     """``config`` reading the dataset the question names (noted for the approver) when the question names exactly
     one of the values a data field allows and the plan chose another: the default model planned TruthfulQA for a
     question about common misconceptions. Only at proposal; a person's edit runs as edited."""
-    question = _words(state.get("question") or "")
+    question = _named_words(state.get("question") or "")
     properties = model.model_json_schema().get("properties", {})
     changes: dict[str, Any] = {}
     for field in DATA_FIELDS:
@@ -202,13 +226,14 @@ def _compared_conditions(
 ) -> dict[str, Any]:
     """``config`` with the conditions its predictions compare added to its condition lists (noted for the
     approver), so the run measures both sides of what it predicts: the plan's stated hypotheses, and the card's
-    main one when neither a stated hypothesis nor any of the card's main ones runs as configured (the default
-    model proposed an oversight plan for a critique question that ran the judge alone). Only at proposal."""
+    main one when none of the card's main ones runs as configured, even beside a stated prediction that does (the
+    default model proposed an oversight plan for a critique question that ran the judge alone, once predicting
+    nothing and once only "the judge alone beats 0.5"). Only at proposal."""
     stated = list(plan.hypotheses)
     needed = [pair for h in stated for pair in conditions_needed(card, config, h)]
     if card.main_hypothesis is not None and not card.smoke_test:
         candidates = [card.main_hypothesis, *card.fallback_hypotheses]
-        if not needed and not resolve_hypotheses(card, config, [*stated, *candidates]).hypotheses:
+        if not needed and not resolve_hypotheses(card, config, candidates).hypotheses:
             # the candidate that needs the fewest added conditions (a debate-only plan gets 'alone', not critiques)
             needed = min((conditions_needed(card, config, h) for h in candidates), key=len)
     fields: dict[str, list[Any]] = {}
