@@ -238,7 +238,16 @@ class Provenance(BaseModel):
     data_hash: str | None = None
     """Hash of the data the experiment used."""
     wall_time_s: float | None = None
-    """Experiment wall time."""
+    """Wall time of the scored experiment: its host steps and the kernel cell that wrote its results (not earlier
+    failed cells, follow-ups or model calls; see ``run_time_s``)."""
+    run_time_s: float | None = None
+    """The whole run, from its first logged event to its last (planning, every cell, debugging, the report)."""
+    cells_run: int = 0
+    """Kernel cells the run executed (a cell reused from a cache on resume not counted)."""
+    cell_time_s: float = 0.0
+    """Their summed wall time."""
+    cells_failed: int = 0
+    """Of them, those that did not finish ok (error, timeout, ...)."""
     prompt_tokens: int | None = None
     """LLM prompt tokens over the run."""
     completion_tokens: int | None = None

@@ -4,7 +4,8 @@ Covers reading what is there and saying what was odd (malformed event lines) in 
 The event log is read tolerantly: any event carrying ``model``/``base_url``, token counts (``prompt_tokens``/
 ``completion_tokens``, directly or under ``usage``), ``cost_usd``, a prompt ``template`` (or ``name`` in a
 ``prompt_loaded`` event) with ``sha256``, ``workspace_commit`` or ``sandbox`` contributes; this covers
-``assistant.events`` (``RunStarted``, ``PromptLoaded``, ``LLMCalled``) and ``assistant.llm.LLMCall`` records. Does not cover
+``assistant.events`` (``RunStarted``, ``PromptLoaded``, ``LLMCalled``) and ``assistant.llm.LLMCall`` records; the
+run's span comes from top-level ``ts`` and its cells from ``cell_executed`` events. Does not cover
 writing events (the research loop does).
 """
 
@@ -64,8 +65,24 @@ class _EventSummary:
         self.dirty: bool | None = None
         self.sandbox: dict[str, str] = {}
         self.bad_lines = 0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self.cells = 0
+        self.cell_time = 0.0
+        self.cells_failed = 0
+
+    def _timing(self, event: Mapping[str, Any]) -> None:
+        ts = _num(event.get("ts"))
+        if ts is not None:
+            self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
+            self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
+        if event.get("type") == "cell_executed" and event.get("reused") is not True:
+            self.cells += 1
+            self.cell_time += max(0.0, _num(event.get("duration_s")) or 0.0)
+            self.cells_failed += event.get("status") != "ok"
 
     def add(self, event: Mapping[str, Any]) -> None:
+        self._timing(event)
         for node in _walk(event):
             model, url = node.get("model"), node.get("base_url") or node.get("endpoint")
             if isinstance(model, str) and model not in self.models:
@@ -165,6 +182,12 @@ def collect_provenance(run_dir: Path, results: ResultsDocument, config: Mapping[
         seeds=[int(s) for s in seeds if isinstance(s, int) and not isinstance(s, bool)],
         data_hash=str(prov["data_hash"]) if prov.get("data_hash") else None,
         wall_time_s=_num(prov.get("wall_time_s")),
+        run_time_s=(
+            None if events.first_ts is None or events.last_ts is None else round(events.last_ts - events.first_ts, 3)
+        ),
+        cells_run=events.cells,
+        cell_time_s=round(events.cell_time, 3),
+        cells_failed=events.cells_failed,
         prompt_tokens=events.prompt_tokens if events.saw_usage else None,
         completion_tokens=events.completion_tokens if events.saw_usage else None,
         cost_usd=events.cost if events.saw_cost else None,

@@ -65,6 +65,17 @@ def reference_text(ref: Reference) -> str:
     return ". ".join(bits)
 
 
+def _run_time(prov: Provenance) -> str | None:
+    """The run's span and its cells ('2206 s from first event to last; 2 cells, 1949 s in cells, 1 not ok')."""
+    if prov.run_time_s is None:
+        return None
+    text = f"{format_number(prov.run_time_s)} s from first event to last"
+    if prov.cells_run:
+        failed = f", {prov.cells_failed} not ok" if prov.cells_failed else ""
+        text += f"; {prov.cells_run} cell(s), {format_number(prov.cell_time_s)} s in cells{failed}"
+    return text
+
+
 def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
     """Provenance as (field, value) rows; unknown fields say "not recorded"."""
 
@@ -87,7 +98,11 @@ def provenance_rows(prov: Provenance) -> list[tuple[str, str]]:
         ("Packages", shown(", ".join(f"{k} {v}" for k, v in sorted(prov.packages.items())))),
         ("Seeds", shown(", ".join(str(s) for s in prov.seeds))),
         ("Data hash", shown(prov.data_hash)),
-        ("Wall time", shown(None if prov.wall_time_s is None else f"{format_number(prov.wall_time_s)} s")),
+        (
+            "Experiment wall time",
+            shown(None if prov.wall_time_s is None else f"{format_number(prov.wall_time_s)} s"),
+        ),
+        ("Run time", shown(_run_time(prov))),
         ("LLM tokens", shown(tokens)),
         ("Cost", shown(None if prov.cost_usd is None else f"${prov.cost_usd:.4f}")),
         ("Sandbox", shown(", ".join(f"{k}={v}" for k, v in sorted(prov.sandbox.items())))),

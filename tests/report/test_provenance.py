@@ -135,3 +135,24 @@ def test_the_embedded_models_profile_file_and_hash_reach_the_report(run_dir: Pat
     row = dict(provenance_rows(prov))["Model"]
     assert row.startswith("default:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf@sha256:cc324af070c2ecbf")
     assert QWEN_CODER_15B.sha256 in row
+
+
+def test_the_run_time_and_its_cells_come_from_the_event_log(run_dir: Path) -> None:
+    """The experiment's wall time counts the scored cell only: a campaign run showed 448 s for a run of 2,206 s
+    whose first cell had timed out after 1,500 s. The report shows both."""
+    cells = [
+        {"type": "run_started", "ts": 1000.0},
+        {"type": "cell_executed", "ts": 2500.5, "status": "timeout", "duration_s": 1500.5},
+        {"type": "cell_executed", "ts": 2600.0, "status": "ok", "duration_s": 5.0, "reused": True},
+        {"type": "cell_executed", "ts": 3048.0, "status": "ok", "duration_s": 448.4},
+        {"type": "run_finished", "ts": 3206.0, "nested": {"ts": 9999.0}},
+    ]
+    with (run_dir / "events.jsonl").open("a") as log:
+        log.writelines(json.dumps(e) + "\n" for e in cells)
+
+    prov = build_report(run_dir, ReportDraft(), None, now=NOW).provenance
+
+    assert (prov.run_time_s, prov.cells_run, prov.cell_time_s, prov.cells_failed) == (2206.0, 2, 1948.9, 1)
+    rows = dict(provenance_rows(prov))
+    assert rows["Experiment wall time"] == "41.7 s"
+    assert rows["Run time"] == "2206 s from first event to last; 2 cell(s), 1949 s in cells, 1 not ok"
