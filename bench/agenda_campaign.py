@@ -86,9 +86,18 @@ def entry_row(entry: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "cells": kinds.count("cell_executed"),
         "end": (finished or {}).get("status") or (finished or {}).get("error") or "",
         "adjustments": [e.get("change", "") for e in events if e.get("type") == "plan_adjusted"],
-        "experiments": 0,
-        "followups": 0,
+        # a run stopped before its report (the deadline mid-cell) is counted from its log: each experiment's results
+        # are read once it finishes, and each follow-up the policy approves is planned before its cell starts
+        "experiments": kinds.count("results_read"),
+        "followups": sum(
+            1
+            for e in events
+            if e.get("type") == "plan_approved" and str(e.get("plan_title", "")).startswith("Follow-up")
+        ),
         "hypotheses": [],
+        "verdicts": next(
+            (e.get("verdicts", {}) for e in reversed(events) if e.get("type") == "hypotheses_evaluated"), {}
+        ),
         "config": {},
     }
     report_path = run_dir / "report.json"
@@ -144,8 +153,8 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], minutes: float, 
         "through the proxy is the same embedded model (steering reads SmolLM2's activations). "
         f"This machine, {datetime.now():%Y-%m-%d}.",
         "",
-        f"**In {minutes:g} minutes: {len(finished)} of {len(rows)} entries finished, {experiments} experiment(s) "
-        f"and {followups} follow-up(s) ran.**",
+        f"**In {minutes:g} minutes: {len(finished)} of {len(rows)} entries finished; {experiments} experiment(s) "
+        f"finished (follow-ups included) and {followups} follow-up(s) were approved and started.**",
         "",
         "| entry | status | tool (offered) | cells | subject calls | experiments | follow-ups | wall (s) |",
         "|---|---|---|---|---|---|---|---|",
@@ -160,6 +169,13 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], minutes: float, 
     lines += ["", "Verdicts, computed from each run's results and its pre-registered hypotheses:", ""]
     for r in rows:
         if not r["hypotheses"] and not r["adjustments"]:
+            continue
+        if not r["hypotheses"] and r["verdicts"]:
+            last = ", ".join(f"{k}: {v}" for k, v in sorted(r["verdicts"].items()))
+            lines.append(
+                f"- **{r['id']}** ({r['tool']}; no report: {r['end'] or 'stopped'}; last computed verdicts {last})"
+            )
+            lines += [f"  - adjusted at proposal: {change}" for change in r["adjustments"]]
             continue
         lines.append(f"- **{r['id']}** ({r['tool']}; config {json.dumps(r['config'], sort_keys=True)[:300]})")
         for change in r["adjustments"]:
