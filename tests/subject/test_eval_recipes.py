@@ -64,6 +64,14 @@ def test_mc_eval_scores_on_the_host_with_a_chance_baseline_in_the_same_run(tmp_p
     assert metrics["random_baseline"]["n"] == len(items) == len(meter.calls)
     assert metrics["expected_random"]["value"] == pytest.approx(sum(1 / len(i.choices) for i in items) / len(items))
     assert {c.max_tokens for c in meter.calls} == {1}, "one first-token logprobs request per item"
+    letters = results["tables"]["answer_letters"]
+    keys = [LETTERS[shuffled(i, 3)[1]] for i in items]
+    used = sorted({"A", *keys})
+    assert letters["columns"] == ["picked by", *used]
+    assert letters["rows"] == [
+        ["model", *[len(items) if u == "A" else 0 for u in used]],
+        ["answer key", *[keys.count(u) for u in used]],
+    ], "a model that always answers A shows as one letter picked every time, beside the key's spread"
 
 
 def test_oversight_pairs_conditions_by_item(tmp_path: Path, shared_dir: Path) -> None:
@@ -74,6 +82,10 @@ def test_oversight_pairs_conditions_by_item(tmp_path: Path, shared_dir: Path) ->
     for condition in ("alone", "critique", "debate"):
         assert metrics[f"judge_accuracy.{condition}"]["values"] == right
     assert metrics["delta_vs_alone.critique"]["values"] == [0.0] * len(items)
+    letters = results["tables"]["answer_letters"]
+    assert [row[0] for row in letters["rows"]] == ["judge alone", "judge critique", "judge debate", "answer key"]
+    assert [row[1] for row in letters["rows"][:3]] == [len(items)] * 3, "the always-A judge picks A on every item"
+    assert sum(letters["rows"][-1][1:]) == len(items)
     # alone: the judge; critique: one critic call per option + the judge; debate: two debaters + the judge
     assert len(meter.calls) == sum(1 + (len(i.choices) + 1) + 3 for i in items)
     task = json.loads(_task_text(tmp_path))
