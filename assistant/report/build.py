@@ -180,7 +180,9 @@ def build_report(
         run_id=run_dir.name,
         title=(results.title or asked)[:300],
         question=asked,
-        summary=summary_markdown(hypotheses, checked, experiment),
+        summary=summary_markdown(
+            hypotheses, checked, experiment, results.verification.red_flags if results.verification else ()
+        ),
         methods=methods,
         rationale=rationale,
         results_discussion=discussion_markdown(checked),

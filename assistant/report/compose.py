@@ -8,12 +8,13 @@ is shown as one line per member. Does not cover checking (``claims``, ``check``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.report.model import CheckedClaim, ExperimentRecord, HypothesisResult
 from assistant.report.results import ResultsDocument, format_number
 from assistant.report.stats import BOOTSTRAP_RESAMPLES, MIN_ITEMS, MIN_SEEDS
+from tools.results import RedFlag
 
 VERDICT_WORD = {
     "supported": "**supported**",
@@ -48,15 +49,25 @@ def evidence_text(h: HypothesisResult) -> str:
 
 
 def summary_markdown(
-    hypotheses: list[HypothesisResult], claims: list[CheckedClaim], experiment: ExperimentRecord | None
+    hypotheses: list[HypothesisResult],
+    claims: list[CheckedClaim],
+    experiment: ExperimentRecord | None,
+    red_flags: Sequence[RedFlag] = (),
 ) -> str:
-    """The summary: one line per computed verdict, then the accepted claims (the model's words, checked)."""
+    """The summary: the host's red flags, one line per computed verdict, then the accepted claims (the model's
+    words, checked)."""
     lines: list[str] = []
     if experiment is not None and experiment.self_reported:
         lines.append(
             "*The results were written by the experiment code itself and were not scored by the host: they are "
             "self-reported.*\n"
         )
+    if red_flags:
+        lines.append(
+            "**Suspect result.** The host's checks on these results failed; read every verdict below with it:\n"
+        )
+        lines += [f"- `{flag.code}`: {flag.detail}." for flag in red_flags]
+        lines.append("")
     if hypotheses:
         lines.append("Verdicts computed from the results (pre-registered before the run):\n")
         for h in hypotheses:

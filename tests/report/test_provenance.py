@@ -1,4 +1,5 @@
-"""Provenance: read from the event log, results.json and git; odd input is noted, never guessed."""
+"""Provenance and verification: read from the event log, results.json (its host red flags included) and git; odd
+input is noted, never guessed."""
 
 from __future__ import annotations
 
@@ -156,3 +157,23 @@ def test_the_run_time_and_its_cells_come_from_the_event_log(run_dir: Path) -> No
     rows = dict(provenance_rows(prov))
     assert rows["Experiment wall time"] == "41.7 s"
     assert rows["Run time"] == "2206 s from first event to last; 2 cell(s), 1949 s in cells, 1 not ok"
+
+
+def test_the_hosts_red_flags_head_the_summary(run_dir: Path) -> None:
+    """A host check that failed (a judge answering one letter throughout) is read before any verdict."""
+    results = json.loads((run_dir / "results.json").read_text())
+    detail = "the judge alone answered A on 10 of 10 answered items, while the key is A on 5 of 10"
+    results["verification"] = {
+        "scored_by": "host",
+        "note": "host",
+        "red_flags": [{"code": "one_letter_answers", "detail": detail}],
+    }
+    (run_dir / "results.json").write_text(json.dumps(results))
+
+    report = build_report(run_dir, ReportDraft(), None, now=NOW)
+
+    assert report.summary.startswith(
+        "**Suspect result.** The host's checks on these results failed; read every verdict below with it:\n\n"
+        f"- `one_letter_answers`: {detail}.\n"
+    )
+    assert report.check is not None and not [o for o in report.check.offenders if "10 of 10" in o.model_dump_json()]

@@ -72,6 +72,13 @@ def test_mc_eval_scores_on_the_host_with_a_chance_baseline_in_the_same_run(tmp_p
         ["model", *[len(items) if u == "A" else 0 for u in used]],
         ["answer key", *[keys.count(u) for u in used]],
     ], "a model that always answers A shows as one letter picked every time, beside the key's spread"
+    assert results["verification"]["red_flags"] == [
+        {
+            "code": "one_letter_answers",
+            "detail": f"the model answered A on 12 of 12 answered items, while the key is A on {keys.count('A')} of 12: "
+            "its accuracy measures the key's letter balance more than what it read",
+        }
+    ]
 
 
 def test_oversight_pairs_conditions_by_item(tmp_path: Path, shared_dir: Path) -> None:
@@ -86,6 +93,7 @@ def test_oversight_pairs_conditions_by_item(tmp_path: Path, shared_dir: Path) ->
     assert [row[0] for row in letters["rows"]] == ["judge alone", "judge critique", "judge debate", "answer key"]
     assert [row[1] for row in letters["rows"][:3]] == [len(items)] * 3, "the always-A judge picks A on every item"
     assert sum(letters["rows"][-1][1:]) == len(items)
+    assert results["verification"]["red_flags"] == [], "three answers in a row are not flagged"
     # alone: the judge; critique: one critic call per option + the judge; debate: two debaters + the judge
     assert len(meter.calls) == sum(1 + (len(i.choices) + 1) + 3 for i in items)
     task = json.loads(_task_text(tmp_path))
