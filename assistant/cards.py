@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.schemas import HYPOTHESIS_ID, Hypothesis
+from assistant.schemas import Hypothesis, hypothesis_ids
 
 Better = Literal["higher", "lower", "neither"]
 Over = Literal["seeds", "items"]
@@ -190,9 +190,6 @@ class ResolvedHypotheses(NamedTuple):
     """Hypotheses dropped, and why (a metric the tool does not produce, ...)."""
 
 
-_ID = HYPOTHESIS_ID
-
-
 def _sides(card: ToolCard, hypothesis: Hypothesis) -> tuple[str, str | None]:
     """The metric and baseline ``hypothesis`` compares, a comparison name of ``card`` resolved to its two sides."""
     metric, baseline = hypothesis.metric.strip(), (hypothesis.baseline or "").strip() or None
@@ -208,14 +205,8 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
     comparisons = {c.name: c for c in card.comparisons}
     out: list[Hypothesis] = []
     refused: list[str] = []
-    used: set[str] = set()
-    for number, hypothesis in enumerate(hypotheses, start=1):
-        # an id already resolved for one layer (``H1@layer_4``, a plan frozen before) keeps its family
-        hid = hypothesis.id.strip() if _ID.fullmatch(hypothesis.id.strip()) else f"H{number}"
-        while hid in used:
-            number += 10
-            hid = f"H{number}"
-        used.add(hid)
+    # an id already resolved for one layer (``H1@layer_4``, a plan frozen before) keeps its family
+    for hid, hypothesis in zip(hypothesis_ids(hypotheses), hypotheses, strict=True):
         if hypothesis.metric.strip() in comparisons and (hypothesis.baseline or "").strip():
             refused.append(
                 f"{hid}: comparison {hypothesis.metric.strip()!r} already names its baseline; drop 'baseline'"

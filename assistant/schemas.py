@@ -109,15 +109,25 @@ HYPOTHESIS_ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
 """A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
 
 
+def hypothesis_ids(hypotheses: list[Hypothesis]) -> list[str]:
+    """The id each hypothesis gets when resolved: its own when well-formed and not taken yet, else ``H<n>`` from
+    its position (``+10`` until free: five hypotheses all called 'H1' become H1, H12, H13, H14, H15)."""
+    used: set[str] = set()
+    out: list[str] = []
+    for number, hypothesis in enumerate(hypotheses, start=1):
+        hid = hypothesis.id.strip() if HYPOTHESIS_ID.fullmatch(hypothesis.id.strip()) else f"H{number}"
+        while hid in used:
+            number += 10
+            hid = f"H{number}"
+        used.add(hid)
+        out.append(hid)
+    return out
+
+
 def _few_families(hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-    # counted as resolution numbers them: a missing, malformed or repeated id starts a family of its own (five
-    # hypotheses all called 'H1' become H1, H11, H21, ... and would be refused only at approval)
-    families: set[str] = set()
-    seen: set[str] = set()
-    for i, h in enumerate(hypotheses):
-        hid = h.id.strip()
-        families.add(hid.split("@", 1)[0] if HYPOTHESIS_ID.fullmatch(hid) and hid not in seen else f"#{i}")
-        seen.add(hid)
+    # counted as resolution numbers them: five hypotheses all called 'H1' are five families, refused here rather
+    # than stored and refused at approval
+    families = {hid.split("@", 1)[0] for hid in hypothesis_ids(hypotheses)}
     if len(families) > MAX_HYPOTHESES:
         raise ValueError(
             f"at most {MAX_HYPOTHESES} hypotheses (a per-layer family counts once), got {len(families)}: keep the "

@@ -86,9 +86,15 @@ def entry_row(entry: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "cells": kinds.count("cell_executed"),
         "end": (finished or {}).get("status") or (finished or {}).get("error") or "",
         "adjustments": [e.get("change", "") for e in events if e.get("type") == "plan_adjusted"],
-        # a run stopped before its report (the deadline mid-cell) is counted from its log: each experiment's results
-        # are read once it finishes, and each follow-up the policy approves is planned before its cell starts
-        "experiments": kinds.count("results_read"),
+        # a run stopped before its report (the deadline mid-cell) is counted from its log: the last results read
+        # name each finished experiment's metrics under its node ('f1/accuracy'; the first experiment's bare), and
+        # each follow-up the policy approves is planned before its cell starts
+        "experiments": len(
+            {
+                str(m).split("/", 1)[0] if "/" in str(m) else ""
+                for m in next((e.get("metrics", []) for e in reversed(events) if e.get("type") == "results_read"), [])
+            }
+        ),
         "followups": sum(
             1
             for e in events

@@ -241,9 +241,10 @@ class Provenance(BaseModel):
     """Wall time of the scored experiment: its host steps and the kernel cell that wrote its results (not earlier
     failed cells, follow-ups or model calls; see ``run_time_s``)."""
     run_time_s: float | None = None
-    """The whole run, from its first logged event to its last (planning, every cell, debugging, the report)."""
+    """The whole run, from its first logged event to its last (planning, every cell, debugging, the report, and any
+    wait for a person's approval or a resume)."""
     cells_run: int = 0
-    """Kernel cells the run executed (a cell reused from a cache on resume not counted)."""
+    """Kernel cells the run executed (a cell reused from a cache on resume, or refused before it ran, not counted)."""
     cell_time_s: float = 0.0
     """Their summed wall time."""
     cells_failed: int = 0

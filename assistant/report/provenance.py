@@ -76,7 +76,13 @@ class _EventSummary:
         if ts is not None:
             self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
             self.last_ts = ts if self.last_ts is None else max(self.last_ts, ts)
-        if event.get("type") == "cell_executed" and event.get("reused") is not True:
+        # a cell refused before it ran (``blocked``) or reused from a cache on resume did not run: the loop's own
+        # ``cells_run`` counts the same way
+        if (
+            event.get("type") == "cell_executed"
+            and event.get("reused") is not True
+            and event.get("status") != "blocked"
+        ):
             self.cells += 1
             self.cell_time += max(0.0, _num(event.get("duration_s")) or 0.0)
             self.cells_failed += event.get("status") != "ok"

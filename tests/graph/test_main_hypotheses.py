@@ -101,6 +101,7 @@ async def test_the_main_hypothesis_is_registered_at_proposal_and_an_edited_plan_
 
 CRITIQUE = ("judge_accuracy.critique", "judge_accuracy.alone")
 DEBATE = ("judge_accuracy.debate", "judge_accuracy.alone")
+ALONE = ("judge_accuracy.alone", None)
 ALONE_H = {
     "statement": "The judge alone beats a coin flip.",
     "metric": "judge_accuracy.alone",
@@ -130,6 +131,8 @@ CRITIQUE_H = {"statement": "Critiques help the judge.", "metric": "critique_vs_a
             [("judge_accuracy.alone", None), CRITIQUE],
             ["conditions", "registered"],
         ),
+        # four predictions already: no fifth is registered, so no condition is added for one
+        (["alone"], [{**ALONE_H, "null": n} for n in (0.5, 0.6, 0.7, 0.8)], ["alone"], [ALONE] * 4, []),
         # the plan's own prediction on a condition it left out: the condition is added, nothing registered
         (["alone", "debate"], [CRITIQUE_H], ["alone", "debate", "critique"], [CRITIQUE], ["conditions"]),
     ],
@@ -279,6 +282,23 @@ def test_the_main_comparison_is_not_added_when_its_fallback_is_tested_already(wo
             "fever",
             None,
         ),
+        (
+            "mc_eval",
+            "Is accuracy above chance on misconceptions instead of TruthfulQA?",
+            {"task": "truthful_qa"},
+            "task",
+            "misconceptions",
+            "task 'truthful_qa' -> 'misconceptions': the question names misconceptions",
+        ),
+        # 'without' and 'or not' are not exclusions: the set named is the one asked about
+        (
+            "oversight",
+            "Is the judge better with critiques than without on HHH?",
+            {"task": "truthful_qa", "conditions": ["alone", "critique"]},
+            "task",
+            "hhh_alignment",
+            "task 'truthful_qa' -> 'hhh_alignment': the question names hhh_alignment",
+        ),
         # none named
         ("mc_eval", "Is the model better than chance at multiple choice?", {"task": "fever"}, "task", "fever", None),
         # the named set does not fit the plan's other fields (text features on a tabular set): the plan stands
@@ -328,7 +348,7 @@ def test_a_frozen_plan_over_many_layers_stays_a_valid_plan(workspace: Workspace)
     assert again.hypotheses == frozen.plan.hypotheses
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [stated] * 5})
-    # five predictions all called 'H1' are five families once numbered (H1, H11, H21, ...): refused at proposal,
+    # five predictions all called 'H1' are five families once numbered (H1, H12, H13, H14, H15): refused at proposal,
     # not stored and then refused at approval
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [{**stated, "id": "H1"}] * 5})

@@ -34,7 +34,7 @@ from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.graph.tree import dumped, roots_from_plan
 from assistant.recipes import RecipeError
 from assistant.report.stats import MIN_SEEDS
-from assistant.schemas import MAX_HYPOTHESES, Approval, ExperimentPlan, Hypothesis, plans_schema
+from assistant.schemas import MAX_HYPOTHESES, Approval, ExperimentPlan, Hypothesis, hypothesis_ids, plans_schema
 from tools.errors import UserInputError
 
 FREE = "free"
@@ -155,12 +155,14 @@ _NEGATIONS = (
     ("instead", "of"),
     ("except",),
     ("excluding",),
-    ("besides",),
     ("unlike",),
-    ("without",),
     ("apart", "from"),
 )
-"""Words before a dataset's name that say the question is not about it ("on tasks other than TruthfulQA")."""
+"""Words before a dataset's name that say the question is not about it ("on tasks other than TruthfulQA").
+'without' and 'besides' are not among them: "better with critiques than without on HHH" and "besides TruthfulQA,
+also on HHH" ask about the set they name."""
+_NOT_A_NEGATION = {"or", "if", "whether"}
+"""Words that make a following 'not' an alternative, not an exclusion ('or not on TruthfulQA', 'if not, on HHH')."""
 _FILLER = {"on", "the", "a", "an", "in", "of", "for", "with", "from"}
 
 
@@ -169,11 +171,22 @@ def _named_words(text: str) -> set[str]:
     leaving out a run the question negates ('other than TruthfulQA', 'not on the HHH set')."""
     tokens = re.findall(r"[a-z0-9]+", text.lower())
 
+    def cue_ends_at(end: int) -> bool:
+        for cue in _NEGATIONS:
+            start = end - len(cue)
+            if start >= 0 and tuple(tokens[start:end]) == cue:
+                return cue != ("not",) or start == 0 or tokens[start - 1] not in _NOT_A_NEGATION
+        return False
+
     def negated(start: int) -> bool:
-        gap = start
-        while gap > 0 and start - gap < 2 and tokens[gap - 1] in _FILLER:
-            gap -= 1
-        return any(tuple(tokens[max(0, gap - len(cue)) : gap]) == cue for cue in _NEGATIONS)
+        # the cue right before the name, or before up to two filler words ('not on the HHH set', 'instead of X')
+        end = start
+        while True:
+            if cue_ends_at(end):
+                return True
+            if end == 0 or start - end >= 2 or tokens[end - 1] not in _FILLER:
+                return False
+            end -= 1
 
     return {"".join(tokens[i : i + k]) for k in (1, 2, 3) for i in range(len(tokens) - k + 1) if not negated(i)}
 
@@ -231,7 +244,9 @@ def _compared_conditions(
     nothing and once only "the judge alone beats 0.5"). Only at proposal."""
     stated = list(plan.hypotheses)
     needed = [pair for h in stated for pair in conditions_needed(card, config, h)]
-    if card.main_hypothesis is not None and not card.smoke_test:
+    families = {h.split("@", 1)[0] for h in hypothesis_ids(stated)}
+    if card.main_hypothesis is not None and not card.smoke_test and len(families) < MAX_HYPOTHESES:
+        # (a plan already stating four predictions gets no fifth: no condition is added for one)
         candidates = [card.main_hypothesis, *card.fallback_hypotheses]
         if not needed and not resolve_hypotheses(card, config, candidates).hypotheses:
             # the candidate that needs the fewest added conditions (a debate-only plan gets 'alone', not critiques)
