@@ -229,6 +229,44 @@ async def test_no_follow_up_past_the_follow_up_budget(workspace: Workspace) -> N
     assert not events_of(read_events(run.path / "events.jsonl"), FollowUpProposed)
 
 
+class _Clock:
+    """A clock on which every node takes 100 s (a node reads it when it starts and when it ends)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 100.0
+        return self.now
+
+
+@pytest.mark.anyio
+async def test_no_follow_up_expected_to_outlast_the_wall_time_left(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follow-up of twice the seeds takes about two rounds: an oversight run whose rounds took 17 minutes started
+    one of twice the items with 26 minutes left and its hour ran out mid-cell."""
+    from assistant.graph.nodes import _common
+
+    monkeypatch.setattr(_common, "time", _Clock())
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+    )
+    run = workspace.new_run("no-wall")
+    ctx = _context(script, workspace, run.path, budget=Budget(wall_s=2500))
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()
+    assert (outcome.status, outcome.cells) == ("done", 1)
+    stopped = _json(run.path / "report.json")["tree"]["stopped"]
+    # nine nodes of 100 s before plan_followup: a round of 900 s, 1,600 s left (enough for one more round as it
+    # was, not for one of twice the seeds)
+    assert stopped == (
+        "H1 still open; no follow-up: the best (seeds from 3 to 6 seeds) is expected to take about 1800 s (a round "
+        "has taken 900 s, times 2), and 1600 s of wall time are left."
+    )
+    assert not events_of(read_events(run.path / "events.jsonl"), FollowUpProposed)
+
+
 @pytest.mark.anyio
 async def test_a_plan_runs_all_its_experiments_and_compares_them_paired_by_seed(workspace: Workspace) -> None:
     control = {

@@ -2,7 +2,8 @@
 
 After the critic, ``plan_followup`` looks at the experiment tree's verdicts (``assistant.graph.treeresults``). When
 a hypothesis is inconclusive or insufficient and the budget allows (``Budget.followups``, cells, tokens and wall
-time left for one more round, depth below ``RunContext.followup_depth``), code (not the model) proposes children
+time left for one more round, and for the chosen follow-up an average round times its factor, depth below
+``RunContext.followup_depth``), code (not the model) proposes children
 of the experiments that tested it: ``more_seeds`` (the seeds list grown to ``max(2n, n + 3)``, at most
 ``MAX_SEEDS``) and ``larger_n`` (the first sample-size field of the config doubled), each validated against the
 recipe's config. A best-first search over the tree's frontier (candidates kept across rounds, re-scored on the
@@ -169,6 +170,14 @@ def _scored(candidate: Candidate, tree: TreeView, validity: float) -> Candidate:
     return candidate.model_copy(update={"score": round(score, 6), "settles": settles})
 
 
+def _round_and_left(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]) -> tuple[float, float]:
+    """The wall time one round has taken on average, and the wall time left. A follow-up with ``factor`` times the
+    parent's seeds or items is expected to take about ``factor`` rounds: a critique run whose rounds had taken
+    17 minutes each started a follow-up of twice the items with 26 minutes left, and its hour ran out mid-cell."""
+    wall = state.get("wall_used_s", 0.0)
+    return wall / (1 + followup_count(nodes)), ctx.budget.wall_s - wall
+
+
 def _budget_stop(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]) -> str | None:
     """Why the budget allows no further follow-up, or None."""
     budget = ctx.budget
@@ -212,7 +221,17 @@ async def plan_followup(state: GraphState, *, runtime: Runtime[RunContext]) -> U
             f"larger sample, depth below {ctx.followup_depth}) is expected to settle it.",
             "frontier": [],
         }
-    best = max(frontier, key=lambda c: c.score)
+    round_s, left_s = _round_and_left(ctx, state, tree.nodes)
+    fitting = [c for c in frontier if round_s * c.factor <= left_s]
+    if not fitting:
+        best = max(frontier, key=lambda c: c.score)
+        return {
+            "followup_stop": f"{', '.join(still_open)} still open; no follow-up: the best ({best.change}) is expected "
+            f"to take about {round_s * best.factor:.0f} s (a round has taken {round_s:.0f} s, times {best.factor:g}), "
+            f"and {max(0.0, left_s):.0f} s of wall time are left.",
+            "frontier": [c.model_dump(mode="json") for c in frontier],
+        }
+    best = max(fitting, key=lambda c: c.score)
     node_id = next_followup_id(tree.nodes)
     reason = f"{', '.join(best.settles)} open after {best.parent}; {best.change}"
     node = ExperimentNode(
