@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from assistant.graph import nodes
 from assistant.graph.context import RunContext
 from assistant.graph.state import GraphState
-from assistant.graph.tree import active_node
+from assistant.graph.tree import active_node, nodes_of
 
 NODE_ORDER = (
     "intake",
@@ -54,14 +54,16 @@ def after_approval(state: GraphState) -> Literal["write_code", "__end__"]:
     return "__end__" if state.get("status") == "rejected" else "write_code"
 
 
-def after_cells(state: GraphState) -> Literal["write_code", "analyse_results", "debug", "__end__"]:
-    """Success goes to the next experiment of the tree, then to analysis; a stop (repeated error) ends; any other
-    failure goes to debug."""
+def after_cells(state: GraphState) -> Literal["write_code", "analyse_results", "debug", "write_report", "__end__"]:
+    """Success goes to the next experiment of the tree, then to analysis; a stop (repeated error) ends; a failed
+    follow-up goes to the report of what ran; any other failure goes to debug."""
     if state.get("status") == "failed":
         return "__end__"
     cells = state.get("cells", [])
     if cells and cells[-1]["status"] == "ok":
         return "write_code" if active_node(state) is not None else "analyse_results"
+    if any(n.role == "follow_up" and n.status == "failed" for n in nodes_of(state)):
+        return "write_report"
     return "debug"
 
 
@@ -103,7 +105,9 @@ def build_graph() -> StateGraph[GraphState, RunContext, GraphState, GraphState]:
     graph.add_edge("propose_experiments", "approve_plan")
     graph.add_conditional_edges("approve_plan", after_approval, ["write_code", END])
     graph.add_edge("write_code", "run_cells")
-    graph.add_conditional_edges("run_cells", after_cells, ["write_code", "analyse_results", "debug", END])
+    graph.add_conditional_edges(
+        "run_cells", after_cells, ["write_code", "analyse_results", "debug", "write_report", END]
+    )
     graph.add_conditional_edges("debug", after_debug, ["run_cells", END])
     graph.add_edge("analyse_results", "critique")
     graph.add_edge("critique", "plan_followup")

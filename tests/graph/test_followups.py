@@ -8,6 +8,7 @@ which result answered the hypothesis.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,36 @@ async def test_no_follow_up_past_the_follow_up_budget(workspace: Workspace) -> N
     assert report["tree"]["followups"] == 0
     assert not (run.path / "experiments").exists()
     assert not events_of(read_events(run.path / "events.jsonl"), FollowUpProposed)
+
+
+def _fails_past_three_seeds(config: BaseModel, out_dir: Path) -> str:
+    assert isinstance(config, SeededDivideConfig)
+    guard = "raise RuntimeError('out of time')\n" if len(config.seeds) > 3 else ""
+    return guard + _render(config, out_dir)
+
+
+@pytest.mark.anyio
+async def test_a_failed_follow_up_is_not_debugged_and_the_report_covers_what_ran(workspace: Workspace) -> None:
+    """An oversight follow-up of twice the items timed out; the loop debugged it (a model call, then a cell with
+    five seconds left) and the run ended on its budget with no report of the two experiments that had run."""
+    script = ScriptedLLM(
+        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+    )
+    run = workspace.new_run("failed-followup")
+    ctx = make_context(script.client(), workspace, run.path)
+    ctx.recipes.register(dataclasses.replace(SEEDED, render=_fails_past_three_seeds))
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()  # no debug call
+    assert (outcome.status, outcome.cells) == ("done", 2)
+    report = _json(run.path / "report.json")
+    nodes = {n["id"]: n["status"] for n in report["tree"]["nodes"]}
+    assert nodes == {"e1": "done", "f1": "failed"}
+    assert report["tree"]["stopped"] == (
+        "Follow-up f1 failed (RuntimeError: out of time); the report is written from the experiments that ran."
+    )
+    (h1,) = report["hypotheses"]
+    assert (h1["verdict"], h1["metric"]) == ("inconclusive", "ratio")
+    assert (run.path / "report.md").is_file()
 
 
 class _Clock:

@@ -208,3 +208,28 @@ def test_concurrent_callers_are_all_answered_and_counted(tmp_path: Path) -> None
     assert len(meter.calls) == callers
     assert proxy.forwarded == callers
     assert json.loads(json.dumps([c.model_dump() for c in meter.calls]))[0]["model"] == "embedded"
+
+
+def test_a_caller_that_hung_up_is_one_log_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel interrupted at its cell timeout closes its socket mid-answer: socketserver printed two BrokenPipe
+    tracebacks on the researcher's terminal."""
+    from tools.kernel.modelproxy import _Server
+
+    server = _Server.__new__(_Server)
+    with caplog.at_level("INFO", logger="tools.kernel.modelproxy"):
+        try:
+            raise BrokenPipeError(32, "Broken pipe")
+        except BrokenPipeError:
+            server.handle_error(None, None)
+        try:
+            raise ValueError("a real bug")
+        except ValueError:
+            server.handle_error(None, None)
+    assert capsys.readouterr().err == ""
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "model proxy: the caller closed its connection before the answer was sent ([Errno 32] Broken pipe)"),
+        ("ERROR", "model proxy: a request failed"),
+    ]
+    assert caplog.records[1].exc_info is not None, "a real failure keeps its traceback in the log"

@@ -25,6 +25,7 @@ import os
 import socket
 import socketserver
 import stat
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -176,6 +177,15 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     # making the caller wait, so a kernel starting a handful of threads would see spurious connection errors.
     request_queue_size = socket.SOMAXCONN
     proxy: ModelProxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that hung up (the kernel interrupted at its cell timeout) is one log line, not a traceback on
+        the researcher's terminal; anything else is logged with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, BrokenPipeError | ConnectionResetError):
+            log.info("model proxy: the caller closed its connection before the answer was sent (%s)", error)
+            return
+        log.exception("model proxy: a request failed")
 
 
 class _Handler(BaseHTTPRequestHandler):

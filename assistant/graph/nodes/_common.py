@@ -37,14 +37,17 @@ class Node(Protocol):
     def __call__(self, state: GraphState, *, runtime: Runtime[RunContext]) -> Awaitable[Update]: ...
 
 
-def traced(name: str) -> Callable[[Node], Node]:
-    """Decorate a node: events, budget check before it starts, usage counters after it returns."""
+def traced(name: str, *, budgeted: bool = True) -> Callable[[Node], Node]:
+    """Decorate a node: events, budget check before it starts (unless ``budgeted`` is False: writing the report of
+    what ran calls no model and takes seconds, so a run whose last follow-up spent its wall time still gets one),
+    usage counters after it returns."""
 
     def decorate(fn: Node) -> Node:
         @functools.wraps(fn)
         async def node(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
             ctx = runtime.context
-            check_budget(ctx.budget, state)
+            if budgeted:
+                check_budget(ctx.budget, state)
             ctx.runlog.append(NodeStarted(run_id=state["run_id"], node=name))
             started = time.perf_counter()
             tokens_before = ctx.node_tokens_start = ctx.llm.ledger.total_tokens

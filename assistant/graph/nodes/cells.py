@@ -48,7 +48,7 @@ from assistant.graph.nodes._common import (
     write_atomic,
 )
 from assistant.graph.state import GraphState
-from assistant.graph.tree import PRIMARY, with_status
+from assistant.graph.tree import PRIMARY, nodes_of, with_status
 from assistant.recipes import HostSteps
 from assistant.schemas import CellRecord
 from assistant.subject import RunProxy
@@ -396,6 +396,19 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
             update["results_path"] = "results.json"  # the run's results (merged across experiments for analysis)
         else:
             update["results_path"] = str(Path(pending["out_dir"]) / "results.json")
+        return update
+    failed_node = next(
+        (n for n in nodes_of(state) if n.id == str(pending.get("experiment") or PRIMARY) and n.role == "follow_up"),
+        None,
+    )
+    if failed_node is not None:
+        # a follow-up reruns a config that ran, with more seeds or items: its failure (most often the cell timeout of
+        # a doubled sample) is no code bug to debug, and the experiments that ran still answer what they answered
+        why = result.get("error") or result["status"]
+        update["experiments"] = with_status(state, failed_node.id, "failed")
+        update["followup_stop"] = (
+            f"Follow-up {failed_node.id} failed ({why}); the report is written from the experiments that ran."
+        )
         return update
     signature = error_signature(result["status"], result.get("error"))
     seen = state.get("error_signatures", [])

@@ -92,7 +92,7 @@ def draft_from(state: GraphState, note: str = "") -> ReportDraft:
     )
 
 
-@traced("write_report")
+@traced("write_report", budgeted=False)
 async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Build, check and write report.md/.html/.json with ``assistant.report``."""
     ctx = runtime.context
@@ -195,7 +195,7 @@ def slug_of(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")[:40].strip("-") or "run"
 
 
-@traced("propose_change")
+@traced("propose_change", budgeted=False)
 async def propose_change(state: GraphState, *, runtime: Runtime[RunContext]) -> Update:
     """Commit the run directory as a proposal branch (idempotent per run id and step)."""
     ctx = runtime.context
