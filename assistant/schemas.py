@@ -324,6 +324,8 @@ class CellRecord(_Record):
     """``ErrorName: value`` for failures."""
     duration_s: float = 0.0
     """Wall time of the execution."""
+    experiment: str | None = None
+    """The experiment node the cell ran (``e1``, ``f1``, ...; None in a run from before the tree)."""
 
 
 class Approval(_Record):

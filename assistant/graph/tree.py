@@ -134,9 +134,23 @@ def active_node(state: GraphState) -> ExperimentNode | None:
     return next((n for n in nodes_of(state) if n.status == "pending"), None)
 
 
-def with_status(state: GraphState, node_id: str, status: NodeStatus) -> list[dict[str, Any]]:
-    """The tree with ``node_id``'s status changed (as state stores it)."""
-    return dumped([n.model_copy(update={"status": status}) if n.id == node_id else n for n in nodes_of(state)])
+def with_status(
+    state: GraphState, node_id: str, status: NodeStatus, config: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """The tree with ``node_id``'s status changed (as state stores it), and its config when ``config`` is given
+    (the config that ran, after a debug step changed an open field: its follow-ups start from it)."""
+    update: dict[str, Any] = {"status": status, **({"config": config} if config is not None else {})}
+    return dumped([n.model_copy(update=update) if n.id == node_id else n for n in nodes_of(state)])
+
+
+def cell_time_s(state: GraphState, node_id: str) -> float | None:
+    """Wall time of the cell that completed ``node_id`` (None when no cell record names it)."""
+    times = [
+        float(c.get("duration_s", 0.0))
+        for c in state.get("cells", [])
+        if c.get("experiment") == node_id and c.get("status") == "ok"
+    ]
+    return times[-1] if times else None
 
 
 def followup_count(nodes: list[ExperimentNode]) -> int:

@@ -38,9 +38,9 @@ class Node(Protocol):
 
 
 def traced(name: str, *, budgeted: bool = True) -> Callable[[Node], Node]:
-    """Decorate a node: events, budget check before it starts (unless ``budgeted`` is False: writing the report of
-    what ran calls no model and takes seconds, so a run whose last follow-up spent its wall time still gets one),
-    usage counters after it returns."""
+    """Decorate a node: events, budget check before it starts (unless ``budgeted`` is False: the report of what ran
+    is written on a spent budget, without a model draft, so a run whose last follow-up spent its wall time still
+    gets one), usage counters after it returns."""
 
     def decorate(fn: Node) -> Node:
         @functools.wraps(fn)

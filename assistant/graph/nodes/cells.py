@@ -384,6 +384,7 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
         status=result["status"],
         error=result.get("error"),
         duration_s=float(result.get("duration_s", 0.0)),
+        experiment=str(pending.get("experiment") or PRIMARY),
     )
     update: Update = {
         "cells": [*state.get("cells", []), record.model_dump(mode="json")],
@@ -392,7 +393,8 @@ async def run_cells(state: GraphState, *, runtime: Runtime[RunContext]) -> Updat
     }
     if result["status"] == "ok":
         if state.get("experiments"):
-            update["experiments"] = with_status(state, str(pending.get("experiment") or PRIMARY), "done")
+            ran = pending.get("config") if pending.get("source") == "debug" else None
+            update["experiments"] = with_status(state, str(pending.get("experiment") or PRIMARY), "done", ran)
             update["results_path"] = "results.json"  # the run's results (merged across experiments for analysis)
         else:
             update["results_path"] = str(Path(pending["out_dir"]) / "results.json")

@@ -1,9 +1,9 @@
 """plan_followup and approve_followup: the next experiment when a pre-registered hypothesis is still open.
 
 After the critic, ``plan_followup`` looks at the experiment tree's verdicts (``assistant.graph.treeresults``). When
-a hypothesis is inconclusive or insufficient and the budget allows (``Budget.followups``, cells, tokens and wall
-time left for one more round, and for the chosen follow-up an average round times its factor, depth below
-``RunContext.followup_depth``), code (not the model) proposes children
+a hypothesis is inconclusive or insufficient and the budget allows (``Budget.followups``, cells, tokens left for
+one more round of analysis, wall time for the chosen follow-up's cell: its parent's cell time times its factor,
+within the cell time limit; depth below ``RunContext.followup_depth``), code (not the model) proposes children
 of the experiments that tested it: ``more_seeds`` (the seeds list grown to ``max(2n, n + 3)``, at most
 ``MAX_SEEDS``) and ``larger_n`` (the first sample-size field of the config doubled), each validated against the
 recipe's config. A best-first search over the tree's frontier (candidates kept across rounds, re-scored on the
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -38,6 +38,7 @@ from assistant.graph.tree import (
     ExperimentNode,
     FollowUpKind,
     active_node,
+    cell_time_s,
     dumped,
     followup_count,
     next_followup_id,
@@ -170,12 +171,34 @@ def _scored(candidate: Candidate, tree: TreeView, validity: float) -> Candidate:
     return candidate.model_copy(update={"score": round(score, 6), "settles": settles})
 
 
-def _round_and_left(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]) -> tuple[float, float]:
-    """The wall time one round has taken on average, and the wall time left. A follow-up with ``factor`` times the
-    parent's seeds or items is expected to take about ``factor`` rounds: a critique run whose rounds had taken
-    17 minutes each started a follow-up of twice the items with 26 minutes left, and its hour ran out mid-cell."""
+class _Cost(NamedTuple):
+    """What one follow-up is expected to take, and why it cannot run (empty: it fits)."""
+
+    seconds: float
+    basis: str
+    refusal: str
+
+
+def _expected_cost(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode], candidate: Candidate) -> _Cost:
+    """A follow-up with ``factor`` times its parent's seeds or items is expected to take its parent's cell time
+    times ``factor`` (an average round times ``factor`` where no cell names the parent, in a run from before cells
+    did): it must fit both the run's wall time left and the cell time limit. A critique run whose first two rounds
+    took 13 and 17 minutes started a follow-up of twice the items with 26 minutes left; it hit the 25-minute cell
+    limit."""
     wall = state.get("wall_used_s", 0.0)
-    return wall / (1 + followup_count(nodes)), ctx.budget.wall_s - wall
+    left = ctx.budget.wall_s - wall
+    parent = cell_time_s(state, candidate.parent)
+    if parent is not None:
+        seconds, basis = parent * candidate.factor, f"{candidate.parent}'s cell took {parent:.0f} s"
+    else:
+        seconds = wall / (1 + followup_count(nodes)) * candidate.factor
+        basis = f"a round has taken {wall / (1 + followup_count(nodes)):.0f} s"
+    expected = f"is expected to take about {seconds:.0f} s ({basis}, times {candidate.factor:g})"
+    if parent is not None and seconds > ctx.cell_timeout_s:
+        return _Cost(seconds, basis, f"{expected}, more than the cell time limit of {ctx.cell_timeout_s:.0f} s")
+    if seconds > left:
+        return _Cost(seconds, basis, f"{expected}, and {max(0.0, left):.0f} s of wall time are left")
+    return _Cost(seconds, basis, "")
 
 
 def _budget_stop(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]) -> str | None:
@@ -189,10 +212,7 @@ def _budget_stop(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]
     tokens = state.get("tokens_used", 0)
     if budget.tokens is not None and budget.tokens - tokens < tokens / rounds:
         return "fewer tokens are left than one more round of analysis has cost"
-    wall = state.get("wall_used_s", 0.0)
-    if budget.wall_s - wall < wall / rounds:
-        return "less wall time is left than one more round has taken"
-    return None
+    return None  # wall time: each candidate's own expected cost (``_expected_cost``)
 
 
 @traced("plan_followup")
@@ -221,14 +241,13 @@ async def plan_followup(state: GraphState, *, runtime: Runtime[RunContext]) -> U
             f"larger sample, depth below {ctx.followup_depth}) is expected to settle it.",
             "frontier": [],
         }
-    round_s, left_s = _round_and_left(ctx, state, tree.nodes)
-    fitting = [c for c in frontier if round_s * c.factor <= left_s]
+    costs = {id(c): _expected_cost(ctx, state, tree.nodes, c) for c in frontier}
+    fitting = [c for c in frontier if not costs[id(c)].refusal]
     if not fitting:
         best = max(frontier, key=lambda c: c.score)
         return {
-            "followup_stop": f"{', '.join(still_open)} still open; no follow-up: the best ({best.change}) is expected "
-            f"to take about {round_s * best.factor:.0f} s (a round has taken {round_s:.0f} s, times {best.factor:g}), "
-            f"and {max(0.0, left_s):.0f} s of wall time are left.",
+            "followup_stop": f"{', '.join(still_open)} still open; no follow-up: the best ({best.change}) "
+            f"{costs[id(best)].refusal}.",
             "frontier": [c.model_dump(mode="json") for c in frontier],
         }
     best = max(fitting, key=lambda c: c.score)

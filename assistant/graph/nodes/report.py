@@ -107,7 +107,14 @@ async def write_report(state: GraphState, *, runtime: Runtime[RunContext]) -> Up
     elif state.get("followup_stop") and record.hypotheses:
         extra = {"tree": tree_report(tree.nodes, tree.per_node, tree.found, [], state.get("followup_stop") or "")}
     report, note = None, ""
-    if ctx.report_draft == "model":
+    budget = ctx.budget
+    spent = state.get("wall_used_s", 0.0) >= budget.wall_s or (
+        budget.tokens is not None and state.get("tokens_used", 0) >= budget.tokens
+    )
+    if ctx.report_draft == "model" and spent:
+        # the report of what ran is written even on a spent budget, but without another model call
+        note = "The run's budget was spent; this report was assembled from its analysis without a model draft."
+    elif ctx.report_draft == "model":
         report, note = await _model_report(ctx, state, directory, resolver, record, extra)
     if report is None:
         report = build_report(
