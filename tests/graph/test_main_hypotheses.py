@@ -352,3 +352,28 @@ def test_a_frozen_plan_over_many_layers_stays_a_valid_plan(workspace: Workspace)
     # not stored and then refused at approval
     with pytest.raises(ValueError, match="at most 4 hypotheses"):
         ExperimentPlan.model_validate({**plan.model_dump(mode="json"), "hypotheses": [{**stated, "id": "H1"}] * 5})
+
+
+def test_a_prediction_on_the_main_comparison_against_another_threshold_gets_the_main_one_beside_it(
+    workspace: Workspace,
+) -> None:
+    """The default model's TruthfulQA plan predicted 'accuracy - random_baseline > 0.5': refuted, and the question
+    (above chance?) was left unanswered though the comparison was the card's."""
+    run = workspace.new_run("threshold")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    far = {"statement": "Far above chance.", "metric": "accuracy_vs_chance", "predicted": "increase", "null": 0.5}
+    plan = ExperimentPlan.model_validate(
+        plans(recipe="mc_eval", config={"task": "truthful_qa"}, hypotheses=[far])["plans"][0]
+    )
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert [(h.id, h.metric, h.baseline, h.null) for h in frozen.plan.hypotheses] == [
+        ("H1", "accuracy", "random_baseline", 0.5),
+        ("H2", "accuracy", "random_baseline", 0.0),
+    ]
+    assert frozen.notes[-1].startswith("the plan's hypotheses do not test mc_eval's main comparison; registered it")
+    same = {**far, "null": 0.0}
+    plan = ExperimentPlan.model_validate(
+        plans(recipe="mc_eval", config={"task": "truthful_qa"}, hypotheses=[same])["plans"][0]
+    )
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert [h.id for h in frozen.plan.hypotheses] == ["H1"], "the same test is not registered twice"

@@ -271,6 +271,15 @@ def _compared_conditions(
     return changed
 
 
+def _test_of(h: Hypothesis, *, reverse: bool = False) -> tuple[str | None, str | None, str, float]:
+    """What ``h`` tests: its two sides, direction and threshold (``reverse``: the same test stated the other way
+    round, 'alone - critique < 0' for 'critique - alone > 0')."""
+    edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
+    if not reverse:
+        return h.metric, h.baseline, h.predicted, round(edge, 9)
+    return h.baseline, h.metric, "decrease" if h.predicted == "increase" else "increase", round(-edge, 9) + 0.0
+
+
 def _main_hypothesis(
     ctx: RunContext,
     state: GraphState,
@@ -289,7 +298,9 @@ def _main_hypothesis(
     assert card.main_hypothesis is not None
     if len({h.id.split("@", 1)[0] for h in stated}) >= MAX_HYPOTHESES:
         return []  # the plan already states as many predictions as a plan may hold
-    tested = {(h.metric, h.baseline) for h in stated} | {(h.baseline, h.metric) for h in stated if h.baseline}
+    # a prediction tests the main comparison when it compares the same two sides the same way against the same
+    # threshold (a plan's "accuracy - random_baseline > 0.5" was refuted and left "above chance?" unanswered)
+    tested = {_test_of(h) for h in stated} | {_test_of(h, reverse=True) for h in stated if h.baseline}
     taken = {h.id.split("@", 1)[0] for h in stated} | {h.id for h in plan.hypotheses}
     number = len(plan.hypotheses) + 1 if stated else 1
     while stated and f"H{number}" in taken:
@@ -298,7 +309,7 @@ def _main_hypothesis(
         resolved = resolve_hypotheses(card, config, [main.model_copy(update={"id": f"H{number}"})]).hypotheses
         if not resolved:
             continue
-        if tested & {(h.metric, h.baseline) for h in resolved}:
+        if tested & {_test_of(h) for h in resolved}:
             return []
         which = "main" if main is card.main_hypothesis else "fallback"
         against = f" - {main.baseline}" if main.baseline else ""
