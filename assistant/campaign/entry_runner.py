@@ -28,7 +28,7 @@ from assistant.errors import AssistantError, BudgetExceededError
 from assistant.events import CellExecuted, Event, LLMCalled
 from assistant.graph.session import RunSession, SessionDeps, run_path
 from assistant.runlog import events_of, read_events
-from assistant.schemas import Approval, ExperimentPlan, RunOutcome
+from assistant.schemas import Approval, CodeMode, ExperimentPlan, RunOutcome
 from assistant.settings import Settings
 from tools.results import ResultsFileError, read_results
 
@@ -162,7 +162,12 @@ class ResearchEntryRunner:
 
     async def _run(self, ctx: EntryContext) -> EntryOutcome:
         listeners: list[Callable[[Event], None]] = [lambda event: ctx.progress.mark(type(event).__name__)]
-        async with RunSession(self.settings, deps=self.deps, budget=self._budget(ctx), listeners=listeners) as session:
+        # a policy that never approves free code gets no free-code plans: offered beside the chosen tool, the
+        # default model proposed three free-code plans for the critique question and the entry waited for a person
+        code_mode: CodeMode | None = None if "free" in ctx.policy.allowed_recipes else "recipe"
+        async with RunSession(
+            self.settings, deps=self.deps, budget=self._budget(ctx), listeners=listeners, code_mode=code_mode
+        ) as session:
             if await session.has_checkpoint(ctx.run_id):
                 outcome = await session.resume(ctx.run_id)
             else:

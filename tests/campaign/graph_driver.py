@@ -8,6 +8,7 @@ scripted model through the real openai SDK and an in-process kernel fake; each c
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -61,15 +62,18 @@ class RecordingPool(InProcessPool):
 
 
 def main(workspace: str, campaign_id: str) -> None:
-    settings = load_settings(workspace)
-    deps = SessionDeps(
-        llm=ScriptedLLM(replies=[reply] * 400).client(), kernels=RecordingPool(), recipes=recipes_with_divide()
-    )
+    # free code allowed by the settings: a policy that never approves it must keep it out of the plans asked for
+    settings = load_settings(workspace).with_overrides(**{"run.code_mode": "free"})
+    script = ScriptedLLM(replies=[reply] * 400)
+    deps = SessionDeps(llm=script.client(), kernels=RecordingPool(), recipes=recipes_with_divide())
     runner = CampaignRunner(
         CampaignQueue(settings.workspace), campaign_id, ResearchEntryRunner(settings, deps), poll_s=0.05
     )
     with runner.signals_stop_it():
-        sys.stdout.write(runner.run().model_dump_json() + "\n")
+        summary = runner.run()
+    prompts = [m["content"] for r in script.requests for m in r["messages"] if m["role"] == "user"]
+    (Path(workspace) / "prompts.json").write_text(json.dumps(prompts), encoding="utf-8")
+    sys.stdout.write(summary.model_dump_json() + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -73,6 +74,12 @@ def test_policy_approves_allowed_plans_and_proposals_wait_for_review(tmp_path: P
         assert entry.outcome.key_metrics == {"ratio": 0.5}
         events = (ws / "runs" / entry.run_id / "events.jsonl").read_text()
         assert f"policy:campaign:{cid}" in events
+    # the policy approves only 'divide': free code, allowed by the settings, is not offered to the planner (the
+    # default model proposed three free-code plans for a critique question and the entry waited for a person)
+    prompts = json.loads((ws / "prompts.json").read_text())
+    planning = [p for p in prompts if "config fields:" in p]
+    assert len(planning) == 2
+    assert not [p for p in planning if "- free:" in p]
 
 
 def test_plan_outside_the_policy_waits_for_a_human_and_the_campaign_goes_on(tmp_path: Path) -> None:
