@@ -126,6 +126,8 @@ def entry_row(entry: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 "over": h.over,
                 "verdict": h.verdict,
                 "method": h.method,
+                "prediction": f"{'>' if h.predicted == 'increase' else '<'} "
+                f"{h.null + h.min_effect if h.predicted == 'increase' else h.null - h.min_effect:g}",
             }
             for h in report.hypotheses
         ]
@@ -190,7 +192,9 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], minutes: float, 
             low, high = h["ci"]
             ci = f" [{_num(low)}, {_num(high)}]" if low is not None or high is not None else ""
             over = f", n = {h['n']} {h['over']}" if h["n"] and h["over"] else ""
-            lines.append(f"  - {h['id']} {h['effect']}: {_num(h['estimate'])}{ci}{over}: **{h['verdict']}**")
+            lines.append(
+                f"  - {h['id']} {h['effect']} {h['prediction']}: {_num(h['estimate'])}{ci}{over}: **{h['verdict']}**"
+            )
     spend = {k: summary.get(k) for k in ("stop_reason", "tokens", "kernel_hours", "wall_hours")}
     lines += ["", f"The campaign's own summary: `{json.dumps(spend, sort_keys=True)}`."]
     if note:
