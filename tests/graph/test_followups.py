@@ -91,6 +91,24 @@ def _context(script: ScriptedLLM, workspace: Workspace, run_path: Path, **kwargs
     return ctx
 
 
+async def _run_loop(
+    workspace: Workspace, name: str, replies: list[Any], *, render: Any = None, **kwargs: Any
+) -> tuple[Any, Any, ScriptedLLM]:
+    """``QUESTION`` through the whole loop on the seeded-divide tool (its cell written by ``render`` when given),
+    every scripted reply used: the outcome, the run and the script (its requests)."""
+    script = ScriptedLLM(replies=replies)
+    run = workspace.new_run(name)
+    ctx = make_context(script.client(), workspace, run.path, **kwargs)
+    ctx.recipes.register(SEEDED if render is None else dataclasses.replace(SEEDED, render=render))
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()
+    return outcome, run, script
+
+
+def _one_inconclusive_round() -> list[Any]:
+    return [brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+
+
 def _plan(**extra: Any) -> dict[str, Any]:
     return plans(
         recipe="seeded_divide", config={"denominator": 2, "seeds": [0, 1, 2]}, hypotheses=[HYPOTHESIS], **extra
@@ -110,22 +128,8 @@ def _json(path: Path) -> Any:
 
 @pytest.mark.anyio
 async def test_an_inconclusive_hypothesis_settles_after_one_follow_up_with_more_seeds(workspace: Workspace) -> None:
-    script = ScriptedLLM(
-        replies=[
-            brief(),
-            tool_choice("seeded_divide"),
-            _plan(),
-            _analysis("inconclusive"),
-            critique(),
-            _analysis("supports"),
-            critique(),
-        ]
-    )
-    run = workspace.new_run("followup")
-    ctx = _context(script, workspace, run.path)
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
-
-    script.assert_done()
+    replies = [*_one_inconclusive_round(), _analysis("supports"), critique()]
+    outcome, run, script = await _run_loop(workspace, "followup", replies)
     assert outcome.status == "done", outcome
     assert outcome.cells == 2
     # the follow-up: chosen by code, best-first, for the open hypothesis
@@ -215,13 +219,7 @@ async def test_the_researcher_approves_or_declines_each_follow_up(workspace: Wor
 
 @pytest.mark.anyio
 async def test_no_follow_up_past_the_follow_up_budget(workspace: Workspace) -> None:
-    script = ScriptedLLM(
-        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
-    )
-    run = workspace.new_run("no-budget")
-    ctx = _context(script, workspace, run.path, budget=Budget(followups=0))
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
-    script.assert_done()
+    outcome, run, _ = await _run_loop(workspace, "no-budget", _one_inconclusive_round(), budget=Budget(followups=0))
     assert (outcome.status, outcome.cells) == ("done", 1)
     report = _json(run.path / "report.json")
     assert report["hypotheses"][0]["verdict"] == "inconclusive"
@@ -241,14 +239,10 @@ def _fails_past_three_seeds(config: BaseModel, out_dir: Path) -> str:
 async def test_a_failed_follow_up_is_not_debugged_and_the_report_covers_what_ran(workspace: Workspace) -> None:
     """An oversight follow-up of twice the items timed out; the loop debugged it (a model call, then a cell with
     five seconds left) and the run ended on its budget with no report of the two experiments that had run."""
-    script = ScriptedLLM(
-        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
+    # every scripted reply used, and no more: no debug call
+    outcome, run, _ = await _run_loop(
+        workspace, "failed-followup", _one_inconclusive_round(), render=_fails_past_three_seeds
     )
-    run = workspace.new_run("failed-followup")
-    ctx = make_context(script.client(), workspace, run.path)
-    ctx.recipes.register(dataclasses.replace(SEEDED, render=_fails_past_three_seeds))
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
-    script.assert_done()  # no debug call
     assert (outcome.status, outcome.cells) == ("done", 2)
     report = _json(run.path / "report.json")
     nodes = {n["id"]: n["status"] for n in report["tree"]["nodes"]}
@@ -286,15 +280,10 @@ async def test_no_follow_up_expected_to_outlast_the_wall_time_left(
     from assistant.graph.nodes import _common
 
     monkeypatch.setattr(_common, "time", _Clock())
-    script = ScriptedLLM(
-        replies=[brief(), tool_choice("seeded_divide"), _plan(), _analysis("inconclusive"), critique()]
-    )
-    run = workspace.new_run("no-wall")
     # nine nodes of 100 s before plan_followup: 900 s; 1.5 s are left, and the cell sleeps one second
-    ctx = make_context(script.client(), workspace, run.path, budget=Budget(wall_s=901.5))
-    ctx.recipes.register(dataclasses.replace(SEEDED, render=_sleeps_a_second))
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
-    script.assert_done()
+    outcome, run, _ = await _run_loop(
+        workspace, "no-wall", _one_inconclusive_round(), render=_sleeps_a_second, budget=Budget(wall_s=901.5)
+    )
     assert (outcome.status, outcome.cells) == ("done", 1)
     stopped = _json(run.path / "report.json")["tree"]["stopped"]
     assert re.fullmatch(
@@ -314,23 +303,14 @@ async def test_a_plan_runs_all_its_experiments_and_compares_them_paired_by_seed(
         "config": {"denominator": 4, "numerator": 3},
     }
     seeds = [0, 1, 2, 3, 4, 5]
-    script = ScriptedLLM(
-        replies=[
-            brief(),
-            tool_choice("seeded_divide"),
-            plans(
-                recipe="seeded_divide",
-                config={"denominator": 2, "seeds": seeds},
-                hypotheses=[HYPOTHESIS],
-                experiments=[control],
-            ),
-            _analysis("supports"),
-            critique(),
-        ]
+    planned = plans(
+        recipe="seeded_divide",
+        config={"denominator": 2, "seeds": seeds},
+        hypotheses=[HYPOTHESIS],
+        experiments=[control],
     )
-    run = workspace.new_run("multi")
-    outcome = await start_in_memory(_context(script, workspace, run.path), run, workspace, QUESTION)
-    script.assert_done()
+    replies = [brief(), tool_choice("seeded_divide"), planned, _analysis("supports"), critique()]
+    outcome, run, _ = await _run_loop(workspace, "multi", replies)
     assert (outcome.status, outcome.cells) == ("done", 2)
     assert _json(run.path / "experiments/e2/config.json") == {"denominator": 4, "seeds": seeds}
     assert "numerator" not in (run.path / "cells/01.py").read_text(), "a field the recipe lacks was refused"
@@ -413,27 +393,15 @@ def test_a_hypothesis_nothing_was_measured_for_gets_no_follow_up() -> None:
 async def test_a_follow_up_starts_from_the_config_its_parent_ran_after_a_debug_fix(workspace: Workspace) -> None:
     """A debug step changed an open field only in the cell it wrote: a follow-up of that experiment reran the
     config that had failed."""
-    script = ScriptedLLM(
-        replies=[
-            brief(),
-            tool_choice("seeded_divide"),
-            plans(
-                recipe="seeded_divide",
-                config={"denominator": 0, "seeds": [0, 1, 2]},
-                hypotheses=[HYPOTHESIS],
-                open_fields=["denominator"],
-            ),
-            {"denominator": 2, "seeds": [0, 1, 2]},
-            _analysis("inconclusive"),
-            critique(),
-            _analysis("supports"),
-            critique(),
-        ]
+    planned = plans(
+        recipe="seeded_divide",
+        config={"denominator": 0, "seeds": [0, 1, 2]},
+        hypotheses=[HYPOTHESIS],
+        open_fields=["denominator"],
     )
-    run = workspace.new_run("debugged-followup")
-    ctx = _context(script, workspace, run.path)
-    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
-    script.assert_done()
+    debug_fix = {"denominator": 2, "seeds": [0, 1, 2]}
+    replies = [brief(), tool_choice("seeded_divide"), planned, debug_fix, _analysis("inconclusive"), critique()]
+    outcome, run, _ = await _run_loop(workspace, "debugged-followup", [*replies, _analysis("supports"), critique()])
     assert (outcome.status, outcome.cells) == ("done", 3)
     assert _json(run.path / "experiments/f1/config.json") == {"denominator": 2, "seeds": [0, 1, 2, 3, 4, 5]}
     nodes = {n["id"]: n for n in _json(run.path / "report.json")["tree"]["nodes"]}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -171,20 +171,12 @@ def _scored(candidate: Candidate, tree: TreeView, validity: float) -> Candidate:
     return candidate.model_copy(update={"score": round(score, 6), "settles": settles})
 
 
-class _Cost(NamedTuple):
-    """What one follow-up is expected to take, and why it cannot run (empty: it fits)."""
-
-    seconds: float
-    basis: str
-    refusal: str
-
-
-def _expected_cost(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode], candidate: Candidate) -> _Cost:
+def _too_costly(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode], candidate: Candidate) -> str:
     """A follow-up with ``factor`` times its parent's seeds or items is expected to take its parent's cell time
     times ``factor`` (an average round times ``factor`` where no cell names the parent, in a run from before cells
     did): it must fit both the run's wall time left and the cell time limit. A critique run whose first two rounds
     took 13 and 17 minutes started a follow-up of twice the items with 26 minutes left; it hit the 25-minute cell
-    limit."""
+    limit. Returns why it does not fit, or "" when it does."""
     wall = state.get("wall_used_s", 0.0)
     left = ctx.budget.wall_s - wall
     parent = cell_time_s(state, candidate.parent)
@@ -195,10 +187,10 @@ def _expected_cost(ctx: RunContext, state: GraphState, nodes: list[ExperimentNod
         basis = f"a round has taken {wall / (1 + followup_count(nodes)):.0f} s"
     expected = f"is expected to take about {seconds:.0f} s ({basis}, times {candidate.factor:g})"
     if parent is not None and seconds > ctx.cell_timeout_s:
-        return _Cost(seconds, basis, f"{expected}, more than the cell time limit of {ctx.cell_timeout_s:.0f} s")
+        return f"{expected}, more than the cell time limit of {ctx.cell_timeout_s:.0f} s"
     if seconds > left:
-        return _Cost(seconds, basis, f"{expected}, and {max(0.0, left):.0f} s of wall time are left")
-    return _Cost(seconds, basis, "")
+        return f"{expected}, and {max(0.0, left):.0f} s of wall time are left"
+    return ""
 
 
 def _budget_stop(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]) -> str | None:
@@ -212,7 +204,7 @@ def _budget_stop(ctx: RunContext, state: GraphState, nodes: list[ExperimentNode]
     tokens = state.get("tokens_used", 0)
     if budget.tokens is not None and budget.tokens - tokens < tokens / rounds:
         return "fewer tokens are left than one more round of analysis has cost"
-    return None  # wall time: each candidate's own expected cost (``_expected_cost``)
+    return None  # wall time: each candidate's own expected cost (``_too_costly``)
 
 
 @traced("plan_followup")
@@ -241,13 +233,13 @@ async def plan_followup(state: GraphState, *, runtime: Runtime[RunContext]) -> U
             f"larger sample, depth below {ctx.followup_depth}) is expected to settle it.",
             "frontier": [],
         }
-    costs = {id(c): _expected_cost(ctx, state, tree.nodes, c) for c in frontier}
-    fitting = [c for c in frontier if not costs[id(c)].refusal]
+    refusals = {id(c): _too_costly(ctx, state, tree.nodes, c) for c in frontier}
+    fitting = [c for c in frontier if not refusals[id(c)]]
     if not fitting:
         best = max(frontier, key=lambda c: c.score)
         return {
             "followup_stop": f"{', '.join(still_open)} still open; no follow-up: the best ({best.change}) "
-            f"{costs[id(best)].refusal}.",
+            f"{refusals[id(best)]}.",
             "frontier": [c.model_dump(mode="json") for c in frontier],
         }
     best = max(fitting, key=lambda c: c.score)
