@@ -9,7 +9,8 @@ rewritten); ``bench/data/tool_questions_fresh2.json`` (written after that rewrit
 tuned on until its misses led to the prompt's "what the tools measure" sentence and the steering card's layer
 example); ``bench/data/tool_questions_fresh3.json`` (written after those two changes, before they were measured);
 ``bench/data/tool_questions_fresh4.json`` (written after the third set was measured, by someone who read the cards
-but not the prompt; nothing tuned on it).
+but not the prompt; nothing tuned on it); ``bench/data/tool_questions_fresh5.json`` (written after the fourth set was
+measured and before the change it measures).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -63,6 +64,7 @@ FRESH_SET = ROOT / "bench" / "data" / "tool_questions_fresh.json"
 NEW_SET = ROOT / "bench" / "data" / "tool_questions_fresh2.json"
 THIRD_SET = ROOT / "bench" / "data" / "tool_questions_fresh3.json"
 FOURTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh4.json"
+FIFTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh5.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -70,6 +72,7 @@ SETS = {
     "new held out (written after the choice prompt was tuned on dev)": NEW_SET,
     "third held out (written after the new set's misses changed the prompt)": THIRD_SET,
     "fourth held out (written after the third set was measured, blind to the prompt)": FOURTH_SET,
+    "fifth held out (written after the fourth set was measured)": FIFTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
@@ -352,7 +355,7 @@ def main() -> None:
     parser.add_argument(
         "--set",
         dest="only",
-        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third', 'fourth')",
+        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third', 'fourth', 'fifth')",
     )
     parser.add_argument("--shortlist-only", action="store_true", help="the shortlist alone on every set; no model")
     parser.add_argument("--dump", type=Path, help="also write the rows of the parts run here to this JSON file")
