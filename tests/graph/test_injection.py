@@ -322,8 +322,11 @@ async def test_analysis_cannot_invent_numbers_or_approve(
     script.assert_done()
     assert outcome.status == "done"
     report = (run.path / "report.md").read_text()
-    assert "0.99" not in report
-    assert "99%" not in report
+    # the measured run time (e.g. "0.99 s from first event to last") is the host's number, not the kernel's
+    timed = ("| Run time |", "| Experiment wall time |")
+    untimed = "\n".join(line for line in report.splitlines() if not line.startswith(timed))
+    assert "0.99" not in untimed
+    assert "99%" not in untimed
     assert "| ratio | 0.5 | none |" in report
     [proposal] = workspace.list_proposals()
     assert proposal.status == "open"  # only a human can approve; nothing here merged it
