@@ -77,6 +77,65 @@ class Knob(_Card):
     """What it changes."""
 
 
+class RuledOut(_Card):
+    """A kind of question a tool does not test, recognised by its words: the tool shortlist never offers a card for
+    a question that names one of its ``ruled_out`` (``assistant.toolchoice``), so the model is never asked to weigh
+    a tool whose card says it cannot answer."""
+
+    what: str
+    """What the question asks for, as the shortlist's reason says it."""
+    pattern: str
+    """Case-insensitive regular expression; a match anywhere in the question rules the tool out."""
+
+    def named_in(self, question: str) -> str | None:
+        """The words of ``question`` that ask for it, or None."""
+        found = re.search(self.pattern, question, re.IGNORECASE)
+        return found.group(0) if found else None
+
+
+def cue(what: str, *patterns: str) -> RuledOut:
+    """A ``RuledOut`` matching any of ``patterns``."""
+    return RuledOut(what=what, pattern="|".join(f"(?:{p})" for p in patterns))
+
+
+ASKS_STEERING = cue(
+    "an intervention on activations (steering)",
+    r"\bsteer\w*",
+    r"\binterven\w*",
+    r"\binject\w*",
+    r"\badd\w*\b[^.?!]{0,40}\b(?:direction|vector)s?\b",
+    r"\brandom (?:direction|vector)s?\b",
+)
+ASKS_ACTIVATIONS = cue(
+    "activations, probes or layers",
+    r"\bactivations?\b",
+    r"\bhidden[- ]states?\b",
+    r"\bresidual stream\b",
+    r"\bprob(?:e|es|ing)\b",
+    r"\bCCS\b",
+    r"\bcontrast[- ]consistent\b",
+    r"\blinear(?:ly)?\b",
+    r"\blayers?\b",
+)
+ASKS_CCS = cue("CCS", r"\bCCS\b", r"\bcontrast[- ]consistent\b")
+ASKS_REASONING = cue(
+    "chain-of-thought reasoning",
+    r"\bchain[- ]of[- ]thought\b",
+    r"\bCoT\b",
+    r"\breasoning\b",
+    r"\bstep[- ]by[- ]step\b",
+    r"\btruncat\w*",
+)
+ASKS_JUDGE_HELP = cue("help for a judge (critiques or a debate)", r"\bcritiqu\w*", r"\bcritics?\b", r"\bdebat\w*")
+ASKS_W2S = cue(
+    "weak-to-strong training",
+    r"\bweak[- ]to[- ]strong\b",
+    r"\bweak (?:supervisor|labell?er|teacher)s?\b",
+    r"\bPGR\b",
+    r"\bstudents?\b",
+)
+
+
 class ToolCard(_Card):
     """What one recipe can test, in the terms the planner, the approver and the checker use."""
 
@@ -88,6 +147,8 @@ class ToolCard(_Card):
     """Questions of the kind it tests (used to rank it against a question; phrased as a researcher would)."""
     cannot_answer: list[str] = Field(default_factory=list)
     """What it does not test, so nobody stretches it."""
+    ruled_out: list[RuledOut] = Field(default_factory=list)
+    """Words that mark a question as one of ``cannot_answer``: the shortlist never offers the card for it."""
     conditions: list[str]
     """Terms naming the conditions it runs (a claim naming a condition of another tool is refused)."""
     shared_terms: list[str] = Field(default_factory=list)
@@ -342,6 +403,7 @@ W2S = ToolCard(
         "How does weak-to-strong generalization depend on the weak and strong features?",
     ],
     cannot_answer=["probe or CCS accuracy", "a model's own eval accuracy", "chain-of-thought faithfulness"],
+    ruled_out=[ASKS_CCS, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
     conditions=[*_W2S_CONDITIONS, "auxiliary confidence loss", "aux_conf", "cross-entropy", "bootstrapping loss"],
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions, truthful_qa or tabular sets"),
@@ -406,7 +468,8 @@ PROBES = ToolCard(
         "How does probe accuracy compare with the model's zero-shot answers?",
         "Lie detection from activations: is truth linearly represented in the residual stream?",
     ],
-    cannot_answer=["weak-to-strong generalization", "a model's generated answers or chain of thought"],
+    cannot_answer=["weak-to-strong generalization", "a model's generated answers or chain of thought", "steering"],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions or truthful_qa contrast pairs"),
@@ -463,7 +526,8 @@ HONESTY_PROBES = ToolCard(
         "Does a lie detector trained on one set of true/false statements work by layer?",
         "Is a model's internal truth signal better than its stated answer on misconceptions?",
     ],
-    cannot_answer=["weak-to-strong generalization", "chain-of-thought faithfulness", "generated text"],
+    cannot_answer=["weak-to-strong generalization", "chain-of-thought faithfulness", "generated text", "steering"],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="task", meaning="misconceptions, truthful_qa, fever or politifact statements"),

@@ -15,7 +15,18 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from assistant.cards import ComparisonSpec, Knob, MetricSpec, ToolCard, headline
+from assistant.cards import (
+    ASKS_ACTIVATIONS,
+    ASKS_JUDGE_HELP,
+    ASKS_REASONING,
+    ASKS_STEERING,
+    ComparisonSpec,
+    Knob,
+    MetricSpec,
+    ToolCard,
+    cue,
+    headline,
+)
 from assistant.recipes import HostSteps, Recipe, RecipeRegistry, _lazy_class
 
 _SUBJECT = "the subject model (chosen in [subject] settings; the embedded local model by default)"
@@ -39,6 +50,7 @@ MC_EVAL = ToolCard(
         "chain-of-thought faithfulness",
         "training a model",
     ],
+    ruled_out=[ASKS_JUDGE_HELP, ASKS_ACTIVATIONS, ASKS_STEERING, ASKS_REASONING],
     conditions=["multiple choice", "chance baseline", "random guess", "letter log-probabilities", "accuracy"],
     shared_terms=["chance baseline", "random guess", "accuracy"],
     knobs=[
@@ -84,7 +96,21 @@ OVERSIGHT = ToolCard(
         "Is critique-assisted judging more accurate than judging alone on the same questions?",
         "Do debaters arguing for a wrong option mislead the judge compared with judging without help?",
     ],
-    cannot_answer=["a judge and critic of different sizes (one subject model plays both)", "multi-round debate"],
+    cannot_answer=[
+        "a judge and critic of different sizes (one subject model plays both)",
+        "multi-round debate",
+        "activations, probes or steering",
+    ],
+    ruled_out=[
+        cue(
+            "a judge and critic of different sizes",
+            r"\b(?:smaller|larger|bigger|weaker|stronger) than (?:its|the) (?:critic|debaters?|judge)s?\b",
+            r"\bdifferent sizes?\b",
+        ),
+        cue("a debate of several rounds", r"\bmulti[- ]round\b", r"\b(?:several|many|multiple|two or more) rounds\b"),
+        ASKS_ACTIVATIONS,
+        ASKS_STEERING,
+    ],
     conditions=["judge alone", "alone", "critique", "critic", "debate", "debater", "judge"],
     shared_terms=["alone", "critique", "critic", "judge"],
     knobs=[
@@ -153,7 +179,13 @@ COT = ToolCard(
         "Does inserting a mistake into the reasoning change the model's final answer?",
         "Does thinking step by step improve accuracy over answering directly?",
     ],
-    cannot_answer=["paraphrasing or filler-token tests", "activations or probes"],
+    cannot_answer=["paraphrasing or filler-token tests", "activations, probes or steering", "help for a judge"],
+    ruled_out=[
+        cue("paraphrased or filler reasoning", r"\bparaphras\w*", r"\bfiller\b"),
+        ASKS_ACTIVATIONS,
+        ASKS_STEERING,
+        ASKS_JUDGE_HELP,
+    ],
     conditions=["early answering", "truncated reasoning", "mistake insertion", "full CoT", "no CoT"],
     knobs=[
         Knob(name="task", meaning="BIG-bench task"),

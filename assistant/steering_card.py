@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from assistant.cards import Knob, MetricSpec, ToolCard, headline
+from assistant.cards import ASKS_JUDGE_HELP, ASKS_REASONING, ASKS_W2S, Knob, MetricSpec, ToolCard, headline
 
 STEERING = ToolCard(
     name="steering",
@@ -33,7 +33,10 @@ STEERING = ToolCard(
         "a probe's read-out accuracy with no intervention",
         "generated text",
         "remote models",
+        "chain-of-thought faithfulness",
+        "help for a judge",
     ],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_JUDGE_HELP],
     conditions=["unsteered", "steered", "random direction", "random control", "steering vector", "coefficient"],
     shared_terms=["random direction", "random control", "coefficient"],
     knobs=[

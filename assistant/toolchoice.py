@@ -4,8 +4,11 @@ Covers ``ToolRanker``: the question is embedded with the local MiniLM model and 
 family and example questions, and with examples of questions no built-in tool tests (``NOT_TESTABLE``). A card
 is offered when its best similarity clears ``MIN_SCORE`` and stays within ``MARGIN`` of the best card, and when the
 question is not closer to the untestable examples; a smoke-test card is offered only when the question asks for a
-smoke test. An empty shortlist means the run ends ``out_of_scope`` without asking the model to pick anything. Does
-not call the model (the ``choose_tool`` node does) and runs nothing.
+smoke test. Words decide two things before similarity does: a card is not offered for a question that names one of
+its ``ruled_out`` kinds (``mc_eval`` for a question about critiques, layers or steering), and nothing is offered
+for a question that names something no tool has (``OUT_OF_REACH``: human raters, reward models, other model
+families, images, agents...). An empty shortlist means the run ends ``out_of_scope`` without asking the model to
+pick anything. Does not call the model (the ``choose_tool`` node does) and runs nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from assistant.cards import ToolCard
+from assistant.cards import RuledOut, ToolCard, cue
 
 MIN_SCORE = 0.36
 """Cosine similarity (MiniLM, normalised) a card needs to be offered. With ``MARGIN`` and ``LIMIT``, set on the
@@ -33,7 +36,9 @@ SMOKE_MIN_SCORE = 0.2
 LIMIT = 4
 """Most cards offered (the model chooses among them, or none)."""
 
-SMOKE = re.compile(r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|end[- ]to[- ]end)\b", re.IGNORECASE)
+SMOKE = re.compile(
+    r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|end[- ]to[- ]end|dry[- ]run|toy data)\b", re.IGNORECASE
+)
 """Words that ask for a smoke test (the only way a smoke-test card is offered)."""
 
 NOT_TESTABLE = (
@@ -46,6 +51,44 @@ NOT_TESTABLE = (
     "hello, what can you do?",
 )
 """Questions outside what the built-in tools test (their nearness argues for ``out_of_scope``)."""
+
+OUT_OF_REACH = (
+    cue(
+        "people as judges, raters or annotators",
+        r"\b(?:human|non-expert|expert|crowd)[- ]?(?:judges?|raters?|annotators?|labell?ers?|evaluators?|participants?)\b",
+        r"\bcrowd ?workers?\b",
+        r"\bhumans\b",
+        r"\bannotators?\b",
+        r"\braters?\b",
+    ),
+    cue(
+        "reward models or reinforcement-learning training",
+        r"\breward models?\b",
+        r"\bRLHF\b",
+        r"\bPPO\b",
+        r"\bDPO\b",
+        r"\breinforcement learning\b",
+        r"\b(?:process|outcome)[- ]supervis\w*",
+    ),
+    cue(
+        "a model family the tools cannot run here",
+        r"\bGPT-?[2-5]\w*",
+        r"\bLlama\w*",
+        r"\bMistral\w*",
+        r"\bClaude\b",
+        r"\bGemini\b",
+        r"\bPythia\b",
+        r"\bAlexNet\b",
+    ),
+    cue("images", r"\bImageNet\b", r"\bCIFAR\w*", r"\bimages?\b", r"\bvision\b"),
+    cue("sparse autoencoders or circuits", r"\bsparse auto-?encoders?\b", r"\bSAEs?\b", r"\bcircuits?\b"),
+    cue("adversarial attacks", r"\bjailbreak\w*", r"\badversarial (?:prompts?|attacks?|suffix\w*|examples?)\b"),
+    cue("sycophancy", r"\bsycophan\w*"),
+    cue("agents acting over many turns", r"\bagents?\b", r"\bagentic\b", r"\bmulti[- ]turn\b"),
+    cue("evaluation awareness", r"\bbeing (?:evaluated|tested)\b", r"\bevaluation[- ]aware\w*"),
+)
+"""What a question may name that no built-in tool has (each tool runs the local subject model, or small students
+on offline datasets): such a question gets nothing offered, whatever its similarity to a card."""
 
 
 class Embedder(Protocol):
@@ -86,6 +129,8 @@ class Shortlist(BaseModel):
     """The untestable example it was closest to."""
     reason: str
     """Why the shortlist is what it is, in one sentence."""
+    ruled_out: dict[str, str] = {}
+    """Cards not offered because the question names something their card says they do not test: name -> why."""
 
     def score_of(self, name: str) -> float | None:
         """The score of card ``name`` (None when it was not ranked)."""
@@ -102,6 +147,8 @@ class ShortlistRule(NamedTuple):
     min_score: float = MIN_SCORE
     margin: float = MARGIN
     limit: int = LIMIT
+    words: bool = True
+    """Apply the cards' ``ruled_out`` words and ``OUT_OF_REACH`` (False: similarity alone, for comparison)."""
 
 
 class ToolRanker:
@@ -143,21 +190,37 @@ class ToolRanker:
         far = int(np.argmax(away))
         untestable_score = float(away[far])
         smoke = bool(SMOKE.search(question))
-        eligible = [s for s in scores if smoke or not self._card(s.name).smoke_test]
+        ruled_out = {
+            s.name: why
+            for s in scores
+            if self.rule.words and (why := _named(self._card(s.name).ruled_out, question)) is not None
+        }
+        eligible = [s for s in scores if (smoke or not self._card(s.name).smoke_test) and s.name not in ruled_out]
         top = eligible[0].score if eligible else 0.0
-        low, margin, limit = self.rule
+        # nearness to an untestable example is weighed against the best card before words ruled any out: a question
+        # on critiques is no less testable because mc_eval, its nearest card, was ruled out by the word
+        nearest = max([top, *(s.score for s in scores if s.name in ruled_out)])
+        low, margin, limit = self.rule.min_score, self.rule.margin, self.rule.limit
         offered = [s.name for s in eligible if s.score >= low and s.score >= top - margin][:limit]
         if smoke:
             smoke_cards = [s.name for s in scores if self._card(s.name).smoke_test and s.score >= SMOKE_MIN_SCORE]
             offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:limit]
             top = max(top, *(s.score for s in scores if s.name in smoke_cards), 0.0)
-        if offered and not smoke and untestable_score > top - UNTESTABLE_MARGIN:
+        beyond = None if smoke or not self.rule.words else _named(OUT_OF_REACH, question)
+        if beyond is not None:
+            reason = f"the question asks for {beyond}, which no tool here has"
+            offered = []
+        elif offered and not smoke and untestable_score > nearest - UNTESTABLE_MARGIN:
             reason = f"closer to an untestable question ({NOT_TESTABLE[far]!r}) than to any tool"
             offered = []
         elif offered:
             reason = f"offered by similarity to the tools' question families (best {top:.2f})"
         else:
             reason = f"no tool's question family is close enough (best {top:.2f}, needs {low})"
+        if ruled_out and beyond is None:
+            reason += "; not offered: " + "; ".join(
+                f"{name} (the question asks for {why})" for name, why in ruled_out.items()
+            )
         return Shortlist(
             question=question,
             scores=scores,
@@ -165,7 +228,17 @@ class ToolRanker:
             untestable_score=round(untestable_score, 4),
             untestable_nearest=NOT_TESTABLE[far],
             reason=reason,
+            ruled_out=ruled_out,
         )
 
     def _card(self, name: str) -> ToolCard:
         return next(c for c in self.cards if c.name == name)
+
+
+def _named(cues: Sequence[RuledOut], question: str) -> str | None:
+    """What the first of ``cues`` that ``question`` names asks for, with the words that name it."""
+    for ruled in cues:
+        words = ruled.named_in(question)
+        if words is not None:
+            return f"{ruled.what} ({words!r})"
+    return None

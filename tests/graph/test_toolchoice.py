@@ -22,11 +22,13 @@ from assistant.graph.nodes.scope import choose_tool
 from assistant.llm import connect_llm
 from assistant.llm.local_server import LocalServer
 from assistant.llm.testing import ScriptedLLM
+from assistant.recipes import default_registry
 from assistant.report import ExperimentRecord, ResultsDocument
 from assistant.report.compose import methods_markdown
 from assistant.runlog import events_of, read_events
 from assistant.schemas import RunOutcome
 from assistant.settings import load_settings
+from assistant.toolchoice import ShortlistRule, ToolRanker
 from tests.graph.conftest import brief, make_context, plans
 from tools.vcs import Workspace
 
@@ -162,6 +164,81 @@ async def test_hello_has_no_testable_content(workspace: Workspace) -> None:
     assert json.loads((run.path / "report.json").read_text())["question"] == "hello"
     assert not (run.path / "results.json").exists()
     assert (earlier.path / "report.md").read_text() == "# an earlier report\n", "nothing stored is lost"
+
+
+@pytest.fixture(scope="module")
+def ranker() -> ToolRanker:
+    return ToolRanker(default_registry().cards())
+
+
+STEERING_QUESTION = (
+    "Does adding a truthfulness direction from contrast pairs at a middle layer raise the subject model's accuracy on "
+    "misconceptions more than a random direction of the same norm?"
+)
+
+
+def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranker: ToolRanker) -> None:
+    """The default model chose mc_eval for this campaign question when it was offered beside steering."""
+    by_words = ranker.rank(STEERING_QUESTION)
+    assert by_words.offered == ["steering"]
+    assert by_words.ruled_out["mc_eval"].startswith("activations, probes or layers ('layer')")
+    assert by_words.ruled_out["probes"].startswith("an intervention on activations (steering) ('adding a")
+    assert "; not offered: " in by_words.reason
+    assert "mc_eval (the question asks for activations" in by_words.reason
+    by_similarity = ToolRanker(default_registry().cards(), rule=ShortlistRule(words=False)).rank(STEERING_QUESTION)
+    assert {"mc_eval", "probes", "steering"} <= set(by_similarity.offered), "without the words all three are offered"
+    assert by_similarity.ruled_out == {}
+
+
+@pytest.mark.parametrize(
+    ("question", "absent", "present"),
+    [
+        ("Does reading a critique of each option raise the judge's TruthfulQA accuracy?", "mc_eval", "oversight"),
+        ("Does reasoning step by step make the model more accurate on misconceptions?", "mc_eval", "cot"),
+        (
+            "At which layer is the truth of a misconception statement linearly decodable?",
+            "cot",
+            "probes|honesty_probes",
+        ),
+        ("Does a judge much smaller than its critic still gain from the critiques?", "oversight", None),
+        ("Does the model's answer survive when its reasoning is paraphrased?", "cot", None),
+    ],
+)
+def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: str, present: str | None) -> None:
+    """``present``: the tools, any of them, that must be offered first (``|`` between them)."""
+    shortlist = ranker.rank(question)
+    assert absent not in shortlist.offered, shortlist
+    assert absent in shortlist.ruled_out, shortlist
+    if present is not None:
+        assert shortlist.offered[0] in present.split("|"), shortlist
+
+
+@pytest.mark.parametrize(
+    ("question", "needs"),
+    [
+        ("How well do human raters agree with each other when labelling helpfulness?", "people as judges"),
+        ("Do reward models prefer longer answers regardless of their quality?", "reward models"),
+        ("Does a linear truth probe on Llama-2-7B transfer to Mistral-7B?", "a model family"),
+        ("Does a refusal direction make the model resist jailbreak prompts?", "adversarial attacks"),
+    ],
+)
+def test_a_question_naming_what_no_tool_has_gets_nothing_offered(ranker: ToolRanker, question: str, needs: str) -> None:
+    shortlist = ranker.rank(question)
+    assert shortlist.offered == []
+    assert shortlist.reason.startswith(f"the question asks for {needs}"), shortlist.reason
+
+
+@pytest.mark.anyio
+async def test_a_question_beyond_every_tool_ends_out_of_scope_without_a_choice_call(workspace: Workspace) -> None:
+    """Only the brief and the scope note are scripted: a tool-choice request would exhaust the script and fail."""
+    question = "How often do crowdworkers disagree on whether a chatbot answer is harmful?"
+    outcome, run = await _plan(workspace, question, [brief(), NOTE])
+    assert (outcome.status, outcome.cells) == ("out_of_scope", 0)
+    [chosen] = events_of(read_events(run.path / "events.jsonl"), ToolChosen)
+    assert chosen.offered == []
+    assert chosen.chosen is None
+    assert chosen.reason.startswith("the question asks for people as judges, raters or annotators ('crowdworkers')")
+    assert not (run.path / "results.json").exists()
 
 
 @pytest.mark.anyio
