@@ -2,8 +2,9 @@
 
 Every experiment writes its own results (``assistant.graph.tree``). Once a run has more than one experiment,
 ``merge_results`` writes the run's ``results.json`` as the main experiment's document with every other finished
-experiment's metrics, tables and figures added under ``<id>/`` (``f1/accuracy``), so every number a report shows
-traces to the one file the report checks. The main experiment's own files are first kept under
+experiment's metrics, tables and figures added under ``<id>/`` (``f1/accuracy``), and every experiment's host red
+flags named by their experiment, so every number a report shows traces to the one file the report checks and no
+follow-up's suspect result goes unflagged. The main experiment's own files are first kept under
 ``experiments/e1/`` (its pristine copy; merging again starts from it, so merging is idempotent). All host code:
 these files are outside the kernel's directory.
 
@@ -30,7 +31,9 @@ from tools.results import (
     MAX_METRICS,
     MAX_TABLES,
     Metric,
+    RedFlag,
     ResultsDocument,
+    Verification,
     read_config,
     read_results,
     write_document,
@@ -70,6 +73,7 @@ def merge_results(run_dir: Path, nodes: list[ExperimentNode]) -> bool:
     main = read_results(run_dir / PRISTINE / "results.json", below=run_dir)
     config = read_config(run_dir / PRISTINE / "config.json", below=run_dir)
     metrics, tables, figures = dict(main.metrics), dict(main.tables), dict(main.figures)
+    checks: list[tuple[str, Verification | None]] = [(PRIMARY, main.verification)]
     dropped: list[str] = []
     for node in nodes:
         if node.id == PRIMARY or node.status != "done":
@@ -82,15 +86,33 @@ def merge_results(run_dir: Path, nodes: list[ExperimentNode]) -> bool:
         tables.update({node.prefix + name: table for name, table in doc.tables.items()})
         if len(figures) + len(doc.figures) <= MAX_FIGURES:
             figures.update({node.prefix + name: f"{node.host_dir}/{path}" for name, path in doc.figures.items()})
+        checks.append((node.id, doc.verification))
     provenance = dict(main.provenance)
     provenance["experiments"] = [n.id for n in nodes if n.status == "done" and n.id not in dropped]
     if dropped:
         provenance["experiments_left_out"] = dropped  # over the results file's limits
     merged = main.model_copy(
-        update={"metrics": metrics, "tables": tables, "figures": figures, "provenance": provenance}
+        update={
+            "metrics": metrics,
+            "tables": tables,
+            "figures": figures,
+            "provenance": provenance,
+            "verification": _merged_verification(checks),
+        }
     )
     write_document(run_dir, merged, config)
     return True
+
+
+def _merged_verification(checks: list[tuple[str, Verification | None]]) -> Verification | None:
+    """One verification for the merged document: every experiment's red flags, each named by its experiment, and
+    ``experiment`` (self-reported) when any experiment's numbers were; None when no experiment recorded one."""
+    known = [(node, v) for node, v in checks if v is not None]
+    if not known:
+        return None
+    flags = [RedFlag(code=f.code, detail=f"{node}: {f.detail}") for node, v in known for f in v.red_flags]
+    host = all(v.scored_by == "host" for _, v in known) and len(known) == len(checks)
+    return Verification.host(flags) if host else Verification.self_reported(flags)
 
 
 def _over(record: ExperimentRecord, metric: str) -> Over | None:

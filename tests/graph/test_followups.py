@@ -25,6 +25,8 @@ from assistant.events import FollowUpProposed, PlanApproved, PlanRejected
 from assistant.graph import compile_graph, resume_run, start_run
 from assistant.graph.nodes.followup import settle_chance
 from assistant.graph.state import SCHEMA_VERSION
+from assistant.graph.tree import ExperimentNode
+from assistant.graph.treeresults import merge_results
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import Recipe
 from assistant.report.model import HypothesisResult
@@ -33,7 +35,7 @@ from assistant.runlog import events_of, read_events
 from assistant.schemas import Approval, Hypothesis
 from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
 from tools.results import SCHEMA as RESULTS_SCHEMA
-from tools.results import ResultsDocument
+from tools.results import RedFlag, ResultsDocument, Verification, write_document
 from tools.vcs import Workspace
 
 OFFSETS = [0.3, -0.2, 0.05, 0.02, -0.01, 0.03, 0.0, 0.01, -0.02, 0.01]
@@ -406,3 +408,34 @@ async def test_a_follow_up_starts_from_the_config_its_parent_ran_after_a_debug_f
     assert _json(run.path / "experiments/f1/config.json") == {"denominator": 2, "seeds": [0, 1, 2, 3, 4, 5]}
     nodes = {n["id"]: n for n in _json(run.path / "report.json")["tree"]["nodes"]}
     assert nodes["f1"]["status"] == "done"
+
+
+def test_the_merged_results_keep_every_experiments_red_flags(tmp_path: Path) -> None:
+    """Seen on the critique question: the follow-up's judge answered A to 20 of 20 items, and the report flagged only
+    the main experiment's 10 of 10 because the merged results.json kept the main experiment's verification alone."""
+
+    def doc(detail: str, *, host: bool = True) -> ResultsDocument:
+        flags = [RedFlag(code="one_letter_answers", detail=detail)]
+        verification = Verification.host(flags) if host else Verification.self_reported(flags)
+        metric = {"mean": 0.5, "values": [0.5, 0.5], "over": "items", "n": 2}
+        return ResultsDocument.model_validate(
+            {"tool": "t", "title": "t", "config": {}, "metrics": {"acc": metric}, "verification": verification}
+        )
+
+    e1 = ExperimentNode(id="e1", name="main", role="main", status="done")
+    f1 = ExperimentNode(id="f1", parent="e1", name="more items", role="follow_up", status="done", host_dir="f1")
+    write_document(tmp_path, doc("A on 10 of 10"))
+    write_document(tmp_path / "f1", doc("A on 20 of 20"))
+    assert merge_results(tmp_path, [e1, f1])
+    merged = ResultsDocument.model_validate_json((tmp_path / "results.json").read_text())
+    assert merged.verification is not None
+    assert merged.verification.scored_by == "host"
+    assert [f.detail for f in merged.verification.red_flags] == ["e1: A on 10 of 10", "f1: A on 20 of 20"]
+    assert set(merged.metrics) == {"acc", "f1/acc"}
+
+    write_document(tmp_path / "f1", doc("A on 20 of 20", host=False))
+    assert merge_results(tmp_path, [e1, f1])  # merging again starts from e1's pristine copy
+    merged = ResultsDocument.model_validate_json((tmp_path / "results.json").read_text())
+    assert merged.verification is not None
+    assert merged.verification.scored_by == "experiment", "one self-reported experiment makes the whole file so"
+    assert len(merged.verification.red_flags) == 2
