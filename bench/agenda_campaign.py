@@ -175,6 +175,17 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], minutes: float, 
             f"{r['followups']} | {r['wall_s']:.0f} |"
         )
     lines += ["", "Verdicts, computed from each run's results and its pre-registered hypotheses:", ""]
+    lines += verdict_lines(rows)
+    spend = {k: summary.get(k) for k in ("stop_reason", "tokens", "kernel_hours", "wall_hours")}
+    lines += ["", f"The campaign's own summary: `{json.dumps(spend, sort_keys=True)}`."]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines)
+
+
+def verdict_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per run: its tool and config, the adjustments code made at proposal, and every hypothesis's verdict."""
+    lines: list[str] = []
     for r in rows:
         if not r["hypotheses"] and not r["adjustments"]:
             continue
@@ -195,11 +206,7 @@ def render(summary: dict[str, Any], rows: list[dict[str, Any]], minutes: float, 
             lines.append(
                 f"  - {h['id']} {h['effect']} {h['prediction']}: {_num(h['estimate'])}{ci}{over}: **{h['verdict']}**"
             )
-    spend = {k: summary.get(k) for k in ("stop_reason", "tokens", "kernel_hours", "wall_hours")}
-    lines += ["", f"The campaign's own summary: `{json.dumps(spend, sort_keys=True)}`."]
-    if note:
-        lines += ["", note]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
