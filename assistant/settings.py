@@ -97,11 +97,6 @@ class LocalLLMSettings(_Section):
             "(SmolLM2-135M-Instruct) or a path to a .gguf file"
         )
 
-    @property
-    def recipe_only(self) -> bool:
-        """True for the tiny profile, which cannot write cells (it fills recipe configs only)."""
-        return self.profile == "tiny"
-
 
 class KernelSettings(_Section):
     """Sandboxed Jupyter kernels (``tools.kernel``)."""
@@ -163,8 +158,8 @@ class RunSettings(_Section):
     max_debug_attempts: int = Field(default=3, ge=0)
     """Debug rounds after a failing cell."""
     code_mode: Literal["auto", "recipe", "free"] = "auto"
-    """``recipe`` (model fills a typed config) or ``free`` (model writes cells); ``auto`` = recipe for the embedded
-    ``tiny`` profile, free otherwise."""
+    """``recipe`` (model fills a typed config) or ``free`` (model writes cells, beside the tool's recipe); ``auto`` =
+    recipe for every model (``assistant.graph.session.code_mode_for`` says why)."""
     report_draft: Literal["auto", "analysis", "model"] = "auto"
     """Who writes the report's prose: ``model`` (a ReportDraft with placeholders; kept only if it passes the report
     checks, else the analysis draft is used and the report says so) or ``analysis`` (assembled from the model's

@@ -48,10 +48,13 @@ _WORKSPACE_LOCK = threading.Lock()
 
 
 def code_mode_for(settings: Settings, flag: str | None = None) -> CodeMode:
-    """``recipe`` or ``free``: the flag, else ``settings.run.code_mode``; ``auto`` = recipe for the embedded model."""
+    """``recipe`` or ``free``: the flag, else ``settings.run.code_mode``; ``auto`` = recipe for every model.
+
+    Free code is offered only when asked for: offered beside a tool whose held-out scoring stays on the host, the
+    default model wrote free cells for every plan of a steering and a critique question (self-reported numbers,
+    and cells it could not make run), never the tool's recipe.
+    """
     chosen = flag or settings.run.code_mode
-    if chosen == "auto":
-        return "recipe" if settings.uses_embedded_llm and settings.local_llm.recipe_only else "free"
     return "free" if chosen == "free" else "recipe"
 
 

@@ -132,9 +132,10 @@ def test_threads_default_per_profile_and_follow_settings() -> None:
     assert threads_for(LocalLLMSettings(profile="tiny", n_threads=2, n_threads_batch=1)) == (2, 1)
 
 
-def test_code_mode_is_free_for_the_default_model_and_recipe_for_tiny(tmp_path: Path) -> None:
+def test_code_mode_is_recipe_for_every_model_unless_free_code_is_asked_for(tmp_path: Path) -> None:
     settings = load_settings(tmp_path)
     assert code_mode_for(settings.with_overrides(**{"local_llm.profile": "tiny"})) == "recipe"
-    assert code_mode_for(settings.with_overrides(**{"local_llm.profile": "default"})) == "free"
-    assert code_mode_for(settings.with_overrides(**{"llm.base_url": "http://127.0.0.1:9/v1"})) == "free"
-    assert code_mode_for(settings.with_overrides(**{"local_llm.profile": "default"}), "recipe") == "recipe"
+    assert code_mode_for(settings.with_overrides(**{"local_llm.profile": "default"})) == "recipe"
+    assert code_mode_for(settings.with_overrides(**{"llm.base_url": "http://127.0.0.1:9/v1"})) == "recipe"
+    assert code_mode_for(settings.with_overrides(**{"local_llm.profile": "default"}), "free") == "free"
+    assert code_mode_for(settings.with_overrides(**{"run.code_mode": "free"})) == "free"

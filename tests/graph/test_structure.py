@@ -182,8 +182,8 @@ async def test_run_session_builds_the_real_dependencies_from_settings(tmp_path: 
     from tools.kernel import KernelPool
 
     settings = load_settings(tmp_path / "ws").with_overrides(**{"llm.base_url": "http://127.0.0.1:9/v1"})
-    assert code_mode_for(settings) == "free"
-    assert code_mode_for(settings, "recipe") == "recipe"
+    assert code_mode_for(settings) == "recipe"
+    assert code_mode_for(settings, "free") == "free"
     seen: list[str] = []
     session = RunSession(settings, budget=Budget(cells=2), listeners=[lambda e: seen.append(type(e).__name__)])
     run = session.new_run("Does a strong student beat its weak supervisor?")
@@ -192,7 +192,7 @@ async def test_run_session_builds_the_real_dependencies_from_settings(tmp_path: 
         assert isinstance(ctx.kernels, KernelPool)
         assert ctx.library is None
         assert ctx.llm.base_url == "http://127.0.0.1:9/v1"
-        assert (ctx.approval_policy, ctx.code_mode, ctx.budget.cells) == ("ask", "free", 2)
+        assert (ctx.approval_policy, ctx.code_mode, ctx.budget.cells) == ("ask", "recipe", 2)
         assert ctx.workspace.path == (tmp_path / "ws").resolve()
         ctx.runlog.append(NodeStarted(run_id=run.run_id, node="intake"))
     assert seen == ["NodeStarted"]
