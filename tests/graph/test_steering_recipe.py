@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from assistant.budget import Budget
+from assistant.events import InjectionBlocked
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import default_registry
+from assistant.runlog import events_of, read_events
 from tests.graph.conftest import brief, critique, make_context, plans, start_in_memory, tool_choice
 from tools.vcs import Workspace
 
@@ -27,6 +29,24 @@ def test_the_steering_recipe_renders_a_cell_that_only_fits_directions() -> None:
     assert recipe.card is not None
     assert recipe.card.seeds_field == "seeds"
     assert recipe.card.writes("effect.vs_random")
+
+
+@pytest.mark.anyio
+async def test_a_plan_naming_a_model_the_host_cannot_load_loses_it_before_approval(workspace: Workspace) -> None:
+    """Seen with the default model: config 'model': 'subject_model' was approved, and the host's prepare step failed
+    on it twice (the debug step may not change an approved field) before the run stopped."""
+    config = {"model": "subject_model", "layer": 15, "coefficients": [1.0], "seeds": [0, 1, 2]}
+    script = ScriptedLLM(replies=[brief(), tool_choice("steering"), plans(recipe="steering", config=config)])
+    run = workspace.new_run("steering-model")
+    ctx = make_context(script.client(), workspace, run.path, policy="ask")
+    outcome = await start_in_memory(ctx, run, workspace, QUESTION)
+    script.assert_done()
+    assert outcome.status == "awaiting_approval"
+    [plan] = outcome.plans
+    assert plan.config["model"] == "smollm2-135m-instruct"
+    assert (plan.config["layer"], plan.config["coefficients"]) == (15, [1.0])
+    blocked = [(e.rule, e.detail) for e in events_of(read_events(run.path / "events.jsonl"), InjectionBlocked)]
+    assert ("config_value_invalid", "steering: ['model']") in blocked
 
 
 @pytest.mark.slow

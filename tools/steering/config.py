@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tools.research.modelfiles import MODELS
+
 SteeringTask = Literal["misconceptions", "truthful_qa"]
 DirectionMethod = Literal["mean_diff", "probe"]
 
@@ -46,6 +48,15 @@ class SteeringConfig(BaseModel):
     max_tokens: int = Field(default=96, ge=8, le=512, description="Tokens kept per prompt.")
     data_root: Path | None = Field(default=None, description="BIG-bench tasks directory (set by the host).")
     cache_dir: Path | None = Field(default=None, description="Activation cache (set by the host).")
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        # checked here, not first in the host step: a plan naming a model the host cannot load (the default model
+        # wrote 'subject_model') then loses the value before approval instead of failing its cell
+        if value not in MODELS:
+            raise ValueError(f"unknown local model {value!r}; known: {', '.join(MODELS)}")
+        return value
 
     @field_validator("coefficients")
     @classmethod
