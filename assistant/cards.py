@@ -25,6 +25,9 @@ class _Card(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ACCURACY = re.compile(r"(?:^|_)acc(?:uracy)?(?:[._]|$)")
+
+
 class MetricSpec(_Card):
     """One metric a tool writes into results.json."""
 
@@ -39,6 +42,11 @@ class MetricSpec(_Card):
     only_when: tuple[str, str] | None = None
     """``(field, value)``: written only when the config's list ``field`` holds ``value`` (oversight's
     ``judge_accuracy.critique`` needs ``critique`` in ``conditions``); None: always written."""
+
+    @property
+    def is_accuracy(self) -> bool:
+        """True for a share of items right (its name says ``acc`` or ``accuracy``): it lies in [0, 1]."""
+        return bool(_ACCURACY.search(self.name))
 
     def written(self, config: Mapping[str, Any]) -> bool:
         """Whether a run of ``config`` writes this metric (a config without the field runs the tool's default)."""
@@ -286,6 +294,9 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
         if not metrics or len(metrics) != len(baselines):
             refused.append(f"{hid}: {hypothesis.metric!r} does not expand over this config's layers")
             continue
+        if baseline is None and (empty := _says_nothing(card, metric, hypothesis)):
+            refused.append(f"{hid}: {empty}")
+            continue
         missing = sorted({m for m in [*metrics, *baselines] if m is not None and m not in produced})
         not_run = [(m, spec.only_when) for m in missing if (spec := card.spec_of(m)) and spec.only_when]
         if not_run:
@@ -304,6 +315,22 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
                 )
             )
     return ResolvedHypotheses(out, refused)
+
+
+def _says_nothing(card: ToolCard, metric: str, hypothesis: Hypothesis) -> str | None:
+    """Why a prediction on one accuracy holds for any run (above 0, below 1), or None. The default model predicted
+    'accuracy.steered > 0' for a steering question: one right answer in a hundred would have 'supported' it."""
+    spec = card.spec_of(metric)
+    if spec is None or not spec.is_accuracy:
+        return None
+    increase = hypothesis.predicted == "increase"
+    edge = hypothesis.null + hypothesis.min_effect if increase else hypothesis.null - hypothesis.min_effect
+    if (increase and edge > 0) or (not increase and edge < 1):
+        return None
+    return (
+        f"'{metric} {'>' if increase else '<'} {edge:g}' holds for almost any run (an accuracy lies in [0, 1]); "
+        "predict against chance (0.5 for two options) or against a baseline the tool writes"
+    )
 
 
 def conditions_needed(card: ToolCard, config: Mapping[str, Any], hypothesis: Hypothesis) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from assistant.graph.nodes.planning import PROPOSE, freeze_plan
 from assistant.llm.testing import ScriptedLLM
 from assistant.recipes import RecipeRegistry, default_registry
 from assistant.runlog import events_of, read_events
-from assistant.schemas import Approval, ExperimentPlan
+from assistant.schemas import Approval, ExperimentPlan, Hypothesis
 from tests.graph.conftest import DIVIDE, DIVIDE_CARD, analysis, brief, critique, make_context, plans, tool_choice
 from tools.vcs import Workspace
 
@@ -191,6 +191,49 @@ def test_a_hypothesis_on_a_condition_the_config_leaves_out_is_refused_with_the_r
     assert resolved.refused == [
         "H1: this config does not run what it compares: judge_accuracy.critique needs conditions to list 'critique'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("predicted", "null", "min_effect", "refused"),
+    [
+        ("increase", 0.0, 0.0, "'accuracy.steered > 0' holds for almost any run"),
+        ("increase", -0.2, 0.1, "'accuracy.steered > -0.1' holds for almost any run"),
+        ("decrease", 1.0, 0.0, "'accuracy.steered < 1' holds for almost any run"),
+        ("increase", 0.5, 0.0, None),
+        ("increase", 0.0, 0.05, None),
+    ],
+)
+def test_a_prediction_any_accuracy_meets_is_refused(
+    predicted: str, null: float, min_effect: float, refused: str | None
+) -> None:
+    """The default model predicted 'accuracy.steered > 0' for a steering question."""
+    card = default_registry().get("steering").card
+    assert card is not None
+    h = Hypothesis(statement="s", metric="accuracy.steered", predicted=predicted, null=null, min_effect=min_effect)
+    resolved = resolve_hypotheses(card, {}, [h])
+    if refused is None:
+        assert (resolved.refused, len(resolved.hypotheses)) == ([], 1)
+    else:
+        [reason] = resolved.refused
+        assert reason.startswith(f"H1: {refused} (an accuracy lies in [0, 1]); predict against chance"), reason
+        assert resolved.hypotheses == []
+    # a difference and a metric that is no accuracy may predict above 0
+    effect = Hypothesis(statement="s", metric="effect.vs_random", predicted="increase", null=0.0)
+    difference = Hypothesis(
+        statement="s", metric="accuracy.steered", baseline="accuracy.random", predicted="increase", null=0.0
+    )
+    assert resolve_hypotheses(card, {}, [effect, difference]).refused == []
+
+
+def test_a_plan_whose_only_prediction_says_nothing_gets_the_main_comparison(workspace: Workspace) -> None:
+    run = workspace.new_run("steering")
+    ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)
+    vacuous = {"statement": "Steering raises accuracy.", "metric": "accuracy.steered", "predicted": "increase"}
+    plan = ExperimentPlan.model_validate(plans(recipe="steering", config={}, hypotheses=[vacuous])["plans"][0])
+    frozen = freeze_plan(ctx, {"run_id": run.run_id}, plan, PROPOSE)  # type: ignore[typeddict-item]
+    assert [(h.id, h.metric) for h in frozen.plan.hypotheses] == [("H1", "effect.vs_random")]
+    assert frozen.notes[0].startswith("hypothesis dropped: H1: 'accuracy.steered > 0' holds for almost any run")
+    assert frozen.notes[1].startswith("the plan states no hypothesis that steering can test; registered the tool's")
 
 
 @pytest.mark.parametrize(
