@@ -122,7 +122,8 @@ def methods_markdown(experiment: ExperimentRecord | None, executed: Mapping[str,
         lines.append(f"\n**Data.** hash `{prov.get('data_hash', 'not recorded')}`{source}.")
     notes = [str(n) for n in prov.get("notes") or []] + (experiment.notes if experiment else [])
     if notes:
-        lines.append("\n**Adjustments.** " + " ".join(notes))
+        # one line each: notes are code's sentences and fragments, and run together they read as one
+        lines.append("\n**Adjustments.**\n\n" + "\n".join(f"- {note}" for note in notes))
     if experiment is not None and experiment.hypotheses:
         lines.append(
             "\n**Registered before the run.** "

@@ -340,7 +340,11 @@ async def test_split_sizes_larger_than_the_dataset_are_fitted_before_approval_wi
     methods = methods_markdown(
         ExperimentRecord(tool="w2s", notes=[note]), plan.config, ResultsDocument(config=plan.config)
     )
-    assert f"**Adjustments.** {note}" in methods
+    assert f"**Adjustments.**\n\n- {note}\n" in f"{methods}\n"
+    two = methods_markdown(
+        ExperimentRecord(tool="w2s", notes=[note, "experiment 'b' dropped"]), plan.config, ResultsDocument()
+    )
+    assert f"**Adjustments.**\n\n- {note}\n- experiment 'b' dropped\n" in f"{two}\n", "one line each"
 
     fits = dict(config, n_weak_train=100, n_strong_train=100, n_test=100)
     replies = [brief(), {"tool": "w2s", "reason": "w2s"}, plans(recipe="w2s", config=fits, hypotheses=hypotheses)]
