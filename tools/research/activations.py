@@ -127,7 +127,7 @@ class CausalLMActivations:
         try:
             import torch
             from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-            from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+            from transformers import modeling_gguf_pytorch_utils as gguf_utils
         except ImportError as err:
             raise MissingDependencyError(
                 f"{self.model} activations need torch, transformers and gguf; run 'make setup'."
@@ -139,9 +139,16 @@ class CausalLMActivations:
         config = AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
         with torch.device("meta"):  # no random init: the dequantised tensors become the parameters (one copy)
             model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).eval()  # type: ignore[no-untyped-call]
-        checkpoint = load_gguf_checkpoint(  # type: ignore[no-untyped-call]
-            str(path), return_tensors=True, model_to_load=model
-        )
+        # its progress bar would be drawn over `ara run`'s lines and the TUI's screen (host steps share their process)
+        names = vars(gguf_utils)
+        bar = names["tqdm"]
+        names["tqdm"] = functools.partial(bar, disable=True)
+        try:
+            checkpoint = gguf_utils.load_gguf_checkpoint(  # type: ignore[no-untyped-call]
+                str(path), return_tensors=True, model_to_load=model
+            )
+        finally:
+            names["tqdm"] = bar
         tensors = checkpoint["tensors"]
         missing, unexpected = model.load_state_dict(tensors, strict=False, assign=True)
         if unexpected or set(missing) - {"lm_head.weight"}:
