@@ -495,8 +495,13 @@ PROBES = ToolCard(
         "How does probe accuracy compare with the model's zero-shot answers?",
         "Lie detection from activations: is truth linearly represented in the residual stream?",
     ],
-    cannot_answer=["weak-to-strong generalization", "a model's generated answers or chain of thought", "steering"],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING],
+    cannot_answer=[
+        "weak-to-strong generalization",
+        "a model's generated answers or chain of thought",
+        "steering",
+        "help for a judge",
+    ],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions or truthful_qa contrast pairs"),
@@ -553,8 +558,14 @@ HONESTY_PROBES = ToolCard(
         "Does a lie detector trained on one set of true/false statements work by layer?",
         "Is a model's internal truth signal better than its stated answer on misconceptions?",
     ],
-    cannot_answer=["weak-to-strong generalization", "chain-of-thought faithfulness", "generated text", "steering"],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING],
+    cannot_answer=[
+        "weak-to-strong generalization",
+        "chain-of-thought faithfulness",
+        "generated text",
+        "steering",
+        "help for a judge",
+    ],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="task", meaning="misconceptions, truthful_qa, fever or politifact statements"),

@@ -202,6 +202,7 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ),
         ("Does a judge much smaller than its critic still gain from the critiques?", "oversight", None),
         ("Does the model's answer survive when its reasoning is paraphrased?", "cot", None),
+        ("Does an AI critic's help make the model's verdicts on FEVER claims more accurate?", "honesty_probes", None),
     ],
 )
 def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: str, present: str | None) -> None:
