@@ -277,8 +277,9 @@ def shortlist_markdown() -> str:
         "Testable: a labelled tool is among those offered (the model can then choose it); first: the first offered "
         "is a labelled tool; out of scope: nothing is offered (the run ends without asking the model). The "
         "similarity thresholds were set on the first two sets; the words were written from the cards' "
-        '"does NOT test" lists and the misses of the first five sets, just after the fifth fresh set was written; '
-        "that set is measured only. Same run.",
+        '"does NOT test" lists and the misses of the first five sets, just after the fifth fresh set was written '
+        "(the probe cards' 'help for a judge' after the fourth set's rerun with the model); the fifth set is measured "
+        "only. Same run.",
         "",
         "| rule: min similarity / margin / most cards | set | testable: labelled tool offered | first offered "
         "right | out of scope: nothing offered | mean cards offered (testable) |",
