@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.schemas import Hypothesis, hypothesis_ids
+from assistant.schemas import Hypothesis, hypothesis_ids, threshold
 
 Better = Literal["higher", "lower", "neither"]
 Over = Literal["seeds", "items"]
@@ -323,8 +323,7 @@ def _says_nothing(card: ToolCard, metric: str, hypothesis: Hypothesis) -> str | 
     spec = card.spec_of(metric)
     if spec is None or not spec.is_accuracy:
         return None
-    increase = hypothesis.predicted == "increase"
-    edge = hypothesis.null + hypothesis.min_effect if increase else hypothesis.null - hypothesis.min_effect
+    increase, edge = hypothesis.predicted == "increase", threshold(hypothesis)
     if (increase and edge > 0) or (not increase and edge < 1):
         return None
     return (

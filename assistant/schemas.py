@@ -11,7 +11,7 @@ cover graph state (``assistant.graph.state``), events (``assistant.events``) or 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -107,6 +107,22 @@ a frozen plan over many layers stays valid."""
 
 HYPOTHESIS_ID = re.compile(r"H\d{1,2}(@[A-Za-z0-9_.]{1,16})?")
 """A hypothesis id: ``H1``, or ``H1@layer_4`` for one member of a family resolved over layers."""
+
+
+class Predicts(Protocol):
+    """What a prediction is tested against: a ``Hypothesis`` or a hypothesis with its verdict."""
+
+    @property
+    def predicted(self) -> Literal["increase", "decrease"]: ...
+    @property
+    def null(self) -> float: ...
+    @property
+    def min_effect(self) -> float: ...
+
+
+def threshold(h: Predicts) -> float:
+    """The value the effect must pass on the predicted side: the null plus (or minus) the minimum effect."""
+    return h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
 
 
 def hypothesis_ids(hypotheses: list[Hypothesis]) -> list[str]:

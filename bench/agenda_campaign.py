@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.report.model import Report
+from assistant.schemas import threshold
 from bench._results import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,8 +127,7 @@ def entry_row(entry: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 "over": h.over,
                 "verdict": h.verdict,
                 "method": h.method,
-                "prediction": f"{'>' if h.predicted == 'increase' else '<'} "
-                f"{h.null + h.min_effect if h.predicted == 'increase' else h.null - h.min_effect:g}",
+                "prediction": f"{'>' if h.predicted == 'increase' else '<'} {threshold(h):g}",
             }
             for h in report.hypotheses
         ]

@@ -42,7 +42,7 @@ from assistant.events import (
 )
 from assistant.graph.session import RunSession, SessionDeps, code_mode_for
 from assistant.runlog import read_events
-from assistant.schemas import Approval, CodeMode, ExperimentPlan, RunOutcome, RunStatus, RunSummary
+from assistant.schemas import Approval, CodeMode, ExperimentPlan, RunOutcome, RunStatus, RunSummary, threshold
 from assistant.settings import Settings
 from tools.errors import UserInputError
 from tools.vcs import RunDir
@@ -77,8 +77,7 @@ def show_plans(plans: Sequence[ExperimentPlan], notes: Sequence[Sequence[str]] =
         for h in plan.hypotheses:
             effect = h.metric if h.baseline is None else f"{h.metric} - {h.baseline}"
             side = ">" if h.predicted == "increase" else "<"
-            edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
-            click.echo(f"  {h.id}: {h.statement}  [predicts {effect} {side} {edge:g}]")
+            click.echo(f"  {h.id}: {h.statement}  [predicts {effect} {side} {threshold(h):g}]")
         if not plan.hypotheses:
             click.echo("  no pre-registered hypothesis: the report will state no verdict")
         for note in notes[number - 1] if number - 1 < len(notes) else ():

@@ -14,6 +14,7 @@ from typing import Any
 from assistant.report.model import CheckedClaim, ExperimentRecord, HypothesisResult
 from assistant.report.results import ResultsDocument, format_number
 from assistant.report.stats import BOOTSTRAP_RESAMPLES, MIN_ITEMS, MIN_SEEDS
+from assistant.schemas import threshold
 from tools.results import RedFlag
 
 VERDICT_WORD = {
@@ -33,8 +34,7 @@ def effect_text(h: HypothesisResult) -> str:
 def prediction_text(h: HypothesisResult) -> str:
     """``w2s_acc - weak_acc > 0`` (with a minimum effect when given)."""
     side = ">" if h.predicted == "increase" else "<"
-    edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
-    return f"{effect_text(h)} {side} {format_number(edge)}"
+    return f"{effect_text(h)} {side} {format_number(threshold(h))}"
 
 
 def evidence_text(h: HypothesisResult) -> str:

@@ -47,7 +47,7 @@ from assistant.graph.tree import (
 from assistant.graph.treeresults import SETTLED, TreeView, open_hypotheses
 from assistant.report.model import HypothesisResult
 from assistant.report.stats import MIN_ITEMS, MIN_SEEDS
-from assistant.schemas import ExperimentPlan
+from assistant.schemas import ExperimentPlan, threshold
 
 MAX_SEEDS = 10
 """Most seeds a follow-up asks for (a plan lists at most ten)."""
@@ -105,9 +105,8 @@ def settle_chance(result: HypothesisResult, factor: float, unit_matches: bool) -
     if result.estimate is None or result.ci_low is None or result.ci_high is None:
         floor = MIN_ITEMS if result.over == "items" else MIN_SEEDS
         return weight * (0.5 if result.n * factor >= floor else 0.1)
-    threshold = result.null + result.min_effect if result.predicted == "increase" else result.null - result.min_effect
     half = (result.ci_high - result.ci_low) / 2 / math.sqrt(factor)
-    distance = abs(result.estimate - threshold)
+    distance = abs(result.estimate - threshold(result))
     return weight * (1.0 if half <= 0 else min(1.0, distance / half))
 
 

@@ -34,7 +34,15 @@ from assistant.graph.state import GraphState, brief_of, plans_of
 from assistant.graph.tree import dumped, roots_from_plan
 from assistant.recipes import RecipeError
 from assistant.report.stats import MIN_SEEDS
-from assistant.schemas import MAX_HYPOTHESES, Approval, ExperimentPlan, Hypothesis, hypothesis_ids, plans_schema
+from assistant.schemas import (
+    MAX_HYPOTHESES,
+    Approval,
+    ExperimentPlan,
+    Hypothesis,
+    hypothesis_ids,
+    plans_schema,
+    threshold,
+)
 from tools.errors import UserInputError
 
 FREE = "free"
@@ -274,7 +282,7 @@ def _compared_conditions(
 def _test_of(h: Hypothesis, *, reverse: bool = False) -> tuple[str | None, str | None, str, float]:
     """What ``h`` tests: its two sides, direction and threshold (``reverse``: the same test stated the other way
     round, 'alone - critique < 0' for 'critique - alone > 0')."""
-    edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
+    edge = threshold(h)
     if not reverse:
         return h.metric, h.baseline, h.predicted, round(edge, 9)
     return h.baseline, h.metric, "decrease" if h.predicted == "increase" else "increase", round(-edge, 9) + 0.0

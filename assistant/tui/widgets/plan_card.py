@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
 
-from assistant.schemas import ExperimentPlan
+from assistant.schemas import ExperimentPlan, threshold
 
 Choice = Literal["approve", "modify", "reject"]
 
@@ -40,9 +40,8 @@ def plan_text(index: int, plan: ExperimentPlan, *, marker: str = "", edited: boo
     for h in plan.hypotheses:
         effect = h.metric if h.baseline is None else f"{h.metric} - {h.baseline}"
         side = ">" if h.predicted == "increase" else "<"
-        edge = h.null + h.min_effect if h.predicted == "increase" else h.null - h.min_effect
         text.append(f"{h.id}: ", style="dim")
-        text.append(f"{h.statement} [predicts {effect} {side} {edge:g}]\n")
+        text.append(f"{h.statement} [predicts {effect} {side} {threshold(h):g}]\n")
     if plan.open_fields:
         text.append("may change on failure: ", style="dim")
         text.append(", ".join(plan.open_fields) + "\n")
