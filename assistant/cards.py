@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assistant.schemas import Hypothesis, hypothesis_ids, threshold
 
@@ -95,6 +95,12 @@ class RuledOut(_Card):
     pattern: str
     """Case-insensitive regular expression; a match anywhere in the question rules the tool out."""
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        re.compile(value)  # a typo fails where the card is defined, not on the first question ranked
+        return value
+
     def named_in(self, question: str) -> str | None:
         """The words of ``question`` that ask for it, or None."""
         found = re.search(self.pattern, question, re.IGNORECASE)
@@ -109,9 +115,11 @@ def cue(what: str, *patterns: str) -> RuledOut:
 ASKS_STEERING = cue(
     "an intervention on activations (steering)",
     r"\bsteer\w*",
-    r"\binterven\w*",
-    r"\binject\w*",
-    r"\badd\w*\b[^.?!]{0,40}\b(?:direction|vector)s?\b",
+    # "intervening on the reasoning" and "injecting a mistake" are chain-of-thought tests, not steering
+    r"\binterven\w*[^.?!]{0,30}\b(?:activations?|residual|hidden|direction|vector)s?\b",
+    r"\binject\w*[^.?!]{0,30}\b(?:activations?|residual|hidden|direction|vector)s?\b",
+    r"\badd(?:s|ed|ing)?\b[^.?!]{0,40}\b(?:direction|vector)s?\b",
+    r"\b(?:direction|vector)s?\b[^.?!]{0,30}\b(?:injected|added)\b",
     r"\brandom (?:direction|vector)s?\b",
 )
 ASKS_ACTIVATIONS = cue(
@@ -119,7 +127,7 @@ ASKS_ACTIVATIONS = cue(
     r"\bactivations?\b",
     r"\bhidden[- ]states?\b",
     r"\bresidual stream\b",
-    r"\bprob(?:e|es|ing)\b",
+    r"\bprobes?\b",
     r"\bCCS\b",
     r"\bcontrast[- ]consistent\b",
     r"\blinear(?:ly)?\b",
@@ -130,17 +138,22 @@ ASKS_REASONING = cue(
     "chain-of-thought reasoning",
     r"\bchain[- ]of[- ]thought\b",
     r"\bCoT\b",
-    r"\breasoning\b",
     r"\bstep[- ]by[- ]step\b",
-    r"\btruncat\w*",
+    # the model's own reasoning, not a "reasoning dataset" or "logical reasoning questions"
+    r"\b(?:its|their|the model's|stated|written) reasoning\b",
+    r"\breasoning (?:steps?|traces?|chains?|before|first)\b",
 )
-ASKS_JUDGE_HELP = cue("help for a judge (critiques or a debate)", r"\bcritiqu\w*", r"\bcritics?\b", r"\bdebat\w*")
+ASKS_JUDGE_HELP = cue(
+    "help for a judge (critiques or a debate)",
+    r"\bcritiqu(?:e|es|ed|ing)\b",
+    r"\bcritics?\b",
+    r"\bdebat(?:e|es|ed|ing|ers?)\b",
+)
 ASKS_W2S = cue(
     "weak-to-strong training",
     r"\bweak[- ]to[- ]strong\b",
-    r"\bweak (?:supervisor|labell?er|teacher)s?\b",
+    r"\bweak (?:supervisor|labell?er|teacher|labels?)s?\b",
     r"\bPGR\b",
-    r"\bstudents?\b",
 )
 
 
@@ -294,7 +307,7 @@ def resolve_hypotheses(card: ToolCard, config: Mapping[str, Any], hypotheses: li
         if not metrics or len(metrics) != len(baselines):
             refused.append(f"{hid}: {hypothesis.metric!r} does not expand over this config's layers")
             continue
-        if baseline is None and (empty := _says_nothing(card, metric, hypothesis)):
+        if baseline is None and (empty := _says_nothing(card, metrics[0], hypothesis)):
             refused.append(f"{hid}: {empty}")
             continue
         missing = sorted({m for m in [*metrics, *baselines] if m is not None and m not in produced})

@@ -54,10 +54,11 @@ NOT_TESTABLE = (
 
 OUT_OF_REACH = (
     cue(
+        # not "human labelers" (what a weak supervisor stands for) nor a "non-expert judge" (the judge is the model)
         "people as judges, raters or annotators",
-        r"\b(?:human|non-expert|expert|crowd)[- ]?(?:judges?|raters?|annotators?|labell?ers?|evaluators?|participants?)\b",
+        r"\b(?:human|crowd)[- ]?(?:judges?|raters?|annotators?|evaluators?|participants?)\b",
         r"\bcrowd ?workers?\b",
-        r"\bhumans\b",
+        r"\bhumans (?:judge|rate|label|annotate|review|catch|read)\w*",
         r"\bannotators?\b",
         r"\braters?\b",
     ),
@@ -72,20 +73,36 @@ OUT_OF_REACH = (
     ),
     cue(
         "a model family the tools cannot run here",
-        r"\bGPT-?[2-5]\w*",
-        r"\bLlama\w*",
+        r"\bGPT-?[2-5](?:\.\d)?o?\b(?![- ]?(?:sized?|scale|class|level))",
+        r"\bLlama(?![.-]cpp)\w*",
         r"\bMistral\w*",
         r"\bClaude\b",
         r"\bGemini\b",
         r"\bPythia\b",
         r"\bAlexNet\b",
     ),
-    cue("images", r"\bImageNet\b", r"\bCIFAR\w*", r"\bimages?\b", r"\bvision\b"),
+    cue(
+        "images",
+        r"\bImageNet\b",
+        r"\bCIFAR\w*",
+        r"\bvision(?:[- ]language)? models?\b",
+        r"\bimage (?:classif\w*|models?|datasets?)\b",
+    ),
     cue("sparse autoencoders or circuits", r"\bsparse auto-?encoders?\b", r"\bSAEs?\b", r"\bcircuits?\b"),
     cue("adversarial attacks", r"\bjailbreak\w*", r"\badversarial (?:prompts?|attacks?|suffix\w*|examples?)\b"),
     cue("sycophancy", r"\bsycophan\w*"),
-    cue("agents acting over many turns", r"\bagents?\b", r"\bagentic\b", r"\bmulti[- ]turn\b"),
-    cue("evaluation awareness", r"\bbeing (?:evaluated|tested)\b", r"\bevaluation[- ]aware\w*"),
+    cue(
+        "agents acting over many turns",
+        r"\b(?:LLM|AI|autonomous|coding|web) agents?\b",
+        r"\bagentic\b",
+        r"\bmulti[- ]turn\b",
+        r"\bagents? (?:act|acting|hides?|with tools|in a)\w*",
+    ),
+    cue(
+        "evaluation awareness",
+        r"\b(?:knows?|believes?|thinks?|suspects?|realises?|realizes?) (?:that )?(?:it is|it's) being (?:evaluated|tested)\b",
+        r"\bevaluation[- ]aware\w*",
+    ),
 )
 """What a question may name that no built-in tool has (each tool runs the local subject model, or small students
 on offline datasets): such a question gets nothing offered, whatever its similarity to a card."""
@@ -215,6 +232,8 @@ class ToolRanker:
             offered = []
         elif offered:
             reason = f"offered by similarity to the tools' question families (best {top:.2f})"
+        elif ruled_out and not eligible:
+            reason = "every tool's card says it does not test what the question asks for"
         else:
             reason = f"no tool's question family is close enough (best {top:.2f}, needs {low})"
         if ruled_out and beyond is None:

@@ -39,11 +39,8 @@ def run_rows(workspace: Path) -> list[dict[str, Any]]:
     for run_dir in sorted(p for p in (workspace / "runs").iterdir() if p.is_dir()):
         events = _events(run_dir)
         question = _question(events)
-        finished: dict[str, Any] = next(
-            (e for e in reversed(events) if e.get("type") in ("run_finished", "run_failed")), {}
-        )
         row = entry_row({"entry_id": entries.get(question, question[:40]), "status": "run"}, run_dir)
-        row["status"] = finished.get("status") or "stopped"
+        row["status"] = row["end"] or "stopped"  # a run_failed event has an error, not a status
         row["flags"] = []
         if (run_dir / "results.json").is_file():
             verification = read_results(run_dir / "results.json", below=run_dir).verification

@@ -225,6 +225,16 @@ def test_a_prediction_any_accuracy_meets_is_refused(
     assert resolve_hypotheses(card, {}, [effect, difference]).refused == []
 
 
+def test_a_per_layer_prediction_any_accuracy_meets_is_refused_too() -> None:
+    card = default_registry().get("probes").card
+    assert card is not None
+    h = Hypothesis(statement="s", metric="probe_acc.layer_{layer}", predicted="increase", null=0.0)
+    resolved = resolve_hypotheses(card, {"layers": [2, 4]}, [h])
+    assert resolved.hypotheses == []
+    [reason] = resolved.refused
+    assert reason.startswith("H1: 'probe_acc.layer_2 > 0' holds for almost any run"), reason
+
+
 def test_a_plan_whose_only_prediction_says_nothing_gets_the_main_comparison(workspace: Workspace) -> None:
     run = workspace.new_run("steering")
     ctx = make_context(ScriptedLLM(replies=[]).client(), workspace, run.path)

@@ -215,6 +215,25 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
 
 
 @pytest.mark.parametrize(
+    ("question", "tool"),
+    [
+        ("Does injecting a mistake into the chain of thought change the model's final answer?", "cot"),
+        ("Do interventions on the model's stated reasoning change its final answer?", "cot"),
+        ("Does the model beat chance on BIG-bench logical reasoning questions?", "mc_eval"),
+        ("Probing the model's knowledge with multiple choice: is its TruthfulQA accuracy above chance?", "mc_eval"),
+        ("Does CCS find a truth direction, and additionally is that direction stable across layers?", "probes"),
+        ("Does a student trained by a weak supervisor standing in for humans beat it on rotten_tomatoes?", "w2s"),
+        ("Does a GPT-2-sized weak supervisor's labelling still help a stronger student on rotten_tomatoes?", "w2s"),
+        ("Does a debate help a non-expert judge pick the right answer on TruthfulQA?", "oversight"),
+    ],
+)
+def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, question: str, tool: str) -> None:
+    """A review found each of these lost its own tool to a cue: 'injecting a mistake' read as steering, a 'reasoning
+    dataset' as chain of thought, 'additionally' as adding a direction, 'humans' and 'non-expert' as human raters."""
+    assert tool in ranker.rank(question).offered
+
+
+@pytest.mark.parametrize(
     ("question", "needs"),
     [
         ("How well do human raters agree with each other when labelling helpfulness?", "people as judges"),
