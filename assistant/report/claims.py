@@ -2,7 +2,8 @@
 
 Covers ``check_claims``. A claim names what it rests on (``about``: hypothesis ids or metric names) and its stance.
 It is dropped, with the reason, when it names a hypothesis or metric the run did not produce; when its stance on a
-hypothesis differs from the computed verdict; when it compares two metrics in a direction their paired interval
+hypothesis differs from the computed verdict; when it restates a hypothesis's prediction that was not supported
+(whatever stance it is tagged with: the text is what a reader reads); when it compares two metrics in a direction their paired interval
 does not establish (or gives no direction for a comparison it makes); or when its words name a condition this run
 did not have (a CCS claim in a weak-to-strong run). Dropped claims are listed in the report, never rewritten.
 Does not cover numbers typed into a claim (the prose checker traces those).
@@ -23,6 +24,9 @@ _COMPARATIVE = re.compile(
     r"surpass\w*|improv\w*|increas\w*|decreas\w*|above|below)\b",
     re.IGNORECASE,
 )
+_WORD = re.compile(r"[a-z0-9]+")
+RESTATES = 0.8
+"""Share of words (Jaccard) a claim shares with a hypothesis's statement to count as restating its prediction."""
 _STANCE_WORDS = {"supports": "supports", "refutes": "refutes", "inconclusive": "does not settle"}
 _STANCE_VERDICTS = {
     "supports": {"supported"},
@@ -53,6 +57,17 @@ def _foreign_conditions(statement: str, experiment: ExperimentRecord | None) -> 
     return sorted(terms[t] for t in terms if t not in own and _term_in(t, statement))
 
 
+def _restated(statement: str, hypotheses: list[HypothesisResult]) -> list[HypothesisResult]:
+    """The hypotheses whose prediction ``statement`` repeats (nearly word for word) and that were not supported."""
+    said = set(_WORD.findall(statement.casefold()))
+    out = []
+    for h in hypotheses:
+        predicted = set(_WORD.findall(h.statement.casefold()))
+        if said and predicted and len(said & predicted) / len(said | predicted) >= RESTATES:
+            out.append(h)
+    return [h for h in out if h.verdict != "supported"]
+
+
 def _check(
     claim: Claim, results: ResultsDocument, hypotheses: list[HypothesisResult], experiment: ExperimentRecord | None
 ) -> tuple[bool, str]:
@@ -66,6 +81,12 @@ def _check(
             metrics.append(item)
         else:
             return False, f"names {item!r}, which this run did not produce (no such hypothesis or metric)"
+    # the default model copied its predictions into the claims, tagged "refutes" and "inconclusive": the report
+    # then read "accuracy is significantly higher than chance" beside a refuted H1, and passed as verified
+    unsupported = _restated(claim.statement, hypotheses)
+    if unsupported:
+        shown = ", ".join(f"{h.id} is {h.verdict}" for h in unsupported)
+        return False, f"restates a prediction as a finding, but the computed verdicts disagree ({shown})"
     foreign = _foreign_conditions(claim.statement, experiment)
     if foreign:
         return (

@@ -51,6 +51,48 @@ def test_the_fixture_verdicts(fixture_results: ResultsDocument, good_experiment:
     ]
 
 
+def test_a_prediction_restated_as_a_finding_is_dropped_whatever_its_stance(good_experiment: ExperimentRecord) -> None:
+    """Seen on the default model's TruthfulQA run: both claims copied a prediction (H1 refuted, H2 inconclusive),
+    tagged 'refutes' and 'inconclusive', so the stance check passed and the report read as a finding, verified."""
+    verdicts = [
+        HypothesisResult(
+            id="H1",
+            statement="The model's accuracy is significantly higher than the chance baseline.",
+            metric="accuracy",
+            baseline="random_baseline",
+            predicted="increase",
+            null=0.5,
+            verdict="refuted",
+            method="paired",
+        ),
+        HypothesisResult(
+            id="H2",
+            statement="The model answers more items correctly than a random guess on the same items.",
+            metric="accuracy",
+            baseline="random_baseline",
+            predicted="increase",
+            verdict="inconclusive",
+            method="paired",
+        ),
+    ]
+    results = ResultsDocument(metrics={"accuracy": Metric(mean=0.4), "random_baseline": Metric(mean=0.3)})
+    copied = [
+        Claim(statement=h.statement, about=[h.id, "random_baseline"], stance=stance)
+        for h, stance in zip(verdicts, ["refutes", "inconclusive"], strict=True)
+    ]
+    checked = check_claims(copied, results, verdicts, good_experiment)
+    assert [(c.accepted, c.reason) for c in checked] == [
+        (False, "restates a prediction as a finding, but the computed verdicts disagree (H1 is refuted)"),
+        (False, "restates a prediction as a finding, but the computed verdicts disagree (H2 is inconclusive)"),
+    ]
+    # a claim in its own words, with the stance the verdict has, stays
+    own = Claim(statement="The accuracy is not shown to beat a random guess.", about=["H2"], stance="inconclusive")
+    assert check_claims([own], results, verdicts, good_experiment)[0].accepted
+    supported = verdicts[1].model_copy(update={"verdict": "supported"})
+    restating = Claim(statement=supported.statement, about=["H2"], stance="supports")
+    assert check_claims([restating], results, [supported], good_experiment)[0].accepted
+
+
 @pytest.mark.parametrize(
     ("claim", "reason"),
     [
