@@ -10,7 +10,9 @@ tuned on until its misses led to the prompt's "what the tools measure" sentence 
 example); ``bench/data/tool_questions_fresh3.json`` (written after those two changes, before they were measured);
 ``bench/data/tool_questions_fresh4.json`` (written after the third set was measured, by someone who read the cards
 but not the prompt; nothing tuned on it); ``bench/data/tool_questions_fresh5.json`` (written after the fourth set was
-measured and before the change it measures).
+measured and before the change it measures); ``bench/data/tool_questions_fresh6.json`` (written after the fifth set
+and the shortlist's words were measured, by a writer given only the cards' choice texts: no code, prompt, cue or
+other set).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -65,6 +67,7 @@ NEW_SET = ROOT / "bench" / "data" / "tool_questions_fresh2.json"
 THIRD_SET = ROOT / "bench" / "data" / "tool_questions_fresh3.json"
 FOURTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh4.json"
 FIFTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh5.json"
+SIXTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh6.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -73,6 +76,7 @@ SETS = {
     "third held out (written after the new set's misses changed the prompt)": THIRD_SET,
     "fourth held out (written after the third set was measured, blind to the prompt)": FOURTH_SET,
     "fifth held out (written after the fourth set was measured)": FIFTH_SET,
+    "sixth held out (written blind to the words and the prompt, from the cards' choice texts only)": SIXTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
