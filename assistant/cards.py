@@ -149,6 +149,15 @@ ASKS_JUDGE_HELP = cue(
     r"\bcritics?\b",
     r"\bdebat(?:e|es|ed|ing|ers?)\b",
 )
+ASKS_GENERATED_TEXT = cue(
+    "free-form generated text",
+    # the tools score a chosen answer (a letter, true/false, a label); none reads what the model writes at length
+    r"\bfree[- ]form\b",
+    r"\bopen[- ]ended (?:answers?|generations?|text|responses?|completions?)\b",
+    r"\bgenerations\b",
+    r"\bgenerated (?:text|answers?|responses?|completions?|essays?)\b",
+    r"\blong(?:[- ]form)? (?:answers?|responses?|text)\b",
+)
 ASKS_W2S = cue(
     "weak-to-strong training",
     r"\bweak[- ]to[- ]strong\b",
@@ -513,7 +522,7 @@ PROBES = ToolCard(
         "steering",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions or truthful_qa contrast pairs"),
@@ -577,7 +586,7 @@ HONESTY_PROBES = ToolCard(
         "steering",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="task", meaning="misconceptions, truthful_qa, fever or politifact statements"),

@@ -107,7 +107,14 @@ OVERSIGHT = ToolCard(
             r"\b(?:smaller|larger|bigger|weaker|stronger) than (?:its|the) (?:critic|debaters?|judge)s?\b",
             r"\bdifferent sizes?\b",
         ),
-        cue("a debate of several rounds", r"\bmulti[- ]round\b", r"\b(?:several|many|multiple|two or more) rounds\b"),
+        cue(
+            "a debate of several rounds",
+            r"\bmulti[- ]round\b",
+            r"\b(?:several|many|multiple|more|two or more) rounds\b",
+            # a number of rounds above one ("three-round debate", "5 rounds"); "one-round" is what the tool runs
+            r"\b(?:two|three|four|five|six|ten|[2-9]|\d{2,})[- ]rounds?\b",
+            r"\b(?:how many|number of) (?:debate )?rounds\b",
+        ),
         ASKS_ACTIVATIONS,
         ASKS_STEERING,
     ],

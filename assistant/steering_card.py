@@ -13,7 +13,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from assistant.cards import ASKS_JUDGE_HELP, ASKS_REASONING, ASKS_W2S, Knob, MetricSpec, ToolCard, headline
+from assistant.cards import (
+    ASKS_GENERATED_TEXT,
+    ASKS_JUDGE_HELP,
+    ASKS_REASONING,
+    ASKS_W2S,
+    Knob,
+    MetricSpec,
+    ToolCard,
+    headline,
+)
 
 STEERING = ToolCard(
     name="steering",
@@ -36,7 +45,7 @@ STEERING = ToolCard(
         "chain-of-thought faithfulness",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_JUDGE_HELP],
+    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
     conditions=["unsteered", "steered", "random direction", "random control", "steering vector", "coefficient"],
     shared_terms=["random direction", "random control", "coefficient"],
     knobs=[

@@ -203,6 +203,10 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ("Does a judge much smaller than its critic still gain from the critiques?", "oversight", None),
         ("Does the model's answer survive when its reasoning is paraphrased?", "cot", None),
         ("Does an AI critic's help make the model's verdicts on FEVER claims more accurate?", "honesty_probes", None),
+        ("Does a three-round debate help the judge more than a single exchange of arguments?", "oversight", None),
+        ("How does judge accuracy scale with the number of debate rounds?", "oversight", None),
+        ("Does steering along the honesty direction make the model's free-form answers more honest?", "steering", None),
+        ("Can a probe on activations predict whether the model's generated text will be truthful?", "probes", None),
     ],
 )
 def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: str, present: str | None) -> None:
@@ -225,6 +229,11 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
         ("Does a student trained by a weak supervisor standing in for humans beat it on rotten_tomatoes?", "w2s"),
         ("Does a GPT-2-sized weak supervisor's labelling still help a stronger student on rotten_tomatoes?", "w2s"),
         ("Does a debate help a non-expert judge pick the right answer on TruthfulQA?", "oversight"),
+        ("On TruthfulQA, does a one-round debate leave the judge worse off than judging alone?", "oversight"),
+        (
+            "Does letting the model generate its answer letter, not scoring log-probabilities, change accuracy?",
+            "mc_eval",
+        ),
     ],
 )
 def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, question: str, tool: str) -> None:
