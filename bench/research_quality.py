@@ -12,7 +12,8 @@ example); ``bench/data/tool_questions_fresh3.json`` (written after those two cha
 but not the prompt; nothing tuned on it); ``bench/data/tool_questions_fresh5.json`` (written after the fourth set was
 measured and before the change it measures); ``bench/data/tool_questions_fresh6.json`` (written after the fifth set
 and the shortlist's words were measured, by a writer given only the cards' choice texts: no code, prompt, cue or
-other set).
+other set); ``bench/data/tool_questions_fresh7.json`` (written the same way by a second writer, after the sixth set's
+misses were added to the words).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -68,6 +69,7 @@ THIRD_SET = ROOT / "bench" / "data" / "tool_questions_fresh3.json"
 FOURTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh4.json"
 FIFTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh5.json"
 SIXTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh6.json"
+SEVENTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh7.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -77,6 +79,7 @@ SETS = {
     "fourth held out (written after the third set was measured, blind to the prompt)": FOURTH_SET,
     "fifth held out (written after the fourth set was measured)": FIFTH_SET,
     "sixth held out (written blind to the words and the prompt, from the cards' choice texts only)": SIXTH_SET,
+    "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": SEVENTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
