@@ -98,7 +98,7 @@ OVERSIGHT = ToolCard(
     ],
     cannot_answer=[
         "a judge and critic of different sizes (one subject model plays both)",
-        "multi-round debate",
+        "a debate of more than one round (its debate is one round)",
         "activations, probes or steering",
     ],
     ruled_out=[

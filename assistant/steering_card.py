@@ -21,6 +21,7 @@ from assistant.cards import (
     Knob,
     MetricSpec,
     ToolCard,
+    cue,
     headline,
 )
 
@@ -45,7 +46,13 @@ STEERING = ToolCard(
         "chain-of-thought faithfulness",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
+    ruled_out=[
+        ASKS_W2S,
+        ASKS_REASONING,
+        ASKS_JUDGE_HELP,
+        ASKS_GENERATED_TEXT,
+        cue("a read-out with no intervention", r"\bread[- ]?outs?\b", r"\b(?:linearly )?(?:decodable|separable)\b"),
+    ],
     conditions=["unsteered", "steered", "random direction", "random control", "steering vector", "coefficient"],
     shared_terms=["random direction", "random control", "coefficient"],
     knobs=[

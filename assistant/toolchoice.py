@@ -37,7 +37,10 @@ LIMIT = 4
 """Most cards offered (the model chooses among them, or none)."""
 
 SMOKE = re.compile(
-    r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|end[- ]to[- ]end|dry[- ]run|toy data)\b", re.IGNORECASE
+    r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|dry[- ]run|toy data"
+    # "end to end" asks for a smoke test as a check that something works, not as in "fine-tune it end to end"
+    r"|end[- ]to[- ]end (?:check|test|run)s?|(?:works?|working|runs?|running) end[- ]to[- ]end)\b",
+    re.IGNORECASE,
 )
 """Words that ask for a smoke test (the only way a smoke-test card is offered)."""
 
@@ -72,7 +75,7 @@ OUT_OF_REACH = (
         r"\b(?:process|outcome)[- ]supervis\w*",
     ),
     cue(
-        "a model family the tools cannot run here",
+        "a model family or size the tools cannot run here",
         r"\bGPT-?[2-5](?:\.\d)?o?\b(?![- ]?(?:sized?|scale|class|level))",
         r"\bLlama(?![.-]cpp)\w*",
         r"\bMistral\w*",
@@ -80,6 +83,8 @@ OUT_OF_REACH = (
         r"\bGemini\b",
         r"\bPythia\b",
         r"\bAlexNet\b",
+        # a size no tool runs here: 3B parameters and up ("a 7B model", "70B"); SmolLM2-135M and Qwen-1.5B are local
+        r"(?<![\d.])\b(?:[3-9]|[1-9]\d{1,2})(?:\.\d+)?B\b",
     ),
     cue(
         "images",

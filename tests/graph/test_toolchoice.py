@@ -28,7 +28,7 @@ from assistant.report.compose import methods_markdown
 from assistant.runlog import events_of, read_events
 from assistant.schemas import RunOutcome
 from assistant.settings import load_settings
-from assistant.toolchoice import ShortlistRule, ToolRanker
+from assistant.toolchoice import SMOKE, ShortlistRule, ToolRanker
 from tests.graph.conftest import brief, make_context, plans
 from tools.vcs import Workspace
 
@@ -207,6 +207,11 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ("How does judge accuracy scale with the number of debate rounds?", "oversight", None),
         ("Does steering along the honesty direction make the model's free-form answers more honest?", "steering", None),
         ("Can a probe on activations predict whether the model's generated text will be truthful?", "probes", None),
+        (
+            "Where in SmolLM2 does the truth of a claim live? Sweep layers and tell me where a linear read-out peaks.",
+            "steering",
+            "probes|honesty_probes",
+        ),
     ],
 )
 def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: str, present: str | None) -> None:
@@ -230,6 +235,7 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
         ("Does a GPT-2-sized weak supervisor's labelling still help a stronger student on rotten_tomatoes?", "w2s"),
         ("Does a debate help a non-expert judge pick the right answer on TruthfulQA?", "oversight"),
         ("On TruthfulQA, does a one-round debate leave the judge worse off than judging alone?", "oversight"),
+        ("With Qwen2.5-Coder-1.5B features as the strong student, is PGR positive on rotten_tomatoes?", "w2s"),
         (
             "Does letting the model generate its answer letter, not scoring log-probabilities, change accuracy?",
             "mc_eval",
@@ -249,6 +255,10 @@ def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, q
         ("Do reward models prefer longer answers regardless of their quality?", "reward models"),
         ("Does a linear truth probe on Llama-2-7B transfer to Mistral-7B?", "a model family"),
         ("Does a refusal direction make the model resist jailbreak prompts?", "adversarial attacks"),
+        (
+            "If we fully fine-tune a 7B model end to end on a small model's labels, how much of the gap does it close?",
+            "a model family or size",
+        ),
     ],
 )
 def test_a_question_naming_what_no_tool_has_gets_nothing_offered(ranker: ToolRanker, question: str, needs: str) -> None:
@@ -380,3 +390,17 @@ async def test_split_sizes_larger_than_the_dataset_are_fitted_before_approval_wi
     outcome, _ = await _plan(workspace, question, replies)
     assert outcome.plans[0].config["n_test"] == 100
     assert outcome.plan_notes == ((),), "a config that fits is left alone"
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("Check that the experiment runs end to end on synthetic data.", True),
+        ("Run an end-to-end check of the weak-to-strong pipeline.", True),
+        ("Does the pipeline work end-to-end?", True),
+        ("If we fine-tune the student end to end on weak labels, is PGR higher?", False),
+    ],
+)
+def test_end_to_end_asks_for_a_smoke_test_only_as_a_check(question: str, asks: bool) -> None:
+    """'fine-tune a 7B model end to end' took the smoke-test card without a model call."""
+    assert bool(SMOKE.search(question)) is asks
