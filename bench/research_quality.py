@@ -13,7 +13,8 @@ but not the prompt; nothing tuned on it); ``bench/data/tool_questions_fresh5.jso
 measured and before the change it measures); ``bench/data/tool_questions_fresh6.json`` (written after the fifth set
 and the shortlist's words were measured, by a writer given only the cards' choice texts: no code, prompt, cue or
 other set); ``bench/data/tool_questions_fresh7.json`` (written the same way by a second writer, after the sixth set's
-misses were added to the words).
+misses were added to the words); ``bench/data/tool_questions_fresh8.json`` (by a third writer, the same way, after the
+seventh set's misses changed the words and a card line).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -70,6 +71,7 @@ FOURTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh4.json"
 FIFTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh5.json"
 SIXTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh6.json"
 SEVENTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh7.json"
+EIGHTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh8.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -80,6 +82,7 @@ SETS = {
     "fifth held out (written after the fourth set was measured)": FIFTH_SET,
     "sixth held out (written blind to the words and the prompt, from the cards' choice texts only)": SIXTH_SET,
     "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": SEVENTH_SET,
+    "eighth held out (written blind by a third writer, after the seventh set's misses changed the words)": EIGHTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
@@ -286,7 +289,10 @@ def shortlist_markdown() -> str:
         "similarity thresholds were set on the first two sets; the words were written from the cards' "
         '"does NOT test" lists and the misses of the first five sets, just after the fifth fresh set was written '
         "(the probe cards' 'help for a judge' after the fourth set's rerun with the model); the fifth set is measured "
-        "only. Same run.",
+        "only. The sixth and seventh sets were written blind to the words (from the cards' choice texts only) and "
+        "measured with the model before their misses were added (a debate of more than one round, free-form "
+        "generated text, a read-out with no intervention, 3B-parameter models, 'end to end' as a smoke test only "
+        "when it is a check); the rows here are after. Same run.",
         "",
         "| rule: min similarity / margin / most cards | set | testable: labelled tool offered | first offered "
         "right | out of scope: nothing offered | mean cards offered (testable) |",
