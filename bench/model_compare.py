@@ -239,6 +239,25 @@ def extract(out: Path, profile: str) -> None:
     print(profile, "extract", done.stdout.strip().splitlines()[-1], flush=True)
 
 
+def _shown(argv: list[str]) -> list[str]:
+    """The command's arguments as the section quotes them: the results directory as ``DIR``, and without the
+    prose options (``--note``, ``--title``, ``--setup``), whose text the section already shows."""
+    shown: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in ("--note", "--title", "--setup"):
+            if "=" not in arg:
+                next(args, None)
+        elif name == "--out":
+            shown.append("--out DIR")
+            if "=" not in arg:
+                next(args, None)
+        else:
+            shown.append(arg)
+    return shown
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--extract-child":
         _extract_child(sys.argv[2], sys.argv[3])
@@ -302,7 +321,9 @@ def main() -> None:
                 evals(out, profile)
             elif phase == "extract" and not (out / "extract.json").is_file():
                 extract(out, profile)
-    command = "python -m bench.model_compare " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "python -m bench.model_compare " + " ".join(
+        a if a == "--out DIR" else shlex.quote(a) for a in _shown(sys.argv[1:])
+    )
     text = render(args.out, command, args.note, args.title, args.setup)
     print(text)
     if not args.no_write:
