@@ -94,8 +94,11 @@ class RuledOut(_Card):
     """What the question asks for, as the shortlist's reason says it."""
     pattern: str
     """Case-insensitive regular expression; a match anywhere in the question rules the tool out."""
+    unless: str = ""
+    """Case-insensitive regular expression: a question it matches anywhere is not ruled out by ``pattern`` (a
+    read-out is no reason against steering when the question also asks to steer along it)."""
 
-    @field_validator("pattern")
+    @field_validator("pattern", "unless")
     @classmethod
     def _compiles(cls, value: str) -> str:
         re.compile(value)  # a typo fails where the card is defined, not on the first question ranked
@@ -103,13 +106,15 @@ class RuledOut(_Card):
 
     def named_in(self, question: str) -> str | None:
         """The words of ``question`` that ask for it, or None."""
+        if self.unless and re.search(self.unless, question, re.IGNORECASE):
+            return None
         found = re.search(self.pattern, question, re.IGNORECASE)
         return found.group(0) if found else None
 
 
-def cue(what: str, *patterns: str) -> RuledOut:
-    """A ``RuledOut`` matching any of ``patterns``."""
-    return RuledOut(what=what, pattern="|".join(f"(?:{p})" for p in patterns))
+def cue(what: str, *patterns: str, unless: RuledOut | None = None) -> RuledOut:
+    """A ``RuledOut`` matching any of ``patterns``, except in a question that ``unless`` names."""
+    return RuledOut(what=what, pattern="|".join(f"(?:{p})" for p in patterns), unless=unless.pattern if unless else "")
 
 
 ASKS_STEERING = cue(
@@ -152,10 +157,11 @@ ASKS_JUDGE_HELP = cue(
 ASKS_GENERATED_TEXT = cue(
     "free-form generated text",
     # the tools score a chosen answer (a letter, true/false, a label); none reads what the model writes at length
-    r"\bfree[- ]form\b",
-    r"\bopen[- ]ended (?:answers?|generations?|text|responses?|completions?)\b",
-    r"\bgenerations\b",
-    r"\bgenerated (?:text|answers?|responses?|completions?|essays?)\b",
+    # ("generated answers" is no cue: steering scores the answers the model picks)
+    r"\bfree[- ](?:form|text)\b",
+    r"\bopen[- ]ended (?:answers?|generations?|text|responses?|completions?|outputs?|replies)\b",
+    r"\b(?:its|the model's|sampled|parsed) generations\b",
+    r"\bgenerated (?:text|responses?|completions?|essays?)\b",
     r"\blong(?:[- ]form)? (?:answers?|responses?|text)\b",
 )
 ASKS_W2S = cue(

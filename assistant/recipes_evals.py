@@ -110,7 +110,9 @@ OVERSIGHT = ToolCard(
         cue(
             "a debate of several rounds",
             r"\bmulti[- ]round\b",
-            r"\b(?:several|many|multiple|more|two or more) rounds\b",
+            r"\b(?:several|many|multiple|more) rounds\b",
+            r"\b(?:second|third|another|additional|extra|further|repeated|successive) rounds?\b",
+            r"\biterated debates?\b",
             # a number of rounds above one ("three-round debate", "5 rounds"); "one-round" is what the tool runs
             r"\b(?:two|three|four|five|six|ten|[2-9]|\d{2,})[- ]rounds?\b",
             r"\b(?:how many|number of) (?:debate )?rounds\b",

@@ -37,9 +37,11 @@ LIMIT = 4
 """Most cards offered (the model chooses among them, or none)."""
 
 SMOKE = re.compile(
-    r"\b(smoke[- ]?test|sanity[- ]check|synthetic|plumbing|dry[- ]run|toy data"
+    r"\b(smoke[- ]?test\w*|sanity[- ]check\w*|synthetic|plumbing|dry[- ]run|toy data"
     # "end to end" asks for a smoke test as a check that something works, not as in "fine-tune it end to end"
-    r"|end[- ]to[- ]end (?:check|test|run)s?|(?:works?|working|runs?|running) end[- ]to[- ]end)\b",
+    r"|end[- ]to[- ]end (?:check|test|run)\w*|(?:works?|worked|working|runs?|ran|running) end[- ]to[- ]end"
+    r"|(?:test|check|verif|exercis)\w*\b[^.?!]{0,40}\bend[- ]to[- ]end"
+    r"|(?:pipeline|recipe|code|experiment|notebook|harness)s? end[- ]to[- ]end)\b",
     re.IGNORECASE,
 )
 """Words that ask for a smoke test (the only way a smoke-test card is offered)."""
@@ -78,13 +80,15 @@ OUT_OF_REACH = (
         "a model family or size the tools cannot run here",
         r"\bGPT-?[2-5](?:\.\d)?o?\b(?![- ]?(?:sized?|scale|class|level))",
         r"\bLlama(?![.-]cpp)\w*",
-        r"\bMistral\w*",
+        r"\bMi[sx]tral\w*",
         r"\bClaude\b",
         r"\bGemini\b",
         r"\bPythia\b",
         r"\bAlexNet\b",
-        # a size no tool runs here: 3B parameters and up ("a 7B model", "70B"); SmolLM2-135M and Qwen-1.5B are local
-        r"(?<![\d.])\b(?:[3-9]|[1-9]\d{1,2})(?:\.\d+)?B\b",
+        # a size no tool runs here: 3B parameters and up ("a 7B model", "70B", "7 billion"); SmolLM2-135M and
+        # Qwen-1.5B are local; not a figure, table or step ("Figure 3b") nor a token count ("300B tokens")
+        r"(?<!Figure )(?<!Fig\. )(?<!Table )(?<!Section )(?<!step )(?<![\d.])"
+        r"\b(?:[3-9]|[1-9]\d{1,2})(?:\.\d+)?(?:B|[- ]?billion)\b(?![- ]tokens)",
     ),
     cue(
         "images",

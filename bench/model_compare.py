@@ -262,7 +262,7 @@ def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--extract-child":
         _extract_child(sys.argv[2], sys.argv[3])
         return
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(allow_abbrev=False)  # the section quotes the arguments: no abbreviations
     parser.add_argument("--out", type=Path, required=True, help="results directory (phases resume inside it)")
     parser.add_argument(
         "--results",

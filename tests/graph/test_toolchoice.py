@@ -205,6 +205,7 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ("Does an AI critic's help make the model's verdicts on FEVER claims more accurate?", "honesty_probes", None),
         ("Does a three-round debate help the judge more than a single exchange of arguments?", "oversight", None),
         ("How does judge accuracy scale with the number of debate rounds?", "oversight", None),
+        ("Does a second round of debate help the judge?", "oversight", None),
         ("Does steering along the honesty direction make the model's free-form answers more honest?", "steering", None),
         ("Can a probe on activations predict whether the model's generated text will be truthful?", "probes", None),
         (
@@ -236,10 +237,13 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
         ("Does a debate help a non-expert judge pick the right answer on TruthfulQA?", "oversight"),
         ("On TruthfulQA, does a one-round debate leave the judge worse off than judging alone?", "oversight"),
         ("With Qwen2.5-Coder-1.5B features as the strong student, is PGR positive on rotten_tomatoes?", "w2s"),
+        ("Does steering change the model's generated answers on TruthfulQA more than a random direction?", "steering"),
         (
-            "Does letting the model generate its answer letter, not scoring log-probabilities, change accuracy?",
-            "mc_eval",
+            "Does adding the direction found by a linear read-out at layer 12 raise accuracy on misconceptions more "
+            "than a random direction?",
+            "steering",
         ),
+        ("Can CCS reproduce Figure 3b of Burns et al. on the subject model's hidden states?", "probes"),
     ],
 )
 def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, question: str, tool: str) -> None:
@@ -395,7 +399,8 @@ async def test_split_sizes_larger_than_the_dataset_are_fitted_before_approval_wi
 @pytest.mark.parametrize(
     ("question", "asks"),
     [
-        ("Check that the experiment runs end to end on synthetic data.", True),
+        ("Check that the experiment runs end to end.", True),
+        ("Test the w2s pipeline end to end", True),
         ("Run an end-to-end check of the weak-to-strong pipeline.", True),
         ("Does the pipeline work end-to-end?", True),
         ("If we fine-tune the student end to end on weak labels, is PGR higher?", False),
