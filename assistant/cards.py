@@ -164,12 +164,23 @@ ASKS_GENERATED_TEXT = cue(
     r"\bgenerated (?:text|responses?|completions?|essays?)\b",
     r"\blong(?:[- ]form)? (?:answers?|responses?|text)\b",
 )
+NAMES_FACT_CHECKS = cue("FEVER or PolitiFact claims", r"\bFEVER\b", r"\bPolitiFact\b")
+NAMES_SENTIMENT_OR_STRATEGYQA = cue(
+    "sentiment or StrategyQA data",
+    r"\brotten[_ ]tomatoes\b",
+    r"\bsentiment\b",
+    r"\bmovie reviews?\b",
+    r"\bStrategyQA\b",
+)
+NAMES_HHH = cue("the HHH alignment pairs", r"\bHHH\b")
 ASKS_W2S = cue(
     "weak-to-strong training",
     r"\bweak[- ]to[- ]strong\b",
+    r"\bw2s\b",
     r"\bweak (?:supervisor|labell?er|teacher|labels?)s?\b",
     r"\bPGR\b",
 )
+NAMES_PROBE = cue("a probe", r"\bprob(?:e|es|ed|ing)\b")
 
 
 class ToolCard(_Card):
@@ -185,6 +196,9 @@ class ToolCard(_Card):
     """What it does not test, so nobody stretches it."""
     ruled_out: list[RuledOut] = Field(default_factory=list)
     """Words that mark a question as one of ``cannot_answer``: the shortlist never offers the card for it."""
+    named_by: list[RuledOut] = Field(default_factory=list)
+    """Words that name the card's own kind of experiment ("w2s", "CCS", "steer"): the shortlist offers the card for
+    a question naming one however terse the question is (the model still chooses), unless words rule it out."""
     conditions: list[str]
     """Terms naming the conditions it runs (a claim naming a condition of another tool is refused)."""
     shared_terms: list[str] = Field(default_factory=list)
@@ -457,7 +471,8 @@ W2S = ToolCard(
         "How does weak-to-strong generalization depend on the weak and strong features?",
     ],
     cannot_answer=["probe or CCS accuracy", "a model's own eval accuracy", "chain-of-thought faithfulness"],
-    ruled_out=[ASKS_CCS, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP],
+    ruled_out=[ASKS_CCS, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP, NAMES_FACT_CHECKS, NAMES_HHH],
+    named_by=[ASKS_W2S],
     conditions=[*_W2S_CONDITIONS, "auxiliary confidence loss", "aux_conf", "cross-entropy", "bootstrapping loss"],
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions, truthful_qa or tabular sets"),
@@ -528,7 +543,16 @@ PROBES = ToolCard(
         "steering",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
+    ruled_out=[
+        ASKS_W2S,
+        ASKS_REASONING,
+        ASKS_STEERING,
+        ASKS_JUDGE_HELP,
+        ASKS_GENERATED_TEXT,
+        NAMES_FACT_CHECKS,
+        NAMES_HHH,
+    ],
+    named_by=[ASKS_CCS, NAMES_PROBE],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="dataset", meaning="rotten_tomatoes, strategyqa, misconceptions or truthful_qa contrast pairs"),
@@ -592,7 +616,16 @@ HONESTY_PROBES = ToolCard(
         "steering",
         "help for a judge",
     ],
-    ruled_out=[ASKS_W2S, ASKS_REASONING, ASKS_STEERING, ASKS_JUDGE_HELP, ASKS_GENERATED_TEXT],
+    ruled_out=[
+        ASKS_W2S,
+        ASKS_REASONING,
+        ASKS_STEERING,
+        ASKS_JUDGE_HELP,
+        ASKS_GENERATED_TEXT,
+        NAMES_SENTIMENT_OR_STRATEGYQA,
+        NAMES_HHH,
+    ],
+    named_by=[ASKS_CCS, NAMES_PROBE, cue("lie detection", r"\blie[- ]detect\w*")],
     conditions=_PROBE_CONDITIONS,
     knobs=[
         Knob(name="task", meaning="misconceptions, truthful_qa, fever or politifact statements"),

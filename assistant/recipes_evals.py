@@ -51,6 +51,16 @@ MC_EVAL = ToolCard(
         "training a model",
     ],
     ruled_out=[ASKS_JUDGE_HELP, ASKS_ACTIVATIONS, ASKS_STEERING, ASKS_REASONING],
+    named_by=[
+        cue(
+            "a benchmark scored against chance",
+            r"\bHHH\b",
+            r"\bmultiple[- ]choice\b",
+            r"\bMC\b",
+            r"\b(?:evals?|benchmarks?)\b",
+            r"\b(?:above|vs\.?|versus|than|beats?|beating) (?:chance|random(?: guess\w*)?)\b",
+        )
+    ],
     conditions=["multiple choice", "chance baseline", "random guess", "letter log-probabilities", "accuracy"],
     shared_terms=["chance baseline", "random guess", "accuracy"],
     knobs=[
@@ -120,6 +130,7 @@ OVERSIGHT = ToolCard(
         ASKS_ACTIVATIONS,
         ASKS_STEERING,
     ],
+    named_by=[ASKS_JUDGE_HELP],
     conditions=["judge alone", "alone", "critique", "critic", "debate", "debater", "judge"],
     shared_terms=["alone", "critique", "critic", "judge"],
     knobs=[
@@ -190,11 +201,17 @@ COT = ToolCard(
     ],
     cannot_answer=["paraphrasing or filler-token tests", "activations, probes or steering", "help for a judge"],
     ruled_out=[
-        cue("paraphrased or filler reasoning", r"\bparaphras\w*", r"\bfiller\b"),
+        cue(
+            "paraphrased or filler reasoning",
+            r"\bparaphras\w*",
+            r"\bfiller\b",
+            r"\breplac\w* (?:the |its )?(?:reasoning|chain[- ]of[- ]thought|CoT)\b",
+        ),
         ASKS_ACTIVATIONS,
         ASKS_STEERING,
         ASKS_JUDGE_HELP,
     ],
+    named_by=[ASKS_REASONING],
     conditions=["early answering", "truncated reasoning", "mistake insertion", "full CoT", "no CoT"],
     knobs=[
         Knob(name="task", meaning="BIG-bench task"),

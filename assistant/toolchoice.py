@@ -4,10 +4,11 @@ Covers ``ToolRanker``: the question is embedded with the local MiniLM model and 
 family and example questions, and with examples of questions no built-in tool tests (``NOT_TESTABLE``). A card
 is offered when its best similarity clears ``MIN_SCORE`` and stays within ``MARGIN`` of the best card, and when the
 question is not closer to the untestable examples; a smoke-test card is offered only when the question asks for a
-smoke test. Words decide two things before similarity does: a card is not offered for a question that names one of
-its ``ruled_out`` kinds (``mc_eval`` for a question about critiques, layers or steering), and nothing is offered
-for a question that names something no tool has (``OUT_OF_REACH``: human raters, reward models, other model
-families, images, agents...). An empty shortlist means the run ends ``out_of_scope`` without asking the model to
+smoke test. Words decide three things before similarity does: a card is not offered for a question that names one
+of its ``ruled_out`` kinds (``mc_eval`` for a question about critiques, layers or steering, a probe card for a
+dataset it does not have), a card is offered for a question that names its own kind (``named_by``: "w2s", "CCS",
+"steer") however low the similarity of a terse question (not when it is nearer an untestable example), and nothing is offered for a question that names something
+no tool has (``OUT_OF_REACH``: human raters, reward models, other model families, images, agents...). An empty shortlist means the run ends ``out_of_scope`` without asking the model to
 pick anything. Does not call the model (the ``choose_tool`` node does) and runs nothing.
 """
 
@@ -222,12 +223,18 @@ class ToolRanker:
             if self.rule.words and (why := _named(self._card(s.name).ruled_out, question)) is not None
         }
         eligible = [s for s in scores if (smoke or not self._card(s.name).smoke_test) and s.name not in ruled_out]
+        named = {
+            s.name: why
+            for s in eligible
+            if self.rule.words and (why := _named(self._card(s.name).named_by, question)) is not None
+        }
         top = eligible[0].score if eligible else 0.0
         # nearness to an untestable example is weighed against the best card before words ruled any out: a question
         # on critiques is no less testable because mc_eval, its nearest card, was ruled out by the word
         nearest = max([top, *(s.score for s in scores if s.name in ruled_out)])
         low, margin, limit = self.rule.min_score, self.rule.margin, self.rule.limit
-        offered = [s.name for s in eligible if s.score >= low and s.score >= top - margin][:limit]
+        # a card the question names by its own words is offered however terse the question ("w2s on strategyqa")
+        offered = [s.name for s in eligible if (s.score >= low and s.score >= top - margin) or s.name in named][:limit]
         if smoke:
             smoke_cards = [s.name for s in scores if self._card(s.name).smoke_test and s.score >= SMOKE_MIN_SCORE]
             offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:limit]
@@ -241,6 +248,10 @@ class ToolRanker:
             offered = []
         elif offered:
             reason = f"offered by similarity to the tools' question families (best {top:.2f})"
+            if named:
+                reason += "; named by the question: " + "; ".join(
+                    f"{name} ({why})" for name, why in named.items() if name in offered
+                )
         elif ruled_out and not eligible:
             reason = "every tool's card says it does not test what the question asks for"
         else:

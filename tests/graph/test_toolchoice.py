@@ -206,6 +206,9 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ("Does a three-round debate help the judge more than a single exchange of arguments?", "oversight", None),
         ("How does judge accuracy scale with the number of debate rounds?", "oversight", None),
         ("Does a second round of debate help the judge?", "oversight", None),
+        ("Can a probe on hidden states tell true PolitiFact claims from false ones?", "probes", "honesty_probes"),
+        ("At which layer does a lie detector separate positive from negative movie reviews?", "honesty_probes", None),
+        ("If we replace the reasoning with dots of the same length, does accuracy hold?", "cot", None),
         ("Does steering along the honesty direction make the model's free-form answers more honest?", "steering", None),
         ("Can a probe on activations predict whether the model's generated text will be truthful?", "probes", None),
         (
@@ -409,3 +412,24 @@ async def test_split_sizes_larger_than_the_dataset_are_fitted_before_approval_wi
 def test_end_to_end_asks_for_a_smoke_test_only_as_a_check(question: str, asks: bool) -> None:
     """'fine-tune a 7B model end to end' took the smoke-test card without a model call."""
     assert bool(SMOKE.search(question)) is asks
+
+
+@pytest.mark.parametrize(
+    ("question", "tool"),
+    [
+        (
+            "w2s on strategyqa: bow weak supervisor, smollm2 features for the student. whats the PGR over 3 seeds?",
+            "w2s",
+        ),
+        ("ccs on strategyqa pls", "probes"),
+        ("steer smollm, coef 4", "steering"),
+        ("HHH mc, logprobs", "mc_eval"),
+    ],
+)
+def test_a_terse_question_naming_a_tool_is_offered_it(ranker: ToolRanker, question: str, tool: str) -> None:
+    """Below the similarity threshold, a card the question names by its own words is still offered."""
+    shortlist = ranker.rank(question)
+    assert tool in shortlist.offered, shortlist
+    assert "named by the question: " in shortlist.reason
+    without = ToolRanker(ranker.cards, rule=ShortlistRule(words=False)).rank(question)
+    assert tool not in without.offered, "similarity alone does not offer it: the test needs a terse question"
