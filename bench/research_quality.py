@@ -14,7 +14,8 @@ measured and before the change it measures); ``bench/data/tool_questions_fresh6.
 and the shortlist's words were measured, by a writer given only the cards' choice texts: no code, prompt, cue or
 other set); ``bench/data/tool_questions_fresh7.json`` (written the same way by a second writer, after the sixth set's
 misses were added to the words); ``bench/data/tool_questions_fresh8.json`` (by a third writer, the same way, after the
-seventh set's misses changed the words and a card line).
+seventh set's misses changed the words and a card line); ``bench/data/tool_questions_fresh9.json`` (by a fourth
+writer, the same way, after the eighth set's misses changed the words).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -72,6 +73,7 @@ FIFTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh5.json"
 SIXTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh6.json"
 SEVENTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh7.json"
 EIGHTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh8.json"
+NINTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh9.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -83,6 +85,7 @@ SETS = {
     "sixth held out (written blind to the words and the prompt, from the cards' choice texts only)": SIXTH_SET,
     "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": SEVENTH_SET,
     "eighth held out (written blind by a third writer, after the seventh set's misses changed the words)": EIGHTH_SET,
+    "ninth held out (written blind by a fourth writer, after the eighth set's misses changed the words)": NINTH_SET,
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
