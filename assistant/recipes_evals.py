@@ -116,6 +116,9 @@ OVERSIGHT = ToolCard(
             "a judge and critic of different sizes",
             r"\b(?:smaller|larger|bigger|weaker|stronger) than (?:its|the) (?:critic|debaters?|judge)s?\b",
             r"\bdifferent sizes?\b",
+            # not "a weak judge": one model playing a weak judge is what the tool runs
+            r"\b(?:bigger|larger|smaller) (?:critics?|judges?|debaters?)\b",
+            r"\b\d+(?:\.\d+)?[MB] (?:critics?|judges?|debaters?)\b",
         ),
         cue(
             "a debate of several rounds",

@@ -101,6 +101,7 @@ OUT_OF_REACH = (
     cue("sparse autoencoders or circuits", r"\bsparse auto-?encoders?\b", r"\bSAEs?\b", r"\bcircuits?\b"),
     cue("adversarial attacks", r"\bjailbreak\w*", r"\badversarial (?:prompts?|attacks?|suffix\w*|examples?)\b"),
     cue("sycophancy", r"\bsycophan\w*"),
+    cue("unlearning", r"\bunlearn\w*", r"\bRMU\b"),
     cue(
         "agents acting over many turns",
         r"\b(?:LLM|AI|autonomous|coding|web) agents?\b",

@@ -285,17 +285,22 @@ def shortlist_markdown() -> str:
         "within a margin of the best card, up to a number of cards, unless the question is as close to an "
         "untestable example; no model call. With the words (`+ words`), a card is not offered for a question "
         "naming what its card says it does not test (`ToolCard.ruled_out`: mc_eval for critiques, layers, "
-        "steering or reasoning...), and nothing is offered for a question naming what no tool has "
-        "(`toolchoice.OUT_OF_REACH`: human raters, reward models, other model families, images, agents...). "
+        "steering or reasoning..., a probe card for a dataset it does not have), a card is offered for a question "
+        "naming its own kind however low its similarity (`ToolCard.named_by`: 'w2s', 'CCS', 'steer', HHH...), and "
+        "nothing is offered for a question naming what no tool has (`toolchoice.OUT_OF_REACH`: human raters, "
+        "reward models, other model families or sizes, images, agents...). "
         "Testable: a labelled tool is among those offered (the model can then choose it); first: the first offered "
         "is a labelled tool; out of scope: nothing is offered (the run ends without asking the model). The "
         "similarity thresholds were set on the first two sets; the words were written from the cards' "
         '"does NOT test" lists and the misses of the first five sets, just after the fifth fresh set was written '
         "(the probe cards' 'help for a judge' after the fourth set's rerun with the model); the fifth set is measured "
-        "only. The sixth and seventh sets were written blind to the words (from the cards' choice texts only) and "
-        "measured with the model before their misses were added (a debate of more than one round, free-form "
-        "generated text, a read-out with no intervention, 3B-parameter models, 'end to end' as a smoke test only "
-        "when it is a check); the rows here are after. Same run.",
+        "only. The sixth to ninth sets were written blind to the words (from the cards' choice texts only), each "
+        "measured with the model before its misses were added (after the sixth and seventh: a debate of more than "
+        "one round, free-form generated text, a read-out with no intervention, 3B-parameter models, 'end to end' as "
+        "a smoke test only when it is a check; after the eighth: `named_by`, datasets a card does not have, "
+        "replacing the reasoning; after the ninth: critics and judges of different sizes, unlearning); the rows here "
+        "are after every change, so none of them is held out (the model's figures in 'Tool choice on held-out "
+        "questions' were each measured before). Same run.",
         "",
         "| rule: min similarity / margin / most cards | set | testable: labelled tool offered | first offered "
         "right | out of scope: nothing offered | mean cards offered (testable) |",

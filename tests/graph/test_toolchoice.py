@@ -209,6 +209,8 @@ def test_a_card_is_not_offered_for_a_question_naming_what_it_does_not_test(ranke
         ("Can a probe on hidden states tell true PolitiFact claims from false ones?", "probes", "honesty_probes"),
         ("At which layer does a lie detector separate positive from negative movie reviews?", "honesty_probes", None),
         ("If we replace the reasoning with dots of the same length, does accuracy hold?", "cot", None),
+        ("Does a bigger critic help a small judge more than self-critique does?", "oversight", None),
+        ("Pair a 135M judge with a 1.7B critic on truthful_qa: does the judge gain?", "oversight", None),
         ("Does steering along the honesty direction make the model's free-form answers more honest?", "steering", None),
         ("Can a probe on activations predict whether the model's generated text will be truthful?", "probes", None),
         (
@@ -238,6 +240,7 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
         ("Does a student trained by a weak supervisor standing in for humans beat it on rotten_tomatoes?", "w2s"),
         ("Does a GPT-2-sized weak supervisor's labelling still help a stronger student on rotten_tomatoes?", "w2s"),
         ("Does a debate help a non-expert judge pick the right answer on TruthfulQA?", "oversight"),
+        ("Does a debate help a weak judge find the truthful answer on misconceptions?", "oversight"),
         ("On TruthfulQA, does a one-round debate leave the judge worse off than judging alone?", "oversight"),
         ("With Qwen2.5-Coder-1.5B features as the strong student, is PGR positive on rotten_tomatoes?", "w2s"),
         ("Does steering change the model's generated answers on TruthfulQA more than a random direction?", "steering"),
@@ -262,6 +265,7 @@ def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, q
         ("Do reward models prefer longer answers regardless of their quality?", "reward models"),
         ("Does a linear truth probe on Llama-2-7B transfer to Mistral-7B?", "a model family"),
         ("Does a refusal direction make the model resist jailbreak prompts?", "adversarial attacks"),
+        ("After RMU-style unlearning, how many fine-tuning steps does it take to relearn the knowledge?", "unlearning"),
         (
             "If we fully fine-tune a 7B model end to end on a small model's labels, how much of the gap does it close?",
             "a model family or size",
