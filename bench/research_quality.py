@@ -15,7 +15,8 @@ and the shortlist's words were measured, by a writer given only the cards' choic
 other set); ``bench/data/tool_questions_fresh7.json`` (written the same way by a second writer, after the sixth set's
 misses were added to the words); ``bench/data/tool_questions_fresh8.json`` (by a third writer, the same way, after the
 seventh set's misses changed the words and a card line); ``bench/data/tool_questions_fresh9.json`` (by a fourth
-writer, the same way, after the eighth set's misses changed the words).
+writer, the same way, after the eighth set's misses changed the words); ``bench/data/tool_questions_fresh10.json`` (by a
+fifth writer, the same way, after the ninth set's misses changed the words and the choice prompt).
 A choice is right when it is one of the question's labelled tools, or none for an out-of-scope question.
 The shortlist alone (the model taking the first offered tool) is reported beside it.
 
@@ -74,6 +75,7 @@ SIXTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh6.json"
 SEVENTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh7.json"
 EIGHTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh8.json"
 NINTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh9.json"
+TENTH_SET = ROOT / "bench" / "data" / "tool_questions_fresh10.json"
 SETS = {
     "dev (thresholds set here)": DEV_SET,
     "held out 1 (thresholds since set here too)": HELD_OUT_SET,
@@ -86,6 +88,9 @@ SETS = {
     "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": SEVENTH_SET,
     "eighth held out (written blind by a third writer, after the seventh set's misses changed the words)": EIGHTH_SET,
     "ninth held out (written blind by a fourth writer, after the eighth set's misses changed the words)": NINTH_SET,
+    "tenth held out (written blind by a fifth writer, after the ninth set's misses changed the words and the prompt)": (
+        TENTH_SET
+    ),
 }
 RUN_QUESTIONS = [
     "Run a synthetic smoke test: does the student trained on weak labels beat its weak supervisor?",
