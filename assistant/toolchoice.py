@@ -53,7 +53,7 @@ NOT_TESTABLE = (
     "Does reward model overoptimization grow with policy size in RLHF?",
     "Do sparse autoencoder features explain the model's behaviour?",
     "How robust is the model to adversarial prompts and jailbreaks?",
-    "Which alignment research papers discuss deceptive alignment?",
+    "Which research papers discuss deceptive alignment or mesa-optimisers?",
     "hello, what can you do?",
 )
 """Questions outside what the built-in tools test (their nearness argues for ``out_of_scope``)."""
@@ -102,6 +102,11 @@ OUT_OF_REACH = (
     cue("adversarial attacks", r"\bjailbreak\w*", r"\badversarial (?:prompts?|attacks?|suffix\w*|examples?)\b"),
     cue("sycophancy", r"\bsycophan\w*"),
     cue("unlearning", r"\bunlearn\w*", r"\bRMU\b"),
+    cue(
+        "fine-tuning a language model",  # w2s trains a small student on frozen features, never a model's weights
+        r"\bfine[- ]?tun\w* (?:a|the|this) (?:chat |language |base )?model\b",
+        r"\bemergent misalignment\b",
+    ),
     cue(
         "agents acting over many turns",
         r"\b(?:LLM|AI|autonomous|coding|web) agents?\b",

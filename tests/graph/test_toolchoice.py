@@ -267,6 +267,10 @@ def test_words_that_merely_resemble_a_cue_rule_nothing_out(ranker: ToolRanker, q
         ("Does a refusal direction make the model resist jailbreak prompts?", "adversarial attacks"),
         ("After RMU-style unlearning, how many fine-tuning steps does it take to relearn the knowledge?", "unlearning"),
         (
+            "Does fine-tuning a chat model on writing insecure code make it broadly misaligned elsewhere?",
+            "fine-tuning a language model",
+        ),
+        (
             "If we fully fine-tune a 7B model end to end on a small model's labels, how much of the gap does it close?",
             "a model family or size",
         ),
@@ -428,6 +432,7 @@ def test_end_to_end_asks_for_a_smoke_test_only_as_a_check(question: str, asks: b
         ("ccs on strategyqa pls", "probes"),
         ("steer smollm, coef 4", "steering"),
         ("HHH mc, logprobs", "mc_eval"),
+        ("hhh alignment acc vs chance?", "mc_eval"),
     ],
 )
 def test_a_terse_question_naming_a_tool_is_offered_it(ranker: ToolRanker, question: str, tool: str) -> None:
@@ -437,3 +442,9 @@ def test_a_terse_question_naming_a_tool_is_offered_it(ranker: ToolRanker, questi
     assert "named by the question: " in shortlist.reason
     without = ToolRanker(ranker.cards, rule=ShortlistRule(words=False)).rank(question)
     assert tool not in without.offered, "similarity alone does not offer it: the test needs a terse question"
+
+
+def test_a_literature_question_is_nearer_an_untestable_example_than_any_tool(ranker: ToolRanker) -> None:
+    shortlist = ranker.rank("What does the literature say about deceptive alignment and mesa-optimisers?")
+    assert shortlist.offered == []
+    assert shortlist.reason.startswith("closer to an untestable question"), shortlist.reason
