@@ -299,11 +299,12 @@ def shortlist_markdown() -> str:
         "similarity thresholds were set on the first two sets; the words were written from the cards' "
         '"does NOT test" lists and the misses of the first five sets, just after the fifth fresh set was written '
         "(the probe cards' 'help for a judge' after the fourth set's rerun with the model); the fifth set is measured "
-        "only. The sixth to ninth sets were written blind to the words (from the cards' choice texts only), each "
+        "only. The sixth to tenth sets were written blind to the words (from the cards' choice texts only), each "
         "measured with the model before its misses were added (after the sixth and seventh: a debate of more than "
         "one round, free-form generated text, a read-out with no intervention, 3B-parameter models, 'end to end' as "
         "a smoke test only when it is a check; after the eighth: `named_by`, datasets a card does not have, "
-        "replacing the reasoning; after the ninth: critics and judges of different sizes, unlearning); the rows here "
+        "replacing the reasoning; after the ninth: critics and judges of different sizes, unlearning; after the "
+        "tenth: the literature example reworded without 'alignment research', fine-tuning a language model); the rows here "
         "are after every change, so none of them is held out (the model's figures in 'Tool choice on held-out "
         "questions' were each measured before). Same run.",
         "",
