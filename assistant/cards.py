@@ -85,18 +85,19 @@ class Knob(_Card):
     """What it changes."""
 
 
-class RuledOut(_Card):
-    """A kind of question a tool does not test, recognised by its words: the tool shortlist never offers a card for
-    a question that names one of its ``ruled_out`` (``assistant.toolchoice``), so the model is never asked to weigh
-    a tool whose card says it cannot answer."""
+class Cue(_Card):
+    """A kind of question recognised by its words. The tool shortlist (``assistant.toolchoice``) never offers a card
+    for a question naming one of its ``ruled_out`` cues, so the model is never asked to weigh a tool whose card says
+    it cannot answer; offers a card for a question naming one of its ``named_by`` cues, however terse; and offers
+    nothing for a question naming one of ``OUT_OF_REACH``."""
 
     what: str
     """What the question asks for, as the shortlist's reason says it."""
     pattern: str
-    """Case-insensitive regular expression; a match anywhere in the question rules the tool out."""
+    """Case-insensitive regular expression; a match anywhere in the question names the kind."""
     unless: str = ""
-    """Case-insensitive regular expression: a question it matches anywhere is not ruled out by ``pattern`` (a
-    read-out is no reason against steering when the question also asks to steer along it)."""
+    """Case-insensitive regular expression: a question it matches anywhere does not name the kind, whatever
+    ``pattern`` matches (a read-out is no reason against steering when the question also asks to steer along it)."""
 
     @field_validator("pattern", "unless")
     @classmethod
@@ -112,9 +113,9 @@ class RuledOut(_Card):
         return found.group(0) if found else None
 
 
-def cue(what: str, *patterns: str, unless: RuledOut | None = None) -> RuledOut:
-    """A ``RuledOut`` matching any of ``patterns``, except in a question that ``unless`` names."""
-    return RuledOut(what=what, pattern="|".join(f"(?:{p})" for p in patterns), unless=unless.pattern if unless else "")
+def cue(what: str, *patterns: str, unless: Cue | None = None) -> Cue:
+    """A ``Cue`` matching any of ``patterns``, except in a question that ``unless`` names."""
+    return Cue(what=what, pattern="|".join(f"(?:{p})" for p in patterns), unless=unless.pattern if unless else "")
 
 
 ASKS_STEERING = cue(
@@ -194,9 +195,9 @@ class ToolCard(_Card):
     """Questions of the kind it tests (used to rank it against a question; phrased as a researcher would)."""
     cannot_answer: list[str] = Field(default_factory=list)
     """What it does not test, so nobody stretches it."""
-    ruled_out: list[RuledOut] = Field(default_factory=list)
+    ruled_out: list[Cue] = Field(default_factory=list)
     """Words that mark a question as one of ``cannot_answer``: the shortlist never offers the card for it."""
-    named_by: list[RuledOut] = Field(default_factory=list)
+    named_by: list[Cue] = Field(default_factory=list)
     """Words that name the card's own kind of experiment ("w2s", "CCS", "steer"): the shortlist offers the card for
     a question naming one however terse the question is (the model still chooses), unless words rule it out."""
     conditions: list[str]

@@ -6,10 +6,11 @@ is offered when its best similarity clears ``MIN_SCORE`` and stays within ``MARG
 question is not closer to the untestable examples; a smoke-test card is offered only when the question asks for a
 smoke test. Words decide three things before similarity does: a card is not offered for a question that names one
 of its ``ruled_out`` kinds (``mc_eval`` for a question about critiques, layers or steering, a probe card for a
-dataset it does not have), a card is offered for a question that names its own kind (``named_by``: "w2s", "CCS",
-"steer") however low the similarity of a terse question (not when it is nearer an untestable example), and nothing is offered for a question that names something
-no tool has (``OUT_OF_REACH``: human raters, reward models, other model families, images, agents...). An empty shortlist means the run ends ``out_of_scope`` without asking the model to
-pick anything. Does not call the model (the ``choose_tool`` node does) and runs nothing.
+dataset it does not have); a card is offered for a question that names its own kind (``named_by``: "w2s", "CCS",
+"steer") however low the similarity of a terse question, unless the question is nearer an untestable example; and
+nothing is offered for a question that names something no tool has (``OUT_OF_REACH``: human raters, reward models,
+other model families, images, agents...). An empty shortlist means the run ends ``out_of_scope`` without asking the
+model to pick anything. Does not call the model (the ``choose_tool`` node does) and runs nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from assistant.cards import RuledOut, ToolCard, cue
+from assistant.cards import Cue, ToolCard, cue
 
 MIN_SCORE = 0.36
 """Cosine similarity (MiniLM, normalised) a card needs to be offered. With ``MARGIN`` and ``LIMIT``, set on the
@@ -280,7 +281,7 @@ class ToolRanker:
         return next(c for c in self.cards if c.name == name)
 
 
-def _named(cues: Sequence[RuledOut], question: str) -> str | None:
+def _named(cues: Sequence[Cue], question: str) -> str | None:
     """What the first of ``cues`` that ``question`` names asks for, with the words that name it."""
     for ruled in cues:
         words = ruled.named_in(question)

@@ -85,7 +85,9 @@ SETS = {
     "fourth held out (written after the third set was measured, blind to the prompt)": FOURTH_SET,
     "fifth held out (written after the fourth set was measured)": FIFTH_SET,
     "sixth held out (written blind to the words and the prompt, from the cards' choice texts only)": SIXTH_SET,
-    "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": SEVENTH_SET,
+    "seventh held out (written blind like the sixth, by another writer, after its misses changed the words)": (
+        SEVENTH_SET
+    ),
     "eighth held out (written blind by a third writer, after the seventh set's misses changed the words)": EIGHTH_SET,
     "ninth held out (written blind by a fourth writer, after the eighth set's misses changed the words)": NINTH_SET,
     "tenth held out (written blind by a fifth writer, after the ninth set's misses changed the words and the prompt)": (
@@ -304,7 +306,8 @@ def shortlist_markdown() -> str:
         "one round, free-form generated text, a read-out with no intervention, 3B-parameter models, 'end to end' as "
         "a smoke test only when it is a check; after the eighth: `named_by`, datasets a card does not have, "
         "replacing the reasoning; after the ninth: critics and judges of different sizes, unlearning; after the "
-        "tenth: the literature example reworded without 'alignment research', fine-tuning a language model); the rows here "
+        "tenth: the literature example reworded without 'alignment research', fine-tuning a language model); the "
+        "rows here "
         "are after every change, so none of them is held out (the model's figures in 'Tool choice on held-out "
         "questions' were each measured before). Same run.",
         "",
@@ -391,7 +394,7 @@ def main() -> None:
     parser.add_argument(
         "--set",
         dest="only",
-        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third', 'fourth', 'fifth')",
+        help="tool choice on the labelled sets whose name starts with this ('dev', 'held', 'fresh', 'new', 'third', 'fourth', 'fifth' ... 'tenth')",
     )
     parser.add_argument("--shortlist-only", action="store_true", help="the shortlist alone on every set; no model")
     parser.add_argument("--dump", type=Path, help="also write the rows of the parts run here to this JSON file")
