@@ -20,6 +20,7 @@ from assistant.cards import (
     ASKS_JUDGE_HELP,
     ASKS_REASONING,
     ASKS_STEERING,
+    ASKS_W2S,
     ComparisonSpec,
     Knob,
     MetricSpec,
@@ -50,7 +51,7 @@ MC_EVAL = ToolCard(
         "chain-of-thought faithfulness",
         "training a model",
     ],
-    ruled_out=[ASKS_JUDGE_HELP, ASKS_ACTIVATIONS, ASKS_STEERING, ASKS_REASONING],
+    ruled_out=[ASKS_JUDGE_HELP, ASKS_ACTIVATIONS, ASKS_STEERING, ASKS_REASONING, ASKS_W2S],
     named_by=[
         cue(
             "a benchmark scored against chance",
@@ -116,9 +117,10 @@ OVERSIGHT = ToolCard(
             "a judge and critic of different sizes",
             r"\b(?:smaller|larger|bigger|weaker|stronger) than (?:its|the) (?:critic|debaters?|judge)s?\b",
             r"\bdifferent sizes?\b",
-            # not "a weak judge": one model playing a weak judge is what the tool runs
-            r"\b(?:bigger|larger|smaller) (?:critics?|judges?|debaters?)\b",
-            r"\b\d+(?:\.\d+)?[MB] (?:critics?|judges?|debaters?)\b",
+            # the critic's or debaters' size, not the judge's: one model of any size playing every role is what the
+            # tool runs ("a weak judge", "a 1.5B judge")
+            r"\b(?:bigger|larger|smaller|stronger) (?:critics?|debaters?)\b",
+            r"\b\d+(?:\.\d+)?[MB] (?:critics?|debaters?)\b",
         ),
         cue(
             "a debate of several rounds",

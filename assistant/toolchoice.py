@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from assistant.cards import Cue, ToolCard, cue
+from assistant.cards import ASKS_W2S, Cue, ToolCard, cue
 
 MIN_SCORE = 0.36
 """Cosine similarity (MiniLM, normalised) a card needs to be offered. With ``MARGIN`` and ``LIMIT``, set on the
@@ -58,6 +58,14 @@ NOT_TESTABLE = (
     "hello, what can you do?",
 )
 """Questions outside what the built-in tools test (their nearness argues for ``out_of_scope``)."""
+
+NOT_AN_EXPERIMENT = cue(
+    "a definition or the literature",
+    r"^\W*(?:what (?:is|are)|explain|define|why does|why do)\b",
+    r"\b(?:papers?|literature|research on|survey)\b",
+)
+"""A question asking what something is or what papers say: a card it names is not offered for the name alone
+(``named_by``); similarity still decides, and the literature answer covers it when nothing is offered."""
 
 OUT_OF_REACH = (
     cue(
@@ -107,6 +115,7 @@ OUT_OF_REACH = (
         "fine-tuning a language model",  # w2s trains a small student on frozen features, never a model's weights
         r"\bfine[- ]?tun\w* (?:a|the|this) (?:chat |language |base )?model\b",
         r"\bemergent misalignment\b",
+        unless=ASKS_W2S,  # "fine-tune a strong model on weak labels" is how weak-to-strong is asked
     ),
     cue(
         "agents acting over many turns",
@@ -233,15 +242,18 @@ class ToolRanker:
         named = {
             s.name: why
             for s in eligible
-            if self.rule.words and (why := _named(self._card(s.name).named_by, question)) is not None
+            if self.rule.words
+            and not NOT_AN_EXPERIMENT.named_in(question)
+            and (why := _named(self._card(s.name).named_by, question)) is not None
         }
         top = eligible[0].score if eligible else 0.0
         # nearness to an untestable example is weighed against the best card before words ruled any out: a question
         # on critiques is no less testable because mc_eval, its nearest card, was ruled out by the word
         nearest = max([top, *(s.score for s in scores if s.name in ruled_out)])
         low, margin, limit = self.rule.min_score, self.rule.margin, self.rule.limit
-        # a card the question names by its own words is offered however terse the question ("w2s on strategyqa")
-        offered = [s.name for s in eligible if (s.score >= low and s.score >= top - margin) or s.name in named][:limit]
+        # a card the question names by its own words is offered below the minimum similarity, as for a terse question
+        # ("w2s on strategyqa"), but never past the margin (a "probe" in a steering question adds no probe card)
+        offered = [s.name for s in eligible if (s.score >= low or s.name in named) and s.score >= top - margin][:limit]
         if smoke:
             smoke_cards = [s.name for s in scores if self._card(s.name).smoke_test and s.score >= SMOKE_MIN_SCORE]
             offered = [*smoke_cards, *(name for name in offered if name not in smoke_cards)][:limit]

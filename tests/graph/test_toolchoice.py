@@ -243,6 +243,8 @@ def test_words_rule_out_single_cards(ranker: ToolRanker, question: str, absent: 
         ("Does a debate help a weak judge find the truthful answer on misconceptions?", "oversight"),
         ("On TruthfulQA, does a one-round debate leave the judge worse off than judging alone?", "oversight"),
         ("With Qwen2.5-Coder-1.5B features as the strong student, is PGR positive on rotten_tomatoes?", "w2s"),
+        ("Does fine-tuning the model on a weak supervisor's labels beat the supervisor on rotten_tomatoes?", "w2s"),
+        ("Do critiques help a 1.5B judge pick the right answer on truthful_qa?", "oversight"),
         ("Does steering change the model's generated answers on TruthfulQA more than a random direction?", "steering"),
         (
             "Does adding the direction found by a linear read-out at layer 12 raise accuracy on misconceptions more "
@@ -448,3 +450,18 @@ def test_a_literature_question_is_nearer_an_untestable_example_than_any_tool(ran
     shortlist = ranker.rank("What does the literature say about deceptive alignment and mesa-optimisers?")
     assert shortlist.offered == []
     assert shortlist.reason.startswith("closer to an untestable question"), shortlist.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "absent"),
+    [
+        ("What is CCS?", "probes"),
+        ("Find me papers about the HHH eval.", "mc_eval"),
+        ("w2s on truthful_qa MC, smollm2 strong features", "mc_eval"),
+        ("Does pushing activations along the probe's truth direction make the model answer more truthfully?", "probes"),
+    ],
+)
+def test_a_name_alone_does_not_offer_a_card_past_its_limits(ranker: ToolRanker, question: str, absent: str) -> None:
+    """``named_by`` lifts only the minimum similarity: not for a definition or the literature, not for a card that
+    words rule out (mc_eval for weak-to-strong training), not past the margin of the best card."""
+    assert absent not in ranker.rank(question).offered
