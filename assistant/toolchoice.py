@@ -239,12 +239,11 @@ class ToolRanker:
             if self.rule.words and (why := _named(self._card(s.name).ruled_out, question)) is not None
         }
         eligible = [s for s in scores if (smoke or not self._card(s.name).smoke_test) and s.name not in ruled_out]
+        naming = self.rule.words and NOT_AN_EXPERIMENT.named_in(question) is None
         named = {
             s.name: why
             for s in eligible
-            if self.rule.words
-            and not NOT_AN_EXPERIMENT.named_in(question)
-            and (why := _named(self._card(s.name).named_by, question)) is not None
+            if naming and (why := _named(self._card(s.name).named_by, question)) is not None
         }
         top = eligible[0].score if eligible else 0.0
         # nearness to an untestable example is weighed against the best card before words ruled any out: a question
@@ -267,10 +266,8 @@ class ToolRanker:
             offered = []
         elif offered:
             reason = f"offered by similarity to the tools' question families (best {top:.2f})"
-            if named:
-                reason += "; named by the question: " + "; ".join(
-                    f"{name} ({why})" for name, why in named.items() if name in offered
-                )
+            if shown := [f"{name} ({why})" for name, why in named.items() if name in offered]:
+                reason += "; named by the question: " + "; ".join(shown)
         elif ruled_out and not eligible:
             reason = "every tool's card says it does not test what the question asks for"
         else:
